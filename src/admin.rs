@@ -1,0 +1,122 @@
+//! The admin API under `/admin/*`, served only when `[admin].token` is set.
+//!
+//! Bearer token compared in constant time. Accounts (state, quota, counters),
+//! the last routing decisions, reload, and per-account disable/enable/refresh.
+
+use std::sync::atomic::Ordering;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::pool::{quota, Account, State};
+use crate::server::body::{self, Body};
+use crate::server::request;
+
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let snap = app.snapshot();
+    let Some(token) = snap.config.admin_token.as_ref() else {
+        return ApiError::not_found(req.uri().path()).into_response();
+    };
+    let presented = request::client_key(req.headers()).unwrap_or("");
+    if !bool::from(presented.as_bytes().ct_eq(token.expose().as_bytes())) {
+        return ApiError::unauthorized("missing or wrong admin token").into_response();
+    }
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method(), parts.as_slice()) {
+        (&Method::GET, ["admin", "accounts"]) => {
+            let list: Vec<Value> = snap.pool.accounts().iter().map(|a| account_json(a)).collect();
+            body::json(StatusCode::OK, &json!({"accounts": list}))
+        }
+        (&Method::GET, ["admin", "pool", "activity"]) => {
+            let limit = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("limit="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100usize);
+            body::json(StatusCode::OK, &json!({"decisions": app.activity.recent(limit)}))
+        }
+        (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin") {
+            Ok(()) => body::json(StatusCode::OK, &json!({"status": "reloaded"})),
+            Err(e) => body::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": {"message": e.to_string(), "type": "invalid_request_error", "param": null, "code": "invalid_config"},
+                        "problems": e.problems()}),
+            ),
+        },
+        (&Method::POST, ["admin", "accounts", name, action]) => {
+            let Some(account) = snap.pool.accounts().iter().find(|a| a.name == *name).cloned() else {
+                return ApiError::new(StatusCode::NOT_FOUND, "account_not_found", format!("no account named {name:?}")).into_response();
+            };
+            match *action {
+                "disable" => account.health().disable_by_admin(),
+                "enable" => {
+                    account.health().reset();
+                    if account.credentials().is_none() {
+                        let _ = account.load_credentials();
+                    }
+                }
+                "refresh" => {
+                    let stale = match account.credentials() {
+                        Some(c) => c,
+                        None => {
+                            if let Err(e) = account.load_credentials() {
+                                return ApiError::new(StatusCode::CONFLICT, "account_auth_failed", e.to_string()).into_response();
+                            }
+                            return body::json(StatusCode::OK, &account_json(&account));
+                        }
+                    };
+                    if let Err(e) = crate::proxy::refresh_now(app, &snap, &account, &stale).await {
+                        if let Some(s) = e.setback() {
+                            let p = &snap.config.pool;
+                            account.health().on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
+                        }
+                        return ApiError::new(StatusCode::BAD_GATEWAY, "account_auth_failed", e.to_string()).into_response();
+                    }
+                }
+                other => {
+                    return ApiError::not_found(&format!("/admin/accounts/{name}/{other}")).into_response();
+                }
+            }
+            body::json(StatusCode::OK, &account_json(&account))
+        }
+        (_, ["admin", "accounts" | "reload"]) | (_, ["admin", "pool", "activity"]) | (_, ["admin", "accounts", _, _]) => {
+            ApiError::method_not_allowed(req.method(), &path).into_response()
+        }
+        _ => ApiError::not_found(&path).into_response(),
+    }
+}
+
+/// What `/admin/accounts` says of one account.
+pub fn account_json(a: &Account) -> Value {
+    let now = Instant::now();
+    let (state, reason, until) = {
+        let h = a.health();
+        (h.state(), h.reason().map(str::to_owned), h.until_wall(now))
+    };
+    let state = if a.settings().enabled { state } else { State::Disabled };
+    let creds = a.credentials();
+    let cooling_until = until.filter(|_| state == State::Cooling);
+    json!({
+        "name": a.name,
+        "account_id": creds.as_ref().and_then(|c| c.account_id.clone()),
+        "email": creds.as_ref().and_then(|c| c.email.clone()),
+        "plan": creds.as_ref().and_then(|c| c.plan.clone()).or_else(|| a.quota().and_then(|q| q.plan)),
+        "state": state.as_str(),
+        "reason": reason,
+        "cooling_until": cooling_until.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        "cooling_until_unix": cooling_until.map(quota::unix),
+        "token_expires_at": creds.as_ref().and_then(|c| c.expires_at),
+        "priority": a.settings().priority,
+        "quota": a.quota(),
+        "last_error": a.last_error(),
+        "requests": a.requests.load(Ordering::Relaxed),
+        "failures": a.failures.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,88 @@
+//! The process-wide state: the live snapshot behind one `ArcSwap`, and what
+//! outlives snapshots (accounts by name, metrics, the upstream client, the
+//! activity log, the models catalog).
+//!
+//! A reload builds a whole new `Snapshot` and stores it in one swap, so a
+//! request sees either the old configuration or the new one, never a mix.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::Config;
+use crate::keys::{self, ClientKey};
+use crate::metrics::Metrics;
+use crate::models::Catalog;
+use crate::pool::{activity::Activity, Pool, Registry};
+use crate::upstream;
+
+/// Everything one configuration version decides.
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub keys: Vec<Arc<ClientKey>>,
+}
+
+pub struct App {
+    live: ArcSwap<Snapshot>,
+    pub accounts: Registry,
+    pub metrics: Metrics,
+    pub upstream: upstream::Client,
+    pub activity: Activity,
+    pub models: ArcSwap<Catalog>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+impl App {
+    pub fn new(config: Config) -> Result<Arc<App>, StartError> {
+        let upstream = upstream::Client::new(&config.upstream)?;
+        let metrics = Metrics::new()?;
+        let accounts = Registry::default();
+        let activity = Activity::new(config.pool.activity_size);
+        let snapshot = build(&accounts, config, &[]);
+        metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
+        Ok(Arc::new(App {
+            live: ArcSwap::from_pointee(snapshot),
+            accounts,
+            metrics,
+            upstream,
+            activity,
+            models: ArcSwap::from_pointee(Catalog::builtin()),
+        }))
+    }
+
+    /// The current snapshot; hold it for the whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.live.load_full()
+    }
+
+    /// Swaps in a new, already validated configuration.
+    pub fn apply(&self, config: Config) {
+        let old = self.live.load_full();
+        let snapshot = build(&self.accounts, config, &old.keys);
+        self.metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
+        self.live.store(Arc::new(snapshot));
+    }
+}
+
+fn build(accounts: &Registry, config: Config, old_keys: &[Arc<ClientKey>]) -> Snapshot {
+    let members = accounts.sync(&config.accounts);
+    let pool = Pool::new(members, config.pool.max_attempts);
+    let keys = keys::build(&config.api_keys, old_keys);
+    Snapshot {
+        config: Arc::new(config),
+        pool,
+        keys,
+    }
+}
+
+fn key_names(s: &Snapshot) -> Vec<String> {
+    s.keys.iter().map(|k| k.config.name.clone()).collect()
+}

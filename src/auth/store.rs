@@ -1,0 +1,288 @@
+//! The token store: a Codex CLI `auth.json` on disk.
+//!
+//! Reads refuse files that group or others can read (as ssh does); writes are
+//! atomic (temp file in the same folder, fsync, rename, fsync the folder) with
+//! mode 0600, so a crash leaves either the old file or the new one, never half.
+//! Fields this program does not know are kept as they were.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::jwt::{self, Claims};
+use crate::secret::Secret;
+
+/// The Codex CLI's `auth.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_mode: Option<String>,
+    #[serde(rename = "OPENAI_API_KEY", default)]
+    pub openai_api_key: Option<Secret<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refresh: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenData {
+    pub id_token: Secret<String>,
+    pub access_token: Secret<String>,
+    pub refresh_token: Secret<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("permissions {mode:04o} for {path} are too open: a token file must not be readable by others; run `chmod 600 {path}`")]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path} is not a Codex auth.json: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path} holds no ChatGPT login (no tokens); log in with `codex-pool login` or `codex login`")]
+    NoTokens { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What the program needs from a login, derived once when it is loaded.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub access_token: Secret<String>,
+    pub refresh_token: Secret<String>,
+    pub account_id: Option<String>,
+    pub email: Option<String>,
+    pub plan: Option<String>,
+    /// The access token's `exp`, unix seconds.
+    pub expires_at: Option<i64>,
+    pub last_refresh: Option<SystemTime>,
+}
+
+impl Credentials {
+    pub fn from_tokens(tokens: &TokenData, last_refresh: Option<&str>) -> Credentials {
+        let id = jwt::decode(tokens.id_token.expose()).unwrap_or_default();
+        let access = jwt::decode(tokens.access_token.expose()).unwrap_or_default();
+        let account_id = tokens
+            .account_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| id.auth.chatgpt_account_id.clone())
+            .or_else(|| access.auth.chatgpt_account_id.clone());
+        Credentials {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            account_id,
+            email: first(&id, &access, |c| c.email().map(str::to_owned)),
+            plan: first(&id, &access, |c| c.auth.chatgpt_plan_type.clone()),
+            expires_at: access.exp,
+            last_refresh: last_refresh.and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
+        }
+    }
+}
+
+fn first<T>(a: &Claims, b: &Claims, f: impl Fn(&Claims) -> Option<T>) -> Option<T> {
+    f(a).or_else(|| f(b))
+}
+
+/// Reads `path`, refusing a file readable by group or others.
+pub fn load(path: &Path) -> Result<AuthFile, StoreError> {
+    let read_err = |source| StoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(read_err)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let bytes = fs::read(path).map_err(read_err)?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads `path` and derives its credentials.
+pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), StoreError> {
+    let file = load(path)?;
+    let Some(tokens) = file.tokens.as_ref() else {
+        return Err(StoreError::NoTokens {
+            path: path.to_path_buf(),
+        });
+    };
+    if tokens.access_token.expose().is_empty() {
+        return Err(StoreError::NoTokens {
+            path: path.to_path_buf(),
+        });
+    }
+    let creds = Credentials::from_tokens(tokens, file.last_refresh.as_deref());
+    Ok((file, creds))
+}
+
+/// Writes `file` to `path` atomically with mode 0600.
+pub fn save(path: &Path, file: &AuthFile) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(|source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Temp file beside `path` (0600), fsync, rename over `path`, fsync the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, bytes, || Ok(()))
+}
+
+/// `write_atomic` with a hook run between the fsync and the rename: tests use it
+/// to stand for a crash at the worst moment.
+fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    before_rename: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "auth.json".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        before_rename()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Now, as the RFC 3339 text Codex writes into `last_refresh`.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(access: &str) -> String {
+        json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {
+                "id_token": jwt::encode_unsigned(&json!({"email": "a@example.com",
+                    "https://api.openai.com/auth": {"chatgpt_account_id": "acc-from-claims", "chatgpt_plan_type": "plus"}})),
+                "access_token": access,
+                "refresh_token": "rt-1",
+            },
+            "last_refresh": "2026-07-30T12:34:56.789Z",
+            "future_field": {"kept": true}
+        })
+        .to_string()
+    }
+
+    fn write(dir: &Path, mode: u32, text: &str) -> PathBuf {
+        let p = dir.join("auth.json");
+        fs::write(&p, text).unwrap_or_default();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap_or_default();
+        p
+    }
+
+    #[test]
+    fn loads_and_derives_account_id_from_claims() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let access = jwt::encode_unsigned(&json!({"exp": 1_900_000_000}));
+        let p = write(dir.path(), 0o600, &sample(&access));
+        let (_, c) = load_credentials(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.account_id.as_deref(), Some("acc-from-claims"));
+        assert_eq!(c.plan.as_deref(), Some("plus"));
+        assert_eq!(c.email.as_deref(), Some("a@example.com"));
+        assert_eq!(c.expires_at, Some(1_900_000_000));
+        assert!(c.last_refresh.is_some());
+    }
+
+    #[test]
+    fn refuses_a_file_others_can_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = write(dir.path(), 0o644, &sample("at"));
+        let err = load(&p).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("too open") && err.contains("auth.json") && err.contains("0644"), "{err}");
+    }
+
+    #[test]
+    fn save_is_0600_and_keeps_unknown_fields() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = write(dir.path(), 0o600, &sample("at"));
+        let mut f = load(&p).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(t) = f.tokens.as_mut() {
+            t.refresh_token = Secret::new("rt-2".into());
+        }
+        save(&p, &f).unwrap_or_else(|e| panic!("{e}"));
+        let mode = fs::metadata(&p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        assert_eq!(mode, 0o600);
+        let v: Value = serde_json::from_slice(&fs::read(&p).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(v["tokens"]["refresh_token"], "rt-2");
+        assert_eq!(v["future_field"]["kept"], true);
+        assert_eq!(v["OPENAI_API_KEY"], Value::Null);
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(leftovers.len(), 1, "temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_crash_between_write_and_rename_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = write(dir.path(), 0o600, &sample("old"));
+        let crash = || Err(std::io::Error::other("power cut"));
+        assert!(write_atomic_with(&p, b"{\"half\":", crash).is_err());
+        let (_, c) = load_credentials(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.access_token.expose(), "old");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(names.len(), 1, "temp file left behind: {names:?}");
+    }
+}

@@ -1,0 +1,73 @@
+//! Background work tied to shutdown: proactive token refresh (and re-reading
+//! files of accounts that need a new login), and the optional usage probe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::auth::refresh;
+use crate::pool::{quota, State};
+
+/// Every 30 s: refresh tokens whose `exp` is near; reload the file of an account
+/// that needs a new login, in case someone logged it in again.
+pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let snap = app.snapshot();
+        let margin = snap.config.pool.refresh_before_expiry;
+        for account in snap.pool.accounts() {
+            if account.health().state() == State::NeedsRelogin {
+                if account.load_credentials().is_ok() {
+                    tracing::info!(account = %account.name, "login file is usable again");
+                }
+                continue;
+            }
+            let Some(creds) = account.credentials() else { continue };
+            if !refresh::due(&creds, margin) {
+                continue;
+            }
+            if let Err(e) = crate::proxy::refresh_now(&app, &snap, account, &creds).await {
+                if let Some(s) = e.setback().filter(|s| matches!(s, crate::pool::Setback::NeedsRelogin { .. })) {
+                    let p = &snap.config.pool;
+                    account.health().on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Every `pool.usage_probe_interval` (when set): ask `/wham/usage` for each
+/// account's windows, so idle accounts show their quota too.
+pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let snap = app.snapshot();
+        let Some(every) = snap.config.pool.usage_probe_interval else {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                _ = shutdown.changed() => return,
+            }
+        };
+        let url = crate::upstream::usage_url(&snap.config.upstream.base_url);
+        for account in snap.pool.accounts() {
+            let Some(creds) = account.credentials() else { continue };
+            match app.upstream.get_json(&url, &creds, Duration::from_secs(20)).await {
+                Ok((_, body)) => {
+                    if let Some(q) = quota::from_usage_body(&body) {
+                        account.set_quota(q);
+                    }
+                }
+                Err(e) => tracing::debug!(account = %account.name, error = %e, "usage probe failed"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

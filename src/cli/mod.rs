@@ -1,0 +1,216 @@
+//! The command line: `serve`, `check-config`, `login`, `import`, `accounts`, `keys`.
+
+mod accounts;
+mod login;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sha2::{Digest, Sha256};
+
+use crate::config::{self, Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(name = "codex-pool", version, about = "OpenAI-compatible gateway over ChatGPT subscriptions")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Config file; without it, the default file or one account from $CODEX_HOME/auth.json.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file: exit 0, or print every problem and exit 1.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Log in to ChatGPT and store the account's tokens (browser, or --device).
+    Login {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        account: String,
+        /// Device-code flow, for machines without a browser.
+        #[arg(long)]
+        device: bool,
+    },
+    /// Copy an existing Codex auth.json into the pool as an account.
+    Import {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        account: String,
+        /// The auth.json to copy.
+        file: PathBuf,
+    },
+    /// List the accounts: login, plan, expiry, state and quota.
+    Accounts {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Client keys for [[api_keys]].
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh random key and its [[api_keys]] stanza (with only its hash).
+    New { name: String },
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::CheckConfig { config } => check_config(config),
+        Command::Login { config, account, device } => runtime_then(|| login::login(&config, &account, device)),
+        Command::Import { config, account, file } => report(login::import(&config, &account, &file)),
+        Command::Accounts { config } => runtime_then(|| accounts::accounts(&config)),
+        Command::Keys { command: KeysCommand::New { name } } => keys_new(&name),
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("codex-pool: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime_then<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => report(rt.block_on(f())),
+        Err(e) => report(Err(format!("cannot start the runtime: {e}"))),
+    }
+}
+
+/// The config to serve: `--config`, else the default file if it exists, else solo.
+pub fn resolve_config(explicit: Option<PathBuf>) -> Result<Config, String> {
+    if let Some(path) = explicit {
+        return Config::load(&path).map_err(|e| e.to_string());
+    }
+    if let Some(path) = config::default_path().filter(|p| p.exists()) {
+        return Config::load(&path).map_err(|e| e.to_string());
+    }
+    let home = config::codex_home().ok_or("cannot find a home folder: set $CODEX_HOME or pass --config")?;
+    Ok(Config::solo(&home))
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn serve(path: Option<PathBuf>) -> ExitCode {
+    let config = match resolve_config(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(config.log.format, &config.log.level);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("codex-pool: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(listen = %config.server.listen, error = %e, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(
+            accounts = config.accounts.len(),
+            config = %config.path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in (solo)".into()),
+            "codex-pool listening on http://{addr}"
+        );
+        match crate::run(config, listener, crate::shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    let Some(path) = path.or_else(config::default_path) else {
+        eprintln!("codex-pool: no --config given and no home folder for the default path");
+        return ExitCode::FAILURE;
+    };
+    match Config::load(&path) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok ({} account(s), {} client key(s), strategy {})",
+                path.display(),
+                cfg.accounts.len(),
+                cfg.api_keys.len(),
+                cfg.pool.strategy.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keys_new(name: &str) -> ExitCode {
+    let mut bytes = [0u8; 32];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        eprintln!("codex-pool: no randomness: {e}");
+        return ExitCode::FAILURE;
+    }
+    let key = format!("sk-pool-{}", hex::encode(bytes));
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    println!("# the key (give it to the client; it is not stored anywhere):");
+    println!("{key}");
+    println!();
+    println!("# add to the config:");
+    println!("[[api_keys]]");
+    println!("name = {}", toml_edit::Value::from(name));
+    println!("key_sha256 = \"{hash}\"");
+    ExitCode::SUCCESS
+}
+
+/// The folder of a config file, for relative paths.
+pub fn config_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

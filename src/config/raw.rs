@@ -1,0 +1,86 @@
+//! The config file as written: serde structs with `deny_unknown_fields`.
+//!
+//! Nothing here is checked beyond types; `config::validate` turns a `RawConfig`
+//! into a `Config` and reports every problem with its key.
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<u64>,
+    pub shutdown_grace: Option<String>,
+    pub header_read_timeout: Option<String>,
+    pub keepalive_timeout: Option<String>,
+    pub max_connections: Option<u64>,
+    pub max_inflight: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub base_url: Option<String>,
+    pub issuer: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub first_byte_timeout: Option<String>,
+    pub client_version: Option<String>,
+    pub models_refresh: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    pub strategy: Option<String>,
+    pub max_attempts: Option<u64>,
+    pub backoff_base: Option<String>,
+    pub backoff_max: Option<String>,
+    pub usage_probe_interval: Option<String>,
+    pub refresh_before_expiry: Option<String>,
+    pub activity_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    pub name: String,
+    pub auth_file: String,
+    pub priority: Option<i64>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKey {
+    pub name: String,
+    pub key: Option<Secret<String>>,
+    pub key_sha256: Option<String>,
+    pub strategy: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_hour: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub models: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub token: Option<Secret<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}

@@ -1,0 +1,249 @@
+//! Client keys: authentication, per-key request rate, token budgets, model
+//! allow-lists. Only SHA-256 hashes of keys are held, compared in constant time.
+//!
+//! A key's `KeyState` (limiter, budget counters) is keyed by key name and
+//! carried across reloads while its limits are unchanged.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::time::Instant;
+
+use crate::config::ApiKeyConfig;
+use crate::error::ApiError;
+
+pub struct ClientKey {
+    pub config: ApiKeyConfig,
+    pub state: Arc<KeyState>,
+}
+
+pub struct KeyState {
+    rpm: Option<u32>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    budget: Mutex<Budget>,
+}
+
+#[derive(Default)]
+struct Budget {
+    hour: Window,
+    day: Window,
+}
+
+#[derive(Default)]
+struct Window {
+    start: Option<Instant>,
+    tokens: u64,
+}
+
+impl Window {
+    fn current(&mut self, now: Instant, len: Duration) -> &mut Window {
+        if self.start.is_none_or(|s| now.duration_since(s) >= len) {
+            self.start = Some(now);
+            self.tokens = 0;
+        }
+        self
+    }
+
+    fn left(&self, now: Instant, len: Duration) -> Duration {
+        self.start
+            .map(|s| len.saturating_sub(now.duration_since(s)))
+            .unwrap_or(len)
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl KeyState {
+    fn new(rpm: Option<u32>) -> KeyState {
+        KeyState {
+            rpm,
+            limiter: rpm
+                .and_then(NonZeroU32::new)
+                .map(|n| RateLimiter::direct(Quota::per_minute(n))),
+            budget: Mutex::new(Budget::default()),
+        }
+    }
+}
+
+/// Builds the keys of a new snapshot, reusing state by name where limits match.
+pub fn build(configs: &[ApiKeyConfig], previous: &[Arc<ClientKey>]) -> Vec<Arc<ClientKey>> {
+    let old: HashMap<&str, &Arc<KeyState>> = previous
+        .iter()
+        .map(|k| (k.config.name.as_str(), &k.state))
+        .collect();
+    configs
+        .iter()
+        .map(|c| {
+            let state = match old.get(c.name.as_str()) {
+                Some(s) if s.rpm == c.requests_per_minute => Arc::clone(s),
+                _ => Arc::new(KeyState::new(c.requests_per_minute)),
+            };
+            Arc::new(ClientKey {
+                config: c.clone(),
+                state,
+            })
+        })
+        .collect()
+}
+
+/// The key presented, or `None` in open solo mode (no keys configured).
+pub fn authenticate(keys: &[Arc<ClientKey>], presented: Option<&str>) -> Result<Option<Arc<ClientKey>>, ApiError> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let Some(presented) = presented else {
+        return Err(ApiError::unauthorized(
+            "missing client key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
+        ));
+    };
+    let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let mut found = None;
+    for k in keys {
+        if bool::from(k.config.key_sha256.ct_eq(&hash)) {
+            found = Some(Arc::clone(k));
+        }
+    }
+    found
+        .map(Some)
+        .ok_or_else(|| ApiError::unauthorized("unknown client key"))
+}
+
+impl ClientKey {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The per-request checks: model allow-list, rate, budgets.
+    pub fn admit(&self, model: &str) -> Result<(), ApiError> {
+        if let Some(models) = &self.config.models {
+            if !models.iter().any(|m| m == model) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "model_not_allowed",
+                    format!("key {:?} may not use model {model:?}; allowed: {}", self.config.name, models.join(", ")),
+                )
+                .with_param("model"));
+            }
+        }
+        if let Some(limiter) = &self.state.limiter {
+            if let Err(not_until) = limiter.check() {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "key {:?} is over its limit of {} requests per minute",
+                        self.config.name,
+                        self.state.rpm.unwrap_or(0)
+                    ),
+                )
+                .with_retry_after(wait.max(Duration::from_millis(1))));
+            }
+        }
+        let now = Instant::now();
+        let mut guard = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
+        let b = &mut *guard;
+        for (limit, window, len, label) in [
+            (self.config.tokens_per_hour, &mut b.hour, HOUR, "hour"),
+            (self.config.tokens_per_day, &mut b.day, DAY, "day"),
+        ] {
+            let Some(limit) = limit else { continue };
+            let w = window.current(now, len);
+            if w.tokens >= limit {
+                let left = w.left(now, len);
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "budget_exceeded",
+                    format!(
+                        "key {:?} has used {} of its {limit} tokens per {label}; the window ends in {} s",
+                        self.config.name,
+                        w.tokens,
+                        left.as_secs()
+                    ),
+                )
+                .with_retry_after(left));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts tokens reported by upstream against the budgets.
+    pub fn spend(&self, tokens: u64) {
+        let now = Instant::now();
+        let mut b = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
+        b.hour.current(now, HOUR).tokens += tokens;
+        b.day.current(now, DAY).tokens += tokens;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, secret: &str) -> ApiKeyConfig {
+        ApiKeyConfig {
+            name: name.into(),
+            key_sha256: Sha256::digest(secret.as_bytes()).into(),
+            strategy: None,
+            accounts: None,
+            requests_per_minute: None,
+            tokens_per_hour: None,
+            tokens_per_day: None,
+            models: None,
+        }
+    }
+
+    #[test]
+    fn authenticates_by_hash() {
+        let keys = build(&[key("a", "sk-a-123456"), key("b", "sk-b-123456")], &[]);
+        let k = authenticate(&keys, Some("sk-b-123456")).ok().flatten();
+        assert_eq!(k.map(|k| k.config.name.clone()).as_deref(), Some("b"));
+        assert_eq!(authenticate(&keys, Some("nope")).err().map(|e| e.status), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(authenticate(&keys, None).err().map(|e| e.status), Some(StatusCode::UNAUTHORIZED));
+        assert!(authenticate(&[], None).ok().flatten().is_none());
+    }
+
+    #[test]
+    fn rate_limit_refuses_the_excess_and_state_survives_rebuild() {
+        let mut c = key("a", "sk-a-123456");
+        c.requests_per_minute = Some(2);
+        let keys = build(std::slice::from_ref(&c), &[]);
+        assert!(keys[0].admit("m").is_ok());
+        assert!(keys[0].admit("m").is_ok());
+        let e = keys[0].admit("m").err();
+        assert_eq!(e.as_ref().map(|e| e.code.as_str()), Some("rate_limited"));
+        assert!(e.and_then(|e| e.retry_after).is_some());
+        let rebuilt = build(&[c], &keys);
+        assert!(rebuilt[0].admit("m").is_err(), "limiter state must carry over a reload");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn token_budget_per_hour() {
+        let mut c = key("a", "sk-a-123456");
+        c.tokens_per_hour = Some(100);
+        let keys = build(&[c], &[]);
+        keys[0].spend(100);
+        assert_eq!(keys[0].admit("m").err().map(|e| e.code), Some("budget_exceeded".into()));
+        tokio::time::advance(HOUR).await;
+        assert!(keys[0].admit("m").is_ok());
+    }
+
+    #[test]
+    fn model_allow_list() {
+        let mut c = key("a", "sk-a-123456");
+        c.models = Some(vec!["gpt-5.4".into()]);
+        let keys = build(&[c], &[]);
+        assert!(keys[0].admit("gpt-5.4").is_ok());
+        let e = keys[0].admit("o3").err();
+        assert_eq!(e.as_ref().map(|e| e.status), Some(StatusCode::FORBIDDEN));
+        assert!(e.map(|e| e.message.contains("gpt-5.4")).unwrap_or(false));
+    }
+}

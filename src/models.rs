@@ -1,0 +1,157 @@
+//! The models catalog: upstream's `/models` (cached, refreshed in the
+//! background), or a built-in list while upstream cannot be reached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+
+/// Served when upstream's list is not available yet.
+const BUILTIN: &[&str] = &[
+    "gpt-5.4",
+    "gpt-5.4-mini",
+    "gpt-5.3-codex",
+    "gpt-5.2-codex",
+    "gpt-5.2",
+    "gpt-5.1-codex-max",
+    "gpt-5.1-codex-mini",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelInfo {
+    pub slug: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub context_window: Option<u64>,
+    #[serde(default)]
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub default_reasoning_level: Option<String>,
+    #[serde(default)]
+    pub supported_reasoning_levels: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub models: Vec<ModelInfo>,
+    /// `upstream` or `builtin`.
+    pub source: &'static str,
+    /// Unix seconds of the upstream fetch.
+    pub fetched_at: i64,
+}
+
+#[derive(Deserialize)]
+struct ModelsAnswer {
+    models: Vec<ModelInfo>,
+}
+
+impl Catalog {
+    pub fn builtin() -> Catalog {
+        Catalog {
+            models: BUILTIN
+                .iter()
+                .map(|s| ModelInfo {
+                    slug: (*s).to_string(),
+                    display_name: None,
+                    context_window: None,
+                    visibility: Some("list".into()),
+                    default_reasoning_level: None,
+                    supported_reasoning_levels: Vec::new(),
+                })
+                .collect(),
+            source: "builtin",
+            fetched_at: 0,
+        }
+    }
+
+    fn listed(&self) -> impl Iterator<Item = &ModelInfo> {
+        self.models
+            .iter()
+            .filter(|m| m.visibility.as_deref() != Some("hide"))
+    }
+
+    fn entry(&self, m: &ModelInfo) -> Value {
+        let mut v = json!({
+            "id": m.slug,
+            "object": "model",
+            "created": self.fetched_at,
+            "owned_by": if self.source == "upstream" { "openai" } else { "codex-pool-builtin" },
+        });
+        if let Some(cw) = m.context_window {
+            v["context_window"] = json!(cw);
+        }
+        if let Some(d) = &m.display_name {
+            v["display_name"] = json!(d);
+        }
+        if !m.supported_reasoning_levels.is_empty() {
+            v["supported_reasoning_levels"] = Value::Array(m.supported_reasoning_levels.clone());
+        }
+        v
+    }
+
+    /// OpenAI's list format.
+    pub fn list(&self) -> Value {
+        let data: Vec<Value> = self.listed().map(|m| self.entry(m)).collect();
+        json!({"object": "list", "data": data})
+    }
+
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.models.iter().find(|m| m.slug == id).map(|m| self.entry(m))
+    }
+
+    /// A bounded metric label: the model if the catalog knows it, else `other`.
+    pub fn label<'a>(&self, model: &'a str) -> &'a str {
+        if self.models.iter().any(|m| m.slug == model) {
+            model
+        } else {
+            "other"
+        }
+    }
+}
+
+/// Fetches upstream's list with the first account that has a login.
+pub async fn fetch(app: &App) -> Result<Catalog, String> {
+    let snap = app.snapshot();
+    let cfg = &snap.config.upstream;
+    let account = snap
+        .pool
+        .accounts()
+        .iter()
+        .find(|a| a.credentials().is_some() && a.availability(tokio::time::Instant::now()).usable())
+        .ok_or("no usable account to ask for the models list")?;
+    let creds = account.credentials().ok_or("no credentials")?;
+    let url = format!("{}/models?client_version={}", cfg.base_url, cfg.client_version);
+    let (_, body) = app
+        .upstream
+        .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer: ModelsAnswer = serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
+    Ok(Catalog {
+        models: answer.models,
+        source: "upstream",
+        fetched_at: crate::pool::quota::unix_now(),
+    })
+}
+
+/// Refreshes the catalog now and every `models_refresh` until shutdown.
+pub async fn refresh_loop(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match fetch(&app).await {
+            Ok(c) => {
+                tracing::debug!(models = c.models.len(), "models list refreshed from upstream");
+                app.models.store(Arc::new(c));
+            }
+            Err(e) => tracing::debug!(error = %e, "models list not refreshed"),
+        }
+        let every = app.snapshot().config.upstream.models_refresh;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

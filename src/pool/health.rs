@@ -1,0 +1,317 @@
+//! Per-account health: a small circuit breaker.
+//!
+//! ready → cooling (until a reset time, or exponential backoff) → probation (the
+//! cooldown has passed; one request decides) → ready or cooling again.
+//! `disabled` (plan without Codex, or an operator's choice) and `needs_relogin`
+//! (the refresh token is dead) stay until something outside changes them.
+//! Time is tokio's, so tests can pause the clock.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+/// The state shown to operators (`/admin/accounts`, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Ready,
+    Cooling,
+    Disabled,
+    NeedsRelogin,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [State::Ready, State::Cooling, State::Disabled, State::NeedsRelogin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::Cooling => "cooling",
+            State::Disabled => "disabled",
+            State::NeedsRelogin => "needs_relogin",
+        }
+    }
+}
+
+/// Why an account stopped serving for a while.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Setback {
+    /// The subscription window is spent until this wall-clock time.
+    UsageLimited { resets_at: SystemTime },
+    /// The plan does not include Codex.
+    UsageNotIncluded,
+    /// A transient failure: throttled, 5xx, Cloudflare, network. `kind` is its label.
+    Transient {
+        kind: &'static str,
+        retry_after: Option<Duration>,
+    },
+    /// The login is dead: a new login is needed.
+    NeedsRelogin { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Health {
+    state: State,
+    reason: Option<String>,
+    until: Option<Instant>,
+    usage_limited: bool,
+    failures_in_row: u32,
+    probing: bool,
+    admin_disabled: bool,
+}
+
+/// Whether one account may take a request now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Availability {
+    Ready,
+    /// The cooldown has passed and no probe is running: the next request decides.
+    Probation,
+    Cooling {
+        until: Instant,
+        usage_limited: bool,
+        reason: String,
+    },
+    /// A probe request is in flight; others wait for its verdict.
+    Probing,
+    Disabled { reason: String },
+    NeedsRelogin { reason: String },
+}
+
+impl Availability {
+    pub fn usable(&self) -> bool {
+        matches!(self, Availability::Ready | Availability::Probation)
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            state: State::Ready,
+            reason: None,
+            until: None,
+            usage_limited: false,
+            failures_in_row: 0,
+            probing: false,
+            admin_disabled: false,
+        }
+    }
+}
+
+impl Health {
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    pub fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
+    pub fn usage_limited(&self) -> bool {
+        self.usage_limited
+    }
+
+    pub fn availability(&self, now: Instant) -> Availability {
+        let reason = || self.reason.clone().unwrap_or_default();
+        match self.state {
+            State::Ready => Availability::Ready,
+            State::Disabled => Availability::Disabled { reason: reason() },
+            State::NeedsRelogin => Availability::NeedsRelogin { reason: reason() },
+            State::Cooling => match self.until {
+                Some(until) if until > now => Availability::Cooling {
+                    until,
+                    usage_limited: self.usage_limited,
+                    reason: reason(),
+                },
+                _ if self.probing => Availability::Probing,
+                _ => Availability::Probation,
+            },
+        }
+    }
+
+    /// Takes the account for one attempt. Returns `false` when it may not serve now;
+    /// a cooled-down account is taken by one request at a time (probation).
+    pub fn claim(&mut self, now: Instant) -> bool {
+        match self.availability(now) {
+            Availability::Ready => true,
+            Availability::Probation => {
+                self.probing = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The attempt ended without a verdict (client went away): let another probe.
+    pub fn release(&mut self) {
+        self.probing = false;
+    }
+
+    pub fn on_success(&mut self) {
+        self.probing = false;
+        self.failures_in_row = 0;
+        if self.state == State::Cooling {
+            self.state = State::Ready;
+            self.reason = None;
+            self.until = None;
+            self.usage_limited = false;
+        }
+    }
+
+    pub fn on_setback(&mut self, setback: &Setback, now: Instant, base: Duration, max: Duration) {
+        self.probing = false;
+        if self.admin_disabled {
+            return;
+        }
+        match setback {
+            Setback::UsageLimited { resets_at } => {
+                let wait = resets_at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
+                    .max(Duration::from_secs(1));
+                self.cool(now + wait, "usage_limit_reached".into(), true);
+            }
+            Setback::UsageNotIncluded => {
+                self.set(State::Disabled, "usage_not_included: this plan does not include Codex");
+            }
+            Setback::Transient { kind, retry_after } => {
+                self.failures_in_row = self.failures_in_row.saturating_add(1);
+                let exp = self.failures_in_row.saturating_sub(1).min(20);
+                let backoff = base.saturating_mul(1u32 << exp).min(max);
+                let wait = retry_after.map_or(backoff, |r| r.max(backoff).min(max.max(r)));
+                self.cool(now + wait, (*kind).to_string(), false);
+            }
+            Setback::NeedsRelogin { reason } => {
+                self.set(State::NeedsRelogin, reason);
+            }
+        }
+    }
+
+    fn cool(&mut self, until: Instant, reason: String, usage_limited: bool) {
+        self.state = State::Cooling;
+        self.until = Some(until);
+        self.reason = Some(reason);
+        self.usage_limited = usage_limited;
+    }
+
+    fn set(&mut self, state: State, reason: &str) {
+        self.state = state;
+        self.reason = Some(reason.to_string());
+        self.until = None;
+        self.usage_limited = false;
+    }
+
+    /// An operator's `disable`: stays until `enable`.
+    pub fn disable_by_admin(&mut self) {
+        self.admin_disabled = true;
+        self.set(State::Disabled, "disabled by an operator");
+    }
+
+    /// An operator's `enable`, or a fresh login: back to ready.
+    pub fn reset(&mut self) {
+        *self = Health::default();
+    }
+
+    /// A login that could not be loaded (missing or unsafe file).
+    pub fn login_unusable(&mut self, reason: &str) {
+        if !self.admin_disabled {
+            self.set(State::NeedsRelogin, reason);
+        }
+    }
+
+    /// The wall-clock time a cooldown ends.
+    pub fn until_wall(&self, now: Instant) -> Option<SystemTime> {
+        self.until
+            .map(|u| SystemTime::now() + u.saturating_duration_since(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: Duration = Duration::from_secs(5);
+    const MAX: Duration = Duration::from_secs(300);
+
+    fn transient() -> Setback {
+        Setback::Transient {
+            kind: "server_error",
+            retry_after: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_to_the_cap_and_success_resets_it() {
+        let mut h = Health::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let now = Instant::now();
+            h.on_setback(&transient(), now, BASE, MAX);
+            waits.push(h.until().map(|u| (u - now).as_secs()).unwrap_or(0));
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300]);
+        h.on_success();
+        let now = Instant::now();
+        h.on_setback(&transient(), now, BASE, MAX);
+        assert_eq!(h.until().map(|u| (u - now).as_secs()), Some(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probation_lets_exactly_one_request_decide() {
+        let mut h = Health::default();
+        h.on_setback(&transient(), Instant::now(), BASE, MAX);
+        assert!(!h.claim(Instant::now()));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(h.availability(Instant::now()), Availability::Probation);
+        assert!(h.claim(Instant::now()));
+        assert!(!h.claim(Instant::now()), "a second request must not probe at once");
+        h.on_success();
+        assert_eq!(h.state(), State::Ready);
+        assert!(h.claim(Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn usage_limit_cools_until_the_reset_time() {
+        let mut h = Health::default();
+        let resets_at = SystemTime::now() + Duration::from_secs(3600);
+        h.on_setback(&Setback::UsageLimited { resets_at }, Instant::now(), BASE, MAX);
+        assert!(h.usage_limited());
+        tokio::time::advance(Duration::from_secs(3590)).await;
+        assert!(!h.claim(Instant::now()));
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert!(h.claim(Instant::now()));
+    }
+
+    #[test]
+    fn usage_not_included_and_relogin_are_sticky() {
+        let mut h = Health::default();
+        h.on_setback(&Setback::UsageNotIncluded, Instant::now(), BASE, MAX);
+        assert_eq!(h.state(), State::Disabled);
+        assert!(!h.claim(Instant::now() + Duration::from_secs(86_400)));
+        h.on_success();
+        assert_eq!(h.state(), State::Disabled);
+        let mut h = Health::default();
+        h.on_setback(
+            &Setback::NeedsRelogin {
+                reason: "refresh_token_reused".into(),
+            },
+            Instant::now(),
+            BASE,
+            MAX,
+        );
+        assert_eq!(h.state(), State::NeedsRelogin);
+        assert_eq!(h.reason(), Some("refresh_token_reused"));
+    }
+
+    #[test]
+    fn admin_disable_survives_failures_until_enable() {
+        let mut h = Health::default();
+        h.disable_by_admin();
+        h.on_setback(&transient(), Instant::now(), BASE, MAX);
+        assert_eq!(h.state(), State::Disabled);
+        h.reset();
+        assert_eq!(h.state(), State::Ready);
+    }
+}

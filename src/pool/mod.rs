@@ -1,0 +1,302 @@
+//! The account pool: accounts, their health and quota, and routing strategies.
+//!
+//! An `Account`'s runtime state (credentials, cooldown, quota, counters) is keyed
+//! by name in the `Registry` and outlives config snapshots; a `Pool` is one
+//! snapshot's ordered view of those accounts. `Pool::plan` turns a strategy into
+//! the candidate list one request walks.
+
+pub mod activity;
+pub mod health;
+pub mod quota;
+mod strategy;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use tokio::time::Instant;
+
+use crate::auth::store::{self, Credentials};
+use crate::config::AccountConfig;
+pub use health::{Availability, Health, Setback, State};
+pub use quota::Quota;
+pub use strategy::{order, priority_index, Strategy};
+
+/// One ChatGPT login and everything the gateway knows about it at run time.
+pub struct Account {
+    pub name: String,
+    settings: ArcSwap<AccountConfig>,
+    credentials: ArcSwapOption<Credentials>,
+    health: Mutex<Health>,
+    quota: Mutex<Option<Quota>>,
+    last_error: Mutex<Option<&'static str>>,
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    /// Serializes refreshes of this account's token (single flight).
+    pub refresh_lock: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    pub fn new(settings: AccountConfig) -> Account {
+        Account {
+            name: settings.name.clone(),
+            settings: ArcSwap::from_pointee(settings),
+            credentials: ArcSwapOption::empty(),
+            health: Mutex::new(Health::default()),
+            quota: Mutex::new(None),
+            last_error: Mutex::new(None),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// An account with no file behind it (unit tests of strategies).
+    pub fn detached(name: &str) -> Account {
+        Account::new(AccountConfig {
+            name: name.into(),
+            auth_file: Default::default(),
+            priority: 0,
+            enabled: true,
+        })
+    }
+
+    pub fn settings(&self) -> Arc<AccountConfig> {
+        self.settings.load_full()
+    }
+
+    pub fn credentials(&self) -> Option<Arc<Credentials>> {
+        self.credentials.load_full()
+    }
+
+    pub fn set_credentials(&self, creds: Credentials) {
+        self.credentials.store(Some(Arc::new(creds)));
+    }
+
+    /// (Re)reads the auth file; a file that cannot be used parks the account.
+    pub fn load_credentials(&self) -> Result<(), store::StoreError> {
+        let path = self.settings().auth_file.clone();
+        match store::load_credentials(&path) {
+            Ok((_, creds)) => {
+                self.set_credentials(creds);
+                let mut h = self.health();
+                if h.state() == State::NeedsRelogin {
+                    h.reset();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.health().login_unusable(&e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    pub fn health(&self) -> MutexGuard<'_, Health> {
+        lock(&self.health)
+    }
+
+    pub fn availability(&self, now: Instant) -> Availability {
+        if !self.settings.load().enabled {
+            return Availability::Disabled {
+                reason: "enabled = false in the config".into(),
+            };
+        }
+        self.health().availability(now)
+    }
+
+    pub fn quota(&self) -> Option<Quota> {
+        lock(&self.quota).clone()
+    }
+
+    pub fn set_quota(&self, q: Quota) {
+        let mut cur = lock(&self.quota);
+        let plan = q.plan.clone().or_else(|| cur.as_ref().and_then(|c| c.plan.clone()));
+        *cur = Some(Quota { plan, ..q });
+    }
+
+    pub fn last_error(&self) -> Option<&'static str> {
+        *lock(&self.last_error)
+    }
+
+    pub fn set_last_error(&self, kind: &'static str) {
+        *lock(&self.last_error) = Some(kind);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Accounts by name, across config reloads.
+#[derive(Default)]
+pub struct Registry {
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+}
+
+impl Registry {
+    /// The accounts for a new snapshot, in file order: existing ones keep their
+    /// runtime state (and get the new settings), new ones load their file.
+    pub fn sync(&self, configs: &[AccountConfig]) -> Vec<Arc<Account>> {
+        let mut map = lock(&self.accounts);
+        let mut out = Vec::with_capacity(configs.len());
+        let mut to_load = Vec::new();
+        for cfg in configs {
+            let account = match map.get(&cfg.name) {
+                Some(existing) => {
+                    let changed_file = existing.settings().auth_file != cfg.auth_file;
+                    existing.settings.store(Arc::new(cfg.clone()));
+                    if changed_file || existing.credentials().is_none() {
+                        to_load.push(existing.clone());
+                    }
+                    existing.clone()
+                }
+                None => {
+                    let a = Arc::new(Account::new(cfg.clone()));
+                    map.insert(cfg.name.clone(), a.clone());
+                    to_load.push(a.clone());
+                    a
+                }
+            };
+            out.push(account);
+        }
+        map.retain(|name, _| configs.iter().any(|c| &c.name == name));
+        drop(map);
+        for a in to_load {
+            if let Err(e) = a.load_credentials() {
+                tracing::warn!(account = %a.name, error = %e, "account login cannot be used");
+            }
+        }
+        out
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Account>> {
+        lock(&self.accounts).get(name).cloned()
+    }
+}
+
+/// Why no account could take a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exhausted {
+    /// Every candidate's subscription window is spent; the earliest reset.
+    UsageLimited { earliest_reset: SystemTime },
+    /// Each account and why it cannot serve.
+    Unavailable { reasons: Vec<(String, String)> },
+}
+
+/// One snapshot's view of the accounts.
+pub struct Pool {
+    accounts: Vec<Arc<Account>>,
+    by_priority: Vec<usize>,
+    counter: AtomicUsize,
+    max_attempts: Option<usize>,
+}
+
+impl Pool {
+    pub fn new(accounts: Vec<Arc<Account>>, max_attempts: Option<usize>) -> Pool {
+        let prios: Vec<i64> = accounts.iter().map(|a| a.settings().priority).collect();
+        Pool {
+            by_priority: priority_index(&prios),
+            accounts,
+            counter: AtomicUsize::new(0),
+            max_attempts,
+        }
+    }
+
+    pub fn accounts(&self) -> &[Arc<Account>] {
+        &self.accounts
+    }
+
+    /// The candidates for one request, first choice first, at most `max_attempts`.
+    pub fn plan(
+        &self,
+        strategy: Strategy,
+        scope: Option<&[String]>,
+    ) -> Result<Vec<Arc<Account>>, Exhausted> {
+        let now = Instant::now();
+        let in_scope = |a: &Account| scope.is_none_or(|s| s.iter().any(|n| n == &a.name));
+        let mut list = order(
+            strategy,
+            &self.accounts,
+            &self.by_priority,
+            |a| in_scope(a) && a.credentials().is_some() && a.availability(now).usable(),
+            &self.counter,
+        );
+        if list.is_empty() {
+            return Err(self.why_exhausted(scope));
+        }
+        if let Some(max) = self.max_attempts {
+            list.truncate(max.max(1));
+        }
+        Ok(list)
+    }
+
+    /// Why every in-scope account is out: usage-limited when all are.
+    pub fn why_exhausted(&self, scope: Option<&[String]>) -> Exhausted {
+        let now = Instant::now();
+        let in_scope = |a: &Account| scope.is_none_or(|s| s.iter().any(|n| n == &a.name));
+        let mut reasons = Vec::new();
+        let mut earliest: Option<SystemTime> = None;
+        let mut all_limited = true;
+        for a in self.accounts.iter().filter(|a| in_scope(a)) {
+            let avail = a.availability(now);
+            let reason = match &avail {
+                Availability::Cooling {
+                    until,
+                    usage_limited,
+                    reason,
+                } => {
+                    let wall = SystemTime::now() + until.saturating_duration_since(now);
+                    if *usage_limited {
+                        earliest = Some(earliest.map_or(wall, |e| e.min(wall)));
+                    } else {
+                        all_limited = false;
+                    }
+                    format!(
+                        "cooling until {} ({reason})",
+                        humantime::format_rfc3339_seconds(wall)
+                    )
+                }
+                Availability::Probing => {
+                    all_limited = false;
+                    "on probation (another request is testing it)".into()
+                }
+                Availability::Disabled { reason } => {
+                    all_limited = false;
+                    format!("disabled ({reason})")
+                }
+                Availability::NeedsRelogin { reason } => {
+                    all_limited = false;
+                    format!("needs re-login ({reason})")
+                }
+                Availability::Ready | Availability::Probation => {
+                    all_limited = false;
+                    if a.credentials().is_none() {
+                        "no usable login".into()
+                    } else {
+                        "busy".into()
+                    }
+                }
+            };
+            reasons.push((a.name.clone(), reason));
+        }
+        match earliest {
+            Some(earliest_reset) if all_limited => Exhausted::UsageLimited { earliest_reset },
+            _ => Exhausted::Unavailable { reasons },
+        }
+    }
+}
+
+/// RFC 3339 time of day for logs and the activity view.
+pub fn rfc3339_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}

@@ -1,0 +1,105 @@
+//! Live reload: parse and validate the config file, then swap the snapshot in
+//! one store. An invalid file changes nothing and every problem is reported.
+//! Triggers: SIGHUP, `POST /admin/reload`, and a change of the file on disk.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use crate::app::App;
+use crate::config::{Config, ConfigError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("there is no config file to reload (the gateway runs on built-in defaults)")]
+    NoFile,
+    #[error("the new config is invalid; still serving the old one:\n{0}")]
+    Invalid(ConfigError),
+    #[error("the new config changes what cannot change while running: {0}; restart to apply it")]
+    NeedsRestart(String),
+}
+
+impl ReloadError {
+    pub fn problems(&self) -> Vec<serde_json::Value> {
+        match self {
+            ReloadError::Invalid(e) => e
+                .problems
+                .iter()
+                .map(|Problem { key, message }| serde_json::json!({"key": key, "message": message}))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Reloads from the snapshot's config file. `trigger` is for the log.
+pub fn reload(app: &App, trigger: &str) -> Result<(), ReloadError> {
+    let current = app.snapshot();
+    let Some(path) = current.config.path.clone() else {
+        return Err(ReloadError::NoFile);
+    };
+    let result = Config::load(&path)
+        .map_err(ReloadError::Invalid)
+        .and_then(|new| {
+            if new.server.listen != current.config.server.listen {
+                return Err(ReloadError::NeedsRestart(format!(
+                    "server.listen ({} → {})",
+                    current.config.server.listen, new.server.listen
+                )));
+            }
+            Ok(new)
+        });
+    match result {
+        Ok(new) => {
+            app.apply(new);
+            app.metrics.config_reloads.with_label_values(&["ok"]).inc();
+            tracing::info!(trigger, file = %path.display(), "config reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            app.metrics.config_reloads.with_label_values(&["invalid"]).inc();
+            tracing::error!(trigger, file = %path.display(), "config not reloaded: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// Watches the config file's folder and reloads, debounced, when the file changes.
+pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
+    let name = path.file_name().map(|n| n.to_os_string());
+    let handler = move |event: notify::Result<notify::Event>| {
+        if let Ok(ev) = event {
+            let ours = ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            if ours && (ev.kind.is_modify() || ev.kind.is_create()) {
+                let _ = tx.try_send(());
+            }
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP or POST /admin/reload");
+            return;
+        }
+    };
+    let dir = path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "cannot watch the config folder");
+        return;
+    }
+    loop {
+        tokio::select! {
+            got = rx.recv() => {
+                if got.is_none() { return; }
+                // Debounce: editors write in several steps.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while rx.try_recv().is_ok() {}
+                let _ = reload(&app, "file change");
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (an account can serve).
+
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::body::{self, Body};
+use crate::app::App;
+use crate::pool::Availability;
+
+pub fn healthz() -> Response<Body> {
+    body::json(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+pub fn readyz(app: &App) -> Response<Body> {
+    let snap = app.snapshot();
+    let now = tokio::time::Instant::now();
+    let mut accounts = Vec::new();
+    let mut ready = 0;
+    for a in snap.pool.accounts() {
+        let avail = a.availability(now);
+        let usable = avail.usable() && a.credentials().is_some();
+        ready += usize::from(usable);
+        let reason = match avail {
+            Availability::Ready | Availability::Probation if usable => None,
+            Availability::Ready | Availability::Probation => Some("no usable login".to_string()),
+            Availability::Probing => Some("on probation".into()),
+            Availability::Cooling { reason, .. } => Some(format!("cooling ({reason})")),
+            Availability::Disabled { reason } => Some(format!("disabled ({reason})")),
+            Availability::NeedsRelogin { reason } => Some(format!("needs_relogin ({reason})")),
+        };
+        accounts.push(json!({"name": a.name, "usable": usable, "reason": reason}));
+    }
+    if ready > 0 {
+        body::json(StatusCode::OK, &json!({"status": "ready", "usable_accounts": ready, "accounts": accounts}))
+    } else {
+        body::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "not_ready", "reason": "no account can serve requests", "accounts": accounts}),
+        )
+    }
+}

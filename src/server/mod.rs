@@ -1,0 +1,114 @@
+//! The HTTP server: accept loop, connection limits, graceful shutdown.
+//!
+//! `run` takes its listener and shutdown signal as arguments, so tests start the
+//! real server on `127.0.0.1:0` and stop it when they like.
+
+pub mod body;
+mod chat;
+mod health;
+mod models;
+pub mod request;
+mod responses;
+mod router;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::app::App;
+
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The whole API (and `/metrics`, `/admin/*`).
+    Api,
+    /// Only `/metrics` (the optional `[metrics].listen`).
+    MetricsOnly,
+}
+
+/// Shared by every connection of one listener.
+pub struct Shared {
+    pub app: Arc<App>,
+    pub inflight: Arc<Semaphore>,
+    pub surface: Surface,
+}
+
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n";
+
+/// Serves until `shutdown` resolves, then lets in-flight requests and streams
+/// finish within `[server].shutdown_grace` and cancels what remains.
+pub async fn run(listener: TcpListener, app: Arc<App>, surface: Surface, shutdown: impl Future<Output = ()>) {
+    let cfg = app.snapshot().config.server.clone();
+    let shared = Arc::new(Shared {
+        inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
+        app,
+        surface,
+    });
+    let connections = Arc::new(Semaphore::new(cfg.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut tasks = JoinSet::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_read_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tasks.spawn(refuse(stream));
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        let svc = service_fn(move |req| {
+            let shared = Arc::clone(&shared);
+            async move { Ok::<_, std::convert::Infallible>(router::route(shared, req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let watched = graceful.watch(conn);
+        tasks.spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = shared.app.snapshot().config.server.shutdown_grace;
+    tracing::info!(grace = ?grace, "shutting down: draining in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace ran out; cancelling the requests that remain");
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Over the connection cap: a fast 503, then close.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let body = br#"{"error":{"message":"the gateway is at its connection limit","type":"server_error","param":null,"code":"server_busy"}}"#;
+    let mut msg = BUSY.to_vec();
+    let mut padded = body.to_vec();
+    padded.resize(128, b' ');
+    msg.extend_from_slice(&padded);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&msg)).await;
+}

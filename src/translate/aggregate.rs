@@ -1,0 +1,251 @@
+//! A whole upstream stream → one JSON answer, for clients that did not stream.
+//!
+//! `Collector` is fed each event as it arrives and keeps only the finished
+//! output items and the final response; rendering as a `chat.completion` or a
+//! Responses object happens once at the end.
+
+use serde_json::{json, Value};
+
+use super::chat_stream::{incomplete_finish_reason, ChatUsage};
+use crate::upstream::events::{Event, Item, Kind, ResponseInfo};
+use crate::upstream::Failure;
+
+#[derive(Debug, Default)]
+pub struct Collector {
+    items: Vec<Value>,
+    text: String,
+    reasoning: String,
+    response: Option<Value>,
+    incomplete: bool,
+}
+
+impl Collector {
+    /// Feeds one event; `Ok(true)` when the stream is complete.
+    pub fn push(&mut self, data: &str) -> Result<bool, Failure> {
+        let Ok(event) = Event::parse(data) else {
+            return Ok(false);
+        };
+        match event.kind() {
+            Kind::OutputItemDone => {
+                if let Some(raw) = event.item {
+                    if let Ok(v) = serde_json::from_str::<Value>(raw.get()) {
+                        self.items.push(v);
+                    }
+                }
+            }
+            Kind::OutputTextDelta => {
+                if let Some(d) = event.delta.as_deref() {
+                    self.text.push_str(d);
+                }
+            }
+            Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
+                if let Some(d) = event.delta.as_deref() {
+                    self.reasoning.push_str(d);
+                }
+            }
+            Kind::Completed | Kind::Incomplete => {
+                self.incomplete = event.kind() == Kind::Incomplete;
+                self.response = event
+                    .response
+                    .and_then(|r| serde_json::from_str(r.get()).ok());
+                return Ok(true);
+            }
+            Kind::Failed | Kind::Error => {
+                let err = event.response().and_then(|r| r.error).unwrap_or_default();
+                return Err(Failure::from_stream_error(
+                    err.code.or(event.code),
+                    err.message.or(event.message),
+                ));
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn info(&self) -> ResponseInfo {
+        self.response
+            .as_ref()
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The output items: the `output_item.done` ones, else the final response's.
+    fn output(&self) -> Vec<Value> {
+        if !self.items.is_empty() {
+            return self.items.clone();
+        }
+        self.response
+            .as_ref()
+            .and_then(|r| r.get("output"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The model upstream reported, if any.
+    pub fn model(&self) -> Option<String> {
+        self.info().model
+    }
+
+    pub fn usage(&self) -> Option<crate::upstream::events::Usage> {
+        self.info().usage
+    }
+
+    /// A `chat.completion` object.
+    pub fn chat_completion(&self, model: &str, created: u64) -> Value {
+        let info = self.info();
+        let mut content = String::new();
+        let mut refusal: Option<String> = None;
+        let mut reasoning: Vec<String> = Vec::new();
+        let mut tool_calls = Vec::new();
+        for raw in self.output() {
+            let Ok(item) = serde_json::from_value::<Item>(raw) else {
+                continue;
+            };
+            match item.kind.as_str() {
+                "message" => {
+                    for part in &item.content {
+                        match (part.kind.as_str(), &part.text, &part.refusal) {
+                            ("output_text", Some(t), _) => content.push_str(t),
+                            ("refusal", _, Some(r)) => refusal.get_or_insert_with(String::new).push_str(r),
+                            _ => {}
+                        }
+                    }
+                }
+                "reasoning" => reasoning.extend(item.summary.iter().filter_map(|s| s.text.clone())),
+                "function_call" => tool_calls.push(json!({
+                    "id": item.call_id.or(item.id).unwrap_or_default(),
+                    "type": "function",
+                    "function": {"name": item.name.unwrap_or_default(), "arguments": item.arguments.unwrap_or_default()},
+                })),
+                "custom_tool_call" => tool_calls.push(json!({
+                    "id": item.call_id.or(item.id).unwrap_or_default(),
+                    "type": "custom",
+                    "custom": {"name": item.name.unwrap_or_default(), "input": item.input.unwrap_or_default()},
+                })),
+                _ => {}
+            }
+        }
+        if content.is_empty() && tool_calls.is_empty() {
+            content = self.text.clone();
+        }
+        let reasoning = if reasoning.is_empty() {
+            self.reasoning.clone()
+        } else {
+            reasoning.join("\n\n")
+        };
+        let finish_reason = if self.incomplete {
+            incomplete_finish_reason(info.incomplete_details.as_ref().and_then(|d| d.reason.as_deref()))
+        } else if tool_calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
+        let mut message = json!({"role": "assistant", "content": content, "refusal": refusal});
+        if !reasoning.is_empty() {
+            message["reasoning_content"] = json!(reasoning);
+        }
+        if !tool_calls.is_empty() {
+            if content.is_empty() {
+                message["content"] = Value::Null;
+            }
+            message["tool_calls"] = Value::Array(tool_calls);
+        }
+        let id = info
+            .id
+            .as_deref()
+            .map(|id| format!("chatcmpl-{}", id.strip_prefix("resp_").unwrap_or(id)))
+            .unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()));
+        let usage = info.usage.as_ref().map(ChatUsage::from);
+        json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": info.model.as_deref().unwrap_or(model),
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
+            "usage": usage,
+        })
+    }
+
+    /// The Responses API object, with `output` filled from the stream when the
+    /// final event left it empty.
+    pub fn response_object(&self, model: &str) -> Value {
+        let mut r = self.response.clone().unwrap_or_else(|| json!({"object": "response"}));
+        let empty = r
+            .get("output")
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.is_empty());
+        if empty {
+            r["output"] = Value::Array(self.output());
+        }
+        if r.get("model").is_none_or(Value::is_null) {
+            r["model"] = json!(model);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(events: &[Value]) -> Collector {
+        let mut c = Collector::default();
+        for e in events {
+            let _ = c.push(&e.to_string());
+        }
+        c
+    }
+
+    #[test]
+    fn text_reasoning_and_usage() {
+        let c = feed(&[
+            json!({"type": "response.created", "response": {"id": "resp_1", "model": "gpt-5.4"}}),
+            json!({"type": "response.output_item.done", "item": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking"}]}}),
+            json!({"type": "response.output_text.delta", "delta": "Hel"}),
+            json!({"type": "response.output_item.done", "item": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}]}}),
+            json!({"type": "response.completed", "response": {"id": "resp_1", "model": "gpt-5.4-real", "output": [],
+                "usage": {"input_tokens": 9, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 1}, "total_tokens": 12}}}),
+        ]);
+        let v = c.chat_completion("asked", 7);
+        assert_eq!(v["id"], "chatcmpl-1");
+        assert_eq!(v["model"], "gpt-5.4-real");
+        assert_eq!(v["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(v["choices"][0]["message"]["reasoning_content"], "thinking");
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["usage"]["prompt_tokens"], 9);
+        assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
+        assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 1);
+        assert_eq!(v["usage"]["total_tokens"], 12);
+        let r = c.response_object("asked");
+        assert_eq!(r["output"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn function_calls_come_from_done_items() {
+        let c = feed(&[
+            json!({"type": "response.output_item.done", "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "ls", "arguments": "{\"p\":1}"}}),
+            json!({"type": "response.completed", "response": {"id": "resp_2"}}),
+        ]);
+        let v = c.chat_completion("m", 0);
+        let msg = &v["choices"][0]["message"];
+        assert_eq!(msg["content"], Value::Null);
+        assert_eq!(msg["tool_calls"][0]["id"], "call_1");
+        assert_eq!(msg["tool_calls"][0]["function"]["arguments"], "{\"p\":1}");
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn incomplete_is_length_and_failed_is_an_error() {
+        let c = feed(&[
+            json!({"type": "response.output_text.delta", "delta": "par"}),
+            json!({"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}),
+        ]);
+        let v = c.chat_completion("m", 0);
+        assert_eq!(v["choices"][0]["finish_reason"], "length");
+        assert_eq!(v["choices"][0]["message"]["content"], "par");
+        let mut c = Collector::default();
+        let r = c.push(&json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}).to_string());
+        assert!(matches!(r, Err(Failure::StreamFailed { .. })));
+    }
+}

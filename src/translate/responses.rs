@@ -1,0 +1,182 @@
+//! A client's Responses request → what the codex backend accepts.
+//!
+//! Forces `stream:true` and `store:false`, makes `instructions` a string, adds
+//! `reasoning.encrypted_content` to `include`, sets `prompt_cache_key`, and
+//! strips the parameters the backend refuses. Item and tool types this gateway
+//! does not know pass through untouched.
+
+use serde_json::{json, Map, Value};
+
+use super::{derived_session_id, type_name, Invalid, REFUSED_PARAMS};
+
+#[derive(Debug)]
+pub struct Normalized {
+    pub body: Value,
+    pub model: String,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    pub session_id: String,
+}
+
+pub fn normalize(bytes: &[u8], session_hint: Option<&str>, seed: &str) -> Result<Normalized, Invalid> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
+        param: None,
+        code: "invalid_json",
+        message: format!("the request body is not valid JSON: {e}"),
+    })?;
+    let Value::Object(mut body) = value else {
+        return Err(Invalid::field("body", format!("the request body must be a JSON object, not {}", type_name(&value))));
+    };
+    let model = match body.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => return Err(Invalid::field("model", "'model' is required")),
+        Some(other) => return Err(Invalid::field("model", format!("'model' must be a string, not {}", type_name(other)))),
+    };
+    if body.get("previous_response_id").is_some_and(|v| !v.is_null()) {
+        return Err(Invalid {
+            param: Some("previous_response_id".into()),
+            code: "previous_response_not_supported",
+            message: "'previous_response_id' cannot work here: the ChatGPT backend keeps no responses (store must be false); send the whole conversation in 'input' instead".into(),
+        });
+    }
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(Invalid::field("stream", format!("'stream' must be a boolean, not {}", type_name(other)))),
+    };
+    match body.get("input") {
+        None | Some(Value::Null) => {
+            return Err(Invalid::field("input", "'input' is required"));
+        }
+        Some(Value::String(s)) => {
+            let s = s.clone();
+            body.insert(
+                "input".into(),
+                json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": s}]}]),
+            );
+        }
+        Some(Value::Array(items)) => {
+            if let Some(i) = items.iter().position(|it| !it.is_object()) {
+                return Err(Invalid::field(format!("input[{i}]"), format!("'input[{i}]' must be an object")));
+            }
+        }
+        Some(other) => return Err(Invalid::field("input", format!("'input' must be a string or an array, not {}", type_name(other)))),
+    }
+    match body.get("instructions") {
+        None | Some(Value::Null) => {
+            body.insert("instructions".into(), json!(""));
+        }
+        Some(Value::String(_)) => {}
+        Some(other) => return Err(Invalid::field("instructions", format!("'instructions' must be a string, not {}", type_name(other)))),
+    }
+    if let Some(tools) = body.get("tools") {
+        if !tools.is_array() && !tools.is_null() {
+            return Err(Invalid::field("tools", format!("'tools' must be an array, not {}", type_name(tools))));
+        }
+    }
+    for p in REFUSED_PARAMS {
+        body.remove(*p);
+    }
+    body.insert("store".into(), json!(false));
+    body.insert("stream".into(), json!(true));
+    merge_include(&mut body)?;
+
+    let session_id = match body.get("prompt_cache_key").and_then(Value::as_str) {
+        Some(k) if !k.is_empty() => k.to_string(),
+        _ => match session_hint {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => {
+                let first = body["input"].get(0).map(Value::to_string).unwrap_or_default();
+                let instr = body["instructions"].as_str().unwrap_or("").to_string();
+                derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
+            }
+        },
+    };
+    body.insert("prompt_cache_key".into(), json!(session_id));
+    Ok(Normalized {
+        body: Value::Object(body),
+        model,
+        stream,
+        session_id,
+    })
+}
+
+fn merge_include(body: &mut Map<String, Value>) -> Result<(), Invalid> {
+    const ENCRYPTED: &str = "reasoning.encrypted_content";
+    match body.get_mut("include") {
+        None | Some(Value::Null) => {
+            body.insert("include".into(), json!([ENCRYPTED]));
+        }
+        Some(Value::Array(list)) => {
+            if !list.iter().any(|v| v == ENCRYPTED) {
+                list.push(json!(ENCRYPTED));
+            }
+        }
+        Some(other) => return Err(Invalid::field("include", format!("'include' must be an array, not {}", type_name(other)))),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(v: Value) -> Result<Normalized, Invalid> {
+        normalize(v.to_string().as_bytes(), None, "seed")
+    }
+
+    #[test]
+    fn forces_the_backend_rules_and_strips_refused_params() {
+        let n = norm(json!({"model": "gpt-5.4", "input": "hi", "stream": false, "store": true,
+            "temperature": 0.2, "max_output_tokens": 10, "top_p": 1, "truncation": "auto", "metadata": {"a": 1},
+            "include": ["file_search_call.results"],
+            "tools": [{"type": "custom", "name": "apply_patch"}, {"type": "web_search"}]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let b = &n.body;
+        assert!(!n.stream);
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["store"], false);
+        assert_eq!(b["instructions"], "");
+        for p in ["temperature", "max_output_tokens", "top_p", "truncation", "metadata"] {
+            assert!(b.get(p).is_none(), "{p} forwarded");
+        }
+        assert_eq!(b["include"], json!(["file_search_call.results", "reasoning.encrypted_content"]));
+        assert_eq!(b["input"][0]["content"][0]["text"], "hi");
+        assert_eq!(b["tools"][0], json!({"type": "custom", "name": "apply_patch"}));
+        assert_eq!(b["prompt_cache_key"], json!(n.session_id));
+    }
+
+    #[test]
+    fn unknown_items_pass_through_untouched() {
+        let item = json!({"type": "compaction", "encrypted_content": "xyz", "future": [1, 2]});
+        let n = norm(json!({"model": "m", "input": [item.clone()], "instructions": "be brief", "prompt_cache_key": "abc"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(n.body["input"][0], item);
+        assert_eq!(n.session_id, "abc");
+        assert_eq!(n.body["instructions"], "be brief");
+    }
+
+    #[test]
+    fn refuses_previous_response_id_and_bad_types() {
+        let e = norm(json!({"model": "m", "input": "x", "previous_response_id": "resp_1"})).err();
+        assert_eq!(e.map(|e| e.code), Some("previous_response_not_supported"));
+        let e = norm(json!({"model": 5, "input": "x"})).err();
+        assert_eq!(e.and_then(|e| e.param), Some("model".into()));
+        let e = norm(json!({"model": "m", "input": "x", "instructions": 3})).err();
+        assert_eq!(e.and_then(|e| e.param), Some("instructions".into()));
+        let e = normalize(b"{not json", None, "").err();
+        assert_eq!(e.map(|e| e.code), Some("invalid_json"));
+    }
+
+    #[test]
+    fn derived_session_is_stable_per_conversation() {
+        let a = norm(json!({"model": "m", "input": "first"})).map(|n| n.session_id).ok();
+        let b = norm(json!({"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "first"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}]}))
+            .map(|n| n.session_id)
+            .ok();
+        assert_eq!(a, b);
+        let c = norm(json!({"model": "m", "input": "other"})).map(|n| n.session_id).ok();
+        assert_ne!(a, c);
+    }
+}

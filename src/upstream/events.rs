@@ -1,0 +1,258 @@
+//! The codex-responses stream's events, parsed from each SSE `data:` payload.
+//!
+//! Parsing borrows from the payload and leaves large sub-objects (`item`,
+//! `response`) as raw JSON until someone needs them, so relaying an event costs
+//! one small parse. Unknown event types are `Kind::Other` and pass through.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The event types this gateway acts on; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Created,
+    InProgress,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    RefusalDelta,
+    ReasoningSummaryDelta,
+    ReasoningSummaryPartAdded,
+    ReasoningTextDelta,
+    FunctionCallArgumentsDelta,
+    CustomToolCallInputDelta,
+    Completed,
+    Incomplete,
+    Failed,
+    Error,
+    Other,
+}
+
+impl Kind {
+    pub fn of(name: &str) -> Kind {
+        match name {
+            "response.created" => Kind::Created,
+            "response.in_progress" | "response.queued" => Kind::InProgress,
+            "response.output_item.added" => Kind::OutputItemAdded,
+            "response.output_item.done" => Kind::OutputItemDone,
+            "response.output_text.delta" => Kind::OutputTextDelta,
+            "response.refusal.delta" => Kind::RefusalDelta,
+            "response.reasoning_summary_text.delta" => Kind::ReasoningSummaryDelta,
+            "response.reasoning_summary_part.added" => Kind::ReasoningSummaryPartAdded,
+            "response.reasoning_text.delta" => Kind::ReasoningTextDelta,
+            "response.function_call_arguments.delta" => Kind::FunctionCallArgumentsDelta,
+            "response.custom_tool_call_input.delta" => Kind::CustomToolCallInputDelta,
+            "response.completed" => Kind::Completed,
+            "response.incomplete" => Kind::Incomplete,
+            "response.failed" => Kind::Failed,
+            "error" | "response.error" => Kind::Error,
+            _ => Kind::Other,
+        }
+    }
+
+    /// Whether the event carries model output (after it, failover is over for a
+    /// streaming client). Lifecycle and failure events do not.
+    pub fn is_output(self) -> bool {
+        !matches!(self, Kind::Created | Kind::InProgress | Kind::Failed | Kind::Error)
+    }
+
+    /// Whether the stream ends with this event.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Kind::Completed | Kind::Incomplete | Kind::Failed | Kind::Error)
+    }
+}
+
+/// One event, borrowing from its JSON text.
+#[derive(Debug, Deserialize)]
+pub struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub delta: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub item_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub output_index: Option<u64>,
+    #[serde(default)]
+    pub summary_index: Option<u64>,
+    #[serde(default, borrow)]
+    pub item: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub response: Option<&'a RawValue>,
+    /// `error` events carry these at top level.
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl<'a> Event<'a> {
+    pub fn parse(data: &'a str) -> Result<Event<'a>, serde_json::Error> {
+        serde_json::from_str(data)
+    }
+
+    pub fn kind(&self) -> Kind {
+        Kind::of(&self.name)
+    }
+
+    pub fn item(&self) -> Option<Item> {
+        self.item.and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+
+    pub fn response(&self) -> Option<ResponseInfo> {
+        self.response.and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+}
+
+/// The fields of an output item the chat translation needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Item {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub call_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
+    #[serde(default)]
+    pub input: Option<String>,
+    #[serde(default)]
+    pub content: Vec<ContentPart>,
+    #[serde(default)]
+    pub summary: Vec<ContentPart>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContentPart {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResponseInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub error: Option<ErrorInfo>,
+    #[serde(default)]
+    pub incomplete_details: Option<IncompleteDetails>,
+    #[serde(default)]
+    pub created_at: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub input_tokens_details: Option<InputDetails>,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub output_tokens_details: Option<OutputDetails>,
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    pub fn cached(&self) -> u64 {
+        self.input_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0)
+    }
+
+    pub fn reasoning(&self) -> u64 {
+        self.output_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens)
+            .unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        if self.total_tokens > 0 {
+            self.total_tokens
+        } else {
+            self.input_tokens + self.output_tokens
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct InputDetails {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct OutputDetails {
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorInfo {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IncompleteDetails {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_delta_without_copying() {
+        let data = r#"{"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"hi"}"#;
+        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.kind(), Kind::OutputTextDelta);
+        assert!(matches!(e.delta, Some(Cow::Borrowed("hi"))));
+    }
+
+    #[test]
+    fn escaped_text_is_unescaped() {
+        let data = r#"{"type":"response.output_text.delta","delta":"a\"b\n"}"#;
+        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.delta.as_deref(), Some("a\"b\n"));
+    }
+
+    #[test]
+    fn completed_carries_usage() {
+        let data = r#"{"type":"response.completed","response":{"id":"r1","model":"gpt-5.4","usage":{"input_tokens":10,"input_tokens_details":null,"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":15}}}"#;
+        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
+        let r = e.response().unwrap_or_default();
+        assert_eq!(r.model.as_deref(), Some("gpt-5.4"));
+        let u = r.usage.unwrap_or_default();
+        assert_eq!((u.input_tokens, u.cached(), u.reasoning(), u.total()), (10, 0, 2, 15));
+    }
+
+    #[test]
+    fn unknown_types_are_other_and_count_as_output() {
+        let e = Event::parse(r#"{"type":"response.web_search_call.searching"}"#);
+        assert_eq!(e.map(|e| e.kind()).ok(), Some(Kind::Other));
+        assert!(Kind::Other.is_output());
+        assert!(!Kind::Created.is_output());
+    }
+}

@@ -1,0 +1,320 @@
+//! Upstream failures, classified truthfully (CODEX_WIRE.md §5).
+//!
+//! Each failure knows its metric label (`kind`), whether another account could
+//! serve the request (`retryable`), and what it does to the account (`setback`).
+
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use serde_json::Value;
+
+use crate::pool::{quota, Setback};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    #[error("usage limit reached{}", resets_text(*.resets_at))]
+    UsageLimited {
+        resets_at: Option<SystemTime>,
+        message: String,
+    },
+    #[error("this plan does not include Codex: {message}")]
+    UsageNotIncluded { message: String },
+    #[error("upstream is throttling this account: {message}")]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    #[error("upstream refused the account's login ({status}): {message}")]
+    Unauthorized { status: u16, message: String },
+    #[error("upstream's edge (Cloudflare) blocked the request")]
+    CloudflareBlocked,
+    #[error("upstream error {status}: {message}")]
+    ServerError { status: u16, message: String },
+    #[error("upstream did not answer within {after:?} ({phase})")]
+    Timeout { phase: &'static str, after: Duration },
+    #[error("cannot reach upstream: {message}")]
+    Connect { message: String },
+    #[error("upstream rejected the request ({status}): {message}")]
+    BadRequest {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("upstream stream failed ({}): {message}", code.as_deref().unwrap_or("no code"))]
+    StreamFailed {
+        code: Option<String>,
+        message: String,
+    },
+    #[error("upstream stream ended before response.completed")]
+    StreamTruncated,
+}
+
+fn resets_text(at: Option<SystemTime>) -> String {
+    match at {
+        Some(t) => format!(
+            "; resets at {}",
+            humantime::format_rfc3339_seconds(t)
+        ),
+        None => String::new(),
+    }
+}
+
+/// Stream failure codes that are the request's own fault: another account would fail too.
+const CLIENT_FAULT_CODES: &[&str] = &[
+    "context_length_exceeded",
+    "invalid_prompt",
+    "invalid_request_error",
+    "invalid_image",
+    "invalid_image_url",
+    "image_parse_error",
+    "content_policy_violation",
+    "cyber_policy_violation",
+    "bad_request",
+    "model_not_found",
+];
+
+impl Failure {
+    /// The low-cardinality label used in metrics, logs and the activity view.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::UsageLimited { .. } | Failure::UsageNotIncluded { .. } => "usage_limited",
+            Failure::RateLimited { .. } => "rate_limited",
+            Failure::Unauthorized { .. } => "auth_failed",
+            Failure::CloudflareBlocked => "cloudflare_blocked",
+            Failure::ServerError { .. } => "server_error",
+            Failure::Timeout { .. } => "timeout",
+            Failure::Connect { .. } => "connect_error",
+            Failure::BadRequest { .. } => "bad_request",
+            Failure::StreamFailed { .. } | Failure::StreamTruncated => "stream_failed",
+        }
+    }
+
+    /// Whether another account may serve the request.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Failure::BadRequest { .. } => false,
+            Failure::StreamFailed { code, .. } => !code
+                .as_deref()
+                .is_some_and(|c| CLIENT_FAULT_CODES.contains(&c)),
+            _ => true,
+        }
+    }
+
+    /// What this failure does to the account that produced it.
+    pub fn setback(&self) -> Option<Setback> {
+        let transient = |kind, retry_after| Some(Setback::Transient { kind, retry_after });
+        match self {
+            Failure::UsageLimited { resets_at, .. } => Some(Setback::UsageLimited {
+                // No reset time given: assume the 5-hour window's worst case is not
+                // known and cool for a conservative 15 minutes.
+                resets_at: resets_at
+                    .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(900)),
+            }),
+            Failure::UsageNotIncluded { .. } => Some(Setback::UsageNotIncluded),
+            Failure::RateLimited { retry_after, .. } => transient("rate_limited", *retry_after),
+            Failure::Unauthorized { .. } => Some(Setback::NeedsRelogin {
+                reason: "auth_failed".into(),
+            }),
+            Failure::CloudflareBlocked => transient("cloudflare_blocked", None),
+            Failure::ServerError { .. } => transient("server_error", None),
+            Failure::Timeout { .. } => transient("timeout", None),
+            Failure::Connect { .. } => transient("connect_error", None),
+            Failure::StreamFailed { .. } | Failure::StreamTruncated if self.retryable() => {
+                transient("stream_failed", None)
+            }
+            Failure::StreamFailed { .. } | Failure::StreamTruncated | Failure::BadRequest { .. } => None,
+        }
+    }
+
+    /// Classifies a non-2xx answer from its status, headers and (bounded) body.
+    pub fn from_response(status: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> Failure {
+        let text = String::from_utf8_lossy(body);
+        let json: Option<Value> = serde_json::from_slice(body).ok();
+        let message = json
+            .as_ref()
+            .and_then(error_message)
+            .unwrap_or_else(|| snippet(&text));
+        let error_type = json.as_ref().and_then(|j| {
+            j.pointer("/error/type")
+                .or_else(|| j.pointer("/error/code"))
+                .or_else(|| j.pointer("/detail/code"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let code = status.as_u16();
+        match (code, error_type.as_deref()) {
+            (_, Some("usage_limit_reached")) => Failure::UsageLimited {
+                resets_at: json.as_ref().and_then(resets_at),
+                message,
+            },
+            (_, Some("usage_not_included")) => Failure::UsageNotIncluded { message },
+            (429, _) => Failure::RateLimited {
+                retry_after: retry_after(headers).or_else(|| try_again_in(&message)),
+                message,
+            },
+            (401, _) => Failure::Unauthorized {
+                status: code,
+                message,
+            },
+            (403, _) if is_cloudflare(headers, &text) => Failure::CloudflareBlocked,
+            (403, _) => Failure::Unauthorized {
+                status: code,
+                message,
+            },
+            (500..=599, _) => Failure::ServerError {
+                status: code,
+                message,
+            },
+            (408, _) => Failure::Timeout {
+                phase: "upstream 408",
+                after: Duration::ZERO,
+            },
+            _ => Failure::BadRequest {
+                status: code,
+                code: error_type,
+                message,
+            },
+        }
+    }
+
+    /// Classifies `response.failed` / `error` events inside a 200 stream.
+    pub fn from_stream_error(code: Option<String>, message: Option<String>) -> Failure {
+        let message = message.unwrap_or_else(|| "no message".into());
+        match code.as_deref() {
+            Some("usage_limit_reached" | "insufficient_quota") => Failure::UsageLimited {
+                resets_at: None,
+                message,
+            },
+            Some("usage_not_included") => Failure::UsageNotIncluded { message },
+            Some("rate_limit_exceeded") => Failure::RateLimited {
+                retry_after: try_again_in(&message),
+                message,
+            },
+            _ => Failure::StreamFailed { code, message },
+        }
+    }
+
+    /// HTTP status for a client that gets this failure.
+    pub fn client_status(&self) -> StatusCode {
+        match self {
+            Failure::UsageLimited { .. } | Failure::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Failure::UsageNotIncluded { .. } => StatusCode::FORBIDDEN,
+            Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Failure::BadRequest { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            Failure::StreamFailed { code, .. } if !self.retryable() => {
+                let _ = code;
+                StatusCode::BAD_REQUEST
+            }
+            Failure::StreamFailed { code, .. } if code.as_deref() == Some("server_is_overloaded") => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Failure::Unauthorized { .. }
+            | Failure::CloudflareBlocked
+            | Failure::ServerError { .. }
+            | Failure::Connect { .. }
+            | Failure::StreamFailed { .. }
+            | Failure::StreamTruncated => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The `code` of the client's error envelope.
+    pub fn client_code(&self) -> String {
+        match self {
+            Failure::UsageLimited { .. } => "usage_limit_reached".into(),
+            Failure::UsageNotIncluded { .. } => "usage_not_included".into(),
+            Failure::RateLimited { .. } => "upstream_rate_limited".into(),
+            Failure::Unauthorized { .. } => "account_auth_failed".into(),
+            Failure::CloudflareBlocked => "cloudflare_blocked".into(),
+            Failure::ServerError { .. } | Failure::Connect { .. } => "upstream_unavailable".into(),
+            Failure::Timeout { .. } => "upstream_timeout".into(),
+            Failure::BadRequest { code, .. } => code
+                .clone()
+                .unwrap_or_else(|| "invalid_request_error".into()),
+            Failure::StreamFailed { code, .. } => code
+                .clone()
+                .unwrap_or_else(|| "upstream_stream_failed".into()),
+            Failure::StreamTruncated => "upstream_stream_truncated".into(),
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Failure::UsageLimited {
+                resets_at: Some(t), ..
+            } => Some(t.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)),
+            Failure::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+fn error_message(j: &Value) -> Option<String> {
+    let candidates = ["/error/message", "/detail/message", "/detail", "/message", "/error"];
+    candidates
+        .iter()
+        .filter_map(|p| j.pointer(p))
+        .find_map(|v| v.as_str().map(str::to_owned))
+}
+
+fn resets_at(j: &Value) -> Option<SystemTime> {
+    let e = j.get("error")?;
+    if let Some(at) = e.get("resets_at").and_then(Value::as_f64) {
+        return Some(quota::from_unix(at as i64));
+    }
+    let secs = e.get("resets_in_seconds").and_then(Value::as_f64)?;
+    Some(SystemTime::now() + Duration::from_secs_f64(secs.max(0.0)))
+}
+
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// "Please try again in 12s" / "try again in 1.5s" / "in 300ms".
+fn try_again_in(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let rest = &lower[lower.find("try again in ")? + "try again in ".len()..];
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let value: f64 = num.parse().ok()?;
+    let unit = &rest[num.len()..];
+    if unit.starts_with("ms") {
+        Some(Duration::from_secs_f64(value / 1000.0))
+    } else if unit.starts_with('m') && !unit.starts_with("ms") {
+        Some(Duration::from_secs_f64(value * 60.0))
+    } else {
+        Some(Duration::from_secs_f64(value))
+    }
+}
+
+fn is_cloudflare(headers: &http::HeaderMap, body: &str) -> bool {
+    let server_cf = headers
+        .get(http::header::SERVER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s.eq_ignore_ascii_case("cloudflare"));
+    let html = body.trim_start().starts_with('<');
+    (server_cf && html)
+        || body.contains("Attention Required! | Cloudflare")
+        || body.contains("Sorry, you have been blocked")
+        || (html && body.contains("cloudflare"))
+}
+
+/// At most 300 characters of a body, for messages.
+fn snippet(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() {
+        return "empty body".into();
+    }
+    let mut s: String = t.chars().take(300).collect();
+    if s.len() < t.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! The codex-responses client: the only code that talks to the upstream.
+//!
+//! It sends an account's token to `{upstream.base_url}` and nowhere else, with
+//! the headers the Codex CLI sends (CODEX_WIRE.md §2), and turns answers into
+//! either a 200 event stream or a classified `Failure`.
+
+pub mod events;
+mod failure;
+pub mod sse;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
+use crate::auth::store::Credentials;
+use crate::config::UpstreamConfig;
+pub use failure::Failure;
+
+/// The `originator` the Codex CLI uses for its Rust client.
+pub const ORIGINATOR: &str = "codex_cli_rs";
+/// At most this much of an error body is read for classification.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// One HTTP client for every account (connection reuse across accounts is fine:
+/// the token is per request).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    user_agent: HeaderValue,
+    version: HeaderValue,
+}
+
+/// The parts of a 200 answer the gateway keeps.
+pub struct Answer {
+    pub headers: HeaderMap,
+    pub body: reqwest::Response,
+}
+
+impl Client {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let ua = user_agent(&cfg.client_version);
+        Ok(Client {
+            http,
+            user_agent: HeaderValue::from_str(&ua)
+                .unwrap_or_else(|_| HeaderValue::from_static("codex_cli_rs")),
+            version: HeaderValue::from_str(&cfg.client_version)
+                .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn auth_headers(&self, creds: &Credentials) -> Result<HeaderMap, Failure> {
+        let mut h = HeaderMap::with_capacity(8);
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", creds.access_token.expose()))
+            .map_err(|_| Failure::Unauthorized {
+                status: 0,
+                message: "the stored access token is not a valid header value".into(),
+            })?;
+        h.insert(http::header::AUTHORIZATION, sensitive(bearer));
+        if let Some(id) = creds.account_id.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(id) {
+                h.insert("chatgpt-account-id", v);
+            }
+        }
+        h.insert("originator", HeaderValue::from_static(ORIGINATOR));
+        h.insert(http::header::USER_AGENT, self.user_agent.clone());
+        h.insert("version", self.version.clone());
+        Ok(h)
+    }
+
+    /// `POST {base_url}/responses`; returns the 200 stream or a classified failure.
+    pub async fn responses(
+        &self,
+        base_url: &str,
+        creds: &Credentials,
+        session_id: &str,
+        body: Bytes,
+        first_byte_timeout: Duration,
+    ) -> Result<Answer, Failure> {
+        let mut headers = self.auth_headers(creds)?;
+        headers.insert(http::header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(session_id) {
+            headers.insert("session-id", v.clone());
+            headers.insert("thread-id", v.clone());
+            headers.insert("x-client-request-id", v);
+        }
+        let request = self
+            .http
+            .post(format!("{base_url}/responses"))
+            .headers(headers)
+            .body(body);
+        let response = match tokio::time::timeout(first_byte_timeout, request.send()).await {
+            Err(_) => {
+                return Err(Failure::Timeout {
+                    phase: "waiting for response headers",
+                    after: first_byte_timeout,
+                })
+            }
+            Ok(Err(e)) => return Err(transport_failure(&e, first_byte_timeout)),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(Answer {
+                headers: response.headers().clone(),
+                body: response,
+            });
+        }
+        let headers = response.headers().clone();
+        let body = read_limited(response, first_byte_timeout).await;
+        Err(Failure::from_response(status, &headers, &body))
+    }
+
+    /// `GET` a JSON document with an account's credentials (models, usage probe).
+    pub async fn get_json(
+        &self,
+        url: &str,
+        creds: &Credentials,
+        timeout: Duration,
+    ) -> Result<(HeaderMap, serde_json::Value), Failure> {
+        let headers = self.auth_headers(creds)?;
+        let send = self.http.get(url).headers(headers).send();
+        let response = match tokio::time::timeout(timeout, send).await {
+            Err(_) => {
+                return Err(Failure::Timeout {
+                    phase: "GET",
+                    after: timeout,
+                })
+            }
+            Ok(Err(e)) => return Err(transport_failure(&e, timeout)),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_limited(response, timeout).await;
+        if !status.is_success() {
+            return Err(Failure::from_response(status, &headers, &body));
+        }
+        let json = serde_json::from_slice(&body).map_err(|e| Failure::ServerError {
+            status: status.as_u16(),
+            message: format!("not JSON: {e}"),
+        })?;
+        Ok((headers, json))
+    }
+}
+
+fn sensitive(mut v: HeaderValue) -> HeaderValue {
+    v.set_sensitive(true);
+    v
+}
+
+fn transport_failure(e: &reqwest::Error, after: Duration) -> Failure {
+    if e.is_timeout() {
+        Failure::Timeout {
+            phase: "connecting",
+            after,
+        }
+    } else {
+        // reqwest's Display never includes headers, so no token can leak here.
+        Failure::Connect {
+            message: error_chain(e),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Vec<u8> {
+    let mut out = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = ERROR_BODY_LIMIT.saturating_sub(out.len());
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() >= ERROR_BODY_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, read).await;
+    out
+}
+
+/// `codex_cli_rs/<version> (<os> <os version>; <arch>) codex-pool/<version>`.
+pub fn user_agent(client_version: &str) -> String {
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Mac OS",
+        "windows" => "Windows",
+        other => other,
+    };
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().split(['-', '+']).next().unwrap_or("").to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    format!(
+        "{ORIGINATOR}/{client_version} ({os} {release}; {}) codex-pool/{}",
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// `{base}/..`'s `wham/usage`: the usage probe lives beside `/codex`.
+pub fn usage_url(base_url: &str) -> String {
+    let root = base_url.strip_suffix("/codex").unwrap_or(base_url);
+    format!("{root}/wham/usage")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_has_the_codex_shape() {
+        let ua = user_agent("0.169.0");
+        assert!(ua.starts_with("codex_cli_rs/0.169.0 ("), "{ua}");
+        assert!(ua.ends_with(&format!(") codex-pool/{}", env!("CARGO_PKG_VERSION"))), "{ua}");
+        assert!(ua.contains("; "), "{ua}");
+    }
+
+    #[test]
+    fn usage_probe_sits_beside_codex() {
+        assert_eq!(
+            usage_url("https://chatgpt.com/backend-api/codex"),
+            "https://chatgpt.com/backend-api/wham/usage"
+        );
+        assert_eq!(usage_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x/wham/usage");
+    }
+}
