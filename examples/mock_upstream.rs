@@ -1,0 +1,33 @@
+//! The test mock upstream and OAuth issuer as a standalone server on loopback,
+//! for the OpenAI SDK test, the Prometheus checks and the load benchmarks.
+//!
+//! `cargo run --example mock_upstream -- [--port N] [--deltas N] [--delay-ms N]`
+//! prints `listening on 127.0.0.1:PORT` and serves until killed.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+#[path = "../tests/common/mock.rs"]
+mod mock;
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() {
+    let mut port: u16 = 0;
+    let mut deltas: usize = 2;
+    let mut delay_ms: u64 = 0;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().unwrap_or_default();
+        match a.as_str() {
+            "--port" => port = v.parse().expect("--port N"),
+            "--deltas" => deltas = v.parse().expect("--deltas N"),
+            "--delay-ms" => delay_ms = v.parse().expect("--delay-ms N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let m = mock::Mock::start_on(port).await;
+    m.set_default_stream(deltas, Duration::from_millis(delay_ms));
+    println!("listening on {}", m.addr);
+    tokio::signal::ctrl_c().await.ok();
+}

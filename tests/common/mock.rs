@@ -1,0 +1,425 @@
+//! A mock codex-responses upstream and OAuth issuer on `127.0.0.1:0`.
+//!
+//! It enforces the backend's 400 rules (store, stream, instructions, refused
+//! parameters), records every request, and answers per account
+//! (`ChatGPT-Account-ID`) from a script queue; an account with no script gets
+//! a default text stream. Used by the integration tests (in process) and by
+//! `examples/mock_upstream.rs` (as a standalone server for the SDK test, the
+//! Prometheus checks and the benchmarks).
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+    pub fn account(&self) -> &str {
+        self.header("chatgpt-account-id").unwrap_or("")
+    }
+}
+
+/// What the mock does with one `/responses` request.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// 200 with these events (each a JSON object), then EOF.
+    Events(Vec<Value>),
+    /// 200 with these events, `delay` between them.
+    Slow(Vec<Value>, Duration),
+    /// A plain answer with this status, body and headers.
+    Status(u16, String, Vec<(String, String)>),
+    /// Never answers (for timeouts).
+    Hang,
+}
+
+#[derive(Default)]
+struct State {
+    seen: Vec<Seen>,
+    scripts: HashMap<String, VecDeque<Script>>,
+    /// Extra headers on every 200 answer, per account.
+    headers: HashMap<String, Vec<(String, String)>>,
+    /// Issuer: scripted answers to `POST /oauth/token` (status, body); default success.
+    token_answers: VecDeque<(u16, Value)>,
+    token_calls: Vec<Value>,
+    token_delay: Duration,
+    refresh_counter: u64,
+    /// Device flow: how many polls answer "pending" before success.
+    device_pending: u32,
+    /// Access tokens the mock accepts; empty = accept any.
+    valid_tokens: Vec<String>,
+    /// Stream delay between events for the default answer.
+    default_delay: Duration,
+    default_deltas: usize,
+}
+
+#[derive(Clone)]
+pub struct Mock {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl Mock {
+    pub async fn start() -> Mock {
+        Mock::start_on(0).await
+    }
+
+    /// On `127.0.0.1:port` (0 = any free port).
+    pub async fn start_on(port: u16) -> Mock {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind mock");
+        let addr = listener.local_addr().expect("mock addr");
+        let state = Arc::new(Mutex::new(State {
+            default_deltas: 2,
+            ..State::default()
+        }));
+        let st = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let st = Arc::clone(&st);
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let st = Arc::clone(&st);
+                        async move { Ok::<_, Infallible>(handle(st, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Mock { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `[upstream].base_url` for the gateway.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/backend-api/codex", self.addr)
+    }
+
+    pub fn script(&self, account: &str, script: Script) {
+        let mut s = self.state.lock().expect("mock state");
+        s.scripts.entry(account.to_string()).or_default().push_back(script);
+    }
+
+    pub fn answer_headers(&self, account: &str, headers: &[(&str, &str)]) {
+        let mut s = self.state.lock().expect("mock state");
+        s.headers.insert(
+            account.to_string(),
+            headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        );
+    }
+
+    pub fn set_default_stream(&self, deltas: usize, delay: Duration) {
+        let mut s = self.state.lock().expect("mock state");
+        s.default_deltas = deltas;
+        s.default_delay = delay;
+    }
+
+    pub fn token_answer(&self, status: u16, body: Value) {
+        self.state.lock().expect("mock state").token_answers.push_back((status, body));
+    }
+
+    pub fn token_delay(&self, d: Duration) {
+        self.state.lock().expect("mock state").token_delay = d;
+    }
+
+    pub fn device_pending(&self, polls: u32) {
+        self.state.lock().expect("mock state").device_pending = polls;
+    }
+
+    pub fn accept_only(&self, tokens: &[&str]) {
+        self.state.lock().expect("mock state").valid_tokens = tokens.iter().map(|t| t.to_string()).collect();
+    }
+
+    pub fn token_calls(&self) -> Vec<Value> {
+        self.state.lock().expect("mock state").token_calls.clone()
+    }
+
+    /// Every request seen, oldest first.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().expect("mock state").seen.clone()
+    }
+
+    /// The `/responses` requests seen.
+    pub fn responses(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.path.ends_with("/responses"))
+            .collect()
+    }
+
+    /// Which accounts the `/responses` requests went to, in order.
+    pub fn accounts_hit(&self) -> Vec<String> {
+        self.responses().iter().map(|s| s.account().to_string()).collect()
+    }
+
+    pub fn clear(&self) {
+        self.state.lock().expect("mock state").seen.clear();
+    }
+}
+
+fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    r.headers_mut().insert("content-type", ct.parse().expect("ct"));
+    r
+}
+
+fn detail(msg: &str) -> Response<Body> {
+    full(400, json!({"detail": msg}).to_string(), "application/json")
+}
+
+/// The backend's request rules (CODEX_WIRE.md §3).
+fn check_rules(body: &Value) -> Option<String> {
+    if body.get("store") != Some(&Value::Bool(false)) {
+        return Some("Store must be set to false".into());
+    }
+    if body.get("stream") != Some(&Value::Bool(true)) {
+        return Some("Stream must be set to true".into());
+    }
+    if !body.get("instructions").is_some_and(Value::is_string) {
+        return Some("Instructions are required".into());
+    }
+    for p in [
+        "max_output_tokens", "max_tokens", "max_completion_tokens", "temperature", "top_p", "truncation",
+        "previous_response_id", "prompt_cache_retention", "safety_identifier", "stream_options", "metadata",
+        "presence_penalty", "frequency_penalty", "n", "logprobs", "seed", "user",
+    ] {
+        if body.get(p).is_some() {
+            return Some(format!("Unsupported parameter: {p}"));
+        }
+    }
+    if body.get("model").and_then(Value::as_str) == Some("no-such-model") {
+        return Some("The 'no-such-model' model is not supported when using Codex with a ChatGPT account.".into());
+    }
+    None
+}
+
+/// A realistic successful stream for `model`.
+pub fn text_events(model: &str, text_parts: &[&str]) -> Vec<Value> {
+    let text: String = text_parts.concat();
+    let mut ev = vec![
+        json!({"type": "response.created", "response": {"id": "resp_mock1", "model": model, "status": "in_progress", "output": []}}),
+        json!({"type": "response.in_progress", "response": {"id": "resp_mock1", "model": model}}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+        json!({"type": "response.reasoning_summary_part.added", "item_id": "rs_1", "summary_index": 0}),
+        json!({"type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "delta": "Thinking briefly."}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Thinking briefly."}], "encrypted_content": "enc"}}),
+        json!({"type": "response.output_item.added", "output_index": 1, "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+    ];
+    for p in text_parts {
+        ev.push(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p}));
+    }
+    ev.push(json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}}));
+    ev.push(completed(model, vec![]));
+    ev
+}
+
+pub fn completed(model: &str, output: Vec<Value>) -> Value {
+    json!({"type": "response.completed", "response": {"id": "resp_mock1", "object": "response", "model": model, "status": "completed", "output": output,
+        "usage": {"input_tokens": 21, "input_tokens_details": {"cached_tokens": 5}, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 30}}})
+}
+
+/// A stream that ends in a function call.
+pub fn tool_call_events(model: &str, name: &str, arguments: &str, with_deltas: bool) -> Vec<Value> {
+    let mut ev = vec![
+        json!({"type": "response.created", "response": {"id": "resp_tool", "model": model}}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "function_call", "id": "fc_1", "call_id": "call_abc", "name": name, "arguments": ""}}),
+    ];
+    if with_deltas {
+        let mid = arguments.len() / 2;
+        for part in [&arguments[..mid], &arguments[mid..]] {
+            ev.push(json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 0, "delta": part}));
+        }
+    }
+    ev.push(json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "function_call", "id": "fc_1", "call_id": "call_abc", "name": name, "arguments": arguments, "status": "completed"}}));
+    ev.push(completed(model, vec![]));
+    ev
+}
+
+pub fn sse_bytes(events: &[Value]) -> Vec<Bytes> {
+    events
+        .iter()
+        .map(|e| {
+            let name = e.get("type").and_then(Value::as_str).unwrap_or("message");
+            Bytes::from(format!("event: {name}\ndata: {e}\n\n"))
+        })
+        .collect()
+}
+
+fn stream_response(chunks: Vec<Bytes>, delay: Duration, model: &str, extra: &[(String, String)]) -> Response<Body> {
+    let s = futures_util::stream::iter(chunks).then(move |b| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok::<_, Infallible>(Frame::data(b))
+    });
+    let mut r = Response::new(StreamBody::new(s).boxed_unsync());
+    r.headers_mut().insert("content-type", "text/event-stream".parse().expect("ct"));
+    if let Ok(v) = model.parse() {
+        r.headers_mut().insert("openai-model", v);
+    }
+    for (k, v) in extra {
+        if let (Ok(k), Ok(v)) = (k.parse::<hyper::header::HeaderName>(), v.parse()) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let headers: HashMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        // Form-encoded (code exchange): keep it as an object of strings.
+        let pairs: serde_json::Map<String, Value> = url::form_urlencoded::parse(&bytes)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        Value::Object(pairs)
+    });
+    let seen = Seen { method: method.clone(), path: path.clone(), headers: headers.clone(), body: body.clone() };
+    st.lock().expect("mock state").seen.push(seen);
+
+    let auth_ok = {
+        let s = st.lock().expect("mock state");
+        let bearer = headers.get("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        s.valid_tokens.is_empty() || s.valid_tokens.iter().any(|t| t == bearer)
+    };
+    let account = headers.get("chatgpt-account-id").cloned().unwrap_or_default();
+    match (method.as_str(), path.as_str()) {
+        ("POST", p) if p.ends_with("/responses") => {
+            if !auth_ok {
+                return full(401, json!({"error": {"message": "token expired", "code": "token_expired"}}).to_string(), "application/json");
+            }
+            if let Some(msg) = check_rules(&body) {
+                return detail(&msg);
+            }
+            let model = body.get("model").and_then(Value::as_str).unwrap_or("gpt-5.4").to_string();
+            let (script, extra, delay, deltas) = {
+                let mut s = st.lock().expect("mock state");
+                let script = s.scripts.get_mut(&account).and_then(VecDeque::pop_front);
+                (script, s.headers.get(&account).cloned().unwrap_or_default(), s.default_delay, s.default_deltas)
+            };
+            match script {
+                None => {
+                    let parts: Vec<String> = (0..deltas.max(1)).map(|i| if i == 0 { "Hello".to_string() } else { format!(" part{i}") }).collect();
+                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                    stream_response(sse_bytes(&text_events(&model, &refs)), delay, &model, &extra)
+                }
+                Some(Script::Events(ev)) => stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra),
+                Some(Script::Slow(ev, d)) => stream_response(sse_bytes(&ev), d, &model, &extra),
+                Some(Script::Status(code, text, hs)) => {
+                    let ct = if text.trim_start().starts_with('<') { "text/html" } else { "application/json" };
+                    let mut r = full(code, text, ct);
+                    for (k, v) in hs {
+                        if let (Ok(k), Ok(v)) = (k.parse::<hyper::header::HeaderName>(), v.parse()) {
+                            r.headers_mut().insert(k, v);
+                        }
+                    }
+                    r
+                }
+                Some(Script::Hang) => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    full(500, "late", "text/plain")
+                }
+            }
+        }
+        ("GET", p) if p.ends_with("/codex/models") => {
+            if !auth_ok {
+                return full(401, "{}", "application/json");
+            }
+            full(200, json!({"models": [
+                {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}]},
+                {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list"},
+                {"slug": "internal-hidden", "visibility": "hide"}
+            ]}).to_string(), "application/json")
+        }
+        ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
+            "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
+            "secondary_window": {"used_percent": 4.0, "limit_window_seconds": 604800, "reset_at": 1900500000}}}).to_string(), "application/json"),
+        ("POST", "/oauth/token") => {
+            let (answer, delay, n) = {
+                let mut s = st.lock().expect("mock state");
+                s.token_calls.push(body.clone());
+                s.refresh_counter += 1;
+                (s.token_answers.pop_front(), s.token_delay, s.refresh_counter)
+            };
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            match answer {
+                Some((code, v)) => full(code, v.to_string(), "application/json"),
+                None => {
+                    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + 3600;
+                    let acct = "acct-refreshed";
+                    full(200, json!({
+                        "access_token": jwt(&json!({"exp": exp, "n": n})),
+                        "id_token": jwt(&json!({"email": "refreshed@example.com", "https://api.openai.com/auth": {"chatgpt_account_id": acct, "chatgpt_plan_type": "pro"}})),
+                        "refresh_token": format!("rt-rotated-{n}"),
+                    }).to_string(), "application/json")
+                }
+            }
+        }
+        ("POST", "/api/accounts/deviceauth/usercode") => full(200, json!({"device_auth_id": "dev-123", "user_code": "ABCD-EFGH", "interval": "1"}).to_string(), "application/json"),
+        ("POST", "/api/accounts/deviceauth/token") => {
+            let pending = {
+                let mut s = st.lock().expect("mock state");
+                if s.device_pending > 0 {
+                    s.device_pending -= 1;
+                    true
+                } else {
+                    false
+                }
+            };
+            if pending {
+                full(403, json!({"error": "authorization_pending"}).to_string(), "application/json")
+            } else {
+                full(200, json!({"authorization_code": "dev-auth-code", "code_verifier": "dev-verifier", "code_challenge": "x"}).to_string(), "application/json")
+            }
+        }
+        _ => full(404, json!({"detail": "Not Found"}).to_string(), "application/json"),
+    }
+}
+
+/// An unsigned JWT with this payload.
+pub fn jwt(payload: &Value) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}.sig", b64.encode(br#"{"alg":"none"}"#), b64.encode(payload.to_string()))
+}
