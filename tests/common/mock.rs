@@ -225,6 +225,26 @@ fn check_rules(body: &Value) -> Option<String> {
     None
 }
 
+/// The answer when nothing is scripted: with tools and no tool output yet, a
+/// call of the first function tool; after a tool output, text quoting it;
+/// otherwise `deltas` text deltas ("Hello", " part1", …).
+pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
+    let last = body.get("input").and_then(Value::as_array).and_then(|a| a.last());
+    if let Some(out) = last.filter(|i| i["type"] == "function_call_output") {
+        let text = format!("The tool said: {}", out["output"].as_str().unwrap_or(""));
+        return text_events(model, &[&text]);
+    }
+    let tool = body.get("tools").and_then(Value::as_array).and_then(|t| {
+        t.iter().find(|t| t["type"] == "function").and_then(|t| t["name"].as_str())
+    });
+    if let Some(name) = tool {
+        return tool_call_events(model, name, r#"{"path":"README.md"}"#, true);
+    }
+    let parts: Vec<String> = (0..deltas.max(1)).map(|i| if i == 0 { "Hello".to_string() } else { format!(" part{i}") }).collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    text_events(model, &refs)
+}
+
 /// A realistic successful stream for `model`.
 pub fn text_events(model: &str, text_parts: &[&str]) -> Vec<Value> {
     let text: String = text_parts.concat();
@@ -338,9 +358,8 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             };
             match script {
                 None => {
-                    let parts: Vec<String> = (0..deltas.max(1)).map(|i| if i == 0 { "Hello".to_string() } else { format!(" part{i}") }).collect();
-                    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-                    stream_response(sse_bytes(&text_events(&model, &refs)), delay, &model, &extra)
+                    let events = default_answer(&body, &model, deltas);
+                    stream_response(sse_bytes(&events), delay, &model, &extra)
                 }
                 Some(Script::Events(ev)) => stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra),
                 Some(Script::Slow(ev, d)) => stream_response(sse_bytes(&ev), d, &model, &extra),
