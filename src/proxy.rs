@@ -111,7 +111,7 @@ pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Resul
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
     let mut upstream_wait = Duration::ZERO;
-    let mut last: Option<Failure> = None;
+    let mut failures: Vec<(String, Failure)> = Vec::new();
     for (i, account) in candidates.iter().enumerate() {
         if !account.health().claim(Instant::now()) {
             decision.attempts.push(Attempt { account: account.name.clone(), outcome: "skipped", status: None, millis: 0 });
@@ -163,26 +163,30 @@ pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Resul
                 } else {
                     tracing::info!(request_id = %call.request_id, account = %account.name, reason = kind, error = %failure, "last candidate failed");
                 }
-                last = Some(failure);
+                failures.push((account.name.clone(), failure));
             }
         }
     }
-    let summary: Vec<String> = decision
-        .attempts
-        .iter()
-        .map(|a| format!("{}: {}", a.account, a.outcome))
-        .collect();
     app.activity.record(decision);
-    let exhausted = snap.pool.why_exhausted(scope);
-    match (last, exhausted) {
-        (_, x @ Exhausted::UsageLimited { .. }) => Err(ApiError::from(&x)),
-        (Some(f), _) => {
-            let mut e = ApiError::from(&f);
-            e.message = format!("{} (tried {})", e.message, summary.join("; "));
-            Err(e)
-        }
-        (None, x) => Err(ApiError::from(&x)),
+    Err(exhausted_error(snap.pool.why_exhausted(scope), &failures))
+}
+
+/// Every candidate failed (or none could be claimed): 429 when every account
+/// is usage-limited, else 503 `pool_exhausted` naming each failure.
+fn exhausted_error(exhausted: Exhausted, failures: &[(String, Failure)]) -> ApiError {
+    if failures.is_empty() || matches!(exhausted, Exhausted::UsageLimited { .. }) {
+        return ApiError::from(&exhausted);
     }
+    let list: Vec<String> = failures.iter().map(|(a, f)| format!("{a}: {f}")).collect();
+    let mut e = ApiError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "pool_exhausted",
+        format!("no account could serve this request: {}", list.join("; ")),
+    );
+    if let Some(after) = failures.iter().filter_map(|(_, f)| f.retry_after()).min() {
+        e = e.with_retry_after(after);
+    }
+    e
 }
 
 /// Credentials to use now: refreshed first when the access token is about to expire.
