@@ -11,27 +11,34 @@ use crate::app::App;
 use crate::auth::refresh;
 use crate::pool::{quota, State};
 
-/// Every 30 s: refresh tokens whose `exp` is near; reload the file of an account
-/// that needs a new login, in case someone logged it in again.
+/// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
+/// account that needs a new login, in case someone logged it in again.
 pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let snap = app.snapshot();
         let margin = snap.config.pool.refresh_before_expiry;
         for account in snap.pool.accounts() {
             if account.health().state() == State::NeedsRelogin {
-                if account.load_credentials().is_ok() {
-                    tracing::info!(account = %account.name, "login file is usable again");
+                if account.reload_if_relogged() {
+                    tracing::info!(account = %account.name, "a new login was found in the auth file");
                 }
                 continue;
             }
-            let Some(creds) = account.credentials() else { continue };
+            let Some(creds) = account.credentials() else {
+                continue;
+            };
             if !refresh::due(&creds, margin) {
                 continue;
             }
             if let Err(e) = crate::proxy::refresh_now(&app, &snap, account, &creds).await {
-                if let Some(s) = e.setback().filter(|s| matches!(s, crate::pool::Setback::NeedsRelogin { .. })) {
+                if let Some(s) = e
+                    .setback()
+                    .filter(|s| matches!(s, crate::pool::Setback::NeedsRelogin { .. }))
+                {
                     let p = &snap.config.pool;
-                    account.health().on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
+                    account
+                        .health()
+                        .on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
                 }
             }
         }
@@ -55,14 +62,22 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
         };
         let url = crate::upstream::usage_url(&snap.config.upstream.base_url);
         for account in snap.pool.accounts() {
-            let Some(creds) = account.credentials() else { continue };
-            match app.upstream.get_json(&url, &creds, Duration::from_secs(20)).await {
+            let Some(creds) = account.credentials() else {
+                continue;
+            };
+            match app
+                .upstream
+                .get_json(&url, &creds, Duration::from_secs(20))
+                .await
+            {
                 Ok((_, body)) => {
                     if let Some(q) = quota::from_usage_body(&body) {
                         account.set_quota(q);
                     }
                 }
-                Err(e) => tracing::debug!(account = %account.name, error = %e, "usage probe failed"),
+                Err(e) => {
+                    tracing::debug!(account = %account.name, error = %e, "usage probe failed")
+                }
             }
         }
         tokio::select! {

@@ -66,7 +66,9 @@ pub struct Served {
 impl Served {
     /// The model upstream says answered (`openai-model`), if it said.
     pub fn upstream_model(&self) -> Option<&str> {
-        self.headers.get("openai-model").and_then(|v| v.to_str().ok())
+        self.headers
+            .get("openai-model")
+            .and_then(|v| v.to_str().ok())
     }
 }
 
@@ -83,7 +85,12 @@ impl From<Failure> for AttemptError {
 }
 
 /// Walks the candidates for `call` until one account serves it.
-pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Result<Served, ApiError> {
+pub async fn serve(
+    app: &App,
+    snap: &Snapshot,
+    call: &Call,
+    mode: Mode,
+) -> Result<Served, ApiError> {
     let key_cfg = call.key.as_ref().map(|k| &k.config);
     let strategy = key_cfg
         .and_then(|k| k.strategy)
@@ -114,10 +121,17 @@ pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Resul
     let mut failures: Vec<(String, Failure)> = Vec::new();
     for (i, account) in candidates.iter().enumerate() {
         if !account.health().claim(Instant::now()) {
-            decision.attempts.push(Attempt { account: account.name.clone(), outcome: "skipped", status: None, millis: 0 });
+            decision.attempts.push(Attempt {
+                account: account.name.clone(),
+                outcome: "skipped",
+                status: None,
+                millis: 0,
+            });
             continue;
         }
-        account.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        account
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let result = attempt(app, snap, account, call, mode).await;
         let took = started.elapsed();
@@ -129,27 +143,50 @@ pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Resul
         match result {
             Ok((headers, delivery)) => {
                 account.health().on_success();
-                app.metrics.upstream_attempts.with_label_values(&[&account.name, "ok"]).inc();
-                decision.attempts.push(Attempt { account: account.name.clone(), outcome: "ok", status: Some(200), millis: took.as_millis() as u64 });
+                app.metrics
+                    .upstream_attempts
+                    .with_label_values(&[&account.name, "ok"])
+                    .inc();
+                decision.attempts.push(Attempt {
+                    account: account.name.clone(),
+                    outcome: "ok",
+                    status: Some(200),
+                    millis: took.as_millis() as u64,
+                });
                 decision.served_by = Some(account.name.clone());
                 app.activity.record(decision);
-                return Ok(Served { account: Arc::clone(account), headers, delivery, upstream_wait });
+                return Ok(Served {
+                    account: Arc::clone(account),
+                    headers,
+                    delivery,
+                    upstream_wait,
+                });
             }
             Err(AttemptError { failure, setback }) => {
                 let kind = failure.kind();
-                app.metrics.upstream_attempts.with_label_values(&[&account.name, kind]).inc();
+                app.metrics
+                    .upstream_attempts
+                    .with_label_values(&[&account.name, kind])
+                    .inc();
                 account.set_last_error(kind);
                 {
                     let mut h = account.health();
                     match &setback {
-                        Some(s) => h.on_setback(s, Instant::now(), pool_cfg.backoff_base, pool_cfg.backoff_max),
+                        Some(s) => h.on_setback(
+                            s,
+                            Instant::now(),
+                            pool_cfg.backoff_base,
+                            pool_cfg.backoff_max,
+                        ),
                         None => h.release(),
                     }
                 }
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),
                     outcome: kind,
-                    status: Some(failure.client_status().as_u16()).filter(|_| !matches!(failure, Failure::Timeout { .. } | Failure::Connect { .. })),
+                    status: Some(failure.client_status().as_u16()).filter(|_| {
+                        !matches!(failure, Failure::Timeout { .. } | Failure::Connect { .. })
+                    }),
                     millis: took.as_millis() as u64,
                 });
                 if !failure.retryable() {
@@ -158,7 +195,10 @@ pub async fn serve(app: &App, snap: &Snapshot, call: &Call, mode: Mode) -> Resul
                     return Err(ApiError::from(&failure));
                 }
                 if i + 1 < candidates.len() {
-                    app.metrics.failovers.with_label_values(&[&account.name, kind]).inc();
+                    app.metrics
+                        .failovers
+                        .with_label_values(&[&account.name, kind])
+                        .inc();
                     tracing::info!(request_id = %call.request_id, account = %account.name, reason = kind, error = %failure, "failing over to the next account");
                 } else {
                     tracing::info!(request_id = %call.request_id, account = %account.name, reason = kind, error = %failure, "last candidate failed");
@@ -190,9 +230,17 @@ fn exhausted_error(exhausted: Exhausted, failures: &[(String, Failure)]) -> ApiE
 }
 
 /// Credentials to use now: refreshed first when the access token is about to expire.
-async fn fresh_credentials(app: &App, snap: &Snapshot, account: &Account) -> Result<Arc<Credentials>, AttemptError> {
+async fn fresh_credentials(
+    app: &App,
+    snap: &Snapshot,
+    account: &Account,
+) -> Result<Arc<Credentials>, AttemptError> {
     let Some(creds) = account.credentials() else {
-        return Err(Failure::Unauthorized { status: 0, message: "no login loaded".into() }.into());
+        return Err(Failure::Unauthorized {
+            status: 0,
+            message: "no login loaded".into(),
+        }
+        .into());
     };
     if !refresh::due(&creds, snap.config.pool.refresh_before_expiry) {
         return Ok(creds);
@@ -200,45 +248,70 @@ async fn fresh_credentials(app: &App, snap: &Snapshot, account: &Account) -> Res
     match refresh_now(app, snap, account, &creds).await {
         Ok(c) => Ok(c),
         // A proactive refresh that failed transiently: the old token may still work.
-        Err(RefreshError::Transient(_)) if creds.expires_at.is_some_and(|e| e > pool::quota::unix_now()) => Ok(creds),
+        Err(RefreshError::Transient(_))
+            if creds
+                .expires_at
+                .is_some_and(|e| e > pool::quota::unix_now()) =>
+        {
+            Ok(creds)
+        }
         Err(e) => Err(refresh_failure(e)),
     }
 }
 
 pub async fn refresh_now(app: &App, snap: &Snapshot, account: &Account, stale: &Credentials) -> Result<Arc<Credentials>, RefreshError> {
-    let result = refresh::refresh(app.upstream.http(), &snap.config.upstream.issuer, account, &stale.access_token).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(e) => e.outcome(),
-    };
-    app.metrics.refreshes.with_label_values(&[&account.name, outcome]).inc();
-    if let Err(e) = &result {
-        tracing::warn!(account = %account.name, error = %e, "token refresh failed");
+    let done = refresh::refresh(app.upstream.http(), &snap.config.upstream.issuer, account, &stale.access_token).await;
+    if done.called_issuer {
+        let outcome = match &done.result {
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        app.metrics.refreshes.with_label_values(&[&account.name, outcome]).inc();
+        if let Err(e) = &done.result {
+            tracing::warn!(account = %account.name, error = %e, "token refresh failed");
+        }
     }
-    result
+    done.result
 }
 
 fn refresh_failure(e: RefreshError) -> AttemptError {
     AttemptError {
         setback: e.setback(),
-        failure: Failure::Unauthorized { status: 401, message: e.to_string() },
+        failure: Failure::Unauthorized {
+            status: 401,
+            message: e.to_string(),
+        },
     }
 }
 
-async fn attempt(app: &App, snap: &Snapshot, account: &Account, call: &Call, mode: Mode) -> Result<(HeaderMap, Delivery), AttemptError> {
+async fn attempt(
+    app: &App,
+    snap: &Snapshot,
+    account: &Account,
+    call: &Call,
+    mode: Mode,
+) -> Result<(HeaderMap, Delivery), AttemptError> {
     let up = &snap.config.upstream;
     let mut creds = fresh_credentials(app, snap, account).await?;
     let mut replayed = false;
     let answer = loop {
         let sent = app
             .upstream
-            .responses(&up.base_url, &creds, &call.session_id, call.body.clone(), up.first_byte_timeout)
+            .responses(
+                &up.base_url,
+                &creds,
+                &call.session_id,
+                call.body.clone(),
+                up.first_byte_timeout,
+            )
             .await;
         match sent {
             Ok(a) => break a,
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
-                creds = refresh_now(app, snap, account, &creds).await.map_err(refresh_failure)?;
+                creds = refresh_now(app, snap, account, &creds)
+                    .await
+                    .map_err(refresh_failure)?;
             }
             Err(f) => return Err(f.into()),
         }
@@ -309,9 +382,23 @@ pub struct Finish {
 }
 
 impl Finish {
-    pub fn new(app: Arc<App>, route: &'static str, started: std::time::Instant, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Finish {
+    pub fn new(
+        app: Arc<App>,
+        route: &'static str,
+        started: std::time::Instant,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Finish {
         app.metrics.inflight.inc();
-        Finish { app, route, started, account: None, key: None, model: String::new(), done: false, _permit: permit }
+        Finish {
+            app,
+            route,
+            started,
+            account: None,
+            key: None,
+            model: String::new(),
+            done: false,
+            _permit: permit,
+        }
     }
 
     pub fn app(&self) -> &App {
@@ -337,8 +424,12 @@ impl Finish {
         }
         self.done = true;
         let m = &self.app.metrics;
-        m.requests.with_label_values(&[self.route, metrics::status_class(status), code]).inc();
-        m.request_duration.with_label_values(&[self.route]).observe(self.started.elapsed().as_secs_f64());
+        m.requests
+            .with_label_values(&[self.route, metrics::status_class(status), code])
+            .inc();
+        m.request_duration
+            .with_label_values(&[self.route])
+            .observe(self.started.elapsed().as_secs_f64());
     }
 
     /// The answer was whole; counts its tokens.
@@ -350,8 +441,14 @@ impl Finish {
             let m = &self.app.metrics.tokens;
             let input = u.input_tokens.saturating_sub(u.cached());
             let output = u.output_tokens.saturating_sub(u.reasoning());
-            for (kind, n) in [("input", input), ("cached_input", u.cached()), ("output", output), ("reasoning", u.reasoning())] {
-                m.with_label_values(&[&account.name, key, model, kind]).inc_by(n);
+            for (kind, n) in [
+                ("input", input),
+                ("cached_input", u.cached()),
+                ("output", output),
+                ("reasoning", u.reasoning()),
+            ] {
+                m.with_label_values(&[&account.name, key, model, kind])
+                    .inc_by(n);
             }
             if let Some(k) = &self.key {
                 k.spend(u.total());
@@ -365,10 +462,19 @@ impl Finish {
         if let Some(account) = &self.account {
             let cfg = self.app.snapshot();
             let outcome = failure.kind();
-            self.app.metrics.upstream_attempts.with_label_values(&[&account.name, outcome]).inc();
+            self.app
+                .metrics
+                .upstream_attempts
+                .with_label_values(&[&account.name, outcome])
+                .inc();
             account.set_last_error(outcome);
             if let Some(s) = failure.setback() {
-                account.health().on_setback(&s, Instant::now(), cfg.config.pool.backoff_base, cfg.config.pool.backoff_max);
+                account.health().on_setback(
+                    &s,
+                    Instant::now(),
+                    cfg.config.pool.backoff_base,
+                    cfg.config.pool.backoff_max,
+                );
             }
         }
         self.end(200, failure.kind());
@@ -378,7 +484,9 @@ impl Finish {
     pub fn first_byte(&self, upstream_wait: Duration) {
         let m = &self.app.metrics;
         let ttfb = self.started.elapsed();
-        m.time_to_first_byte.with_label_values(&[self.route]).observe(ttfb.as_secs_f64());
+        m.time_to_first_byte
+            .with_label_values(&[self.route])
+            .observe(ttfb.as_secs_f64());
         m.overhead
             .with_label_values(&[self.route])
             .observe(ttfb.saturating_sub(upstream_wait).as_secs_f64());

@@ -6,6 +6,7 @@
 //! and before calling the issuer the file is read again, in case another
 //! program (a Codex CLI, another gateway) already refreshed it.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -37,7 +38,12 @@ struct TokenAnswer {
     refresh_token: Option<String>,
 }
 
-const PERMANENT: &[&str] = &["refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated", "invalid_grant"];
+const PERMANENT: &[&str] = &[
+    "refresh_token_expired",
+    "refresh_token_reused",
+    "refresh_token_invalidated",
+    "invalid_grant",
+];
 
 /// Whether the credentials should be refreshed now: `exp` within `margin`, or,
 /// when `exp` is unreadable, a `last_refresh` older than 8 days.
@@ -51,21 +57,58 @@ pub fn due(creds: &Credentials, margin: Duration) -> bool {
     }
 }
 
+/// How one call of `refresh` ended, and whether it called the issuer itself
+/// (requests that shared another flight's outcome did not).
+pub struct Refreshed {
+    pub result: Result<Arc<Credentials>, RefreshError>,
+    pub called_issuer: bool,
+}
+
 /// Refreshes `account`'s token unless someone already replaced `stale`.
-///
-/// `on_issuer_call` is told each time the issuer is actually called (metrics).
 pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
     account: &Account,
     stale: &Secret<String>,
+) -> Refreshed {
+    let mut called_issuer = false;
+    let result = refresh_inner(http, issuer, account, stale, &mut called_issuer).await;
+    Refreshed { result, called_issuer }
+}
+
+async fn refresh_inner(
+    http: &reqwest::Client,
+    issuer: &str,
+    account: &Account,
+    stale: &Secret<String>,
+    called_issuer: &mut bool,
 ) -> Result<Arc<Credentials>, RefreshError> {
+    let generation = account.refresh_generation.load(Ordering::Acquire);
     let _flight = account.refresh_lock.lock().await;
+    if account.refresh_generation.load(Ordering::Acquire) != generation {
+        // A flight ended while we waited: share its outcome, do not repeat it.
+        if let Some(e) = account.last_refresh_error() {
+            return Err(e);
+        }
+    }
     if let Some(current) = account.credentials() {
         if current.access_token != *stale {
             return Ok(current);
         }
     }
+    let result = fly(http, issuer, account, stale, called_issuer).await;
+    account.end_refresh_flight(result.as_ref().err().cloned());
+    result
+}
+
+/// One refresh: re-read the file, call the issuer if still needed, persist.
+async fn fly(
+    http: &reqwest::Client,
+    issuer: &str,
+    account: &Account,
+    stale: &Secret<String>,
+    called_issuer: &mut bool,
+) -> Result<Arc<Credentials>, RefreshError> {
     let path = account.settings().auth_file.clone();
     let (mut file, on_disk) = store::load_credentials(&path)
         .map_err(|e| RefreshError::NeedsRelogin { reason: e.to_string() })?;
@@ -79,6 +122,7 @@ pub async fn refresh(
             .credentials()
             .ok_or_else(|| RefreshError::Transient("credentials vanished".into()));
     }
+    *called_issuer = true;
     let answer = call_issuer(http, issuer, &on_disk.refresh_token).await?;
     let Some(tokens) = file.tokens.as_mut() else {
         return Err(RefreshError::NeedsRelogin { reason: "no tokens in the auth file".into() });
@@ -138,16 +182,22 @@ async fn call_issuer(
         let status = resp.status();
         let bytes = resp.bytes().await.unwrap_or_default();
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| RefreshError::Transient(format!("issuer answered with unreadable JSON: {e}")));
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                RefreshError::Transient(format!("issuer answered with unreadable JSON: {e}"))
+            });
         }
         let code = error_code(&bytes);
-        if status == reqwest::StatusCode::UNAUTHORIZED || code.as_deref().is_some_and(|c| PERMANENT.contains(&c)) {
+        if status == reqwest::StatusCode::UNAUTHORIZED
+            || code.as_deref().is_some_and(|c| PERMANENT.contains(&c))
+        {
             return Err(RefreshError::NeedsRelogin {
                 reason: code.unwrap_or_else(|| format!("issuer answered {status}")),
             });
         }
-        last = format!("issuer answered {status}{}", code.map(|c| format!(" ({c})")).unwrap_or_default());
+        last = format!(
+            "issuer answered {status}{}",
+            code.map(|c| format!(" ({c})")).unwrap_or_default()
+        );
         if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
             break;
         }
@@ -168,7 +218,9 @@ fn error_code(body: &[u8]) -> Option<String> {
 impl RefreshError {
     pub fn setback(&self) -> Option<Setback> {
         match self {
-            RefreshError::NeedsRelogin { reason } => Some(Setback::NeedsRelogin { reason: reason.clone() }),
+            RefreshError::NeedsRelogin { reason } => Some(Setback::NeedsRelogin {
+                reason: reason.clone(),
+            }),
             RefreshError::Transient(_) => Some(Setback::Transient {
                 kind: "auth_failed",
                 retry_after: None,
@@ -190,9 +242,18 @@ mod tests {
 
     #[test]
     fn issuer_error_codes_in_every_shape() {
-        assert_eq!(error_code(br#"{"error":{"code":"refresh_token_reused"}}"#).as_deref(), Some("refresh_token_reused"));
-        assert_eq!(error_code(br#"{"error":"refresh_token_expired"}"#).as_deref(), Some("refresh_token_expired"));
-        assert_eq!(error_code(br#"{"code":"refresh_token_invalidated"}"#).as_deref(), Some("refresh_token_invalidated"));
+        assert_eq!(
+            error_code(br#"{"error":{"code":"refresh_token_reused"}}"#).as_deref(),
+            Some("refresh_token_reused")
+        );
+        assert_eq!(
+            error_code(br#"{"error":"refresh_token_expired"}"#).as_deref(),
+            Some("refresh_token_expired")
+        );
+        assert_eq!(
+            error_code(br#"{"code":"refresh_token_invalidated"}"#).as_deref(),
+            Some("refresh_token_invalidated")
+        );
         assert_eq!(error_code(b"<html>"), None);
     }
 

@@ -36,6 +36,10 @@ pub struct Account {
     pub failures: AtomicU64,
     /// Serializes refreshes of this account's token (single flight).
     pub refresh_lock: tokio::sync::Mutex<()>,
+    /// Bumped when a refresh flight ends; with `refresh_error`, lets the
+    /// requests that waited on a flight share its outcome instead of repeating it.
+    pub refresh_generation: AtomicU64,
+    refresh_error: Mutex<Option<crate::auth::refresh::RefreshError>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -44,7 +48,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Account")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,6 +66,8 @@ impl Account {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             refresh_lock: tokio::sync::Mutex::new(()),
+            refresh_generation: AtomicU64::new(0),
+            refresh_error: Mutex::new(None),
         }
     }
 
@@ -104,6 +112,33 @@ impl Account {
         }
     }
 
+    /// For an account that needs a new login: adopts the file's tokens if they
+    /// are not the dead ones (someone logged in again). Returns whether it did.
+    pub fn reload_if_relogged(&self) -> bool {
+        let Ok((_, creds)) = store::load_credentials(&self.settings().auth_file) else {
+            return false;
+        };
+        if self
+            .credentials()
+            .is_some_and(|c| c.refresh_token == creds.refresh_token)
+        {
+            return false;
+        }
+        self.set_credentials(creds);
+        self.health().reset();
+        true
+    }
+
+    /// Records how a refresh flight ended (`None`: success).
+    pub fn end_refresh_flight(&self, error: Option<crate::auth::refresh::RefreshError>) {
+        *lock(&self.refresh_error) = error;
+        self.refresh_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn last_refresh_error(&self) -> Option<crate::auth::refresh::RefreshError> {
+        lock(&self.refresh_error).clone()
+    }
+
     pub fn health(&self) -> MutexGuard<'_, Health> {
         lock(&self.health)
     }
@@ -123,7 +158,10 @@ impl Account {
 
     pub fn set_quota(&self, q: Quota) {
         let mut cur = lock(&self.quota);
-        let plan = q.plan.clone().or_else(|| cur.as_ref().and_then(|c| c.plan.clone()));
+        let plan = q
+            .plan
+            .clone()
+            .or_else(|| cur.as_ref().and_then(|c| c.plan.clone()));
         *cur = Some(Quota { plan, ..q });
     }
 

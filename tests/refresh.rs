@@ -1,0 +1,274 @@
+//! Token refresh against the mock issuer: single flight, re-reading the file
+//! first, rotation persisted atomically, dead logins routed around.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn file_json(gw: &Gateway, name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(gw.dir.path().join(format!("{name}.json"))).unwrap())
+        .unwrap()
+}
+
+/// A gateway whose account "a" holds an access token expiring in `secs`.
+async fn gateway_with_expiry(mock: &Mock, secs: i64, extra: &str) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("a.json"),
+        "a",
+        &access_token("old", secs),
+        "rt-original",
+    );
+    write_auth(
+        &dir.path().join("b.json"),
+        "b",
+        &access_token("b", 3600),
+        "rt-b",
+    );
+    Gateway::start_with(mock, dir, &config_text(mock, &["a", "b"], extra)).await
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_cause_exactly_one_refresh() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 60, "").await;
+    mock.token_delay(Duration::from_millis(200));
+    let old = file_json(&gw, "a")["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let client = gw.client();
+        let url = gw.url("/v1/chat/completions");
+        handles.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    let calls = mock.token_calls();
+    assert_eq!(calls.len(), 1, "single flight: {calls:?}");
+    assert_eq!(
+        calls[0],
+        json!({"client_id": "app_EMoamEEZ73f0CkXaXp7hrann", "grant_type": "refresh_token", "refresh_token": "rt-original"})
+    );
+    // Every request used the new token.
+    let new = file_json(&gw, "a")["tokens"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    let seen = mock.responses();
+    assert_eq!(seen.len(), 20);
+    for s in &seen {
+        assert_eq!(s.account(), "a");
+        assert_eq!(s.header("authorization").unwrap(), format!("Bearer {new}"));
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn rotation_is_persisted_atomically_with_mode_0600() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 60, "").await;
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+            .await
+            .0,
+        200
+    );
+    let f = file_json(&gw, "a");
+    assert_eq!(f["tokens"]["refresh_token"], "rt-rotated-1");
+    assert_eq!(
+        f["tokens"]["account_id"], "a",
+        "fields the issuer did not send are kept"
+    );
+    assert_ne!(f["last_refresh"], "2026-11-01T00:00:00Z");
+    let mode = std::fs::metadata(gw.dir.path().join("a.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let leftovers: Vec<String> = std::fs::read_dir(gw.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_refreshed_by_someone_else_is_used_without_calling_the_issuer() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 60, "").await;
+    // Another program (a Codex CLI) refreshed the login: new tokens on disk.
+    let fresh = access_token("from-cli", 3600);
+    write_auth(&gw.dir.path().join("a.json"), "a", &fresh, "rt-cli");
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+            .await
+            .0,
+        200
+    );
+    assert!(
+        mock.token_calls().is_empty(),
+        "the issuer must not be called: {:?}",
+        mock.token_calls()
+    );
+    assert_eq!(
+        mock.responses()[0].header("authorization").unwrap(),
+        format!("Bearer {fresh}")
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_401_refreshes_once_and_replays() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b"], "").await;
+    mock.script(
+        "a",
+        Script::Status(
+            401,
+            json!({"error": {"message": "expired"}}).to_string(),
+            vec![],
+        ),
+    );
+    let (s, h, text) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        h["x-codex-pool-account"], "a",
+        "the replay on the same account served"
+    );
+    let seen = mock.responses();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(mock.token_calls().len(), 1);
+    assert_ne!(
+        seen[0].header("authorization"),
+        seen[1].header("authorization"),
+        "the replay used the new token"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn proactive_refresh_with_a_dead_token_marks_relogin_and_fails_over() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 60, "[admin]\ntoken = \"t0ken-admin\"\n").await;
+    mock.token_answer(
+        400,
+        json!({"error": {"code": "refresh_token_expired", "message": "expired"}}),
+    );
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "b");
+    assert_eq!(
+        mock.accounts_hit(),
+        ["b"],
+        "a never reached upstream with a dead login"
+    );
+    let (_, text) = gw
+        .get(
+            "/admin/accounts",
+            &[("authorization", "Bearer t0ken-admin")],
+        )
+        .await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let a = v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "a")
+        .unwrap()
+        .clone();
+    assert_eq!(a["state"], "needs_relogin");
+    assert!(a["reason"]
+        .as_str()
+        .unwrap()
+        .contains("refresh_token_expired"));
+    let (_, scrape) = gw.get("/metrics", &[]).await;
+    assert_eq!(
+        metric(
+            &scrape,
+            "codex_pool_token_refreshes_total",
+            &[("account", "a"), ("outcome", "needs_relogin")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &scrape,
+            "codex_pool_account_state",
+            &[("account", "a"), ("state", "needs_relogin")]
+        ),
+        Some(1.0)
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn transient_issuer_errors_are_retried() {
+    let mock = Mock::start().await;
+    mock.token_answer(503, json!({"error": "temporarily_unavailable"}));
+    let gw = gateway_with_expiry(&mock, 60, "").await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "a");
+    assert_eq!(mock.token_calls().len(), 2, "one failure, one retry");
+    assert_eq!(
+        file_json(&gw, "a")["tokens"]["refresh_token"],
+        "rt-rotated-2"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsafe_token_file_is_refused_and_named() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.json");
+    write_auth(&p, "a", &access_token("a", 3600), "rt");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    write_auth(
+        &dir.path().join("b.json"),
+        "b",
+        &access_token("b", 3600),
+        "rt",
+    );
+    let gw = Gateway::start_with(&mock, dir, &config_text(&mock, &["a", "b"], "")).await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "b");
+    let (_, text) = gw.get("/readyz", &[]).await;
+    assert!(
+        text.contains("too open") && text.contains("a.json"),
+        "{text}"
+    );
+    gw.stop().await;
+}
