@@ -31,7 +31,12 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), parts.as_slice()) {
         (&Method::GET, ["admin", "accounts"]) => {
-            let list: Vec<Value> = snap.pool.accounts().iter().map(|a| account_json(a)).collect();
+            let list: Vec<Value> = snap
+                .pool
+                .accounts()
+                .iter()
+                .map(|a| account_json(a))
+                .collect();
             body::json(StatusCode::OK, &json!({"accounts": list}))
         }
         (&Method::GET, ["admin", "pool", "activity"]) => {
@@ -40,7 +45,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 .find_map(|kv| kv.strip_prefix("limit="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(100usize);
-            body::json(StatusCode::OK, &json!({"decisions": app.activity.recent(limit)}))
+            body::json(
+                StatusCode::OK,
+                &json!({"decisions": app.activity.recent(limit)}),
+            )
         }
         (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin") {
             Ok(()) => body::json(StatusCode::OK, &json!({"status": "reloaded"})),
@@ -51,8 +59,19 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
             ),
         },
         (&Method::POST, ["admin", "accounts", name, action]) => {
-            let Some(account) = snap.pool.accounts().iter().find(|a| a.name == *name).cloned() else {
-                return ApiError::new(StatusCode::NOT_FOUND, "account_not_found", format!("no account named {name:?}")).into_response();
+            let Some(account) = snap
+                .pool
+                .accounts()
+                .iter()
+                .find(|a| a.name == *name)
+                .cloned()
+            else {
+                return ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "account_not_found",
+                    format!("no account named {name:?}"),
+                )
+                .into_response();
             };
             match *action {
                 "disable" => account.health().disable_by_admin(),
@@ -67,7 +86,12 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                         Some(c) => c,
                         None => {
                             if let Err(e) = account.load_credentials() {
-                                return ApiError::new(StatusCode::CONFLICT, "account_auth_failed", e.to_string()).into_response();
+                                return ApiError::new(
+                                    StatusCode::CONFLICT,
+                                    "account_auth_failed",
+                                    e.to_string(),
+                                )
+                                .into_response();
                             }
                             return body::json(StatusCode::OK, &account_json(&account));
                         }
@@ -75,18 +99,31 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                     if let Err(e) = crate::proxy::refresh_now(app, &snap, &account, &stale).await {
                         if let Some(s) = e.setback() {
                             let p = &snap.config.pool;
-                            account.health().on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
+                            account.health().on_setback(
+                                &s,
+                                Instant::now(),
+                                p.backoff_base,
+                                p.backoff_max,
+                            );
                         }
-                        return ApiError::new(StatusCode::BAD_GATEWAY, "account_auth_failed", e.to_string()).into_response();
+                        return ApiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "account_auth_failed",
+                            e.to_string(),
+                        )
+                        .into_response();
                     }
                 }
                 other => {
-                    return ApiError::not_found(&format!("/admin/accounts/{name}/{other}")).into_response();
+                    return ApiError::not_found(&format!("/admin/accounts/{name}/{other}"))
+                        .into_response();
                 }
             }
             body::json(StatusCode::OK, &account_json(&account))
         }
-        (_, ["admin", "accounts" | "reload"]) | (_, ["admin", "pool", "activity"]) | (_, ["admin", "accounts", _, _]) => {
+        (_, ["admin", "accounts" | "reload"])
+        | (_, ["admin", "pool", "activity"])
+        | (_, ["admin", "accounts", _, _]) => {
             ApiError::method_not_allowed(req.method(), &path).into_response()
         }
         _ => ApiError::not_found(&path).into_response(),
@@ -100,7 +137,11 @@ pub fn account_json(a: &Account) -> Value {
         let h = a.health();
         (h.state(), h.reason().map(str::to_owned), h.until_wall(now))
     };
-    let state = if a.settings().enabled { state } else { State::Disabled };
+    let state = if a.settings().enabled {
+        state
+    } else {
+        State::Disabled
+    };
     let creds = a.credentials();
     let cooling_until = until.filter(|_| state == State::Cooling);
     json!({

@@ -67,7 +67,8 @@ impl App {
     pub fn apply(&self, config: Config) {
         let old = self.live.load_full();
         let snapshot = build(&self.accounts, config, &old.keys);
-        self.metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
+        self.metrics
+            .touch(snapshot.pool.accounts(), &key_names(&snapshot));
         self.live.store(Arc::new(snapshot));
     }
 }

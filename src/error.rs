@@ -49,7 +49,11 @@ impl ApiError {
     }
 
     pub fn not_found(path: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {path}"),
+        )
     }
 
     pub fn method_not_allowed(method: &http::Method, path: &str) -> ApiError {
@@ -187,7 +191,9 @@ mod tests {
         let e = ApiError::from(&Exhausted::UsageLimited { earliest_reset: at });
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.code, "usage_limit_reached");
-        assert!(e.message.contains(&humantime::format_rfc3339_seconds(at).to_string()));
+        assert!(e
+            .message
+            .contains(&humantime::format_rfc3339_seconds(at).to_string()));
         let resp = e.into_response();
         let ra: u64 = resp.headers()[header::RETRY_AFTER]
             .to_str()

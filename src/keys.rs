@@ -95,7 +95,10 @@ pub fn build(configs: &[ApiKeyConfig], previous: &[Arc<ClientKey>]) -> Vec<Arc<C
 }
 
 /// The key presented, or `None` in open solo mode (no keys configured).
-pub fn authenticate(keys: &[Arc<ClientKey>], presented: Option<&str>) -> Result<Option<Arc<ClientKey>>, ApiError> {
+pub fn authenticate(
+    keys: &[Arc<ClientKey>],
+    presented: Option<&str>,
+) -> Result<Option<Arc<ClientKey>>, ApiError> {
     if keys.is_empty() {
         return Ok(None);
     }
@@ -128,7 +131,11 @@ impl ClientKey {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "model_not_allowed",
-                    format!("key {:?} may not use model {model:?}; allowed: {}", self.config.name, models.join(", ")),
+                    format!(
+                        "key {:?} may not use model {model:?}; allowed: {}",
+                        self.config.name,
+                        models.join(", ")
+                    ),
                 )
                 .with_param("model"));
             }
@@ -206,8 +213,14 @@ mod tests {
         let keys = build(&[key("a", "sk-a-123456"), key("b", "sk-b-123456")], &[]);
         let k = authenticate(&keys, Some("sk-b-123456")).ok().flatten();
         assert_eq!(k.map(|k| k.config.name.clone()).as_deref(), Some("b"));
-        assert_eq!(authenticate(&keys, Some("nope")).err().map(|e| e.status), Some(StatusCode::UNAUTHORIZED));
-        assert_eq!(authenticate(&keys, None).err().map(|e| e.status), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(
+            authenticate(&keys, Some("nope")).err().map(|e| e.status),
+            Some(StatusCode::UNAUTHORIZED)
+        );
+        assert_eq!(
+            authenticate(&keys, None).err().map(|e| e.status),
+            Some(StatusCode::UNAUTHORIZED)
+        );
         assert!(authenticate(&[], None).ok().flatten().is_none());
     }
 
@@ -222,7 +235,10 @@ mod tests {
         assert_eq!(e.as_ref().map(|e| e.code.as_str()), Some("rate_limited"));
         assert!(e.and_then(|e| e.retry_after).is_some());
         let rebuilt = build(&[c], &keys);
-        assert!(rebuilt[0].admit("m").is_err(), "limiter state must carry over a reload");
+        assert!(
+            rebuilt[0].admit("m").is_err(),
+            "limiter state must carry over a reload"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -231,7 +247,10 @@ mod tests {
         c.tokens_per_hour = Some(100);
         let keys = build(&[c], &[]);
         keys[0].spend(100);
-        assert_eq!(keys[0].admit("m").err().map(|e| e.code), Some("budget_exceeded".into()));
+        assert_eq!(
+            keys[0].admit("m").err().map(|e| e.code),
+            Some("budget_exceeded".into())
+        );
         tokio::time::advance(HOUR).await;
         assert!(keys[0].admit("m").is_ok());
     }

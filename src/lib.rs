@@ -50,7 +50,11 @@ use config::Config;
 
 /// Runs the gateway on `listener` until `shutdown` resolves; background tasks
 /// are started here and joined before returning.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), app::StartError> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), app::StartError> {
     let metrics_listener = match config.metrics_listen {
         Some(addr) => match TcpListener::bind(addr).await {
             Ok(l) => Some(l),
@@ -79,16 +83,24 @@ pub async fn run_app(
     let mut tasks = JoinSet::new();
     tasks.spawn(models::refresh_loop(Arc::clone(&app), stop_rx.clone()));
     tasks.spawn(background::refresh_loop(Arc::clone(&app), stop_rx.clone()));
-    tasks.spawn(background::usage_probe_loop(Arc::clone(&app), stop_rx.clone()));
+    tasks.spawn(background::usage_probe_loop(
+        Arc::clone(&app),
+        stop_rx.clone(),
+    ));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
         tasks.spawn(sighup(Arc::clone(&app), stop_rx.clone()));
     }
     if let Some(l) = metrics_listener {
         let mut rx = stop_rx.clone();
-        tasks.spawn(server::run(l, Arc::clone(&app), server::Surface::MetricsOnly, async move {
-            let _ = rx.changed().await;
-        }));
+        tasks.spawn(server::run(
+            l,
+            Arc::clone(&app),
+            server::Surface::MetricsOnly,
+            async move {
+                let _ = rx.changed().await;
+            },
+        ));
     }
     server::run(listener, app, server::Surface::Api, shutdown).await;
     let _ = stop_tx.send(true);

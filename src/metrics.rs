@@ -51,49 +51,133 @@ fn opts(name: &str, help: &str) -> Opts {
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-            let c = IntCounterVec::new(opts(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
-        let histogram = |name: &str, help: &str, labels: &[&str], buckets: &[f64]| -> Result<HistogramVec, prometheus::Error> {
-            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels)?;
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                let c = IntCounterVec::new(opts(name, help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
+        let histogram = |name: &str,
+                         help: &str,
+                         labels: &[&str],
+                         buckets: &[f64]|
+         -> Result<HistogramVec, prometheus::Error> {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                labels,
+            )?;
             registry.register(Box::new(h.clone()))?;
             Ok(h)
         };
-        let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
-            let g = GaugeVec::new(opts(name, help), labels)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
-        let inflight = IntGauge::new("codex_pool_inflight_requests", "Client requests being served now.")?;
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
+                let g = GaugeVec::new(opts(name, help), labels)?;
+                registry.register(Box::new(g.clone()))?;
+                Ok(g)
+            };
+        let inflight = IntGauge::new(
+            "codex_pool_inflight_requests",
+            "Client requests being served now.",
+        )?;
         registry.register(Box::new(inflight.clone()))?;
         let account_state = IntGaugeVec::new(
-            opts("codex_pool_account_state", "1 for the account's current state, 0 for the others."),
+            opts(
+                "codex_pool_account_state",
+                "1 for the account's current state, 0 for the others.",
+            ),
             &["account", "state"],
         )?;
         registry.register(Box::new(account_state.clone()))?;
-        let build_info = IntGaugeVec::new(opts("codex_pool_build_info", "Always 1; the version is a label."), &["version"])?;
+        let build_info = IntGaugeVec::new(
+            opts("codex_pool_build_info", "Always 1; the version is a label."),
+            &["version"],
+        )?;
         registry.register(Box::new(build_info.clone()))?;
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         Ok(Metrics {
-            requests: counter("codex_pool_requests_total", "Client requests by route, status class and error code.", &["route", "status_class", "code"])?,
-            request_duration: histogram("codex_pool_request_duration_seconds", "Whole client request time, to the last byte.", &["route"], LATENCY_BUCKETS)?,
-            time_to_first_byte: histogram("codex_pool_time_to_first_byte_seconds", "Time until the client's response headers were sent.", &["route"], LATENCY_BUCKETS)?,
-            overhead: histogram("codex_pool_overhead_seconds", "Time spent in the gateway itself, excluding waiting on upstream.", &["route"], OVERHEAD_BUCKETS)?,
+            requests: counter(
+                "codex_pool_requests_total",
+                "Client requests by route, status class and error code.",
+                &["route", "status_class", "code"],
+            )?,
+            request_duration: histogram(
+                "codex_pool_request_duration_seconds",
+                "Whole client request time, to the last byte.",
+                &["route"],
+                LATENCY_BUCKETS,
+            )?,
+            time_to_first_byte: histogram(
+                "codex_pool_time_to_first_byte_seconds",
+                "Time until the client's response headers were sent.",
+                &["route"],
+                LATENCY_BUCKETS,
+            )?,
+            overhead: histogram(
+                "codex_pool_overhead_seconds",
+                "Time spent in the gateway itself, excluding waiting on upstream.",
+                &["route"],
+                OVERHEAD_BUCKETS,
+            )?,
             inflight,
-            upstream_attempts: counter("codex_pool_upstream_attempts_total", "Upstream attempts by account and outcome.", &["account", "outcome"])?,
-            upstream_duration: histogram("codex_pool_upstream_duration_seconds", "Upstream time to first output (streams) or completion.", &["account"], LATENCY_BUCKETS)?,
-            failovers: counter("codex_pool_failovers_total", "Requests moved off an account, by the account and why.", &["from_account", "reason"])?,
-            tokens: counter("codex_pool_tokens_total", "Tokens reported by upstream usage.", &["account", "api_key", "model", "kind"])?,
+            upstream_attempts: counter(
+                "codex_pool_upstream_attempts_total",
+                "Upstream attempts by account and outcome.",
+                &["account", "outcome"],
+            )?,
+            upstream_duration: histogram(
+                "codex_pool_upstream_duration_seconds",
+                "Upstream time to first output (streams) or completion.",
+                &["account"],
+                LATENCY_BUCKETS,
+            )?,
+            failovers: counter(
+                "codex_pool_failovers_total",
+                "Requests moved off an account, by the account and why.",
+                &["from_account", "reason"],
+            )?,
+            tokens: counter(
+                "codex_pool_tokens_total",
+                "Tokens reported by upstream usage.",
+                &["account", "api_key", "model", "kind"],
+            )?,
             account_state,
-            quota_used: gauge("codex_pool_account_quota_used_percent", "Subscription window used, percent, as upstream last reported.", &["account", "window"])?,
-            quota_reset: gauge("codex_pool_account_quota_reset_timestamp_seconds", "When the subscription window resets (unix seconds).", &["account", "window"])?,
-            cooldown_until: gauge("codex_pool_account_cooldown_until_timestamp_seconds", "When the account's cooldown ends (unix seconds); 0 when not cooling.", &["account"])?,
-            token_expiry: gauge("codex_pool_account_token_expiry_timestamp_seconds", "When the account's access token expires (unix seconds).", &["account"])?,
-            refreshes: counter("codex_pool_token_refreshes_total", "Token refreshes by account and outcome.", &["account", "outcome"])?,
-            client_rate_limited: counter("codex_pool_client_rate_limited_total", "Client requests refused by per-key limits.", &["api_key"])?,
-            config_reloads: counter("codex_pool_config_reloads_total", "Config reloads by outcome.", &["outcome"])?,
+            quota_used: gauge(
+                "codex_pool_account_quota_used_percent",
+                "Subscription window used, percent, as upstream last reported.",
+                &["account", "window"],
+            )?,
+            quota_reset: gauge(
+                "codex_pool_account_quota_reset_timestamp_seconds",
+                "When the subscription window resets (unix seconds).",
+                &["account", "window"],
+            )?,
+            cooldown_until: gauge(
+                "codex_pool_account_cooldown_until_timestamp_seconds",
+                "When the account's cooldown ends (unix seconds); 0 when not cooling.",
+                &["account"],
+            )?,
+            token_expiry: gauge(
+                "codex_pool_account_token_expiry_timestamp_seconds",
+                "When the account's access token expires (unix seconds).",
+                &["account"],
+            )?,
+            refreshes: counter(
+                "codex_pool_token_refreshes_total",
+                "Token refreshes by account and outcome.",
+                &["account", "outcome"],
+            )?,
+            client_rate_limited: counter(
+                "codex_pool_client_rate_limited_total",
+                "Client requests refused by per-key limits.",
+                &["api_key"],
+            )?,
+            config_reloads: counter(
+                "codex_pool_config_reloads_total",
+                "Config reloads by outcome.",
+                &["outcome"],
+            )?,
             build_info,
             registry,
         })
@@ -111,7 +195,11 @@ impl Metrics {
             let name = a.name.as_str();
             let (state, until) = {
                 let h = a.health();
-                let state = if a.settings().enabled { h.state() } else { State::Disabled };
+                let state = if a.settings().enabled {
+                    h.state()
+                } else {
+                    State::Disabled
+                };
                 (state, h.until_wall(now))
             };
             for s in State::ALL {
@@ -119,17 +207,25 @@ impl Metrics {
                     .with_label_values(&[name, s.as_str()])
                     .set(i64::from(s == state));
             }
-            let until = until.filter(|_| state == State::Cooling).map_or(0, quota::unix);
-            self.cooldown_until.with_label_values(&[name]).set(until as f64);
+            let until = until
+                .filter(|_| state == State::Cooling)
+                .map_or(0, quota::unix);
+            self.cooldown_until
+                .with_label_values(&[name])
+                .set(until as f64);
             if let Some(exp) = a.credentials().and_then(|c| c.expires_at) {
                 self.token_expiry.with_label_values(&[name]).set(exp as f64);
             }
             if let Some(q) = a.quota() {
                 for (window, w) in [("primary", &q.primary), ("secondary", &q.secondary)] {
                     if let Some(w) = w {
-                        self.quota_used.with_label_values(&[name, window]).set(w.used_percent);
+                        self.quota_used
+                            .with_label_values(&[name, window])
+                            .set(w.used_percent);
                         if let Some(r) = w.resets_at {
-                            self.quota_reset.with_label_values(&[name, window]).set(r as f64);
+                            self.quota_reset
+                                .with_label_values(&[name, window])
+                                .set(r as f64);
                         }
                     }
                 }
@@ -140,8 +236,15 @@ impl Metrics {
     /// Pre-creates per-account and per-key series so dashboards see zeros, not gaps.
     pub fn touch(&self, accounts: &[Arc<Account>], keys: &[String]) {
         for a in accounts {
-            for outcome in ["ok", "usage_limited", "rate_limited", "auth_failed", "server_error"] {
-                self.upstream_attempts.with_label_values(&[&a.name, outcome]);
+            for outcome in [
+                "ok",
+                "usage_limited",
+                "rate_limited",
+                "auth_failed",
+                "server_error",
+            ] {
+                self.upstream_attempts
+                    .with_label_values(&[&a.name, outcome]);
             }
             for outcome in ["ok", "failed", "needs_relogin"] {
                 self.refreshes.with_label_values(&[&a.name, outcome]);

@@ -100,7 +100,10 @@ impl Catalog {
     }
 
     pub fn get(&self, id: &str) -> Option<Value> {
-        self.models.iter().find(|m| m.slug == id).map(|m| self.entry(m))
+        self.models
+            .iter()
+            .find(|m| m.slug == id)
+            .map(|m| self.entry(m))
     }
 
     /// A bounded metric label: the model if the catalog knows it, else `other`.
@@ -124,13 +127,17 @@ pub async fn fetch(app: &App) -> Result<Catalog, String> {
         .find(|a| a.credentials().is_some() && a.availability(tokio::time::Instant::now()).usable())
         .ok_or("no usable account to ask for the models list")?;
     let creds = account.credentials().ok_or("no credentials")?;
-    let url = format!("{}/models?client_version={}", cfg.base_url, cfg.client_version);
+    let url = format!(
+        "{}/models?client_version={}",
+        cfg.base_url, cfg.client_version
+    );
     let (_, body) = app
         .upstream
         .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
         .await
         .map_err(|e| e.to_string())?;
-    let answer: ModelsAnswer = serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
+    let answer: ModelsAnswer =
+        serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
     Ok(Catalog {
         models: answer.models,
         source: "upstream",
@@ -143,7 +150,10 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: tokio::sync::watch::Recei
     loop {
         match fetch(&app).await {
             Ok(c) => {
-                tracing::debug!(models = c.models.len(), "models list refreshed from upstream");
+                tracing::debug!(
+                    models = c.models.len(),
+                    "models list refreshed from upstream"
+                );
                 app.models.store(Arc::new(c));
             }
             Err(e) => tracing::debug!(error = %e, "models list not refreshed"),

@@ -259,14 +259,28 @@ async fn fresh_credentials(
     }
 }
 
-pub async fn refresh_now(app: &App, snap: &Snapshot, account: &Account, stale: &Credentials) -> Result<Arc<Credentials>, RefreshError> {
-    let done = refresh::refresh(app.upstream.http(), &snap.config.upstream.issuer, account, &stale.access_token).await;
+pub async fn refresh_now(
+    app: &App,
+    snap: &Snapshot,
+    account: &Account,
+    stale: &Credentials,
+) -> Result<Arc<Credentials>, RefreshError> {
+    let done = refresh::refresh(
+        app.upstream.http(),
+        &snap.config.upstream.issuer,
+        account,
+        &stale.access_token,
+    )
+    .await;
     if done.called_issuer {
         let outcome = match &done.result {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
-        app.metrics.refreshes.with_label_values(&[&account.name, outcome]).inc();
+        app.metrics
+            .refreshes
+            .with_label_values(&[&account.name, outcome])
+            .inc();
         if let Err(e) = &done.result {
             tracing::warn!(account = %account.name, error = %e, "token refresh failed");
         }

@@ -59,7 +59,10 @@ pub fn reload(app: &App, trigger: &str) -> Result<(), ReloadError> {
             Ok(())
         }
         Err(e) => {
-            app.metrics.config_reloads.with_label_values(&["invalid"]).inc();
+            app.metrics
+                .config_reloads
+                .with_label_values(&["invalid"])
+                .inc();
             tracing::error!(trigger, file = %path.display(), "config not reloaded: {e}");
             Err(e)
         }
@@ -72,7 +75,10 @@ pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watc
     let name = path.file_name().map(|n| n.to_os_string());
     let handler = move |event: notify::Result<notify::Event>| {
         if let Ok(ev) = event {
-            let ours = ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
             if ours && (ev.kind.is_modify() || ev.kind.is_create()) {
                 let _ = tx.try_send(());
             }
@@ -85,7 +91,10 @@ pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watc
             return;
         }
     };
-    let dir = path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let dir = path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
         tracing::warn!(error = %e, "cannot watch the config folder");
         return;

@@ -18,13 +18,19 @@ async fn non_stream_chat_answers_and_sends_the_codex_wire_shape() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["object"], "chat.completion");
     assert_eq!(v["choices"][0]["message"]["content"], "Hello part1");
-    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "Thinking briefly.");
+    assert_eq!(
+        v["choices"][0]["message"]["reasoning_content"],
+        "Thinking briefly."
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["usage"]["prompt_tokens"], 21);
     assert_eq!(v["usage"]["completion_tokens"], 9);
     assert_eq!(v["usage"]["total_tokens"], 30);
     assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 5);
-    assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 3);
+    assert_eq!(
+        v["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        3
+    );
     assert_eq!(headers["x-codex-pool-account"], "personal");
     assert_eq!(headers["openai-model"], "gpt-5.4");
 
@@ -36,7 +42,10 @@ async fn non_stream_chat_answers_and_sends_the_codex_wire_shape() {
     assert_eq!(up.header("chatgpt-account-id"), Some("personal"));
     assert_eq!(up.header("originator"), Some("codex_cli_rs"));
     assert_eq!(up.header("accept"), Some("text/event-stream"));
-    assert!(up.header("user-agent").unwrap().starts_with("codex_cli_rs/"));
+    assert!(up
+        .header("user-agent")
+        .unwrap()
+        .starts_with("codex_cli_rs/"));
     assert!(up.header("user-agent").unwrap().contains("codex-pool/"));
     let session = up.header("session-id").unwrap().to_string();
     assert!(!session.is_empty());
@@ -46,8 +55,18 @@ async fn non_stream_chat_answers_and_sends_the_codex_wire_shape() {
     assert_eq!(b["instructions"], "Be brief.");
     assert_eq!(b["include"], json!(["reasoning.encrypted_content"]));
     assert_eq!(b["prompt_cache_key"], json!(session));
-    assert_eq!(b["input"], json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hi"}]}]));
-    for p in ["temperature", "max_tokens", "top_p", "seed", "user", "max_output_tokens"] {
+    assert_eq!(
+        b["input"],
+        json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hi"}]}])
+    );
+    for p in [
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "seed",
+        "user",
+        "max_output_tokens",
+    ] {
         assert!(b.get(p).is_none(), "{p} reached upstream");
     }
     gw.stop().await;
@@ -65,12 +84,26 @@ async fn stream_chat_emits_role_content_reasoning_usage_and_done() {
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     let chunks = sse_data(&text);
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(content, "Hello part1");
-    let reasoning: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["reasoning_content"].as_str()).collect();
+    let reasoning: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["reasoning_content"].as_str())
+        .collect();
     assert_eq!(reasoning, "Thinking briefly.");
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
-    let finish: Vec<&Value> = chunks.iter().filter(|c| !c["choices"][0]["finish_reason"].is_null() && c["choices"].as_array().is_some_and(|a| !a.is_empty())).collect();
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    let finish: Vec<&Value> = chunks
+        .iter()
+        .filter(|c| {
+            !c["choices"][0]["finish_reason"].is_null()
+                && c["choices"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .collect();
     assert_eq!(finish.len(), 1);
     assert_eq!(finish[0]["choices"][0]["finish_reason"], "stop");
     let last = chunks.last().unwrap();
@@ -83,7 +116,15 @@ async fn stream_chat_emits_role_content_reasoning_usage_and_done() {
 async fn tool_call_round_trip_keeps_call_ids_and_never_runs_the_tool() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a"], "").await;
-    mock.script("a", Script::Events(mock::tool_call_events("gpt-5.4", "read_file", r#"{"path":"README.md"}"#, true)));
+    mock.script(
+        "a",
+        Script::Events(mock::tool_call_events(
+            "gpt-5.4",
+            "read_file",
+            r#"{"path":"README.md"}"#,
+            true,
+        )),
+    );
     let tools = json!([{"type": "function", "function": {"name": "read_file", "description": "Read a file",
         "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]);
     let body = json!({"model": "gpt-5.4", "stream": true, "tools": tools, "tool_choice": {"type": "function", "function": {"name": "read_file"}},
@@ -91,18 +132,33 @@ async fn tool_call_round_trip_keeps_call_ids_and_never_runs_the_tool() {
     let (status, _, text) = gw.post("/v1/chat/completions", &body).await;
     assert_eq!(status, 200, "{text}");
     let chunks = sse_data(&text);
-    let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0)).collect();
+    let calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
+        .collect();
     assert_eq!(calls[0]["id"], "call_abc");
     assert_eq!(calls[0]["function"]["name"], "read_file");
     assert!(calls.iter().all(|c| c["index"] == 0));
-    let args: String = calls.iter().filter_map(|c| c["function"]["arguments"].as_str()).collect();
+    let args: String = calls
+        .iter()
+        .filter_map(|c| c["function"]["arguments"].as_str())
+        .collect();
     assert_eq!(args, r#"{"path":"README.md"}"#);
-    let finish = chunks.iter().find_map(|c| c["choices"][0]["finish_reason"].as_str()).unwrap();
+    let finish = chunks
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .unwrap();
     assert_eq!(finish, "tool_calls");
     let up = &mock.responses()[0].body;
-    assert_eq!(up["tools"][0], json!({"type": "function", "name": "read_file", "description": "Read a file", "strict": false,
-        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}));
-    assert_eq!(up["tool_choice"], json!({"type": "function", "name": "read_file"}));
+    assert_eq!(
+        up["tools"][0],
+        json!({"type": "function", "name": "read_file", "description": "Read a file", "strict": false,
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}})
+    );
+    assert_eq!(
+        up["tool_choice"],
+        json!({"type": "function", "name": "read_file"})
+    );
 
     // The client ran the tool and sends its output back.
     let body = json!({"model": "gpt-5.4", "tools": tools, "messages": [
@@ -112,8 +168,14 @@ async fn tool_call_round_trip_keeps_call_ids_and_never_runs_the_tool() {
     let (status, _, text) = gw.post("/v1/chat/completions", &body).await;
     assert_eq!(status, 200, "{text}");
     let input = &mock.responses()[1].body["input"];
-    assert_eq!(input[1], json!({"type": "function_call", "call_id": "call_abc", "name": "read_file", "arguments": "{\"path\":\"README.md\"}"}));
-    assert_eq!(input[2], json!({"type": "function_call_output", "call_id": "call_abc", "output": "# codex-pool"}));
+    assert_eq!(
+        input[1],
+        json!({"type": "function_call", "call_id": "call_abc", "name": "read_file", "arguments": "{\"path\":\"README.md\"}"})
+    );
+    assert_eq!(
+        input[2],
+        json!({"type": "function_call_output", "call_id": "call_abc", "output": "# codex-pool"})
+    );
     // Only the two model calls reached upstream: nothing was executed in between.
     assert_eq!(mock.responses().len(), 2);
     gw.stop().await;
@@ -123,13 +185,25 @@ async fn tool_call_round_trip_keeps_call_ids_and_never_runs_the_tool() {
 async fn function_call_without_argument_deltas_still_reaches_the_client() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a"], "").await;
-    mock.script("a", Script::Events(mock::tool_call_events("gpt-5.4", "ls", r#"{"dir":"."}"#, false)));
+    mock.script(
+        "a",
+        Script::Events(mock::tool_call_events(
+            "gpt-5.4",
+            "ls",
+            r#"{"dir":"."}"#,
+            false,
+        )),
+    );
     let body = json!({"model": "gpt-5.4", "stream": true, "messages": [{"role": "user", "content": "ls"}],
         "tools": [{"type": "function", "function": {"name": "ls"}}]});
     let (_, _, text) = gw.post("/v1/chat/completions", &body).await;
     let args: String = sse_data(&text)
         .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(args, r#"{"dir":"."}"#);
     gw.stop().await;
@@ -142,7 +216,10 @@ async fn unsupported_parameters_get_a_400_and_no_upstream_call() {
     for (extra, param) in [
         (json!({"n": 2}), "n"),
         (json!({"logprobs": true}), "logprobs"),
-        (json!({"audio": {"voice": "alloy", "format": "wav"}}), "audio"),
+        (
+            json!({"audio": {"voice": "alloy", "format": "wav"}}),
+            "audio",
+        ),
     ] {
         let mut body = chat("gpt-5.4", "hi");
         for (k, v) in extra.as_object().unwrap() {
@@ -153,7 +230,10 @@ async fn unsupported_parameters_get_a_400_and_no_upstream_call() {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["error"]["code"], "unsupported_parameter");
         assert_eq!(v["error"]["param"], param);
-        assert!(v["error"]["message"].as_str().unwrap().contains("not supported by this backend"));
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not supported by this backend"));
     }
     assert!(mock.responses().is_empty());
     gw.stop().await;
@@ -163,10 +243,18 @@ async fn unsupported_parameters_get_a_400_and_no_upstream_call() {
 async fn upstream_400_is_returned_truthfully_without_substituting_a_model() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], "").await;
-    let (status, _, text) = gw.post("/v1/chat/completions", &chat("no-such-model", "hi")).await;
+    let (status, _, text) = gw
+        .post("/v1/chat/completions", &chat("no-such-model", "hi"))
+        .await;
     assert_eq!(status, 400, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("no-such-model"), "{text}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-model"),
+        "{text}"
+    );
     // One attempt, no failover, and the model was sent as asked.
     let seen = mock.responses();
     assert_eq!(seen.len(), 1);

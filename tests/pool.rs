@@ -23,7 +23,8 @@ fn usage_limit(resets_in: u64) -> Script {
 }
 
 async fn ask(gw: &Gateway) -> (u16, reqwest::header::HeaderMap, String) {
-    gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi")).await
+    gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await
 }
 
 async fn ask_stream(gw: &Gateway) -> (u16, reqwest::header::HeaderMap, String) {
@@ -33,20 +34,34 @@ async fn ask_stream(gw: &Gateway) -> (u16, reqwest::header::HeaderMap, String) {
 }
 
 async fn admin_accounts(gw: &Gateway) -> Vec<Value> {
-    let (status, text) = gw.get("/admin/accounts", &[("authorization", "Bearer admin-secret")]).await;
+    let (status, text) = gw
+        .get(
+            "/admin/accounts",
+            &[("authorization", "Bearer admin-secret")],
+        )
+        .await;
     assert_eq!(status, 200, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     v["accounts"].as_array().unwrap().clone()
 }
 
 fn state_of(accounts: &[Value], name: &str) -> String {
-    accounts.iter().find(|a| a["name"] == name).map(|a| a["state"].as_str().unwrap().to_string()).unwrap()
+    accounts
+        .iter()
+        .find(|a| a["name"] == name)
+        .map(|a| a["state"].as_str().unwrap().to_string())
+        .unwrap()
 }
 
 #[tokio::test]
 async fn primary_first_sticks_to_the_first_account() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b", "c"], "[pool]\nstrategy = \"primary_first\"\n").await;
+    let gw = Gateway::start(
+        &mock,
+        &["a", "b", "c"],
+        "[pool]\nstrategy = \"primary_first\"\n",
+    )
+    .await;
     for _ in 0..4 {
         let (s, h, _) = ask(&gw).await;
         assert_eq!(s, 200);
@@ -59,7 +74,12 @@ async fn primary_first_sticks_to_the_first_account() {
 #[tokio::test]
 async fn round_robin_rotates_evenly() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b", "c"], "[pool]\nstrategy = \"round_robin\"\n").await;
+    let gw = Gateway::start(
+        &mock,
+        &["a", "b", "c"],
+        "[pool]\nstrategy = \"round_robin\"\n",
+    )
+    .await;
     for _ in 0..6 {
         assert_eq!(ask(&gw).await.0, 200);
     }
@@ -76,11 +96,18 @@ async fn priority_order_tries_lower_numbers_first_then_fails_over_in_order() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     for a in ["a", "b", "c"] {
-        write_auth(&dir.path().join(format!("{a}.json")), a, &access_token(a, 3600), "rt");
+        write_auth(
+            &dir.path().join(format!("{a}.json")),
+            a,
+            &access_token(a, 3600),
+            "rt",
+        );
     }
     let mut text = config_text(&mock, &[], "[pool]\nstrategy = \"priority_order\"\n");
     for (a, p) in [("a", 3), ("b", 1), ("c", 2)] {
-        text.push_str(&format!("[[accounts]]\nname = \"{a}\"\nauth_file = \"{a}.json\"\npriority = {p}\n"));
+        text.push_str(&format!(
+            "[[accounts]]\nname = \"{a}\"\nauth_file = \"{a}.json\"\npriority = {p}\n"
+        ));
     }
     let gw = Gateway::start_with(&mock, dir, &text).await;
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b");
@@ -99,32 +126,80 @@ async fn every_retryable_failure_fails_over_within_the_request() {
     let cloudflare = "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>";
     let cases: Vec<(&str, Script)> = vec![
         ("usage_limited", usage_limit(3600)),
-        ("rate_limited", Script::Status(429, json!({"error": {"message": "Too many requests"}}).to_string(), vec![])),
+        (
+            "rate_limited",
+            Script::Status(
+                429,
+                json!({"error": {"message": "Too many requests"}}).to_string(),
+                vec![],
+            ),
+        ),
         ("server_error", Script::Status(500, "oops".into(), vec![])),
-        ("server_error", Script::Status(502, "bad gateway".into(), vec![])),
-        ("server_error", Script::Status(503, json!({"error": {"code": "server_is_overloaded"}}).to_string(), vec![])),
-        ("cloudflare_blocked", Script::Status(403, cloudflare.into(), vec![("server".into(), "cloudflare".into())])),
-        ("stream_failed", Script::Events(vec![
-            json!({"type": "response.created", "response": {"id": "r", "model": "gpt-5.4"}}),
-            json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}),
-        ])),
-        ("stream_failed", Script::Events(vec![json!({"type": "response.created", "response": {"id": "r", "model": "gpt-5.4"}})])),
-        ("rate_limited", Script::Events(vec![
-            json!({"type": "response.failed", "response": {"error": {"code": "rate_limit_exceeded", "message": "Please try again in 12s."}}}),
-        ])),
+        (
+            "server_error",
+            Script::Status(502, "bad gateway".into(), vec![]),
+        ),
+        (
+            "server_error",
+            Script::Status(
+                503,
+                json!({"error": {"code": "server_is_overloaded"}}).to_string(),
+                vec![],
+            ),
+        ),
+        (
+            "cloudflare_blocked",
+            Script::Status(
+                403,
+                cloudflare.into(),
+                vec![("server".into(), "cloudflare".into())],
+            ),
+        ),
+        (
+            "stream_failed",
+            Script::Events(vec![
+                json!({"type": "response.created", "response": {"id": "r", "model": "gpt-5.4"}}),
+                json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}),
+            ]),
+        ),
+        (
+            "stream_failed",
+            Script::Events(vec![
+                json!({"type": "response.created", "response": {"id": "r", "model": "gpt-5.4"}}),
+            ]),
+        ),
+        (
+            "rate_limited",
+            Script::Events(vec![
+                json!({"type": "response.failed", "response": {"error": {"code": "rate_limit_exceeded", "message": "Please try again in 12s."}}}),
+            ]),
+        ),
     ];
     for stream in [false, true] {
         for (kind, script) in &cases {
             let mock = Mock::start().await;
             let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
             mock.script("a", script.clone());
-            let (status, headers, text) = if stream { ask_stream(&gw).await } else { ask(&gw).await };
+            let (status, headers, text) = if stream {
+                ask_stream(&gw).await
+            } else {
+                ask(&gw).await
+            };
             assert_eq!(status, 200, "{kind} stream={stream}: {text}");
-            assert_eq!(headers["x-codex-pool-account"], "b", "{kind} stream={stream}");
+            assert_eq!(
+                headers["x-codex-pool-account"], "b",
+                "{kind} stream={stream}"
+            );
             assert_eq!(mock.accounts_hit(), ["a", "b"], "{kind} stream={stream}");
             if stream {
-                let content: String = sse_data(&text).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
-                assert_eq!(content, "Hello part1", "{kind}: the client sees only b's answer");
+                let content: String = sse_data(&text)
+                    .iter()
+                    .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+                    .collect();
+                assert_eq!(
+                    content, "Hello part1",
+                    "{kind}: the client sees only b's answer"
+                );
             }
             let accounts = admin_accounts(&gw).await;
             let a = accounts.iter().find(|x| x["name"] == "a").unwrap();
@@ -151,8 +226,18 @@ async fn a_silent_upstream_times_out_and_fails_over() {
 async fn unauthorized_with_a_dead_refresh_token_marks_relogin_and_fails_over() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
-    mock.script("a", Script::Status(401, json!({"error": {"message": "token revoked"}}).to_string(), vec![]));
-    mock.token_answer(401, json!({"error": {"code": "refresh_token_reused", "message": "reused"}}));
+    mock.script(
+        "a",
+        Script::Status(
+            401,
+            json!({"error": {"message": "token revoked"}}).to_string(),
+            vec![],
+        ),
+    );
+    mock.token_answer(
+        401,
+        json!({"error": {"code": "refresh_token_reused", "message": "reused"}}),
+    );
     let (s, h, text) = ask(&gw).await;
     assert_eq!(s, 200, "{text}");
     assert_eq!(h["x-codex-pool-account"], "b");
@@ -160,7 +245,13 @@ async fn unauthorized_with_a_dead_refresh_token_marks_relogin_and_fails_over() {
     let accounts = admin_accounts(&gw).await;
     assert_eq!(state_of(&accounts, "a"), "needs_relogin");
     let a = accounts.iter().find(|x| x["name"] == "a").unwrap();
-    assert!(a["reason"].as_str().unwrap().contains("refresh_token_reused"), "{a}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refresh_token_reused"),
+        "{a}"
+    );
     // The pool routes around it from now on.
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b");
     assert_eq!(mock.accounts_hit(), ["a", "b", "b"]);
@@ -174,7 +265,14 @@ async fn unauthorized_with_a_dead_refresh_token_marks_relogin_and_fails_over() {
 async fn upstream_400_is_not_failed_over() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], "").await;
-    mock.script("a", Script::Status(400, json!({"detail": "Invalid 'input[0].content'"}).to_string(), vec![]));
+    mock.script(
+        "a",
+        Script::Status(
+            400,
+            json!({"detail": "Invalid 'input[0].content'"}).to_string(),
+            vec![],
+        ),
+    );
     let (s, _, text) = ask(&gw).await;
     assert_eq!(s, 400, "{text}");
     assert!(text.contains("Invalid 'input[0].content'"), "{text}");
@@ -196,19 +294,41 @@ async fn a_stream_that_already_sent_bytes_is_not_retried() {
     let (s, _, text) = ask_stream(&gw).await;
     assert_eq!(s, 200);
     let frames = sse_data(&text);
-    let content: String = frames.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let content: String = frames
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(content, "Partial");
-    let err = frames.iter().find(|f| f.get("error").is_some()).expect("an error event");
+    let err = frames
+        .iter()
+        .find(|f| f.get("error").is_some())
+        .expect("an error event");
     assert_eq!(err["error"]["code"], "server_is_overloaded");
-    assert!(!text.contains("[DONE]"), "a failed stream must not look complete");
+    assert!(
+        !text.contains("[DONE]"),
+        "a failed stream must not look complete"
+    );
     assert_eq!(mock.accounts_hit(), ["a"]);
 
     // EOF mid-stream is an error too, not a success.
-    mock.script("a", Script::Events(vec![json!({"type": "response.output_text.delta", "delta": "Cut"})]));
-    mock.script("b", Script::Events(vec![json!({"type": "response.output_text.delta", "delta": "Cut"})]));
+    mock.script(
+        "a",
+        Script::Events(vec![
+            json!({"type": "response.output_text.delta", "delta": "Cut"}),
+        ]),
+    );
+    mock.script(
+        "b",
+        Script::Events(vec![
+            json!({"type": "response.output_text.delta", "delta": "Cut"}),
+        ]),
+    );
     let (_, _, text) = ask_stream(&gw).await;
     let frames = sse_data(&text);
-    assert_eq!(frames.last().unwrap()["error"]["code"], "upstream_stream_truncated");
+    assert_eq!(
+        frames.last().unwrap()["error"]["code"],
+        "upstream_stream_truncated"
+    );
     gw.stop().await;
 }
 
@@ -243,7 +363,11 @@ async fn usage_limited_account_is_skipped_until_its_reset_then_retried() {
     let until = a["cooling_until_unix"].as_i64().unwrap();
     assert!((until - (now() as i64 + 2)).abs() <= 2, "{a}");
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "a", "retried after its reset");
+    assert_eq!(
+        ask(&gw).await.1["x-codex-pool-account"],
+        "a",
+        "retried after its reset"
+    );
     assert_eq!(mock.accounts_hit(), ["a", "b", "b", "a"]);
     gw.stop().await;
 }
@@ -254,10 +378,22 @@ async fn transient_cooldown_ends_with_one_probe() {
     let gw = Gateway::start(&mock, &["a", "b"], "[pool]\nbackoff_base = \"400ms\"\n").await;
     mock.script("a", Script::Status(500, "x".into(), vec![]));
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b");
-    assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b", "a is cooling");
+    assert_eq!(
+        ask(&gw).await.1["x-codex-pool-account"],
+        "b",
+        "a is cooling"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "a", "probation: a decides");
-    assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "a", "a is ready again");
+    assert_eq!(
+        ask(&gw).await.1["x-codex-pool-account"],
+        "a",
+        "probation: a decides"
+    );
+    assert_eq!(
+        ask(&gw).await.1["x-codex-pool-account"],
+        "a",
+        "a is ready again"
+    );
     gw.stop().await;
 }
 
@@ -271,9 +407,15 @@ async fn all_accounts_usage_limited_gives_429_with_the_earliest_reset() {
     assert_eq!(s, 429, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["code"], "usage_limit_reached");
-    let earliest = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(now() + 3600)).to_string();
+    let earliest = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + Duration::from_secs(now() + 3600),
+    )
+    .to_string();
     let msg = v["error"]["message"].as_str().unwrap();
-    assert!(msg.contains(&earliest[..16]), "{msg} should name {earliest}");
+    assert!(
+        msg.contains(&earliest[..16]),
+        "{msg} should name {earliest}"
+    );
     let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((3590..=3601).contains(&retry), "{retry}");
     // Later requests get the same answer without touching upstream.
@@ -288,7 +430,14 @@ async fn mixed_exhaustion_is_503_pool_exhausted_with_each_reason() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
     mock.script("a", usage_limit(3600));
-    mock.script("b", Script::Status(429, json!({"error": {"type": "usage_not_included", "message": "no codex"}}).to_string(), vec![]));
+    mock.script(
+        "b",
+        Script::Status(
+            429,
+            json!({"error": {"type": "usage_not_included", "message": "no codex"}}).to_string(),
+            vec![],
+        ),
+    );
     // The request that met both failures names each.
     let (s, _, text) = ask(&gw).await;
     assert_eq!(s, 503, "{text}");
@@ -303,8 +452,14 @@ async fn mixed_exhaustion_is_503_pool_exhausted_with_each_reason() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["code"], "pool_exhausted");
     let msg = v["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("a: cooling until") && msg.contains("usage_limit_reached"), "{msg}");
-    assert!(msg.contains("b: disabled") && msg.contains("usage_not_included"), "{msg}");
+    assert!(
+        msg.contains("a: cooling until") && msg.contains("usage_limit_reached"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("b: disabled") && msg.contains("usage_not_included"),
+        "{msg}"
+    );
     assert_eq!(mock.accounts_hit().len(), 2);
     assert_eq!(state_of(&admin_accounts(&gw).await, "b"), "disabled");
     let (status, text) = gw.get("/readyz", &[]).await;
@@ -316,16 +471,35 @@ async fn mixed_exhaustion_is_503_pool_exhausted_with_each_reason() {
 async fn quota_headers_and_activity_show_in_the_admin_api() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
-    mock.answer_headers("a", &[
-        ("x-codex-primary-used-percent", "42.5"),
-        ("x-codex-primary-window-minutes", "300"),
-        ("x-codex-primary-reset-at", "1900000000"),
-        ("x-codex-secondary-used-percent", "7"),
-        ("x-codex-secondary-window-minutes", "10080"),
-        ("x-codex-secondary-reset-after-seconds", "600"),
-    ]);
-    mock.script("a", Script::Status(429, json!({"error": {"message": "slow"}}).to_string(), vec![]));
-    assert_eq!(gw.post_with("/v1/chat/completions", &chat("gpt-5.4", "x"), &[("x-request-id", "req-42")]).await.0, 200);
+    mock.answer_headers(
+        "a",
+        &[
+            ("x-codex-primary-used-percent", "42.5"),
+            ("x-codex-primary-window-minutes", "300"),
+            ("x-codex-primary-reset-at", "1900000000"),
+            ("x-codex-secondary-used-percent", "7"),
+            ("x-codex-secondary-window-minutes", "10080"),
+            ("x-codex-secondary-reset-after-seconds", "600"),
+        ],
+    );
+    mock.script(
+        "a",
+        Script::Status(
+            429,
+            json!({"error": {"message": "slow"}}).to_string(),
+            vec![],
+        ),
+    );
+    assert_eq!(
+        gw.post_with(
+            "/v1/chat/completions",
+            &chat("gpt-5.4", "x"),
+            &[("x-request-id", "req-42")]
+        )
+        .await
+        .0,
+        200
+    );
     assert_eq!(ask(&gw).await.0, 200);
     mock.clear();
     let accounts = admin_accounts(&gw).await;
@@ -335,11 +509,19 @@ async fn quota_headers_and_activity_show_in_the_admin_api() {
     assert_eq!(b["email"], "b@example.com");
     assert_eq!(b["plan"], "plus");
     // a answered 429 once (no quota headers on errors in the mock) — its quota comes later.
-    let (status, text) = gw.get("/admin/pool/activity?limit=10", &[("authorization", "Bearer admin-secret")]).await;
+    let (status, text) = gw
+        .get(
+            "/admin/pool/activity?limit=10",
+            &[("authorization", "Bearer admin-secret")],
+        )
+        .await;
     assert_eq!(status, 200);
     let v: Value = serde_json::from_str(&text).unwrap();
     let decisions = v["decisions"].as_array().unwrap();
-    let first = decisions.iter().find(|d| d["request_id"] == "req-42").expect("decision recorded");
+    let first = decisions
+        .iter()
+        .find(|d| d["request_id"] == "req-42")
+        .expect("decision recorded");
     assert_eq!(first["strategy"], "primary_first");
     assert_eq!(first["served_by"], "b");
     assert_eq!(first["attempts"][0]["account"], "a");
@@ -360,7 +542,12 @@ async fn quota_headers_and_activity_show_in_the_admin_api() {
     assert!((sec_reset - (now() as i64 + 600)).abs() <= 3);
     // Admin without the token is refused.
     assert_eq!(gw.get("/admin/accounts", &[]).await.0, 401);
-    assert_eq!(gw.get("/admin/accounts", &[("authorization", "Bearer nope")]).await.0, 401);
+    assert_eq!(
+        gw.get("/admin/accounts", &[("authorization", "Bearer nope")])
+            .await
+            .0,
+        401
+    );
     gw.stop().await;
 }
 
@@ -369,11 +556,23 @@ async fn admin_disable_and_enable_steer_the_pool() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
     let auth = [("authorization", "Bearer admin-secret")];
-    let r = gw.client().post(gw.url("/admin/accounts/a/disable")).header("authorization", "Bearer admin-secret").send().await.unwrap();
+    let r = gw
+        .client()
+        .post(gw.url("/admin/accounts/a/disable"))
+        .header("authorization", "Bearer admin-secret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b");
     assert_eq!(state_of(&admin_accounts(&gw).await, "a"), "disabled");
-    let r = gw.client().post(gw.url("/admin/accounts/a/enable")).header("authorization", "Bearer admin-secret").send().await.unwrap();
+    let r = gw
+        .client()
+        .post(gw.url("/admin/accounts/a/enable"))
+        .header("authorization", "Bearer admin-secret")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "a");
     assert_eq!(gw.get("/admin/accounts/zzz/disable", &auth).await.0, 405);
@@ -384,6 +583,11 @@ async fn admin_disable_and_enable_steer_the_pool() {
 async fn admin_is_not_served_without_a_token() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a"], "").await;
-    assert_eq!(gw.get("/admin/accounts", &[("authorization", "Bearer x")]).await.0, 404);
+    assert_eq!(
+        gw.get("/admin/accounts", &[("authorization", "Bearer x")])
+            .await
+            .0,
+        404
+    );
     gw.stop().await;
 }

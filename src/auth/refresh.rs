@@ -73,7 +73,10 @@ pub async fn refresh(
 ) -> Refreshed {
     let mut called_issuer = false;
     let result = refresh_inner(http, issuer, account, stale, &mut called_issuer).await;
-    Refreshed { result, called_issuer }
+    Refreshed {
+        result,
+        called_issuer,
+    }
 }
 
 async fn refresh_inner(
@@ -110,10 +113,16 @@ async fn fly(
     called_issuer: &mut bool,
 ) -> Result<Arc<Credentials>, RefreshError> {
     let path = account.settings().auth_file.clone();
-    let (mut file, on_disk) = store::load_credentials(&path)
-        .map_err(|e| RefreshError::NeedsRelogin { reason: e.to_string() })?;
+    let (mut file, on_disk) =
+        store::load_credentials(&path).map_err(|e| RefreshError::NeedsRelogin {
+            reason: e.to_string(),
+        })?;
     let ours = account.credentials();
-    if ours.as_ref().is_some_and(|c| c.refresh_token != on_disk.refresh_token) || on_disk.access_token != *stale {
+    if ours
+        .as_ref()
+        .is_some_and(|c| c.refresh_token != on_disk.refresh_token)
+        || on_disk.access_token != *stale
+    {
         // Someone else refreshed (or logged in again): use theirs, do not spend
         // the old refresh token.
         tracing::info!(account = %account.name, "auth file changed on disk; using its tokens instead of refreshing");
@@ -125,7 +134,9 @@ async fn fly(
     *called_issuer = true;
     let answer = call_issuer(http, issuer, &on_disk.refresh_token).await?;
     let Some(tokens) = file.tokens.as_mut() else {
-        return Err(RefreshError::NeedsRelogin { reason: "no tokens in the auth file".into() });
+        return Err(RefreshError::NeedsRelogin {
+            reason: "no tokens in the auth file".into(),
+        });
     };
     if let Some(t) = answer.access_token {
         tokens.access_token = Secret::new(t);

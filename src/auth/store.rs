@@ -248,7 +248,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = write(dir.path(), 0o644, &sample("at"));
         let err = load(&p).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("too open") && err.contains("auth.json") && err.contains("0644"), "{err}");
+        assert!(
+            err.contains("too open") && err.contains("auth.json") && err.contains("0644"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -260,9 +263,12 @@ mod tests {
             t.refresh_token = Secret::new("rt-2".into());
         }
         save(&p, &f).unwrap_or_else(|e| panic!("{e}"));
-        let mode = fs::metadata(&p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(&p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
         assert_eq!(mode, 0o600);
-        let v: Value = serde_json::from_slice(&fs::read(&p).unwrap_or_default()).unwrap_or_default();
+        let v: Value =
+            serde_json::from_slice(&fs::read(&p).unwrap_or_default()).unwrap_or_default();
         assert_eq!(v["tokens"]["refresh_token"], "rt-2");
         assert_eq!(v["future_field"]["kept"], true);
         assert_eq!(v["OPENAI_API_KEY"], Value::Null);

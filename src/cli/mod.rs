@@ -12,7 +12,11 @@ use sha2::{Digest, Sha256};
 use crate::config::{self, Config, LogFormat};
 
 #[derive(Debug, Parser)]
-#[command(name = "codex-pool", version, about = "OpenAI-compatible gateway over ChatGPT subscriptions")]
+#[command(
+    name = "codex-pool",
+    version,
+    about = "OpenAI-compatible gateway over ChatGPT subscriptions"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -72,10 +76,20 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => check_config(config),
-        Command::Login { config, account, device } => runtime_then(|| login::login(&config, &account, device)),
-        Command::Import { config, account, file } => report(login::import(&config, &account, &file)),
+        Command::Login {
+            config,
+            account,
+            device,
+        } => runtime_then(|| login::login(&config, &account, device)),
+        Command::Import {
+            config,
+            account,
+            file,
+        } => report(login::import(&config, &account, &file)),
         Command::Accounts { config } => runtime_then(|| accounts::accounts(&config)),
-        Command::Keys { command: KeysCommand::New { name } } => keys_new(&name),
+        Command::Keys {
+            command: KeysCommand::New { name },
+        } => keys_new(&name),
     }
 }
 
@@ -94,7 +108,10 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => report(rt.block_on(f())),
         Err(e) => report(Err(format!("cannot start the runtime: {e}"))),
     }
@@ -108,7 +125,8 @@ pub fn resolve_config(explicit: Option<PathBuf>) -> Result<Config, String> {
     if let Some(path) = config::default_path().filter(|p| p.exists()) {
         return Config::load(&path).map_err(|e| e.to_string());
     }
-    let home = config::codex_home().ok_or("cannot find a home folder: set $CODEX_HOME or pass --config")?;
+    let home = config::codex_home()
+        .ok_or("cannot find a home folder: set $CODEX_HOME or pass --config")?;
     Ok(Config::solo(&home))
 }
 
@@ -116,7 +134,9 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -132,7 +152,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         }
     };
     init_logging(config.log.format, &config.log.level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("codex-pool: cannot start the runtime: {e}");

@@ -313,7 +313,10 @@ impl Validator {
         match humantime::parse_duration(&text) {
             Ok(d) => d,
             Err(e) => {
-                self.problem(key, format!("{text:?} is not a duration like \"30s\" or \"5m\": {e}"));
+                self.problem(
+                    key,
+                    format!("{text:?} is not a duration like \"30s\" or \"5m\": {e}"),
+                );
                 default
             }
         }
@@ -323,7 +326,10 @@ impl Validator {
         match text.parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.problem(key, format!("{text:?} is not an address like \"127.0.0.1:8787\""));
+                self.problem(
+                    key,
+                    format!("{text:?} is not an address like \"127.0.0.1:8787\""),
+                );
                 None
             }
         }
@@ -377,15 +383,43 @@ impl Validator {
             .unwrap_or(d.server.listen);
         let server = ServerConfig {
             listen,
-            max_body_bytes: self.positive("server.max_body_bytes", server.max_body_bytes, d.server.max_body_bytes),
-            shutdown_grace: self.duration("server.shutdown_grace", server.shutdown_grace, d.server.shutdown_grace),
-            header_read_timeout: self.duration("server.header_read_timeout", server.header_read_timeout, d.server.header_read_timeout),
-            keepalive_timeout: self.duration("server.keepalive_timeout", server.keepalive_timeout, d.server.keepalive_timeout),
-            max_connections: self.positive("server.max_connections", server.max_connections, d.server.max_connections),
-            max_inflight: self.positive("server.max_inflight", server.max_inflight, d.server.max_inflight),
+            max_body_bytes: self.positive(
+                "server.max_body_bytes",
+                server.max_body_bytes,
+                d.server.max_body_bytes,
+            ),
+            shutdown_grace: self.duration(
+                "server.shutdown_grace",
+                server.shutdown_grace,
+                d.server.shutdown_grace,
+            ),
+            header_read_timeout: self.duration(
+                "server.header_read_timeout",
+                server.header_read_timeout,
+                d.server.header_read_timeout,
+            ),
+            keepalive_timeout: self.duration(
+                "server.keepalive_timeout",
+                server.keepalive_timeout,
+                d.server.keepalive_timeout,
+            ),
+            max_connections: self.positive(
+                "server.max_connections",
+                server.max_connections,
+                d.server.max_connections,
+            ),
+            max_inflight: self.positive(
+                "server.max_inflight",
+                server.max_inflight,
+                d.server.max_inflight,
+            ),
         };
 
-        let idle_timeout = self.duration("upstream.idle_timeout", upstream.idle_timeout, d.upstream.idle_timeout);
+        let idle_timeout = self.duration(
+            "upstream.idle_timeout",
+            upstream.idle_timeout,
+            d.upstream.idle_timeout,
+        );
         let upstream = UpstreamConfig {
             base_url: match upstream.base_url {
                 Some(u) => self.url("upstream.base_url", u, DEFAULT_BASE_URL),
@@ -395,15 +429,29 @@ impl Validator {
                 Some(u) => self.url("upstream.issuer", u, DEFAULT_ISSUER),
                 None => d.upstream.issuer,
             },
-            connect_timeout: self.duration("upstream.connect_timeout", upstream.connect_timeout, d.upstream.connect_timeout),
+            connect_timeout: self.duration(
+                "upstream.connect_timeout",
+                upstream.connect_timeout,
+                d.upstream.connect_timeout,
+            ),
             idle_timeout,
-            first_byte_timeout: self.duration("upstream.first_byte_timeout", upstream.first_byte_timeout, idle_timeout),
+            first_byte_timeout: self.duration(
+                "upstream.first_byte_timeout",
+                upstream.first_byte_timeout,
+                idle_timeout,
+            ),
             client_version: upstream.client_version.unwrap_or(d.upstream.client_version),
-            models_refresh: self.duration("upstream.models_refresh", upstream.models_refresh, d.upstream.models_refresh),
+            models_refresh: self.duration(
+                "upstream.models_refresh",
+                upstream.models_refresh,
+                d.upstream.models_refresh,
+            ),
         };
 
         let strategy = match pool.strategy {
-            Some(s) => self.strategy("pool.strategy", &s).unwrap_or(d.pool.strategy),
+            Some(s) => self
+                .strategy("pool.strategy", &s)
+                .unwrap_or(d.pool.strategy),
             None => d.pool.strategy,
         };
         let usage_probe_interval = pool
@@ -415,11 +463,23 @@ impl Validator {
             max_attempts: pool
                 .max_attempts
                 .map(|n| self.positive("pool.max_attempts", Some(n), 1)),
-            backoff_base: self.duration("pool.backoff_base", pool.backoff_base, d.pool.backoff_base),
+            backoff_base: self.duration(
+                "pool.backoff_base",
+                pool.backoff_base,
+                d.pool.backoff_base,
+            ),
             backoff_max: self.duration("pool.backoff_max", pool.backoff_max, d.pool.backoff_max),
             usage_probe_interval,
-            refresh_before_expiry: self.duration("pool.refresh_before_expiry", pool.refresh_before_expiry, d.pool.refresh_before_expiry),
-            activity_size: self.positive("pool.activity_size", pool.activity_size, d.pool.activity_size),
+            refresh_before_expiry: self.duration(
+                "pool.refresh_before_expiry",
+                pool.refresh_before_expiry,
+                d.pool.refresh_before_expiry,
+            ),
+            activity_size: self.positive(
+                "pool.activity_size",
+                pool.activity_size,
+                d.pool.activity_size,
+            ),
         };
 
         let accounts = self.accounts(accounts, base);
@@ -436,17 +496,21 @@ impl Validator {
 
         let admin_token = admin.token;
         if admin_token.as_ref().is_some_and(|t| t.expose().is_empty()) {
-            self.problem("admin.token", "must not be empty; remove [admin] to turn the admin API off");
+            self.problem(
+                "admin.token",
+                "must not be empty; remove [admin] to turn the admin API off",
+            );
         }
-        let metrics_listen = metrics
-            .listen
-            .and_then(|t| self.addr("metrics.listen", &t));
+        let metrics_listen = metrics.listen.and_then(|t| self.addr("metrics.listen", &t));
         let log = LogConfig {
             format: match log.format.as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
-                    self.problem("log.format", format!("{other:?} is not \"text\" or \"json\""));
+                    self.problem(
+                        "log.format",
+                        format!("{other:?} is not \"text\" or \"json\""),
+                    );
                     LogFormat::Text
                 }
             },
@@ -488,10 +552,16 @@ impl Validator {
             if !valid_name(&a.name) {
                 self.problem(
                     format!("{key}.name"),
-                    format!("{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'", a.name),
+                    format!(
+                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                        a.name
+                    ),
                 );
             } else if !seen.insert(a.name.clone()) {
-                self.problem(format!("{key}.name"), format!("account {:?} is listed twice", a.name));
+                self.problem(
+                    format!("{key}.name"),
+                    format!("account {:?} is listed twice", a.name),
+                );
             }
             if a.auth_file.trim().is_empty() {
                 self.problem(format!("{key}.auth_file"), "must not be empty");
@@ -515,10 +585,16 @@ impl Validator {
             if !valid_name(&k.name) {
                 self.problem(
                     format!("{key}.name"),
-                    format!("{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'", k.name),
+                    format!(
+                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                        k.name
+                    ),
                 );
             } else if !names.insert(k.name.clone()) {
-                self.problem(format!("{key}.name"), format!("key name {:?} is listed twice", k.name));
+                self.problem(
+                    format!("{key}.name"),
+                    format!("key name {:?} is listed twice", k.name),
+                );
             }
             let hash = match (&k.key, &k.key_sha256) {
                 (Some(_), Some(_)) => {
@@ -539,7 +615,10 @@ impl Validator {
                         .ok()
                         .and_then(|b| <[u8; 32]>::try_from(b).ok());
                     if parsed.is_none() {
-                        self.problem(format!("{key}.key_sha256"), "must be 64 hex characters (a SHA-256)");
+                        self.problem(
+                            format!("{key}.key_sha256"),
+                            "must be 64 hex characters (a SHA-256)",
+                        );
                     }
                     parsed
                 }
@@ -555,25 +634,39 @@ impl Validator {
                 .and_then(|s| self.strategy(&format!("{key}.strategy"), s));
             if let Some(list) = &k.accounts {
                 if list.is_empty() {
-                    self.problem(format!("{key}.accounts"), "is empty; remove it to allow every account");
+                    self.problem(
+                        format!("{key}.accounts"),
+                        "is empty; remove it to allow every account",
+                    );
                 }
                 for name in list {
                     if !accounts.iter().any(|a| &a.name == name) {
-                        self.problem(format!("{key}.accounts"), format!("no account named {name:?}"));
+                        self.problem(
+                            format!("{key}.accounts"),
+                            format!("no account named {name:?}"),
+                        );
                     }
                 }
             }
             let rpm = match k.requests_per_minute {
                 None => None,
-                Some(n) => Some(self.positive(&format!("{key}.requests_per_minute"), Some(n), 1u32)),
+                Some(n) => {
+                    Some(self.positive(&format!("{key}.requests_per_minute"), Some(n), 1u32))
+                }
             };
-            for (field, v) in [("tokens_per_hour", k.tokens_per_hour), ("tokens_per_day", k.tokens_per_day)] {
+            for (field, v) in [
+                ("tokens_per_hour", k.tokens_per_hour),
+                ("tokens_per_day", k.tokens_per_day),
+            ] {
                 if v == Some(0) {
                     self.problem(format!("{key}.{field}"), "must be greater than 0");
                 }
             }
             if k.models.as_ref().is_some_and(|m| m.is_empty()) {
-                self.problem(format!("{key}.models"), "is empty; remove it to allow every model");
+                self.problem(
+                    format!("{key}.models"),
+                    "is empty; remove it to allow every model",
+                );
             }
             out.push(ApiKeyConfig {
                 name: k.name,
@@ -600,7 +693,9 @@ fn valid_name(name: &str) -> bool {
 
 fn resolve(base: &Path, path: &str) -> PathBuf {
     let expanded = match path.strip_prefix("~/") {
-        Some(rest) => home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(path)),
+        Some(rest) => home_dir()
+            .map(|h| h.join(rest))
+            .unwrap_or_else(|| PathBuf::from(path)),
         None => PathBuf::from(path),
     };
     if expanded.is_absolute() {

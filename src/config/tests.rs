@@ -38,7 +38,10 @@ token = "change-me"
     )
     .map_err(|e| e.to_string())
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.upstream.base_url, "https://chatgpt.com/backend-api/codex");
+    assert_eq!(
+        cfg.upstream.base_url,
+        "https://chatgpt.com/backend-api/codex"
+    );
     assert_eq!(cfg.upstream.idle_timeout, Duration::from_secs(300));
     assert_eq!(
         cfg.accounts[0].auth_file,
@@ -48,7 +51,10 @@ token = "change-me"
     assert_eq!(cfg.api_keys[0].requests_per_minute, Some(600));
     let expected: [u8; 32] = Sha256::digest(b"sk-alice-example").into();
     assert_eq!(cfg.api_keys[0].key_sha256, expected);
-    assert_eq!(cfg.admin_token.as_ref().map(|t| t.expose().as_str()), Some("change-me"));
+    assert_eq!(
+        cfg.admin_token.as_ref().map(|t| t.expose().as_str()),
+        Some("change-me")
+    );
 }
 
 #[test]
@@ -78,7 +84,7 @@ name = "k"
     .unwrap_or_default();
     for key in [
         "bogus",
-        "server",
+        "server.colour",
         "upstream.idle_timeout",
         "pool.strategy",
         "accounts[1].name",
@@ -90,7 +96,9 @@ name = "k"
 
 #[test]
 fn unknown_key_inside_a_section_names_the_section() {
-    let err = parse("[server]\ncolour = \"red\"\n").err().map(|e| e.to_string());
+    let err = parse("[server]\ncolour = \"red\"\n")
+        .err()
+        .map(|e| e.to_string());
     let text = err.unwrap_or_default();
     assert!(text.contains("server"), "{text}");
     assert!(text.contains("colour"), "{text}");
@@ -98,7 +106,9 @@ fn unknown_key_inside_a_section_names_the_section() {
 
 #[test]
 fn non_loopback_without_keys_is_refused_with_advice() {
-    let err = parse("[server]\nlisten = \"0.0.0.0:8787\"\n").err().map(|e| e.to_string());
+    let err = parse("[server]\nlisten = \"0.0.0.0:8787\"\n")
+        .err()
+        .map(|e| e.to_string());
     let text = err.unwrap_or_default();
     assert!(text.contains("server.listen"), "{text}");
     assert!(text.contains("keys new"), "{text}");
@@ -116,14 +126,22 @@ fn key_scope_must_name_real_accounts() {
     .err()
     .map(|e| e.to_string())
     .unwrap_or_default();
-    assert!(err.contains("api_keys[0].accounts") && err.contains("\"b\""), "{err}");
+    assert!(
+        err.contains("api_keys[0].accounts") && err.contains("\"b\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn priority_defaults_to_position() {
-    let cfg = parse("[[accounts]]\nname=\"a\"\nauth_file=\"a\"\n[[accounts]]\nname=\"b\"\nauth_file=\"/x/b\"\n")
-        .ok();
-    let prios: Vec<i64> = cfg.iter().flat_map(|c| c.accounts.iter().map(|a| a.priority)).collect();
+    let cfg = parse(
+        "[[accounts]]\nname=\"a\"\nauth_file=\"a\"\n[[accounts]]\nname=\"b\"\nauth_file=\"/x/b\"\n",
+    )
+    .ok();
+    let prios: Vec<i64> = cfg
+        .iter()
+        .flat_map(|c| c.accounts.iter().map(|a| a.priority))
+        .collect();
     assert_eq!(prios, vec![1, 2]);
 }
 
@@ -131,7 +149,10 @@ fn priority_defaults_to_position() {
 fn solo_config_reads_the_codex_home_login() {
     let cfg = Config::solo(Path::new("/home/u/.codex"));
     assert_eq!(cfg.accounts.len(), 1);
-    assert_eq!(cfg.accounts[0].auth_file, PathBuf::from("/home/u/.codex/auth.json"));
+    assert_eq!(
+        cfg.accounts[0].auth_file,
+        PathBuf::from("/home/u/.codex/auth.json")
+    );
     assert_eq!(cfg.server.listen.to_string(), DEFAULT_LISTEN);
     assert_eq!(cfg.pool.strategy, Strategy::PrimaryFirst);
 }

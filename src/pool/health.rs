@@ -20,7 +20,12 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 4] = [State::Ready, State::Cooling, State::Disabled, State::NeedsRelogin];
+    pub const ALL: [State; 4] = [
+        State::Ready,
+        State::Cooling,
+        State::Disabled,
+        State::NeedsRelogin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,8 +77,12 @@ pub enum Availability {
     },
     /// A probe request is in flight; others wait for its verdict.
     Probing,
-    Disabled { reason: String },
-    NeedsRelogin { reason: String },
+    Disabled {
+        reason: String,
+    },
+    NeedsRelogin {
+        reason: String,
+    },
 }
 
 impl Availability {
@@ -174,7 +183,10 @@ impl Health {
                 self.cool(now + wait, "usage_limit_reached".into(), true);
             }
             Setback::UsageNotIncluded => {
-                self.set(State::Disabled, "usage_not_included: this plan does not include Codex");
+                self.set(
+                    State::Disabled,
+                    "usage_not_included: this plan does not include Codex",
+                );
             }
             Setback::Transient { kind, retry_after } => {
                 self.failures_in_row = self.failures_in_row.saturating_add(1);
@@ -266,7 +278,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(h.availability(Instant::now()), Availability::Probation);
         assert!(h.claim(Instant::now()));
-        assert!(!h.claim(Instant::now()), "a second request must not probe at once");
+        assert!(
+            !h.claim(Instant::now()),
+            "a second request must not probe at once"
+        );
         h.on_success();
         assert_eq!(h.state(), State::Ready);
         assert!(h.claim(Instant::now()));
@@ -276,7 +291,12 @@ mod tests {
     async fn usage_limit_cools_until_the_reset_time() {
         let mut h = Health::default();
         let resets_at = SystemTime::now() + Duration::from_secs(3600);
-        h.on_setback(&Setback::UsageLimited { resets_at }, Instant::now(), BASE, MAX);
+        h.on_setback(
+            &Setback::UsageLimited { resets_at },
+            Instant::now(),
+            BASE,
+            MAX,
+        );
         assert!(h.usage_limited());
         tokio::time::advance(Duration::from_secs(3590)).await;
         assert!(!h.claim(Instant::now()));

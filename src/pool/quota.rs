@@ -51,7 +51,8 @@ fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
 fn window(headers: &HeaderMap, which: &str, now: i64) -> Option<Window> {
     let used: f64 = header(headers, &format!("x-codex-{which}-used-percent"))?;
     let resets_at = header::<i64>(headers, &format!("x-codex-{which}-reset-at")).or_else(|| {
-        header::<f64>(headers, &format!("x-codex-{which}-reset-after-seconds")).map(|s| now + s as i64)
+        header::<f64>(headers, &format!("x-codex-{which}-reset-after-seconds"))
+            .map(|s| now + s as i64)
     });
     Some(Window {
         used_percent: used,
@@ -119,11 +120,26 @@ mod tests {
     #[test]
     fn reads_current_and_old_reset_headers() {
         let mut h = HeaderMap::new();
-        h.insert("x-codex-primary-used-percent", HeaderValue::from_static("42.5"));
-        h.insert("x-codex-primary-window-minutes", HeaderValue::from_static("300"));
-        h.insert("x-codex-primary-reset-at", HeaderValue::from_static("1900000000"));
-        h.insert("x-codex-secondary-used-percent", HeaderValue::from_static("7"));
-        h.insert("x-codex-secondary-reset-after-seconds", HeaderValue::from_static("600"));
+        h.insert(
+            "x-codex-primary-used-percent",
+            HeaderValue::from_static("42.5"),
+        );
+        h.insert(
+            "x-codex-primary-window-minutes",
+            HeaderValue::from_static("300"),
+        );
+        h.insert(
+            "x-codex-primary-reset-at",
+            HeaderValue::from_static("1900000000"),
+        );
+        h.insert(
+            "x-codex-secondary-used-percent",
+            HeaderValue::from_static("7"),
+        );
+        h.insert(
+            "x-codex-secondary-reset-after-seconds",
+            HeaderValue::from_static("600"),
+        );
         let q = from_headers(&h).unwrap_or_default();
         let p = q.primary.unwrap_or_default();
         assert_eq!(p.used_percent, 42.5);
@@ -131,7 +147,10 @@ mod tests {
         assert_eq!(p.resets_at, Some(1_900_000_000));
         let s = q.secondary.unwrap_or_default();
         let expect = unix_now() + 600;
-        assert!(s.resets_at.is_some_and(|r| (r - expect).abs() <= 2), "{s:?}");
+        assert!(
+            s.resets_at.is_some_and(|r| (r - expect).abs() <= 2),
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -146,7 +165,13 @@ mod tests {
             "secondary_window": {"used_percent": 3, "limit_window_seconds": 604800, "reset_at": 1900500000}}});
         let q = from_usage_body(&body).unwrap_or_default();
         assert_eq!(q.plan.as_deref(), Some("pro"));
-        assert_eq!(q.primary.as_ref().map(|w| w.window_minutes), Some(Some(300)));
-        assert_eq!(q.secondary.as_ref().and_then(|w| w.resets_at), Some(1_900_500_000));
+        assert_eq!(
+            q.primary.as_ref().map(|w| w.window_minutes),
+            Some(Some(300))
+        );
+        assert_eq!(
+            q.secondary.as_ref().and_then(|w| w.resets_at),
+            Some(1_900_500_000)
+        );
     }
 }

@@ -82,7 +82,10 @@ mod tests {
     use super::*;
 
     fn accounts(names: &[&str]) -> Vec<Arc<Account>> {
-        names.iter().map(|n| Arc::new(Account::detached(n))).collect()
+        names
+            .iter()
+            .map(|n| Arc::new(Account::detached(n)))
+            .collect()
     }
 
     fn names(list: &[Arc<Account>]) -> Vec<&str> {
@@ -95,7 +98,13 @@ mod tests {
         let c = AtomicUsize::new(0);
         let got = order(Strategy::PrimaryFirst, &acc, &[0, 1, 2], |_| true, &c);
         assert_eq!(names(&got), ["a", "b", "c"]);
-        let got = order(Strategy::PrimaryFirst, &acc, &[0, 1, 2], |a| a.name != "a", &c);
+        let got = order(
+            Strategy::PrimaryFirst,
+            &acc,
+            &[0, 1, 2],
+            |a| a.name != "a",
+            &c,
+        );
         assert_eq!(names(&got), ["b", "c"]);
     }
 
@@ -110,7 +119,13 @@ mod tests {
             firsts.push(got[0].name.clone());
         }
         assert_eq!(firsts, ["a", "b", "c", "a", "b", "c"]);
-        let got = order(Strategy::RoundRobin, &acc, &[0, 1, 2], |a| a.name != "b", &c);
+        let got = order(
+            Strategy::RoundRobin,
+            &acc,
+            &[0, 1, 2],
+            |a| a.name != "b",
+            &c,
+        );
         assert_eq!(got.len(), 2);
         assert!(!names(&got).contains(&"b"));
     }
@@ -127,7 +142,11 @@ mod tests {
 
     #[test]
     fn strategy_names_round_trip() {
-        for s in [Strategy::PrimaryFirst, Strategy::RoundRobin, Strategy::PriorityOrder] {
+        for s in [
+            Strategy::PrimaryFirst,
+            Strategy::RoundRobin,
+            Strategy::PriorityOrder,
+        ] {
             assert_eq!(Strategy::parse(s.as_str()), Some(s));
         }
         assert_eq!(Strategy::parse("random"), None);

@@ -42,7 +42,11 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         session_id: t.session_id,
         body,
     };
-    let mode = if t.stream { Mode::Stream } else { Mode::Collect };
+    let mode = if t.stream {
+        Mode::Stream
+    } else {
+        Mode::Collect
+    };
     let app = ctx.finish.app();
     let served = match proxy::serve(app, &ctx.snap, &call, mode).await {
         Ok(s) => s,
@@ -62,7 +66,11 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
             finish.set_model(reported.as_deref().unwrap_or(&model));
             finish.complete(collector.usage().as_ref());
             let mut resp = body::json(http::StatusCode::OK, &answer);
-            proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref().or(reported.as_deref()));
+            proxied_headers(
+                &mut resp,
+                &served.account.name,
+                upstream_model.as_deref().or(reported.as_deref()),
+            );
             resp
         }
         Delivery::Stream { buffered, events } => {

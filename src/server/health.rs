@@ -31,7 +31,10 @@ pub fn readyz(app: &App) -> Response<Body> {
         accounts.push(json!({"name": a.name, "usable": usable, "reason": reason}));
     }
     if ready > 0 {
-        body::json(StatusCode::OK, &json!({"status": "ready", "usable_accounts": ready, "accounts": accounts}))
+        body::json(
+            StatusCode::OK,
+            &json!({"status": "ready", "usable_accounts": ready, "accounts": accounts}),
+        )
     } else {
         body::json(
             StatusCode::SERVICE_UNAVAILABLE,

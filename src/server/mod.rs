@@ -45,7 +45,12 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: applicat
 
 /// Serves until `shutdown` resolves, then lets in-flight requests and streams
 /// finish within `[server].shutdown_grace` and cancels what remains.
-pub async fn run(listener: TcpListener, app: Arc<App>, surface: Surface, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    surface: Surface,
+    shutdown: impl Future<Output = ()>,
+) {
     let cfg = app.snapshot().config.server.clone();
     let shared = Arc::new(Shared {
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
@@ -96,7 +101,10 @@ pub async fn run(listener: TcpListener, app: Arc<App>, surface: Surface, shutdow
     drop(listener);
     let grace = shared.app.snapshot().config.server.shutdown_grace;
     tracing::info!(grace = ?grace, "shutting down: draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace ran out; cancelling the requests that remain");
     }
     tasks.abort_all();

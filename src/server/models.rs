@@ -13,8 +13,12 @@ pub fn list(app: &App) -> Response<Body> {
 pub fn get(app: &App, id: &str) -> Response<Body> {
     match app.models.load().get(id) {
         Some(m) => body::json(StatusCode::OK, &m),
-        None => ApiError::new(StatusCode::NOT_FOUND, "model_not_found", format!("the model {id:?} does not exist"))
-            .with_param("model")
-            .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("the model {id:?} does not exist"),
+        )
+        .with_param("model")
+        .into_response(),
     }
 }

@@ -9,7 +9,11 @@ use hyper::body::Incoming;
 use crate::error::ApiError;
 
 /// Reads the whole body, at most `limit` bytes (after zstd decoding too).
-pub async fn read_body(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         if !ct.starts_with("application/json") && !ct.is_empty() {
@@ -22,7 +26,9 @@ pub async fn read_body(headers: &HeaderMap, body: Incoming, limit: usize) -> Res
     }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(ApiError::too_large(limit)),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ApiError::too_large(limit))
+        }
         Err(e) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -81,17 +87,26 @@ pub fn request_id(headers: &HeaderMap) -> String {
 
 /// The client's conversation id: new and old session header spellings.
 pub fn session_hint(headers: &HeaderMap) -> Option<&str> {
-    ["session-id", "session_id", "conversation-id", "conversation_id", "thread-id"]
-        .iter()
-        .find_map(|h| headers.get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 256)
+    [
+        "session-id",
+        "session_id",
+        "conversation-id",
+        "conversation_id",
+        "thread-id",
+    ]
+    .iter()
+    .find_map(|h| headers.get(*h))
+    .and_then(|v| v.to_str().ok())
+    .map(str::trim)
+    .filter(|s| !s.is_empty() && s.len() <= 256)
 }
 
 /// `Authorization: Bearer KEY` or `x-api-key: KEY`.
 pub fn client_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
         let key = v
             .strip_prefix("Bearer ")
@@ -130,9 +145,15 @@ mod tests {
     #[test]
     fn keys_and_sessions_from_headers() {
         let mut h = HeaderMap::new();
-        h.insert("x-api-key", "k1".parse().unwrap_or(http::HeaderValue::from_static("")));
+        h.insert(
+            "x-api-key",
+            "k1".parse().unwrap_or(http::HeaderValue::from_static("")),
+        );
         assert_eq!(client_key(&h), Some("k1"));
-        h.insert(header::AUTHORIZATION, http::HeaderValue::from_static("Bearer k2"));
+        h.insert(
+            header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer k2"),
+        );
         assert_eq!(client_key(&h), Some("k2"));
         h.insert("session_id", http::HeaderValue::from_static("old-style"));
         assert_eq!(session_hint(&h), Some("old-style"));

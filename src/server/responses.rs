@@ -39,7 +39,11 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         session_id: n.session_id,
         body,
     };
-    let mode = if n.stream { Mode::Stream } else { Mode::Collect };
+    let mode = if n.stream {
+        Mode::Stream
+    } else {
+        Mode::Collect
+    };
     let served = match proxy::serve(ctx.finish.app(), &ctx.snap, &call, mode).await {
         Ok(s) => s,
         Err(e) => return ctx.fail(e),
@@ -56,7 +60,11 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
             finish.set_model(reported.as_deref().unwrap_or(&model));
             finish.complete(collector.usage().as_ref());
             let mut resp = body::json(http::StatusCode::OK, &answer);
-            proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref().or(reported.as_deref()));
+            proxied_headers(
+                &mut resp,
+                &served.account.name,
+                upstream_model.as_deref().or(reported.as_deref()),
+            );
             resp
         }
         Delivery::Stream { buffered, events } => {
@@ -106,7 +114,10 @@ impl Relay {
             }
             (Kind::Completed | Kind::Incomplete, None) => {
                 self.done = true;
-                let info = Event::parse(&data).ok().and_then(|e| e.response()).unwrap_or_default();
+                let info = Event::parse(&data)
+                    .ok()
+                    .and_then(|e| e.response())
+                    .unwrap_or_default();
                 if let Some(m) = info.model.as_deref() {
                     self.finish.set_model(m);
                 }

@@ -31,25 +31,33 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body
     let mut resp = match (shared.surface, &method, path.as_str()) {
         (_, &Method::GET, "/metrics") => metrics(&shared),
         (Surface::MetricsOnly, _, _) => ApiError::not_found(&path).into_response(),
-        (_, &Method::POST, "/v1/chat/completions") => match api(&shared, req, "chat", started, &request_id).await {
-            Ok((ctx, bytes)) => chat::handle(ctx, bytes).await,
-            Err(resp) => resp,
-        },
-        (_, &Method::POST, "/v1/responses") => match api(&shared, req, "responses", started, &request_id).await {
-            Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
-            Err(resp) => resp,
-        },
+        (_, &Method::POST, "/v1/chat/completions") => {
+            match api(&shared, req, "chat", started, &request_id).await {
+                Ok((ctx, bytes)) => chat::handle(ctx, bytes).await,
+                Err(resp) => resp,
+            }
+        }
+        (_, &Method::POST, "/v1/responses") => {
+            match api(&shared, req, "responses", started, &request_id).await {
+                Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
+                Err(resp) => resp,
+            }
+        }
         (_, &Method::GET, "/v1/models") => match authorize(&shared, req.headers()) {
             Ok(_) => models::list(&shared.app),
             Err(e) => e.into_response(),
         },
-        (_, &Method::GET, p) if p.starts_with("/v1/models/") => match authorize(&shared, req.headers()) {
-            Ok(_) => models::get(&shared.app, &p["/v1/models/".len()..]),
-            Err(e) => e.into_response(),
-        },
+        (_, &Method::GET, p) if p.starts_with("/v1/models/") => {
+            match authorize(&shared, req.headers()) {
+                Ok(_) => models::get(&shared.app, &p["/v1/models/".len()..]),
+                Err(e) => e.into_response(),
+            }
+        }
         (_, &Method::GET, "/healthz") => health::healthz(),
         (_, &Method::GET, "/readyz") => health::readyz(&shared.app),
-        (_, _, p) if p.starts_with("/admin/") || p == "/admin" => crate::admin::handle(&shared.app, req).await,
+        (_, _, p) if p.starts_with("/admin/") || p == "/admin" => {
+            crate::admin::handle(&shared.app, req).await
+        }
         (_, m, p) if known(p) => ApiError::method_not_allowed(m, p).into_response(),
         (_, _, p) => ApiError::not_found(p).into_response(),
     };
@@ -60,8 +68,15 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body
 }
 
 fn known(path: &str) -> bool {
-    matches!(path, "/v1/chat/completions" | "/v1/responses" | "/v1/models" | "/healthz" | "/readyz" | "/metrics")
-        || path.starts_with("/v1/models/")
+    matches!(
+        path,
+        "/v1/chat/completions"
+            | "/v1/responses"
+            | "/v1/models"
+            | "/healthz"
+            | "/readyz"
+            | "/metrics"
+    ) || path.starts_with("/v1/models/")
 }
 
 fn metrics(shared: &Shared) -> Response<Body> {
@@ -97,7 +112,10 @@ async fn api(
         e.into_response()
     };
     if busy {
-        return Err(fail(&mut finish, ApiError::overloaded("in-flight requests")));
+        return Err(fail(
+            &mut finish,
+            ApiError::overloaded("in-flight requests"),
+        ));
     }
     let snap = app.snapshot();
     let key = match keys::authenticate(&snap.keys, request::client_key(req.headers())) {
@@ -128,7 +146,11 @@ impl Ctx {
         let Some(key) = &self.key else { return Ok(()) };
         key.admit(model).inspect_err(|e| {
             if e.status == StatusCode::TOO_MANY_REQUESTS {
-                self.finish_app().metrics.client_rate_limited.with_label_values(&[key.name()]).inc();
+                self.finish_app()
+                    .metrics
+                    .client_rate_limited
+                    .with_label_values(&[key.name()])
+                    .inc();
             }
         })
     }
@@ -168,8 +190,14 @@ pub fn proxied_headers(resp: &mut Response<Body>, account: &str, model: Option<&
 pub fn sse_response(body: Body) -> Response<Body> {
     let mut r = Response::new(body);
     let h = r.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     r
 }

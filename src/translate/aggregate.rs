@@ -135,7 +135,11 @@ impl Collector {
             reasoning.join("\n\n")
         };
         let finish_reason = if self.incomplete {
-            incomplete_finish_reason(info.incomplete_details.as_ref().and_then(|d| d.reason.as_deref()))
+            incomplete_finish_reason(
+                info.incomplete_details
+                    .as_ref()
+                    .and_then(|d| d.reason.as_deref()),
+            )
         } else if tool_calls.is_empty() {
             "stop"
         } else {
@@ -170,7 +174,10 @@ impl Collector {
     /// The Responses API object, with `output` filled from the stream when the
     /// final event left it empty.
     pub fn response_object(&self, model: &str) -> Value {
-        let mut r = self.response.clone().unwrap_or_else(|| json!({"object": "response"}));
+        let mut r = self
+            .response
+            .clone()
+            .unwrap_or_else(|| json!({"object": "response"}));
         let empty = r
             .get("output")
             .and_then(Value::as_array)
@@ -215,7 +222,10 @@ mod tests {
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(v["usage"]["prompt_tokens"], 9);
         assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
-        assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 1);
+        assert_eq!(
+            v["usage"]["completion_tokens_details"]["reasoning_tokens"],
+            1
+        );
         assert_eq!(v["usage"]["total_tokens"], 12);
         let r = c.response_object("asked");
         assert_eq!(r["output"].as_array().map(Vec::len), Some(2));

@@ -94,7 +94,7 @@ impl ChatRequest {
     /// Parses JSON, naming the field that is wrong.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let parsed: ChatRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
@@ -113,18 +113,31 @@ impl ChatRequest {
                 param,
                 code: "invalid_request_error",
             }
-        })
+        })?;
+        de.end().map_err(|e| Invalid {
+            param: None,
+            code: "invalid_json",
+            message: format!("the request body is not valid JSON: {e}"),
+        })?;
+        Ok(parsed)
     }
 
     /// Translates into a codex-responses request. `session_hint` is the client's
     /// session header, if any; `seed` makes derived session ids per client key.
-    pub fn into_responses(self, session_hint: Option<&str>, seed: &str) -> Result<Translated, Invalid> {
+    pub fn into_responses(
+        self,
+        session_hint: Option<&str>,
+        seed: &str,
+    ) -> Result<Translated, Invalid> {
         self.refuse_unsupported()?;
         if self.model.trim().is_empty() {
             return Err(Invalid::field("model", "'model' must not be empty"));
         }
         if self.messages.is_empty() {
-            return Err(Invalid::field("messages", "'messages' must hold at least one message"));
+            return Err(Invalid::field(
+                "messages",
+                "'messages' must hold at least one message",
+            ));
         }
         let (instructions, input) = convert_messages(&self.messages)?;
 
@@ -162,7 +175,10 @@ impl ChatRequest {
         }
         if let Some(v) = &self.verbosity {
             if !matches!(v.as_str(), "low" | "medium" | "high") {
-                return Err(Invalid::field("verbosity", format!("'verbosity' must be low, medium or high, not {v:?}")));
+                return Err(Invalid::field(
+                    "verbosity",
+                    format!("'verbosity' must be low, medium or high, not {v:?}"),
+                ));
             }
             text.insert("verbosity".into(), json!(v));
         }
@@ -173,10 +189,17 @@ impl ChatRequest {
         body.insert("stream".into(), json!(true));
         body.insert("include".into(), json!(["reasoning.encrypted_content"]));
 
-        let session_id = match self.prompt_cache_key.as_deref().or(session_hint) {
+        let client_key = self
+            .prompt_cache_key
+            .as_deref()
+            .filter(|s| !s.trim().is_empty());
+        let session_id = match client_key.or(session_hint) {
             Some(s) if !s.trim().is_empty() => s.to_string(),
             _ => {
-                let first = body["input"].get(0).map(Value::to_string).unwrap_or_default();
+                let first = body["input"]
+                    .get(0)
+                    .map(Value::to_string)
+                    .unwrap_or_default();
                 let instr = body["instructions"].as_str().unwrap_or("");
                 derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
             }
@@ -200,18 +223,26 @@ impl ChatRequest {
 
     fn refuse_unsupported(&self) -> Result<(), Invalid> {
         if self.n.is_some_and(|n| n > 1) {
-            return Err(Invalid::unsupported("n", "'n' greater than 1 (several choices)"));
+            return Err(Invalid::unsupported(
+                "n",
+                "'n' greater than 1 (several choices)",
+            ));
         }
-        if self.logprobs == Some(true) || self.top_logprobs.is_some_and(|n| n > 0) {
+        if self.logprobs == Some(true) {
             return Err(Invalid::unsupported("logprobs", "'logprobs'"));
         }
-        if self.audio.as_ref().is_some_and(|a| !a.is_null())
-            || self
-                .modalities
-                .as_ref()
-                .is_some_and(|m| m.iter().any(|x| x == "audio"))
-        {
+        if self.top_logprobs.is_some_and(|n| n > 0) {
+            return Err(Invalid::unsupported("top_logprobs", "'top_logprobs'"));
+        }
+        if self.audio.as_ref().is_some_and(|a| !a.is_null()) {
             return Err(Invalid::unsupported("audio", "audio output"));
+        }
+        if self
+            .modalities
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|x| x == "audio"))
+        {
+            return Err(Invalid::unsupported("modalities", "audio output"));
         }
         if self.functions.as_ref().is_some_and(|f| !f.is_null()) {
             return Err(Invalid::field(
@@ -223,7 +254,10 @@ impl ChatRequest {
     }
 
     fn reasoning_value(&self) -> Result<Value, Invalid> {
-        let (effort, param) = match (&self.reasoning_effort, self.reasoning.as_ref().and_then(|r| r.effort.as_ref())) {
+        let (effort, param) = match (
+            &self.reasoning_effort,
+            self.reasoning.as_ref().and_then(|r| r.effort.as_ref()),
+        ) {
             (Some(e), _) => (Some(e), "reasoning_effort"),
             (None, Some(e)) => (Some(e), "reasoning.effort"),
             (None, None) => (None, "reasoning_effort"),
@@ -233,7 +267,10 @@ impl ChatRequest {
             if !REASONING_EFFORTS.contains(&e.as_str()) {
                 return Err(Invalid::field(
                     param,
-                    format!("'{param}' must be one of {}, not {e:?}", REASONING_EFFORTS.join(", ")),
+                    format!(
+                        "'{param}' must be one of {}, not {e:?}",
+                        REASONING_EFFORTS.join(", ")
+                    ),
                 ));
             }
             r.insert("effort".into(), json!(e));
@@ -244,7 +281,10 @@ impl ChatRequest {
             .and_then(|r| r.summary.clone())
             .unwrap_or_else(|| "auto".into());
         if !matches!(summary.as_str(), "auto" | "concise" | "detailed" | "none") {
-            return Err(Invalid::field("reasoning.summary", format!("'reasoning.summary' must be auto, concise or detailed, not {summary:?}")));
+            return Err(Invalid::field(
+                "reasoning.summary",
+                format!("'reasoning.summary' must be auto, concise or detailed, not {summary:?}"),
+            ));
         }
         if summary != "none" {
             r.insert("summary".into(), json!(summary));
@@ -264,7 +304,9 @@ fn convert_messages(messages: &[Message]) -> Result<(String, Vec<Value>), Invali
             "system" | "developer" => {
                 let text = text_only(m.content.as_ref(), &at("content"))?;
                 if leading {
-                    instructions.push(text);
+                    if !text.is_empty() {
+                        instructions.push(text);
+                    }
                 } else {
                     input.push(json!({"type": "message", "role": "developer",
                         "content": [{"type": "input_text", "text": text}]}));
@@ -344,17 +386,34 @@ fn text_only(content: Option<&Value>, param: &str) -> Result<String, Invalid> {
             }
             Ok(out)
         }
-        Some(other) => Err(Invalid::field(param, format!("'{param}' must be a string or an array of parts, not {}", type_name(other)))),
+        Some(other) => Err(Invalid::field(
+            param,
+            format!(
+                "'{param}' must be a string or an array of parts, not {}",
+                type_name(other)
+            ),
+        )),
     }
 }
 
 fn user_parts(content: Option<&Value>, param: &str) -> Result<Vec<Value>, Invalid> {
     let parts = match content {
-        None | Some(Value::Null) => return Err(Invalid::field(param, format!("'{param}' is required for a user message"))),
+        None | Some(Value::Null) => {
+            return Err(Invalid::field(
+                param,
+                format!("'{param}' is required for a user message"),
+            ))
+        }
         Some(Value::String(s)) => return Ok(vec![json!({"type": "input_text", "text": s})]),
         Some(Value::Array(parts)) => parts,
         Some(other) => {
-            return Err(Invalid::field(param, format!("'{param}' must be a string or an array of parts, not {}", type_name(other))))
+            return Err(Invalid::field(
+                param,
+                format!(
+                    "'{param}' must be a string or an array of parts, not {}",
+                    type_name(other)
+                ),
+            ))
         }
     };
     parts
@@ -368,21 +427,38 @@ fn user_part(p: &Value, param: &str) -> Result<Value, Invalid> {
     let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
     match kind {
         "text" | "input_text" => {
-            let text = p.get("text").and_then(Value::as_str).ok_or_else(|| Invalid::field(format!("{param}.text"), format!("'{param}.text' must be a string")))?;
+            let text = p.get("text").and_then(Value::as_str).ok_or_else(|| {
+                Invalid::field(
+                    format!("{param}.text"),
+                    format!("'{param}.text' must be a string"),
+                )
+            })?;
             Ok(json!({"type": "input_text", "text": text}))
         }
         "image_url" => {
             let iu = p.get("image_url");
             let (url, detail) = match iu {
                 Some(Value::String(u)) => (Some(u.as_str()), None),
-                Some(Value::Object(o)) => (o.get("url").and_then(Value::as_str), o.get("detail").and_then(Value::as_str)),
+                Some(Value::Object(o)) => (
+                    o.get("url").and_then(Value::as_str),
+                    o.get("detail").and_then(Value::as_str),
+                ),
                 _ => (None, None),
             };
             let Some(url) = url.filter(|u| !u.is_empty()) else {
-                return Err(Invalid::field(format!("{param}.image_url.url"), format!("'{param}.image_url.url' must be a data: or http(s) URL")));
+                return Err(Invalid::field(
+                    format!("{param}.image_url.url"),
+                    format!("'{param}.image_url.url' must be a data: or http(s) URL"),
+                ));
             };
-            if !(url.starts_with("data:") || url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Invalid::field(format!("{param}.image_url.url"), format!("'{param}.image_url.url' must be a data: or http(s) URL")));
+            if !(url.starts_with("data:")
+                || url.starts_with("http://")
+                || url.starts_with("https://"))
+            {
+                return Err(Invalid::field(
+                    format!("{param}.image_url.url"),
+                    format!("'{param}.image_url.url' must be a data: or http(s) URL"),
+                ));
             }
             Ok(json!({"type": "input_image", "image_url": url, "detail": detail.unwrap_or("auto")}))
         }
@@ -396,8 +472,14 @@ fn user_part(p: &Value, param: &str) -> Result<Value, Invalid> {
                     out.insert(key.into(), v.clone());
                 }
             }
-            if out.len() == 1 {
-                return Err(Invalid::field(format!("{param}.file"), format!("'{param}.file' needs file_data or file_id")));
+            if !["file_data", "file_id", "file_url"]
+                .iter()
+                .any(|k| out.contains_key(*k))
+            {
+                return Err(Invalid::field(
+                    format!("{param}.file"),
+                    format!("'{param}.file' needs file_data, file_id or file_url"),
+                ));
             }
             Ok(Value::Object(out))
         }
@@ -422,25 +504,55 @@ fn assistant_parts(content: Option<&Value>, param: &str) -> Result<Vec<Value>, I
                     "text": p.get("text").and_then(Value::as_str).unwrap_or("")})),
                 Some("refusal") => Ok(json!({"type": "refusal",
                     "refusal": p.get("refusal").and_then(Value::as_str).unwrap_or("")})),
-                _ => Err(Invalid::field(format!("{param}[{k}]"), format!("'{param}[{k}]' must be a text or refusal part"))),
+                _ => Err(Invalid::field(
+                    format!("{param}[{k}]"),
+                    format!("'{param}[{k}]' must be a text or refusal part"),
+                )),
             })
             .collect(),
-        Some(other) => Err(Invalid::field(param, format!("'{param}' must be a string or an array of parts, not {}", type_name(other)))),
+        Some(other) => Err(Invalid::field(
+            param,
+            format!(
+                "'{param}' must be a string or an array of parts, not {}",
+                type_name(other)
+            ),
+        )),
     }
 }
 
 fn convert_tool_call(call: &Value, param: &str) -> Result<Value, Invalid> {
-    let id = call.get("id").and_then(Value::as_str).ok_or_else(|| Invalid::field(format!("{param}.id"), format!("'{param}.id' must be a string")))?;
-    match call.get("type").and_then(Value::as_str).unwrap_or("function") {
+    let id = call.get("id").and_then(Value::as_str).ok_or_else(|| {
+        Invalid::field(
+            format!("{param}.id"),
+            format!("'{param}.id' must be a string"),
+        )
+    })?;
+    match call
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("function")
+    {
         "function" => {
-            let f = call.get("function").ok_or_else(|| Invalid::field(format!("{param}.function"), format!("'{param}.function' is required")))?;
-            let name = f.get("name").and_then(Value::as_str).ok_or_else(|| Invalid::field(format!("{param}.function.name"), format!("'{param}.function.name' must be a string")))?;
+            let f = call.get("function").ok_or_else(|| {
+                Invalid::field(
+                    format!("{param}.function"),
+                    format!("'{param}.function' is required"),
+                )
+            })?;
+            let name = f.get("name").and_then(Value::as_str).ok_or_else(|| {
+                Invalid::field(
+                    format!("{param}.function.name"),
+                    format!("'{param}.function.name' must be a string"),
+                )
+            })?;
             let arguments = match f.get("arguments") {
                 Some(Value::String(s)) => s.clone(),
                 None | Some(Value::Null) => "{}".into(),
                 Some(other) => other.to_string(),
             };
-            Ok(json!({"type": "function_call", "call_id": id, "name": name, "arguments": arguments}))
+            Ok(
+                json!({"type": "function_call", "call_id": id, "name": name, "arguments": arguments}),
+            )
         }
         "custom" => {
             let c = call.get("custom").unwrap_or(&Value::Null);
@@ -448,7 +560,10 @@ fn convert_tool_call(call: &Value, param: &str) -> Result<Value, Invalid> {
             let input = c.get("input").and_then(Value::as_str).unwrap_or("");
             Ok(json!({"type": "custom_tool_call", "call_id": id, "name": name, "input": input}))
         }
-        other => Err(Invalid::field(format!("{param}.type"), format!("unknown tool call type {other:?}"))),
+        other => Err(Invalid::field(
+            format!("{param}.type"),
+            format!("unknown tool call type {other:?}"),
+        )),
     }
 }
 
@@ -456,29 +571,61 @@ fn convert_tool_call(call: &Value, param: &str) -> Result<Value, Invalid> {
 /// else passes through untouched.
 fn convert_tool(tool: &Value, i: usize) -> Result<Value, Invalid> {
     let Some(obj) = tool.as_object() else {
-        return Err(Invalid::field(format!("tools[{i}]"), format!("'tools[{i}]' must be an object")));
+        return Err(Invalid::field(
+            format!("tools[{i}]"),
+            format!("'tools[{i}]' must be an object"),
+        ));
     };
     let Some(kind) = obj.get("type").and_then(Value::as_str) else {
-        return Err(Invalid::field(format!("tools[{i}].type"), format!("'tools[{i}].type' must be a string")));
+        return Err(Invalid::field(
+            format!("tools[{i}].type"),
+            format!("'tools[{i}].type' must be a string"),
+        ));
+    };
+    if kind == "function" {
+        match obj.get("function") {
+            Some(Value::Object(inner)) if !inner.get("name").is_some_and(Value::is_string) => {
+                return Err(Invalid::field(
+                    format!("tools[{i}].function.name"),
+                    format!("'tools[{i}].function.name' must be a string"),
+                ));
+            }
+            None if !obj.contains_key("name") => {
+                return Err(Invalid::field(
+                    format!("tools[{i}].function"),
+                    format!("'tools[{i}].function' is required"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    flatten_tool(tool, true).map_err(|m| Invalid::field(format!("tools[{i}]"), m))
+}
+
+/// The flattening itself, shared by `tools` and `tool_choice.allowed_tools`
+/// (whose entries name tools and get no defaults).
+fn flatten_tool(tool: &Value, defaults: bool) -> Result<Value, String> {
+    let Some(obj) = tool.as_object() else {
+        return Err("a tool must be an object".into());
+    };
+    let Some(kind) = obj.get("type").and_then(Value::as_str) else {
+        return Err("a tool's 'type' must be a string".into());
     };
     let Some(Value::Object(inner)) = obj.get(kind) else {
-        if kind == "function" && !obj.contains_key("name") {
-            return Err(Invalid::field(format!("tools[{i}].function"), format!("'tools[{i}].function' is required")));
-        }
         return Ok(tool.clone());
     };
-    if kind == "function" && !inner.get("name").is_some_and(Value::is_string) {
-        return Err(Invalid::field(format!("tools[{i}].function.name"), format!("'tools[{i}].function.name' must be a string")));
-    }
     let mut flat = Map::with_capacity(inner.len() + 1);
     flat.insert("type".into(), json!(kind));
     for (k, v) in inner {
         flat.insert(k.clone(), v.clone());
     }
-    if kind == "function" && !flat.contains_key("parameters") {
-        flat.insert("parameters".into(), json!({"type": "object", "properties": {}}));
+    if defaults && kind == "function" && !flat.contains_key("parameters") {
+        flat.insert(
+            "parameters".into(),
+            json!({"type": "object", "properties": {}}),
+        );
     }
-    if kind == "function" && flat.get("strict").is_none_or(Value::is_null) {
+    if defaults && kind == "function" && flat.get("strict").is_none_or(Value::is_null) {
         flat.insert("strict".into(), json!(false));
     }
     Ok(Value::Object(flat))
@@ -486,8 +633,13 @@ fn convert_tool(tool: &Value, i: usize) -> Result<Value, Invalid> {
 
 fn convert_tool_choice(choice: &Value) -> Result<Value, Invalid> {
     match choice {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => Ok(choice.clone()),
-        Value::String(s) => Err(Invalid::field("tool_choice", format!("'tool_choice' must be auto, none, required or an object, not {s:?}"))),
+        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
+            Ok(choice.clone())
+        }
+        Value::String(s) => Err(Invalid::field(
+            "tool_choice",
+            format!("'tool_choice' must be auto, none, required or an object, not {s:?}"),
+        )),
         Value::Object(o) => {
             let kind = o.get("type").and_then(Value::as_str).unwrap_or("");
             match o.get(kind) {
@@ -497,12 +649,31 @@ fn convert_tool_choice(choice: &Value) -> Result<Value, Invalid> {
                     for (k, v) in inner {
                         flat.insert(k.clone(), v.clone());
                     }
+                    // allowed_tools lists tools in Chat's nested form too.
+                    if let Some(Value::Array(tools)) = flat.get("tools") {
+                        let tools = tools
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| {
+                                flatten_tool(t, false).map_err(|m| {
+                                    Invalid::field(format!("tool_choice.{kind}.tools[{i}]"), m)
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        flat.insert("tools".into(), Value::Array(tools));
+                    }
                     Ok(Value::Object(flat))
                 }
                 _ => Ok(choice.clone()),
             }
         }
-        other => Err(Invalid::field("tool_choice", format!("'tool_choice' must be a string or an object, not {}", type_name(other)))),
+        other => Err(Invalid::field(
+            "tool_choice",
+            format!(
+                "'tool_choice' must be a string or an object, not {}",
+                type_name(other)
+            ),
+        )),
     }
 }
 
@@ -512,15 +683,24 @@ fn convert_response_format(format: &Value) -> Result<Option<Value>, Invalid> {
         Some("json_object") => Ok(Some(json!({"type": "json_object"}))),
         Some("json_schema") => {
             let Some(Value::Object(js)) = format.get("json_schema") else {
-                return Err(Invalid::field("response_format.json_schema", "'response_format.json_schema' is required for type json_schema"));
+                return Err(Invalid::field(
+                    "response_format.json_schema",
+                    "'response_format.json_schema' is required for type json_schema",
+                ));
             };
             let Some(name) = js.get("name").and_then(Value::as_str) else {
-                return Err(Invalid::field("response_format.json_schema.name", "'response_format.json_schema.name' must be a string"));
+                return Err(Invalid::field(
+                    "response_format.json_schema.name",
+                    "'response_format.json_schema.name' must be a string",
+                ));
             };
             let mut f = Map::new();
             f.insert("type".into(), json!("json_schema"));
             f.insert("name".into(), json!(name));
-            f.insert("schema".into(), js.get("schema").cloned().unwrap_or_else(|| json!({})));
+            f.insert(
+                "schema".into(),
+                js.get("schema").cloned().unwrap_or_else(|| json!({})),
+            );
             if let Some(s) = js.get("strict") {
                 f.insert("strict".into(), s.clone());
             }
@@ -529,7 +709,10 @@ fn convert_response_format(format: &Value) -> Result<Option<Value>, Invalid> {
             }
             Ok(Some(Value::Object(f)))
         }
-        _ => Err(Invalid::field("response_format.type", "'response_format.type' must be text, json_object or json_schema")),
+        _ => Err(Invalid::field(
+            "response_format.type",
+            "'response_format.type' must be text, json_object or json_schema",
+        )),
     }
 }
 

@@ -244,26 +244,50 @@ impl ChatStream {
             }
             Kind::OutputTextDelta => {
                 if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
-                    self.delta(out, Delta { content: Some(d), ..Delta::default() });
+                    self.delta(
+                        out,
+                        Delta {
+                            content: Some(d),
+                            ..Delta::default()
+                        },
+                    );
                 }
                 Step::Continue
             }
             Kind::RefusalDelta => {
-                if let Some(d) = event.delta.as_deref() {
-                    self.delta(out, Delta { refusal: Some(d), ..Delta::default() });
+                if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
+                    self.delta(
+                        out,
+                        Delta {
+                            refusal: Some(d),
+                            ..Delta::default()
+                        },
+                    );
                 }
                 Step::Continue
             }
             Kind::ReasoningSummaryPartAdded => {
                 if self.summary_parts > 0 {
-                    self.delta(out, Delta { reasoning_content: Some("\n\n"), ..Delta::default() });
+                    self.delta(
+                        out,
+                        Delta {
+                            reasoning_content: Some("\n\n"),
+                            ..Delta::default()
+                        },
+                    );
                 }
                 self.summary_parts += 1;
                 Step::Continue
             }
             Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
                 if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
-                    self.delta(out, Delta { reasoning_content: Some(d), ..Delta::default() });
+                    self.delta(
+                        out,
+                        Delta {
+                            reasoning_content: Some(d),
+                            ..Delta::default()
+                        },
+                    );
                 }
                 Step::Continue
             }
@@ -274,7 +298,10 @@ impl ChatStream {
                 Step::Continue
             }
             Kind::FunctionCallArgumentsDelta | Kind::CustomToolCallInputDelta => {
-                let (Some(item_id), Some(d)) = (event.item_id.as_deref(), event.delta.as_deref()) else {
+                let (Some(item_id), Some(d)) = (
+                    event.item_id.as_deref(),
+                    event.delta.as_deref().filter(|d| !d.is_empty()),
+                ) else {
                     return Step::Continue;
                 };
                 if let Some(index) = self.tools.iter().position(|t| t.item_id == item_id) {
@@ -297,7 +324,11 @@ impl ChatStream {
                 }
                 self.usage = info.usage;
                 let reason = if event.kind() == Kind::Incomplete {
-                    incomplete_finish_reason(info.incomplete_details.as_ref().and_then(|d| d.reason.as_deref()))
+                    incomplete_finish_reason(
+                        info.incomplete_details
+                            .as_ref()
+                            .and_then(|d| d.reason.as_deref()),
+                    )
                 } else if self.tools.is_empty() {
                     "stop"
                 } else {
@@ -325,10 +356,10 @@ impl ChatStream {
             "custom_tool_call" => true,
             _ => return,
         };
-        let item_id = item.id.clone().unwrap_or_default();
-        if self.tools.iter().any(|t| t.item_id == item_id && !item_id.is_empty()) {
+        if self.slot(item).is_some() {
             return;
         }
+        let item_id = item.id.clone().unwrap_or_default();
         let call_id = item.call_id.clone().unwrap_or_else(|| item_id.clone());
         self.tools.push(ToolSlot {
             item_id,
@@ -341,6 +372,15 @@ impl ChatStream {
         self.tool_header(out, index, name);
     }
 
+    /// The slot of a call already seen: by item id, else by call id.
+    fn slot(&self, item: &Item) -> Option<usize> {
+        let id = item.id.as_deref().filter(|s| !s.is_empty());
+        let call = item.call_id.as_deref().filter(|s| !s.is_empty());
+        self.tools.iter().position(|t| {
+            id.is_some_and(|i| t.item_id == i) || call.is_some_and(|c| t.call_id == c)
+        })
+    }
+
     fn tool_header(&mut self, out: &mut BytesMut, index: usize, name: &str) {
         let custom = self.tools[index].custom;
         let call_id = self.tools[index].call_id.clone();
@@ -349,14 +389,23 @@ impl ChatStream {
             index,
             id: Some(&call_id),
             kind: Some(if custom { "custom" } else { "function" }),
-            function: (!custom).then_some(FunctionDelta { name: Some(name), arguments: "" }),
-            custom: custom.then_some(CustomDelta { name: Some(name), input: "" }),
+            function: (!custom).then_some(FunctionDelta {
+                name: Some(name),
+                arguments: "",
+            }),
+            custom: custom.then_some(CustomDelta {
+                name: Some(name),
+                input: "",
+            }),
         };
         self.frame(
             out,
             Some(Choice {
                 index: 0,
-                delta: Delta { tool_calls: Some([delta]), ..Delta::default() },
+                delta: Delta {
+                    tool_calls: Some([delta]),
+                    ..Delta::default()
+                },
                 logprobs: None,
                 finish_reason: None,
             }),
@@ -364,15 +413,31 @@ impl ChatStream {
         );
     }
 
-    fn tool_delta(&mut self, out: &mut BytesMut, index: usize, name: Option<&str>, text: &str, custom: bool) {
+    fn tool_delta(
+        &mut self,
+        out: &mut BytesMut,
+        index: usize,
+        name: Option<&str>,
+        text: &str,
+        custom: bool,
+    ) {
         let delta = ToolCallDelta {
             index,
             id: None,
             kind: None,
-            function: (!custom).then_some(FunctionDelta { name, arguments: text }),
+            function: (!custom).then_some(FunctionDelta {
+                name,
+                arguments: text,
+            }),
             custom: custom.then_some(CustomDelta { name, input: text }),
         };
-        self.delta(out, Delta { tool_calls: Some([delta]), ..Delta::default() });
+        self.delta(
+            out,
+            Delta {
+                tool_calls: Some([delta]),
+                ..Delta::default()
+            },
+        );
     }
 
     /// A finished call: announce it if `added` never came, and send its
@@ -381,8 +446,7 @@ impl ChatStream {
         if !matches!(item.kind.as_str(), "function_call" | "custom_tool_call") {
             return;
         }
-        let item_id = item.id.clone().unwrap_or_default();
-        let index = match self.tools.iter().position(|t| !item_id.is_empty() && t.item_id == item_id) {
+        let index = match self.slot(item) {
             Some(i) => i,
             None => {
                 self.tool_started(item, out);
@@ -417,13 +481,19 @@ impl ChatStream {
             None,
         );
         if self.include_usage {
-            let usage = self.usage.as_ref().map(ChatUsage::from).unwrap_or(ChatUsage {
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                total_tokens: 0,
-                prompt_tokens_details: CachedDetails { cached_tokens: 0 },
-                completion_tokens_details: ReasoningDetails { reasoning_tokens: 0 },
-            });
+            let usage = self
+                .usage
+                .as_ref()
+                .map(ChatUsage::from)
+                .unwrap_or(ChatUsage {
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    total_tokens: 0,
+                    prompt_tokens_details: CachedDetails { cached_tokens: 0 },
+                    completion_tokens_details: ReasoningDetails {
+                        reasoning_tokens: 0,
+                    },
+                });
             self.frame(out, None, Some(usage));
         }
         out.put_slice(sse::DONE);

@@ -67,7 +67,8 @@ pub const REFUSED_PARAMS: &[&str] = &[
     "conversation",
 ];
 
-pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+pub const REASONING_EFFORTS: &[&str] =
+    &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
 
 /// The JSON type name of a value, for error messages.
 pub fn type_name(v: &Value) -> &'static str {
@@ -93,5 +94,7 @@ pub fn derived_session_id(seed: &[&[u8]]) -> String {
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }

@@ -18,21 +18,41 @@ pub struct Normalized {
     pub session_id: String,
 }
 
-pub fn normalize(bytes: &[u8], session_hint: Option<&str>, seed: &str) -> Result<Normalized, Invalid> {
+pub fn normalize(
+    bytes: &[u8],
+    session_hint: Option<&str>,
+    seed: &str,
+) -> Result<Normalized, Invalid> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
         param: None,
         code: "invalid_json",
         message: format!("the request body is not valid JSON: {e}"),
     })?;
     let Value::Object(mut body) = value else {
-        return Err(Invalid::field("body", format!("the request body must be a JSON object, not {}", type_name(&value))));
+        return Err(Invalid::field(
+            "body",
+            format!(
+                "the request body must be a JSON object, not {}",
+                type_name(&value)
+            ),
+        ));
     };
     let model = match body.get("model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
-        Some(Value::String(_)) | None | Some(Value::Null) => return Err(Invalid::field("model", "'model' is required")),
-        Some(other) => return Err(Invalid::field("model", format!("'model' must be a string, not {}", type_name(other)))),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(Invalid::field("model", "'model' is required"))
+        }
+        Some(other) => {
+            return Err(Invalid::field(
+                "model",
+                format!("'model' must be a string, not {}", type_name(other)),
+            ))
+        }
     };
-    if body.get("previous_response_id").is_some_and(|v| !v.is_null()) {
+    if body
+        .get("previous_response_id")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(Invalid {
             param: Some("previous_response_id".into()),
             code: "previous_response_not_supported",
@@ -42,7 +62,12 @@ pub fn normalize(bytes: &[u8], session_hint: Option<&str>, seed: &str) -> Result
     let stream = match body.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(Invalid::field("stream", format!("'stream' must be a boolean, not {}", type_name(other)))),
+        Some(other) => {
+            return Err(Invalid::field(
+                "stream",
+                format!("'stream' must be a boolean, not {}", type_name(other)),
+            ))
+        }
     };
     match body.get("input") {
         None | Some(Value::Null) => {
@@ -57,21 +82,40 @@ pub fn normalize(bytes: &[u8], session_hint: Option<&str>, seed: &str) -> Result
         }
         Some(Value::Array(items)) => {
             if let Some(i) = items.iter().position(|it| !it.is_object()) {
-                return Err(Invalid::field(format!("input[{i}]"), format!("'input[{i}]' must be an object")));
+                return Err(Invalid::field(
+                    format!("input[{i}]"),
+                    format!("'input[{i}]' must be an object"),
+                ));
             }
         }
-        Some(other) => return Err(Invalid::field("input", format!("'input' must be a string or an array, not {}", type_name(other)))),
+        Some(other) => {
+            return Err(Invalid::field(
+                "input",
+                format!(
+                    "'input' must be a string or an array, not {}",
+                    type_name(other)
+                ),
+            ))
+        }
     }
     match body.get("instructions") {
         None | Some(Value::Null) => {
             body.insert("instructions".into(), json!(""));
         }
         Some(Value::String(_)) => {}
-        Some(other) => return Err(Invalid::field("instructions", format!("'instructions' must be a string, not {}", type_name(other)))),
+        Some(other) => {
+            return Err(Invalid::field(
+                "instructions",
+                format!("'instructions' must be a string, not {}", type_name(other)),
+            ))
+        }
     }
     if let Some(tools) = body.get("tools") {
         if !tools.is_array() && !tools.is_null() {
-            return Err(Invalid::field("tools", format!("'tools' must be an array, not {}", type_name(tools))));
+            return Err(Invalid::field(
+                "tools",
+                format!("'tools' must be an array, not {}", type_name(tools)),
+            ));
         }
     }
     for p in REFUSED_PARAMS {
@@ -86,7 +130,10 @@ pub fn normalize(bytes: &[u8], session_hint: Option<&str>, seed: &str) -> Result
         _ => match session_hint {
             Some(s) if !s.is_empty() => s.to_string(),
             _ => {
-                let first = body["input"].get(0).map(Value::to_string).unwrap_or_default();
+                let first = body["input"]
+                    .get(0)
+                    .map(Value::to_string)
+                    .unwrap_or_default();
                 let instr = body["instructions"].as_str().unwrap_or("").to_string();
                 derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
             }
@@ -112,7 +159,12 @@ fn merge_include(body: &mut Map<String, Value>) -> Result<(), Invalid> {
                 list.push(json!(ENCRYPTED));
             }
         }
-        Some(other) => return Err(Invalid::field("include", format!("'include' must be an array, not {}", type_name(other)))),
+        Some(other) => {
+            return Err(Invalid::field(
+                "include",
+                format!("'include' must be an array, not {}", type_name(other)),
+            ))
+        }
     }
     Ok(())
 }
@@ -137,12 +189,24 @@ mod tests {
         assert_eq!(b["stream"], true);
         assert_eq!(b["store"], false);
         assert_eq!(b["instructions"], "");
-        for p in ["temperature", "max_output_tokens", "top_p", "truncation", "metadata"] {
+        for p in [
+            "temperature",
+            "max_output_tokens",
+            "top_p",
+            "truncation",
+            "metadata",
+        ] {
             assert!(b.get(p).is_none(), "{p} forwarded");
         }
-        assert_eq!(b["include"], json!(["file_search_call.results", "reasoning.encrypted_content"]));
+        assert_eq!(
+            b["include"],
+            json!(["file_search_call.results", "reasoning.encrypted_content"])
+        );
         assert_eq!(b["input"][0]["content"][0]["text"], "hi");
-        assert_eq!(b["tools"][0], json!({"type": "custom", "name": "apply_patch"}));
+        assert_eq!(
+            b["tools"][0],
+            json!({"type": "custom", "name": "apply_patch"})
+        );
         assert_eq!(b["prompt_cache_key"], json!(n.session_id));
     }
 
@@ -170,13 +234,17 @@ mod tests {
 
     #[test]
     fn derived_session_is_stable_per_conversation() {
-        let a = norm(json!({"model": "m", "input": "first"})).map(|n| n.session_id).ok();
+        let a = norm(json!({"model": "m", "input": "first"}))
+            .map(|n| n.session_id)
+            .ok();
         let b = norm(json!({"model": "m", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "first"}]},
             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}]}))
             .map(|n| n.session_id)
             .ok();
         assert_eq!(a, b);
-        let c = norm(json!({"model": "m", "input": "other"})).map(|n| n.session_id).ok();
+        let c = norm(json!({"model": "m", "input": "other"}))
+            .map(|n| n.session_id)
+            .ok();
         assert_ne!(a, c);
     }
 }

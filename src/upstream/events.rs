@@ -55,12 +55,18 @@ impl Kind {
     /// Whether the event carries model output (after it, failover is over for a
     /// streaming client). Lifecycle and failure events do not.
     pub fn is_output(self) -> bool {
-        !matches!(self, Kind::Created | Kind::InProgress | Kind::Failed | Kind::Error)
+        !matches!(
+            self,
+            Kind::Created | Kind::InProgress | Kind::Failed | Kind::Error
+        )
     }
 
     /// Whether the stream ends with this event.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Kind::Completed | Kind::Incomplete | Kind::Failed | Kind::Error)
+        matches!(
+            self,
+            Kind::Completed | Kind::Incomplete | Kind::Failed | Kind::Error
+        )
     }
 }
 
@@ -69,9 +75,9 @@ impl Kind {
 pub struct Event<'a> {
     #[serde(rename = "type", borrow)]
     pub name: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub delta: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub item_id: Option<Cow<'a, str>>,
     #[serde(default)]
     pub output_index: Option<u64>,
@@ -88,6 +94,14 @@ pub struct Event<'a> {
     pub message: Option<String>,
 }
 
+/// `Option<Cow<str>>` that borrows when the JSON string has no escapes (serde
+/// only borrows a `Cow` that is the field's whole type).
+fn opt_cow<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap<'a>(#[serde(borrow)] Cow<'a, str>);
+    Option::<Wrap<'de>>::deserialize(d).map(|o| o.map(|w| w.0))
+}
+
 impl<'a> Event<'a> {
     pub fn parse(data: &'a str) -> Result<Event<'a>, serde_json::Error> {
         serde_json::from_str(data)
@@ -102,7 +116,8 @@ impl<'a> Event<'a> {
     }
 
     pub fn response(&self) -> Option<ResponseInfo> {
-        self.response.and_then(|r| serde_json::from_str(r.get()).ok())
+        self.response
+            .and_then(|r| serde_json::from_str(r.get()).ok())
     }
 }
 
@@ -225,7 +240,8 @@ mod tests {
 
     #[test]
     fn parses_a_delta_without_copying() {
-        let data = r#"{"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"hi"}"#;
+        let data =
+            r#"{"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"hi"}"#;
         let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.kind(), Kind::OutputTextDelta);
         assert!(matches!(e.delta, Some(Cow::Borrowed("hi"))));
@@ -245,7 +261,10 @@ mod tests {
         let r = e.response().unwrap_or_default();
         assert_eq!(r.model.as_deref(), Some("gpt-5.4"));
         let u = r.usage.unwrap_or_default();
-        assert_eq!((u.input_tokens, u.cached(), u.reasoning(), u.total()), (10, 0, 2, 15));
+        assert_eq!(
+            (u.input_tokens, u.cached(), u.reasoning(), u.total()),
+            (10, 0, 2, 15)
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub enum Failure {
     #[error("upstream error {status}: {message}")]
     ServerError { status: u16, message: String },
     #[error("upstream did not answer within {after:?} ({phase})")]
-    Timeout { phase: &'static str, after: Duration },
+    Timeout {
+        phase: &'static str,
+        after: Duration,
+    },
     #[error("cannot reach upstream: {message}")]
     Connect { message: String },
     #[error("upstream rejected the request ({status}): {message}")]
@@ -51,10 +54,7 @@ pub enum Failure {
 
 fn resets_text(at: Option<SystemTime>) -> String {
     match at {
-        Some(t) => format!(
-            "; resets at {}",
-            humantime::format_rfc3339_seconds(t)
-        ),
+        Some(t) => format!("; resets at {}", humantime::format_rfc3339_seconds(t)),
         None => String::new(),
     }
 }
@@ -122,7 +122,9 @@ impl Failure {
             Failure::StreamFailed { .. } | Failure::StreamTruncated if self.retryable() => {
                 transient("stream_failed", None)
             }
-            Failure::StreamFailed { .. } | Failure::StreamTruncated | Failure::BadRequest { .. } => None,
+            Failure::StreamFailed { .. }
+            | Failure::StreamTruncated
+            | Failure::BadRequest { .. } => None,
         }
     }
 
@@ -197,7 +199,9 @@ impl Failure {
     /// HTTP status for a client that gets this failure.
     pub fn client_status(&self) -> StatusCode {
         match self {
-            Failure::UsageLimited { .. } | Failure::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Failure::UsageLimited { .. } | Failure::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Failure::UsageNotIncluded { .. } => StatusCode::FORBIDDEN,
             Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::BadRequest { status, .. } => {
@@ -207,7 +211,9 @@ impl Failure {
                 let _ = code;
                 StatusCode::BAD_REQUEST
             }
-            Failure::StreamFailed { code, .. } if code.as_deref() == Some("server_is_overloaded") => {
+            Failure::StreamFailed { code, .. }
+                if code.as_deref() == Some("server_is_overloaded") =>
+            {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Failure::Unauthorized { .. }
@@ -243,7 +249,10 @@ impl Failure {
         match self {
             Failure::UsageLimited {
                 resets_at: Some(t), ..
-            } => Some(t.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)),
+            } => Some(
+                t.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            ),
             Failure::RateLimited { retry_after, .. } => *retry_after,
             _ => None,
         }
@@ -251,7 +260,13 @@ impl Failure {
 }
 
 fn error_message(j: &Value) -> Option<String> {
-    let candidates = ["/error/message", "/detail/message", "/detail", "/message", "/error"];
+    let candidates = [
+        "/error/message",
+        "/detail/message",
+        "/detail",
+        "/message",
+        "/error",
+    ];
     candidates
         .iter()
         .filter_map(|p| j.pointer(p))

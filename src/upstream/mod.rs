@@ -88,8 +88,14 @@ impl Client {
         first_byte_timeout: Duration,
     ) -> Result<Answer, Failure> {
         let mut headers = self.auth_headers(creds)?;
-        headers.insert(http::header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Ok(v) = HeaderValue::from_str(session_id) {
             headers.insert("session-id", v.clone());
             headers.insert("thread-id", v.clone());
@@ -234,7 +240,10 @@ mod tests {
     fn user_agent_has_the_codex_shape() {
         let ua = user_agent("0.169.0");
         assert!(ua.starts_with("codex_cli_rs/0.169.0 ("), "{ua}");
-        assert!(ua.ends_with(&format!(") codex-pool/{}", env!("CARGO_PKG_VERSION"))), "{ua}");
+        assert!(
+            ua.ends_with(&format!(") codex-pool/{}", env!("CARGO_PKG_VERSION"))),
+            "{ua}"
+        );
         assert!(ua.contains("; "), "{ua}");
     }
 
@@ -244,6 +253,9 @@ mod tests {
             usage_url("https://chatgpt.com/backend-api/codex"),
             "https://chatgpt.com/backend-api/wham/usage"
         );
-        assert_eq!(usage_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x/wham/usage");
+        assert_eq!(
+            usage_url("http://127.0.0.1:9/x"),
+            "http://127.0.0.1:9/x/wham/usage"
+        );
     }
 }

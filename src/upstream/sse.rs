@@ -116,7 +116,10 @@ mod tests {
             ];
             assert_eq!(decode(parts).await, whole, "split at byte {cut}");
         }
-        let singles = bytes.iter().map(|b| Bytes::copy_from_slice(&[*b])).collect();
+        let singles = bytes
+            .iter()
+            .map(|b| Bytes::copy_from_slice(&[*b]))
+            .collect();
         assert_eq!(decode(singles).await, whole, "one byte at a time");
     }
 

@@ -39,7 +39,9 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn account(&self) -> &str {
         self.header("chatgpt-account-id").unwrap_or("")
@@ -92,7 +94,9 @@ impl Mock {
 
     /// On `127.0.0.1:port` (0 = any free port).
     pub async fn start_on(port: u16) -> Mock {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind mock");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
         let state = Arc::new(Mutex::new(State {
             default_deltas: 2,
@@ -101,7 +105,9 @@ impl Mock {
         let st = Arc::clone(&state);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let st = Arc::clone(&st);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
@@ -128,14 +134,20 @@ impl Mock {
 
     pub fn script(&self, account: &str, script: Script) {
         let mut s = self.state.lock().expect("mock state");
-        s.scripts.entry(account.to_string()).or_default().push_back(script);
+        s.scripts
+            .entry(account.to_string())
+            .or_default()
+            .push_back(script);
     }
 
     pub fn answer_headers(&self, account: &str, headers: &[(&str, &str)]) {
         let mut s = self.state.lock().expect("mock state");
         s.headers.insert(
             account.to_string(),
-            headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         );
     }
 
@@ -146,7 +158,11 @@ impl Mock {
     }
 
     pub fn token_answer(&self, status: u16, body: Value) {
-        self.state.lock().expect("mock state").token_answers.push_back((status, body));
+        self.state
+            .lock()
+            .expect("mock state")
+            .token_answers
+            .push_back((status, body));
     }
 
     pub fn token_delay(&self, d: Duration) {
@@ -158,7 +174,8 @@ impl Mock {
     }
 
     pub fn accept_only(&self, tokens: &[&str]) {
-        self.state.lock().expect("mock state").valid_tokens = tokens.iter().map(|t| t.to_string()).collect();
+        self.state.lock().expect("mock state").valid_tokens =
+            tokens.iter().map(|t| t.to_string()).collect();
     }
 
     pub fn token_calls(&self) -> Vec<Value> {
@@ -180,7 +197,10 @@ impl Mock {
 
     /// Which accounts the `/responses` requests went to, in order.
     pub fn accounts_hit(&self) -> Vec<String> {
-        self.responses().iter().map(|s| s.account().to_string()).collect()
+        self.responses()
+            .iter()
+            .map(|s| s.account().to_string())
+            .collect()
     }
 
     pub fn clear(&self) {
@@ -191,7 +211,8 @@ impl Mock {
 fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
     let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-    r.headers_mut().insert("content-type", ct.parse().expect("ct"));
+    r.headers_mut()
+        .insert("content-type", ct.parse().expect("ct"));
     r
 }
 
@@ -211,16 +232,33 @@ fn check_rules(body: &Value) -> Option<String> {
         return Some("Instructions are required".into());
     }
     for p in [
-        "max_output_tokens", "max_tokens", "max_completion_tokens", "temperature", "top_p", "truncation",
-        "previous_response_id", "prompt_cache_retention", "safety_identifier", "stream_options", "metadata",
-        "presence_penalty", "frequency_penalty", "n", "logprobs", "seed", "user",
+        "max_output_tokens",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "truncation",
+        "previous_response_id",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "stream_options",
+        "metadata",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "logprobs",
+        "seed",
+        "user",
     ] {
         if body.get(p).is_some() {
             return Some(format!("Unsupported parameter: {p}"));
         }
     }
     if body.get("model").and_then(Value::as_str) == Some("no-such-model") {
-        return Some("The 'no-such-model' model is not supported when using Codex with a ChatGPT account.".into());
+        return Some(
+            "The 'no-such-model' model is not supported when using Codex with a ChatGPT account."
+                .into(),
+        );
     }
     None
 }
@@ -229,18 +267,31 @@ fn check_rules(body: &Value) -> Option<String> {
 /// call of the first function tool; after a tool output, text quoting it;
 /// otherwise `deltas` text deltas ("Hello", " part1", …).
 pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
-    let last = body.get("input").and_then(Value::as_array).and_then(|a| a.last());
+    let last = body
+        .get("input")
+        .and_then(Value::as_array)
+        .and_then(|a| a.last());
     if let Some(out) = last.filter(|i| i["type"] == "function_call_output") {
         let text = format!("The tool said: {}", out["output"].as_str().unwrap_or(""));
         return text_events(model, &[&text]);
     }
     let tool = body.get("tools").and_then(Value::as_array).and_then(|t| {
-        t.iter().find(|t| t["type"] == "function").and_then(|t| t["name"].as_str())
+        t.iter()
+            .find(|t| t["type"] == "function")
+            .and_then(|t| t["name"].as_str())
     });
     if let Some(name) = tool {
         return tool_call_events(model, name, r#"{"path":"README.md"}"#, true);
     }
-    let parts: Vec<String> = (0..deltas.max(1)).map(|i| if i == 0 { "Hello".to_string() } else { format!(" part{i}") }).collect();
+    let parts: Vec<String> = (0..deltas.max(1))
+        .map(|i| {
+            if i == 0 {
+                "Hello".to_string()
+            } else {
+                format!(" part{i}")
+            }
+        })
+        .collect();
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     text_events(model, &refs)
 }
@@ -297,7 +348,12 @@ pub fn sse_bytes(events: &[Value]) -> Vec<Bytes> {
         .collect()
 }
 
-fn stream_response(chunks: Vec<Bytes>, delay: Duration, model: &str, extra: &[(String, String)]) -> Response<Body> {
+fn stream_response(
+    chunks: Vec<Bytes>,
+    delay: Duration,
+    model: &str,
+    extra: &[(String, String)],
+) -> Response<Body> {
     let s = futures_util::stream::iter(chunks).then(move |b| async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -305,7 +361,8 @@ fn stream_response(chunks: Vec<Bytes>, delay: Duration, model: &str, extra: &[(S
         Ok::<_, Infallible>(Frame::data(b))
     });
     let mut r = Response::new(StreamBody::new(s).boxed_unsync());
-    r.headers_mut().insert("content-type", "text/event-stream".parse().expect("ct"));
+    r.headers_mut()
+        .insert("content-type", "text/event-stream".parse().expect("ct"));
     if let Ok(v) = model.parse() {
         r.headers_mut().insert("openai-model", v);
     }
@@ -325,7 +382,12 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         // Form-encoded (code exchange): keep it as an object of strings.
         let pairs: serde_json::Map<String, Value> = url::form_urlencoded::parse(&bytes)
@@ -333,15 +395,26 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             .collect();
         Value::Object(pairs)
     });
-    let seen = Seen { method: method.clone(), path: path.clone(), headers: headers.clone(), body: body.clone() };
+    let seen = Seen {
+        method: method.clone(),
+        path: path.clone(),
+        headers: headers.clone(),
+        body: body.clone(),
+    };
     st.lock().expect("mock state").seen.push(seen);
 
     let auth_ok = {
         let s = st.lock().expect("mock state");
-        let bearer = headers.get("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
         s.valid_tokens.is_empty() || s.valid_tokens.iter().any(|t| t == bearer)
     };
-    let account = headers.get("chatgpt-account-id").cloned().unwrap_or_default();
+    let account = headers
+        .get("chatgpt-account-id")
+        .cloned()
+        .unwrap_or_default();
     match (method.as_str(), path.as_str()) {
         ("POST", p) if p.ends_with("/responses") => {
             if !auth_ok {
@@ -440,5 +513,9 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
 pub fn jwt(payload: &Value) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    format!("{}.{}.sig", b64.encode(br#"{"alg":"none"}"#), b64.encode(payload.to_string()))
+    format!(
+        "{}.{}.sig",
+        b64.encode(br#"{"alg":"none"}"#),
+        b64.encode(payload.to_string())
+    )
 }

@@ -19,7 +19,10 @@ use tokio::task::JoinHandle;
 pub use mock::{Mock, Script};
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Writes a Codex `auth.json` (mode 0600) whose account id is `account_id`.
@@ -62,7 +65,9 @@ pub fn config_text(mock: &Mock, accounts: &[&str], extra: &str) -> String {
         mock.url()
     );
     for a in accounts {
-        text.push_str(&format!("[[accounts]]\nname = \"{a}\"\nauth_file = \"{a}.json\"\n"));
+        text.push_str(&format!(
+            "[[accounts]]\nname = \"{a}\"\nauth_file = \"{a}.json\"\n"
+        ));
     }
     text
 }
@@ -72,7 +77,12 @@ impl Gateway {
     pub async fn start(mock: &Mock, accounts: &[&str], extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         for a in accounts {
-            write_auth(&dir.path().join(format!("{a}.json")), a, &access_token(a, 3600), &format!("rt-{a}"));
+            write_auth(
+                &dir.path().join(format!("{a}.json")),
+                a,
+                &access_token(a, 3600),
+                &format!("rt-{a}"),
+            );
         }
         Gateway::start_with(mock, dir, &config_text(mock, accounts, extra)).await
     }
@@ -95,7 +105,14 @@ impl Gateway {
                 let _ = rx.await;
             },
         ));
-        Gateway { addr, app, dir, config_path, stop: Some(tx), handle: Some(handle) }
+        Gateway {
+            addr,
+            app,
+            dir,
+            config_path,
+            stop: Some(tx),
+            handle: Some(handle),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -107,12 +124,25 @@ impl Gateway {
     }
 
     /// POSTs JSON and returns status, headers and body text.
-    pub async fn post(&self, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         self.post_with(path, body, &[]).await
     }
 
-    pub async fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
-        let mut req = self.client().post(self.url(path)).header("content-type", "application/json").body(body.to_string());
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .client()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -146,7 +176,10 @@ impl Gateway {
 pub fn sse_data(text: &str) -> Vec<Value> {
     text.split("\n\n")
         .filter_map(|block| {
-            let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+            let data: Vec<&str> = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
             if data.is_empty() || data == ["[DONE]"] {
                 return None;
             }
@@ -182,7 +215,10 @@ pub fn metric(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
             })
             .collect();
         got.sort();
-        let mut want: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut want: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         want.sort();
         (got == want).then(|| value.parse().ok()).flatten()
     })

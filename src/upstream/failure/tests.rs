@@ -30,11 +30,21 @@ fn usage_limit_with_resets_at() {
 
 #[test]
 fn usage_limit_with_older_resets_in_seconds() {
-    let f = classify(429, r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":120}}"#);
-    let Failure::UsageLimited { resets_at: Some(at), .. } = f else {
+    let f = classify(
+        429,
+        r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":120}}"#,
+    );
+    let Failure::UsageLimited {
+        resets_at: Some(at),
+        ..
+    } = f
+    else {
         panic!("wrong class: {f:?}");
     };
-    let left = at.duration_since(SystemTime::now()).unwrap_or_default().as_secs();
+    let left = at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs();
     assert!((118..=120).contains(&left), "{left}");
 }
 
@@ -44,10 +54,20 @@ fn other_classes() {
         classify(429, r#"{"error":{"type":"usage_not_included"}}"#),
         Failure::UsageNotIncluded { .. }
     ));
-    assert_eq!(classify(429, r#"{"error":{"message":"slow down"}}"#).kind(), "rate_limited");
-    assert_eq!(classify(401, r#"{"error":{"message":"expired"}}"#).kind(), "auth_failed");
     assert_eq!(
-        classify(403, "<html><title>Attention Required! | Cloudflare</title></html>").kind(),
+        classify(429, r#"{"error":{"message":"slow down"}}"#).kind(),
+        "rate_limited"
+    );
+    assert_eq!(
+        classify(401, r#"{"error":{"message":"expired"}}"#).kind(),
+        "auth_failed"
+    );
+    assert_eq!(
+        classify(
+            403,
+            "<html><title>Attention Required! | Cloudflare</title></html>"
+        )
+        .kind(),
         "cloudflare_blocked"
     );
     for s in [500, 502, 503, 504] {
@@ -57,7 +77,9 @@ fn other_classes() {
     assert_eq!(bad.kind(), "bad_request");
     assert!(!bad.retryable());
     assert_eq!(bad.client_status(), StatusCode::BAD_REQUEST);
-    assert!(bad.to_string().contains("Unsupported parameter: temperature"));
+    assert!(bad
+        .to_string()
+        .contains("Unsupported parameter: temperature"));
 }
 
 #[test]
@@ -79,7 +101,10 @@ fn throttle_reads_retry_hints() {
         Some("Rate limit reached. Please try again in 12s.".into()),
     );
     assert_eq!(f.retry_after(), Some(Duration::from_secs(12)));
-    assert_eq!(try_again_in("try again in 300ms"), Some(Duration::from_millis(300)));
+    assert_eq!(
+        try_again_in("try again in 300ms"),
+        Some(Duration::from_millis(300))
+    );
 }
 
 #[test]
@@ -87,7 +112,10 @@ fn stream_failures_split_by_fault() {
     let overloaded = Failure::from_stream_error(Some("server_is_overloaded".into()), None);
     assert!(overloaded.retryable());
     assert_eq!(overloaded.client_status(), StatusCode::SERVICE_UNAVAILABLE);
-    let too_long = Failure::from_stream_error(Some("context_length_exceeded".into()), Some("too long".into()));
+    let too_long = Failure::from_stream_error(
+        Some("context_length_exceeded".into()),
+        Some("too long".into()),
+    );
     assert!(!too_long.retryable());
     assert_eq!(too_long.setback(), None);
     assert_eq!(too_long.client_status(), StatusCode::BAD_REQUEST);
