@@ -21,6 +21,8 @@
 //! - `server`: accept loop and routes; `admin`: the admin API; `metrics`: Prometheus.
 //! - `cli`: commands other than `serve` (check-config, login, import, accounts, keys).
 
+#![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admin;
 pub mod app;
 pub mod auth;

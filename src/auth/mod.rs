@@ -1,9 +1,11 @@
 //! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, refresh.
 //!
-//! Login flows (browser PKCE, device code) and the account commands live in
-//! `crate::cli`; what they write is what `store` reads.
+//! `login` has the login flows (browser PKCE, device code) and where a login
+//! is stored; the account commands around them live in `crate::cli`. What they
+//! write is what `store` reads.
 
 pub mod jwt;
+pub mod login;
 pub mod refresh;
 pub mod store;
 

@@ -195,10 +195,7 @@ impl Config {
     /// The configuration a solo user gets with no file: one account from
     /// `$CODEX_HOME/auth.json`, loopback, `primary_first`.
     pub fn solo(codex_home: &Path) -> Config {
-        let mut v = Validator::default();
-        let mut cfg = v
-            .config(toml::Table::new(), codex_home, None)
-            .unwrap_or_else(|| unreachable_empty_config());
+        let mut cfg = defaults();
         cfg.accounts.push(AccountConfig {
             name: "default".into(),
             auth_file: codex_home.join("auth.json"),
@@ -213,8 +210,8 @@ impl Config {
     }
 }
 
-/// An empty table is always valid; this only exists so `solo` needs no `expect`.
-fn unreachable_empty_config() -> Config {
+/// Every default, with no accounts and no keys.
+fn defaults() -> Config {
     Config {
         path: None,
         server: ServerConfig {
@@ -364,7 +361,7 @@ impl Validator {
         base: &Path,
         path: Option<PathBuf>,
     ) -> Option<Config> {
-        let d = unreachable_empty_config();
+        let d = defaults();
         let server: RawServer = self.section(&mut table, "server");
         let upstream: RawUpstream = self.section(&mut table, "upstream");
         let pool: RawPool = self.section(&mut table, "pool");
@@ -648,12 +645,9 @@ impl Validator {
                     }
                 }
             }
-            let rpm = match k.requests_per_minute {
-                None => None,
-                Some(n) => {
-                    Some(self.positive(&format!("{key}.requests_per_minute"), Some(n), 1u32))
-                }
-            };
+            let rpm = k
+                .requests_per_minute
+                .map(|n| self.positive(&format!("{key}.requests_per_minute"), Some(n), 1u32));
             for (field, v) in [
                 ("tokens_per_hour", k.tokens_per_hour),
                 ("tokens_per_day", k.tokens_per_day),
