@@ -59,6 +59,8 @@ pub enum Script {
     Status(u16, String, Vec<(String, String)>),
     /// Never answers (for timeouts).
     Hang,
+    /// 200 with these events, then silence without EOF (idle timeouts).
+    Stall(Vec<Value>),
 }
 
 #[derive(Default)]
@@ -79,6 +81,8 @@ struct State {
     /// Stream delay between events for the default answer.
     default_delay: Duration,
     default_deltas: usize,
+    /// Streams whose body was dropped before its last event was sent.
+    cancelled: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Clone)]
@@ -201,6 +205,12 @@ impl Mock {
             .iter()
             .map(|s| s.account().to_string())
             .collect()
+    }
+
+    /// How many answer streams the client (the gateway) abandoned midway.
+    pub fn cancelled_streams(&self) -> usize {
+        let s = self.state.lock().expect("mock state");
+        s.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn clear(&self) {
@@ -348,17 +358,40 @@ pub fn sse_bytes(events: &[Value]) -> Vec<Bytes> {
         .collect()
 }
 
+/// Counts a stream as cancelled when dropped before its last chunk.
+struct CancelGuard {
+    done: bool,
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 fn stream_response(
     chunks: Vec<Bytes>,
     delay: Duration,
     model: &str,
     extra: &[(String, String)],
+    cancelled: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Response<Body> {
-    let s = futures_util::stream::iter(chunks).then(move |b| async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+    let total = chunks.len();
+    let guard = Arc::new(Mutex::new(CancelGuard { done: total == 0, counter: cancelled }));
+    let s = futures_util::stream::iter(chunks.into_iter().enumerate()).then(move |(i, b)| {
+        let guard = Arc::clone(&guard);
+        async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if i + 1 == total {
+                guard.lock().expect("guard").done = true;
+            }
+            Ok::<_, Infallible>(Frame::data(b))
         }
-        Ok::<_, Infallible>(Frame::data(b))
     });
     let mut r = Response::new(StreamBody::new(s).boxed_unsync());
     r.headers_mut()
@@ -424,18 +457,21 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 return detail(&msg);
             }
             let model = body.get("model").and_then(Value::as_str).unwrap_or("gpt-5.4").to_string();
-            let (script, extra, delay, deltas) = {
+            let (script, extra, delay, deltas, cancelled) = {
                 let mut s = st.lock().expect("mock state");
                 let script = s.scripts.get_mut(&account).and_then(VecDeque::pop_front);
-                (script, s.headers.get(&account).cloned().unwrap_or_default(), s.default_delay, s.default_deltas)
+                let extra = s.headers.get(&account).cloned().unwrap_or_default();
+                (script, extra, s.default_delay, s.default_deltas, Arc::clone(&s.cancelled))
             };
             match script {
                 None => {
                     let events = default_answer(&body, &model, deltas);
-                    stream_response(sse_bytes(&events), delay, &model, &extra)
+                    stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
                 }
-                Some(Script::Events(ev)) => stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra),
-                Some(Script::Slow(ev, d)) => stream_response(sse_bytes(&ev), d, &model, &extra),
+                Some(Script::Events(ev)) => {
+                    stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra, cancelled)
+                }
+                Some(Script::Slow(ev, d)) => stream_response(sse_bytes(&ev), d, &model, &extra, cancelled),
                 Some(Script::Status(code, text, hs)) => {
                     let ct = if text.trim_start().starts_with('<') { "text/html" } else { "application/json" };
                     let mut r = full(code, text, ct);
@@ -444,6 +480,15 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                             r.headers_mut().insert(k, v);
                         }
                     }
+                    r
+                }
+                Some(Script::Stall(ev)) => {
+                    let chunks = sse_bytes(&ev);
+                    let s = futures_util::stream::iter(chunks)
+                        .map(|b| Ok::<_, Infallible>(Frame::data(b)))
+                        .chain(futures_util::stream::pending());
+                    let mut r = Response::new(StreamBody::new(s).boxed_unsync());
+                    r.headers_mut().insert("content-type", "text/event-stream".parse().expect("ct"));
                     r
                 }
                 Some(Script::Hang) => {

@@ -59,8 +59,9 @@ pub struct Gateway {
 
 /// The config for `accounts` (auth files named `<name>.json`, account id = name).
 pub fn config_text(mock: &Mock, accounts: &[&str], extra: &str) -> String {
+    let idle = if extra.contains("idle_timeout") { "" } else { "idle_timeout = \"5s\"\n" };
     let mut text = format!(
-        "[upstream]\nbase_url = \"{}\"\nissuer = \"{}\"\nidle_timeout = \"5s\"\nconnect_timeout = \"2s\"\n{extra}\n",
+        "[upstream]\nbase_url = \"{}\"\nissuer = \"{}\"\n{idle}connect_timeout = \"2s\"\n{extra}\n",
         mock.base_url(),
         mock.url()
     );
