@@ -135,7 +135,11 @@ pub fn account_json(a: &Account) -> Value {
     let now = Instant::now();
     let (state, reason, until) = {
         let h = a.health();
-        (h.state(), h.reason().map(str::to_owned), h.until_wall(now))
+        let state = h.shown_state(now);
+        let reason = (state != State::Ready)
+            .then(|| h.reason().map(str::to_owned))
+            .flatten();
+        (state, reason, h.until_wall(now))
     };
     let state = if a.settings().enabled {
         state

@@ -24,6 +24,8 @@ const OVERHEAD_BUCKETS: &[f64] = &[
 
 pub struct Metrics {
     registry: Registry,
+    /// Account gauges are cleared and refilled per scrape; one scrape at a time.
+    scrape: std::sync::Mutex<()>,
     pub requests: IntCounterVec,
     pub request_duration: HistogramVec,
     pub time_to_first_byte: HistogramVec,
@@ -180,11 +182,19 @@ impl Metrics {
             )?,
             build_info,
             registry,
+            scrape: std::sync::Mutex::new(()),
         })
     }
 
+    /// The exposition, with account gauges refreshed from live state.
+    pub fn scrape(&self, accounts: &[Arc<Account>]) -> Vec<u8> {
+        let _one_at_a_time = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        self.observe_accounts(accounts);
+        self.render()
+    }
+
     /// Refreshes the account gauges from live state.
-    pub fn observe_accounts(&self, accounts: &[Arc<Account>]) {
+    fn observe_accounts(&self, accounts: &[Arc<Account>]) {
         self.account_state.reset();
         self.quota_used.reset();
         self.quota_reset.reset();
@@ -196,7 +206,7 @@ impl Metrics {
             let (state, until) = {
                 let h = a.health();
                 let state = if a.settings().enabled {
-                    h.state()
+                    h.shown_state(now)
                 } else {
                     State::Disabled
                 };
@@ -259,7 +269,7 @@ impl Metrics {
     }
 
     /// The text exposition format.
-    pub fn render(&self) -> Vec<u8> {
+    fn render(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
         let families = self.registry.gather();
         if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
@@ -267,6 +277,62 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Every `code` a request can end with, so the label's values stay bounded;
+/// codes chosen by upstream that are not listed become `other`.
+const CODES: &[&str] = &[
+    "ok",
+    "client_disconnected",
+    "invalid_json",
+    "invalid_request_error",
+    "unsupported_parameter",
+    "previous_response_not_supported",
+    "request_too_large",
+    "unsupported_media_type",
+    "unsupported_content_encoding",
+    "invalid_content_encoding",
+    "body_read_error",
+    "not_found",
+    "method_not_allowed",
+    "invalid_api_key",
+    "rate_limited",
+    "budget_exceeded",
+    "model_not_allowed",
+    "server_busy",
+    "internal_error",
+    "usage_limit_reached",
+    "usage_not_included",
+    "upstream_rate_limited",
+    "account_auth_failed",
+    "cloudflare_blocked",
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_stream_failed",
+    "upstream_stream_truncated",
+    "pool_exhausted",
+    "context_length_exceeded",
+    "server_is_overloaded",
+    "rate_limit_exceeded",
+    "model_not_found",
+    "usage_limited",
+    "auth_failed",
+    "server_error",
+    "timeout",
+    "connect_error",
+    "bad_request",
+    "stream_failed",
+    "invalid_prompt",
+    "content_policy_violation",
+];
+
+/// `code` if it is one the gateway knows, else `other`.
+pub fn code_label(code: &str) -> &'static str {
+    CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// `2xx`, `4xx`, …

@@ -26,6 +26,7 @@ use crate::translate::aggregate::Collector;
 use crate::upstream::events::{Event, Kind, Usage};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
+use sse_stream::Sse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -48,7 +49,7 @@ pub struct Call {
 pub enum Delivery {
     /// Event payloads read before the first output, and the rest of the stream.
     Stream {
-        buffered: VecDeque<String>,
+        buffered: VecDeque<Sse>,
         events: EventStream,
     },
     Collected(Collector),
@@ -342,12 +343,11 @@ async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let data = sse.data.unwrap_or_default();
-                let (kind, failure) = inspect(&data);
+                let (kind, failure) = inspect(sse.data.as_deref().unwrap_or(""));
                 if let Some(f) = failure {
                     return Err(f.into());
                 }
-                buffered.push_back(data);
+                buffered.push_back(sse);
                 if kind.is_output() {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
@@ -369,16 +369,22 @@ async fn attempt(
 
 /// An event's kind, and the failure it reports if it is one.
 pub fn inspect(data: &str) -> (Kind, Option<Failure>) {
-    let Ok(event) = Event::parse(data) else {
-        return (Kind::Other, None);
-    };
-    let kind = event.kind();
-    if matches!(kind, Kind::Failed | Kind::Error) {
-        let err = event.response().and_then(|r| r.error).unwrap_or_default();
-        let f = Failure::from_stream_error(err.code.or(event.code), err.message.or(event.message));
-        return (kind, Some(f));
+    match Event::parse(data) {
+        Ok(event) => (event.kind(), failure_of(&event)),
+        Err(_) => (Kind::Other, None),
     }
-    (kind, None)
+}
+
+/// The failure a `response.failed` / `error` event reports.
+pub fn failure_of(event: &Event<'_>) -> Option<Failure> {
+    if !matches!(event.kind(), Kind::Failed | Kind::Error) {
+        return None;
+    }
+    let err = event.response().and_then(|r| r.error).unwrap_or_default();
+    Some(Failure::from_stream_error(
+        err.code.or_else(|| event.code.clone()),
+        err.message.or_else(|| event.message.clone()),
+    ))
 }
 
 /// Records the end of one client request: metrics, token usage, budgets,
@@ -439,7 +445,11 @@ impl Finish {
         self.done = true;
         let m = &self.app.metrics;
         m.requests
-            .with_label_values(&[self.route, metrics::status_class(status), code])
+            .with_label_values(&[
+                self.route,
+                metrics::status_class(status),
+                metrics::code_label(code),
+            ])
             .inc();
         m.request_duration
             .with_label_values(&[self.route])
@@ -471,17 +481,13 @@ impl Finish {
         self.end(200, "ok");
     }
 
-    /// Upstream failed after the first byte reached the client.
+    /// Upstream failed after the first byte reached the client. The attempt
+    /// was already counted (as `ok`, at its first output); the failure shows
+    /// in the request's code and in the account's health.
     pub fn fail(&mut self, failure: &Failure) {
         if let Some(account) = &self.account {
             let cfg = self.app.snapshot();
-            let outcome = failure.kind();
-            self.app
-                .metrics
-                .upstream_attempts
-                .with_label_values(&[&account.name, outcome])
-                .inc();
-            account.set_last_error(outcome);
+            account.set_last_error(failure.kind());
             if let Some(s) = failure.setback() {
                 account.health().on_setback(
                     &s,

@@ -44,8 +44,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Also bounds an idle keep-alive connection: hyper starts this timer
+    /// whenever it waits for the next request's headers.
     pub header_read_timeout: Duration,
-    pub keepalive_timeout: Duration,
     pub max_connections: usize,
     pub max_inflight: usize,
 }
@@ -219,7 +220,6 @@ fn defaults() -> Config {
             max_body_bytes: 32 << 20,
             shutdown_grace: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
-            keepalive_timeout: Duration::from_secs(120),
             max_connections: 4096,
             max_inflight: 1024,
         },
@@ -394,11 +394,6 @@ impl Validator {
                 "server.header_read_timeout",
                 server.header_read_timeout,
                 d.server.header_read_timeout,
-            ),
-            keepalive_timeout: self.duration(
-                "server.keepalive_timeout",
-                server.keepalive_timeout,
-                d.server.keepalive_timeout,
             ),
             max_connections: self.positive(
                 "server.max_connections",

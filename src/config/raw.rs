@@ -14,7 +14,6 @@ pub struct RawServer {
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace: Option<String>,
     pub header_read_timeout: Option<String>,
-    pub keepalive_timeout: Option<String>,
     pub max_connections: Option<u64>,
     pub max_inflight: Option<u64>,
 }

@@ -110,6 +110,15 @@ impl Health {
         self.state
     }
 
+    /// The state to show operators: a cooldown that has run out is `ready`
+    /// (the next request may use the account) even before a probe decides.
+    pub fn shown_state(&self, now: Instant) -> State {
+        match (self.state, self.until) {
+            (State::Cooling, Some(until)) if until <= now => State::Ready,
+            (state, _) => state,
+        }
+    }
+
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }

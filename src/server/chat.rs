@@ -16,6 +16,7 @@ use crate::translate::chat::ChatRequest;
 use crate::translate::chat_stream::{error_frame, ChatStream, Step};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
+use sse_stream::Sse;
 
 pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let chat = match ChatRequest::parse(&bytes) {
@@ -93,7 +94,7 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
 /// upstream response, which cancels the upstream request.
 struct Relay {
     conv: ChatStream,
-    buffered: VecDeque<String>,
+    buffered: VecDeque<Sse>,
     events: EventStream,
     idle: Duration,
     finish: Finish,
@@ -107,7 +108,7 @@ impl Relay {
         }
         loop {
             let data = match self.buffered.pop_front() {
-                Some(d) => d,
+                Some(d) => d.data.unwrap_or_default(),
                 None => match self.events.next(self.idle).await {
                     Ok(Some(sse)) => sse.data.unwrap_or_default(),
                     Ok(None) => return Some(self.fail(Failure::StreamTruncated)),

@@ -12,11 +12,12 @@ use serde_json::json;
 use super::body::{self, Body};
 use super::request;
 use super::router::{proxied_headers, sse_response, Ctx};
-use crate::proxy::{self, inspect, Call, Delivery, Finish, Mode};
+use crate::proxy::{self, failure_of, Call, Delivery, Finish, Mode};
 use crate::translate::responses::normalize;
 use crate::upstream::events::{Event, Kind};
 use crate::upstream::sse::{self, EventStream};
 use crate::upstream::Failure;
+use sse_stream::Sse;
 
 pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);
@@ -83,7 +84,7 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
 }
 
 struct Relay {
-    buffered: VecDeque<String>,
+    buffered: VecDeque<Sse>,
     events: EventStream,
     idle: Duration,
     finish: Finish,
@@ -91,39 +92,40 @@ struct Relay {
 }
 
 impl Relay {
+    /// Relays one event as upstream sent it; parses it once, to see whether
+    /// the stream ends with it (usage, or a failure).
     async fn next(mut self) -> Option<(Bytes, Relay)> {
         if self.done {
             return None;
         }
-        let data = match self.buffered.pop_front() {
-            Some(d) => d,
+        let sse = match self.buffered.pop_front() {
+            Some(s) => s,
             None => match self.events.next(self.idle).await {
-                Ok(Some(sse)) => sse.data.unwrap_or_default(),
+                Ok(Some(sse)) => sse,
                 Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
                 Err(f) => return Some(self.fail(f)),
             },
         };
-        let (kind, failure) = inspect(&data);
+        let data = sse.data.as_deref().unwrap_or("");
+        let event = Event::parse(data).ok();
+        let name = sse
+            .event
+            .as_deref()
+            .or(event.as_ref().map(|e| e.name.as_ref()));
         let mut out = BytesMut::with_capacity(data.len() + 48);
-        let name = Event::parse(&data).ok().map(|e| e.name.into_owned());
-        sse::encode(name.as_deref(), &data, &mut out);
-        match (kind, failure) {
-            (_, Some(f)) => {
+        sse::encode(name, data, &mut out);
+        if let Some(event) = &event {
+            if let Some(f) = failure_of(event) {
                 self.done = true;
                 self.finish.fail(&f);
-            }
-            (Kind::Completed | Kind::Incomplete, None) => {
+            } else if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {
                 self.done = true;
-                let info = Event::parse(&data)
-                    .ok()
-                    .and_then(|e| e.response())
-                    .unwrap_or_default();
+                let info = event.response().unwrap_or_default();
                 if let Some(m) = info.model.as_deref() {
                     self.finish.set_model(m);
                 }
                 self.finish.complete(info.usage.as_ref());
             }
-            _ => {}
         }
         Some((out.freeze(), self))
     }

@@ -81,8 +81,9 @@ fn known(path: &str) -> bool {
 
 fn metrics(shared: &Shared) -> Response<Body> {
     let app = &shared.app;
-    app.metrics.observe_accounts(app.snapshot().pool.accounts());
-    let mut r = Response::new(body::full(app.metrics.render()));
+    let mut r = Response::new(body::full(
+        app.metrics.scrape(app.snapshot().pool.accounts()),
+    ));
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
