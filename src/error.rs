@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     pub param: Option<String>,
     pub retry_after: Option<Duration>,
+    /// The account whose upstream answer this error relays, if one did.
+    pub account: Option<String>,
 }
 
 impl ApiError {
@@ -35,6 +37,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             retry_after: None,
+            account: None,
         }
     }
 
@@ -103,6 +106,13 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(v) = self
+            .account
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            resp.headers_mut().insert("x-codex-pool-account", v);
+        }
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             resp.headers_mut()
@@ -132,6 +142,7 @@ impl From<Invalid> for ApiError {
             message: e.message,
             param: e.param,
             retry_after: None,
+            account: None,
         }
     }
 }

@@ -193,7 +193,9 @@ pub async fn serve(
                 if !failure.retryable() {
                     tracing::info!(request_id = %call.request_id, account = %account.name, error = %failure, "upstream refused the request; not failing over");
                     app.activity.record(decision);
-                    return Err(ApiError::from(&failure));
+                    let mut e = ApiError::from(&failure);
+                    e.account = Some(account.name.clone());
+                    return Err(e);
                 }
                 if i + 1 < candidates.len() {
                     app.metrics

@@ -203,6 +203,13 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                 cfg.api_keys.len(),
                 cfg.pool.strategy.as_str()
             );
+            // A login that cannot be used is not a config error (log in and the
+            // running gateway picks it up), but say so.
+            for a in &cfg.accounts {
+                if let Err(e) = crate::auth::store::load_credentials(&a.auth_file) {
+                    eprintln!("warning: account {:?}: {e}", a.name);
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,0 +1,275 @@
+//! The binary's contract: check-config, the default config path, solo mode,
+//! JSON logs, and the usage probe.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_codex-pool")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(port: u16) -> bool {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            return r.status() == 200;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn kill(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[test]
+fn check_config_lists_every_problem_with_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[pool]\nstrategy = \"random\"\n[upstream]\nidle_timeout = \"soon\"\n[[accounts]]\nname = \"a b\"\nauth_file = \"x\"\n").unwrap();
+    let out = Command::new(binary())
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in ["pool.strategy", "upstream.idle_timeout", "accounts[0].name"] {
+        assert!(
+            err.contains(&format!("{}: {key}:", cfg.display())),
+            "{key} missing in:\n{err}"
+        );
+    }
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[accounts]]\nname = \"a\"\nauth_file = \"missing.json\"\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("missing.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let out = Command::new(binary())
+        .args(["check-config", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn serve_without_config_uses_the_default_config_file() {
+    let mock = Mock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("xdg");
+    let dir = xdg.join("codex-pool");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_auth(&dir.join("a.json"), "a", &access_token("a", 3600), "rt");
+    let port = free_port();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}",
+            config_text(&mock, &["a"], "")
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", &xdg)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_healthy(port).await;
+    kill(&mut child);
+    assert!(
+        up,
+        "serve did not pick up $XDG_CONFIG_HOME/codex-pool/config.toml"
+    );
+}
+
+#[tokio::test]
+async fn serve_with_no_config_at_all_serves_the_codex_login_on_8787() {
+    if std::net::TcpListener::bind("127.0.0.1:8787").is_err() {
+        eprintln!("skipped: 127.0.0.1:8787 is in use on this machine");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let codex = home.path().join("codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    write_auth(
+        &codex.join("auth.json"),
+        "solo",
+        &access_token("solo", 3600),
+        "rt",
+    );
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env("CODEX_HOME", &codex)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_healthy(8787).await;
+    let ready = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get("http://127.0.0.1:8787/readyz")
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    kill(&mut child);
+    assert!(up, "solo mode did not serve on 127.0.0.1:8787");
+    assert_eq!(ready, 200, "the Codex login was not loaded");
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("a.json"),
+        "a",
+        &access_token("a", 3600),
+        "rt",
+    );
+    write_auth(
+        &dir.path().join("b.json"),
+        "b",
+        &access_token("b", 3600),
+        "rt",
+    );
+    let port = free_port();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[log]\nformat = \"json\"\n{}",
+            config_text(&mock, &["a", "b"], "")
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut child = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(wait_healthy(port).await);
+    mock.script("a", Script::Status(500, "boom".into(), vec![]));
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("x-request-id", "trace-77")
+        .body(chat("gpt-5.4", "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    kill(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failover = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("failing over"))
+        })
+        .expect("a failover line");
+    assert_eq!(failover["request_id"], "trace-77");
+    assert_eq!(failover["account"], "a");
+    assert_eq!(failover["reason"], "server_error");
+    assert!(!text.contains("Bearer"), "no token in logs");
+}
+
+#[tokio::test]
+async fn the_usage_probe_fills_in_idle_accounts_quota() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(
+        &mock,
+        &["a"],
+        "[pool]\nusage_probe_interval = \"1h\"\n[admin]\ntoken = \"admin-secret\"\n",
+    )
+    .await;
+    let mut quota = Value::Null;
+    for _ in 0..50 {
+        let (_, text) = gw
+            .get(
+                "/admin/accounts",
+                &[("authorization", "Bearer admin-secret")],
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).unwrap();
+        quota = v["accounts"][0]["quota"].clone();
+        if !quota.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(quota["primary"]["used_percent"], 17.0, "{quota}");
+    assert_eq!(quota["primary"]["window_minutes"], 300);
+    assert_eq!(quota["secondary"]["resets_at"], 1_900_500_000);
+    assert_eq!(quota["plan"], "pro");
+    let probe = mock
+        .seen()
+        .into_iter()
+        .find(|s| s.path.ends_with("/wham/usage"))
+        .unwrap();
+    assert_eq!(probe.path, "/backend-api/wham/usage");
+    assert_eq!(probe.header("chatgpt-account-id"), Some("a"));
+    assert!(mock.responses().is_empty(), "the probe costs no request");
+    gw.stop().await;
+}
