@@ -9,9 +9,10 @@ use futures_util::stream;
 use http::Response;
 
 use super::body::{self, Body};
+use super::dispatch::{dispatch, Prepared};
 use super::request;
-use super::router::{proxied_headers, sse_response, Ctx};
-use crate::proxy::{self, Call, Delivery, Finish, Mode};
+use super::router::Ctx;
+use crate::proxy::Finish;
 use crate::translate::chat::ChatRequest;
 use crate::translate::chat_stream::{error_frame, ChatStream, Step};
 use crate::upstream::sse::EventStream;
@@ -31,63 +32,32 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(t) => t,
         Err(e) => return ctx.fail(e.into()),
     };
-    let body = match serde_json::to_vec(&t.body) {
-        Ok(b) => Bytes::from(b),
-        Err(e) => return ctx.fail(crate::error::ApiError::internal(e.to_string())),
-    };
-    let call = Call {
-        route: "chat",
-        request_id: ctx.request_id.clone(),
-        key: ctx.key.clone(),
-        model: t.model.clone(),
-        session_id: t.session_id,
-        body,
-    };
-    let mode = if t.stream {
-        Mode::Stream
-    } else {
-        Mode::Collect
-    };
-    let app = ctx.finish.app();
-    let served = match proxy::serve(app, &ctx.snap, &call, mode).await {
-        Ok(s) => s,
-        Err(e) => return ctx.fail(e),
-    };
-    let upstream_model = served.upstream_model().map(str::to_owned);
-    let model = upstream_model.clone().unwrap_or_else(|| t.model.clone());
-    let mut finish = ctx.finish;
-    finish.served(served.account.clone(), ctx.key.clone(), &model);
-    finish.first_byte(served.upstream_wait);
     let created = crate::pool::quota::unix_now() as u64;
-    let idle = ctx.snap.config.upstream.idle_timeout;
-    match served.delivery {
-        Delivery::Collected(collector) => {
-            let answer = collector.chat_completion(&model, created);
-            let reported = answer["model"].as_str().map(str::to_owned);
-            finish.set_model(reported.as_deref().unwrap_or(&model));
-            finish.complete(collector.usage().as_ref());
-            let mut resp = body::json(http::StatusCode::OK, &answer);
-            proxied_headers(
-                &mut resp,
-                &served.account.name,
-                upstream_model.as_deref().or(reported.as_deref()),
-            );
-            resp
-        }
-        Delivery::Stream { buffered, events } => {
+    let include_usage = t.include_usage;
+    let prepared = Prepared {
+        route: "chat",
+        model: t.model,
+        session_id: t.session_id,
+        body: t.body,
+        stream: t.stream,
+    };
+    dispatch(
+        ctx,
+        prepared,
+        |collector, model| collector.chat_completion(model, created),
+        |live| {
             let relay = Relay {
-                conv: ChatStream::new(&model, created, t.include_usage),
-                buffered,
-                events,
-                idle,
-                finish,
+                conv: ChatStream::new(&live.model, created, include_usage),
+                buffered: live.buffered,
+                events: live.events,
+                idle: live.idle,
+                finish: live.finish,
                 done: false,
             };
-            let mut resp = sse_response(body::stream(stream::unfold(relay, Relay::next)));
-            proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref());
-            resp
-        }
-    }
+            body::stream(stream::unfold(relay, Relay::next))
+        },
+    )
+    .await
 }
 
 /// The state of one relayed chat stream. Dropping it (client gone) drops the

@@ -5,6 +5,7 @@
 
 pub mod body;
 mod chat;
+mod dispatch;
 mod health;
 mod models;
 pub mod request;

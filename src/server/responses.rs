@@ -10,9 +10,10 @@ use http::Response;
 use serde_json::json;
 
 use super::body::{self, Body};
+use super::dispatch::{dispatch, Prepared};
 use super::request;
-use super::router::{proxied_headers, sse_response, Ctx};
-use crate::proxy::{self, failure_of, Call, Delivery, Finish, Mode};
+use super::router::Ctx;
+use crate::proxy::{failure_of, Finish};
 use crate::translate::responses::normalize;
 use crate::upstream::events::{Event, Kind};
 use crate::upstream::sse::{self, EventStream};
@@ -28,59 +29,29 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     if let Err(e) = ctx.admit(&n.model) {
         return ctx.fail(e);
     }
-    let body = match serde_json::to_vec(&n.body) {
-        Ok(b) => Bytes::from(b),
-        Err(e) => return ctx.fail(crate::error::ApiError::internal(e.to_string())),
-    };
-    let call = Call {
+    let prepared = Prepared {
         route: "responses",
-        request_id: ctx.request_id.clone(),
-        key: ctx.key.clone(),
-        model: n.model.clone(),
+        model: n.model,
         session_id: n.session_id,
-        body,
+        body: n.body,
+        stream: n.stream,
     };
-    let mode = if n.stream {
-        Mode::Stream
-    } else {
-        Mode::Collect
-    };
-    let served = match proxy::serve(ctx.finish.app(), &ctx.snap, &call, mode).await {
-        Ok(s) => s,
-        Err(e) => return ctx.fail(e),
-    };
-    let upstream_model = served.upstream_model().map(str::to_owned);
-    let model = upstream_model.clone().unwrap_or_else(|| n.model.clone());
-    let mut finish = ctx.finish;
-    finish.served(served.account.clone(), ctx.key.clone(), &model);
-    finish.first_byte(served.upstream_wait);
-    match served.delivery {
-        Delivery::Collected(collector) => {
-            let answer = collector.response_object(&model);
-            let reported = answer["model"].as_str().map(str::to_owned);
-            finish.set_model(reported.as_deref().unwrap_or(&model));
-            finish.complete(collector.usage().as_ref());
-            let mut resp = body::json(http::StatusCode::OK, &answer);
-            proxied_headers(
-                &mut resp,
-                &served.account.name,
-                upstream_model.as_deref().or(reported.as_deref()),
-            );
-            resp
-        }
-        Delivery::Stream { buffered, events } => {
+    dispatch(
+        ctx,
+        prepared,
+        |collector, model| collector.response_object(model),
+        |live| {
             let relay = Relay {
-                buffered,
-                events,
-                idle: ctx.snap.config.upstream.idle_timeout,
-                finish,
+                buffered: live.buffered,
+                events: live.events,
+                idle: live.idle,
+                finish: live.finish,
                 done: false,
             };
-            let mut resp = sse_response(body::stream(stream::unfold(relay, Relay::next)));
-            proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref());
-            resp
-        }
-    }
+            body::stream(stream::unfold(relay, Relay::next))
+        },
+    )
+    .await
 }
 
 struct Relay {
