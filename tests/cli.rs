@@ -273,3 +273,43 @@ async fn the_usage_probe_fills_in_idle_accounts_quota() {
     assert!(mock.responses().is_empty(), "the probe costs no request");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_can_have_their_own_listener() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("a.json"),
+        "a",
+        &access_token("a", 3600),
+        "rt",
+    );
+    let (port, mport) = (free_port(), free_port());
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[metrics]\nlisten = \"127.0.0.1:{mport}\"\n{}", config_text(&mock, &["a"], ""))).unwrap();
+    let mut child = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_healthy(port).await);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let scrape = client
+        .get(format!("http://127.0.0.1:{mport}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let ok = scrape.status() == 200;
+    let text = scrape.text().await.unwrap();
+    let api = client
+        .get(format!("http://127.0.0.1:{mport}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    kill(&mut child);
+    assert!(ok && text.contains("codex_pool_build_info"), "{text}");
+    assert_eq!(api, 404, "the metrics listener serves only /metrics");
+}
