@@ -33,6 +33,9 @@ pub struct ModelInfo {
     pub default_reasoning_level: Option<String>,
     #[serde(default)]
     pub supported_reasoning_levels: Vec<Value>,
+    /// The model's own system prompt (the fallback when upstream accepts no other).
+    #[serde(default)]
+    pub base_instructions: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,7 @@ impl Catalog {
                     visibility: Some("list".into()),
                     default_reasoning_level: None,
                     supported_reasoning_levels: Vec::new(),
+                    base_instructions: None,
                 })
                 .collect(),
             source: "builtin",
@@ -97,6 +101,14 @@ impl Catalog {
     pub fn list(&self) -> Value {
         let data: Vec<Value> = self.listed().map(|m| self.entry(m)).collect();
         json!({"object": "list", "data": data})
+    }
+
+    pub fn base_instructions(&self, id: &str) -> Option<&str> {
+        self.models
+            .iter()
+            .find(|m| m.slug == id)
+            .and_then(|m| m.base_instructions.as_deref())
+            .filter(|b| !b.is_empty())
     }
 
     pub fn get(&self, id: &str) -> Option<Value> {

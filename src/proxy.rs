@@ -311,6 +311,8 @@ async fn attempt(
     let up = &snap.config.upstream;
     let mut creds = fresh_credentials(app, snap, account).await?;
     let mut replayed = false;
+    let mut body = call.body.clone();
+    let mut swapped_instructions = false;
     let answer = loop {
         let sent = app
             .upstream
@@ -318,12 +320,25 @@ async fn attempt(
                 &up.base_url,
                 &creds,
                 &call.session_id,
-                call.body.clone(),
+                body.clone(),
                 up.first_byte_timeout,
             )
             .await;
         match sent {
             Ok(a) => break a,
+            Err(f) if !swapped_instructions && refuses_instructions(&f) => {
+                let catalog = app.models.load();
+                let rewritten = catalog
+                    .base_instructions(&call.model)
+                    .and_then(|base| with_base_instructions(&body, base));
+                let Some(rewritten) = rewritten else {
+                    return Err(f.into());
+                };
+                tracing::info!(request_id = %call.request_id, model = %call.model,
+                    "upstream accepts only the model's own instructions; resending with them and the client's as a developer message");
+                swapped_instructions = true;
+                body = rewritten;
+            }
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
                 creds = refresh_now(app, snap, account, &creds)
@@ -367,6 +382,34 @@ async fn attempt(
             }
         }
     }
+}
+
+/// The 400 the backend gave while it accepted only the official prompt.
+fn refuses_instructions(f: &Failure) -> bool {
+    matches!(f, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
+}
+
+/// The body with `instructions` set to the model's own prompt and the
+/// client's instructions moved, unchanged, into a leading developer message.
+fn with_base_instructions(body: &Bytes, base: &str) -> Option<Bytes> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let obj = v.as_object_mut()?;
+    let theirs = obj
+        .insert(
+            "instructions".into(),
+            serde_json::Value::String(base.to_string()),
+        )
+        .and_then(|i| i.as_str().map(str::to_owned))
+        .filter(|i| !i.is_empty());
+    if let Some(text) = theirs {
+        let input = obj.get_mut("input")?.as_array_mut()?;
+        input.insert(
+            0,
+            serde_json::json!({"type": "message", "role": "developer",
+                "content": [{"type": "input_text", "text": text}]}),
+        );
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
 /// An event's kind, and the failure it reports if it is one.

@@ -230,6 +230,9 @@ fn detail(msg: &str) -> Response<Body> {
     full(400, json!({"detail": msg}).to_string(), "application/json")
 }
 
+/// The only instructions `legacy-prompt-model` accepts (as in 2025-08..12).
+pub const LEGACY_PROMPT: &str = "You are Codex, based on GPT-5.";
+
 /// The backend's request rules (CODEX_WIRE.md §3).
 fn check_rules(body: &Value) -> Option<String> {
     if body.get("store") != Some(&Value::Bool(false)) {
@@ -263,6 +266,11 @@ fn check_rules(body: &Value) -> Option<String> {
         if body.get(p).is_some() {
             return Some(format!("Unsupported parameter: {p}"));
         }
+    }
+    if body.get("model").and_then(Value::as_str) == Some("legacy-prompt-model")
+        && body.get("instructions").and_then(Value::as_str) != Some(LEGACY_PROMPT)
+    {
+        return Some("Instructions are not valid".into());
     }
     if body.get("model").and_then(Value::as_str) == Some("no-such-model") {
         return Some(
@@ -367,7 +375,8 @@ struct CancelGuard {
 impl Drop for CancelGuard {
     fn drop(&mut self) {
         if !self.done {
-            self.counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.counter
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
@@ -380,7 +389,10 @@ fn stream_response(
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Response<Body> {
     let total = chunks.len();
-    let guard = Arc::new(Mutex::new(CancelGuard { done: total == 0, counter: cancelled }));
+    let guard = Arc::new(Mutex::new(CancelGuard {
+        done: total == 0,
+        counter: cancelled,
+    }));
     let s = futures_util::stream::iter(chunks.into_iter().enumerate()).then(move |(i, b)| {
         let guard = Arc::clone(&guard);
         async move {
@@ -504,7 +516,8 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             full(200, json!({"models": [
                 {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}]},
                 {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list"},
-                {"slug": "internal-hidden", "visibility": "hide"}
+                {"slug": "internal-hidden", "visibility": "hide"},
+                {"slug": "legacy-prompt-model", "visibility": "list", "base_instructions": LEGACY_PROMPT}
             ]}).to_string(), "application/json")
         }
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,

@@ -59,7 +59,11 @@ pub struct Gateway {
 
 /// The config for `accounts` (auth files named `<name>.json`, account id = name).
 pub fn config_text(mock: &Mock, accounts: &[&str], extra: &str) -> String {
-    let idle = if extra.contains("idle_timeout") { "" } else { "idle_timeout = \"5s\"\n" };
+    let idle = if extra.contains("idle_timeout") {
+        ""
+    } else {
+        "idle_timeout = \"5s\"\n"
+    };
     let mut text = format!(
         "[upstream]\nbase_url = \"{}\"\nissuer = \"{}\"\n{idle}connect_timeout = \"2s\"\n{extra}\n",
         mock.base_url(),
