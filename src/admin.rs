@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
@@ -22,8 +23,11 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
     let Some(token) = snap.config.admin_token.as_ref() else {
         return ApiError::not_found(req.uri().path()).into_response();
     };
-    let presented = request::client_key(req.headers()).unwrap_or("");
-    if !bool::from(presented.as_bytes().ct_eq(token.expose().as_bytes())) {
+    // Digests of equal length: the comparison takes the same time whatever
+    // the presented token's length.
+    let presented = Sha256::digest(request::client_key(req.headers()).unwrap_or("").as_bytes());
+    let expected = Sha256::digest(token.expose().as_bytes());
+    if !bool::from(presented.ct_eq(&expected)) {
         return ApiError::unauthorized("missing or wrong admin token").into_response();
     }
     let path = req.uri().path().to_string();
@@ -51,7 +55,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
             )
         }
         (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin") {
-            Ok(()) => body::json(StatusCode::OK, &json!({"status": "reloaded"})),
+            Ok(later) => body::json(
+                StatusCode::OK,
+                &json!({"status": "reloaded", "restart_required": later}),
+            ),
             Err(e) => body::json(
                 StatusCode::BAD_REQUEST,
                 &json!({"error": {"message": e.to_string(), "type": "invalid_request_error", "param": null, "code": "invalid_config"},
@@ -59,6 +66,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
             ),
         },
         (&Method::POST, ["admin", "accounts", name, action]) => {
+            let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            let name = name.as_ref();
             let Some(account) = snap
                 .pool
                 .accounts()

@@ -21,14 +21,18 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub pool: Pool,
     pub keys: Vec<Arc<ClientKey>>,
+    /// Rebuilt when `[upstream]` timeouts or the client version change;
+    /// otherwise carried over (and its connections with it).
+    pub upstream: Arc<upstream::Client>,
 }
 
 pub struct App {
     live: ArcSwap<Snapshot>,
     pub accounts: Registry,
     pub metrics: Metrics,
-    pub upstream: upstream::Client,
     pub activity: Activity,
+    /// One reload at a time (SIGHUP, the file watcher and the admin API).
+    pub reloading: std::sync::Mutex<()>,
     pub models: ArcSwap<Catalog>,
 }
 
@@ -42,18 +46,18 @@ pub enum StartError {
 
 impl App {
     pub fn new(config: Config) -> Result<Arc<App>, StartError> {
-        let upstream = upstream::Client::new(&config.upstream)?;
+        let upstream = Arc::new(upstream::Client::new(&config.upstream)?);
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
-        let snapshot = build(&accounts, config, &[]);
+        let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {
             live: ArcSwap::from_pointee(snapshot),
             accounts,
             metrics,
-            upstream,
             activity,
+            reloading: std::sync::Mutex::new(()),
             models: ArcSwap::from_pointee(Catalog::builtin()),
         }))
     }
@@ -64,16 +68,30 @@ impl App {
     }
 
     /// Swaps in a new, already validated configuration.
-    pub fn apply(&self, config: Config) {
+    pub fn apply(&self, config: Config) -> Result<(), StartError> {
         let old = self.live.load_full();
-        let snapshot = build(&self.accounts, config, &old.keys);
+        let (was, now) = (&old.config.upstream, &config.upstream);
+        let upstream = if was.connect_timeout == now.connect_timeout
+            && was.client_version == now.client_version
+        {
+            Arc::clone(&old.upstream)
+        } else {
+            Arc::new(upstream::Client::new(now)?)
+        };
+        let snapshot = build(&self.accounts, config, &old.keys, upstream);
         self.metrics
             .touch(snapshot.pool.accounts(), &key_names(&snapshot));
         self.live.store(Arc::new(snapshot));
+        Ok(())
     }
 }
 
-fn build(accounts: &Registry, config: Config, old_keys: &[Arc<ClientKey>]) -> Snapshot {
+fn build(
+    accounts: &Registry,
+    config: Config,
+    old_keys: &[Arc<ClientKey>],
+    upstream: Arc<upstream::Client>,
+) -> Snapshot {
     let members = accounts.sync(&config.accounts);
     let pool = Pool::new(members, config.pool.max_attempts);
     let keys = keys::build(&config.api_keys, old_keys);
@@ -81,6 +99,7 @@ fn build(accounts: &Registry, config: Config, old_keys: &[Arc<ClientKey>]) -> Sn
         config: Arc::new(config),
         pool,
         keys,
+        upstream,
     }
 }
 

@@ -18,6 +18,7 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         let snap = app.snapshot();
         let margin = snap.config.pool.refresh_before_expiry;
         for account in snap.pool.accounts() {
+            account.persist_unsaved();
             if account.health().state() == State::NeedsRelogin {
                 if account.reload_if_relogged() {
                     tracing::info!(account = %account.name, "a new login was found in the auth file");
@@ -65,7 +66,7 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
             let Some(creds) = account.credentials() else {
                 continue;
             };
-            match app
+            match snap
                 .upstream
                 .get_json(&url, &creds, Duration::from_secs(20))
                 .await

@@ -22,10 +22,10 @@ pub struct ApiError {
     pub kind: &'static str,
     pub code: String,
     pub message: String,
-    pub param: Option<String>,
+    pub param: Option<Box<str>>,
     pub retry_after: Option<Duration>,
     /// The account whose upstream answer this error relays, if one did.
-    pub account: Option<String>,
+    pub account: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -42,7 +42,7 @@ impl ApiError {
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> ApiError {
-        self.param = Some(param.into());
+        self.param = Some(param.into().into_boxed_str());
         self
     }
 
@@ -140,7 +140,7 @@ impl From<Invalid> for ApiError {
             kind: "invalid_request_error",
             code: e.code.to_string(),
             message: e.message,
-            param: e.param,
+            param: e.param.map(String::into_boxed_str),
             retry_after: None,
             account: None,
         }

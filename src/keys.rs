@@ -27,7 +27,8 @@ pub struct ClientKey {
 pub struct KeyState {
     rpm: Option<u32>,
     limiter: Option<DefaultDirectRateLimiter>,
-    budget: Mutex<Budget>,
+    /// Shared with the key's next state when only its rate changes.
+    budget: Arc<Mutex<Budget>>,
 }
 
 #[derive(Default)]
@@ -62,13 +63,13 @@ const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl KeyState {
-    fn new(rpm: Option<u32>) -> KeyState {
+    fn new(rpm: Option<u32>, budget: Arc<Mutex<Budget>>) -> KeyState {
         KeyState {
             rpm,
             limiter: rpm
                 .and_then(NonZeroU32::new)
                 .map(|n| RateLimiter::direct(Quota::per_minute(n))),
-            budget: Mutex::new(Budget::default()),
+            budget,
         }
     }
 }
@@ -82,9 +83,12 @@ pub fn build(configs: &[ApiKeyConfig], previous: &[Arc<ClientKey>]) -> Vec<Arc<C
     configs
         .iter()
         .map(|c| {
+            // Limiter state carries over while the rate is unchanged; spent
+            // tokens carry over whatever changes.
             let state = match old.get(c.name.as_str()) {
                 Some(s) if s.rpm == c.requests_per_minute => Arc::clone(s),
-                _ => Arc::new(KeyState::new(c.requests_per_minute)),
+                Some(s) => Arc::new(KeyState::new(c.requests_per_minute, Arc::clone(&s.budget))),
+                None => Arc::new(KeyState::new(c.requests_per_minute, Arc::default())),
             };
             Arc::new(ClientKey {
                 config: c.clone(),

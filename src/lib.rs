@@ -91,8 +91,9 @@ pub async fn run_app(
     ));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
-        tasks.spawn(sighup(Arc::clone(&app), stop_rx.clone()));
     }
+    // Always: without a handler, SIGHUP would end the process.
+    tasks.spawn(sighup(Arc::clone(&app), stop_rx.clone()));
     if let Some(l) = metrics_listener {
         let mut rx = stop_rx.clone();
         tasks.spawn(server::run(

@@ -324,6 +324,8 @@ const CODES: &[&str] = &[
     "stream_failed",
     "invalid_prompt",
     "content_policy_violation",
+    "upstream_forbidden",
+    "request_timeout",
 ];
 
 /// `code` if it is one the gateway knows, else `other`.

@@ -143,7 +143,7 @@ pub async fn fetch(app: &App) -> Result<Catalog, String> {
         "{}/models?client_version={}",
         cfg.base_url, cfg.client_version
     );
-    let (_, body) = app
+    let (_, body) = snap
         .upstream
         .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
         .await

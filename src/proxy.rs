@@ -28,6 +28,12 @@ use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
 use sse_stream::Sse;
 
+/// A request refreshes its account's token itself only this close to expiry.
+const INLINE_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Events held back before the first output, at most.
+const HOLD_BACK_LIMIT: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Stop at the first output event and hand over the live stream.
@@ -121,7 +127,7 @@ pub async fn serve(
     let mut upstream_wait = Duration::ZERO;
     let mut failures: Vec<(String, Failure)> = Vec::new();
     for (i, account) in candidates.iter().enumerate() {
-        if !account.health().claim(Instant::now()) {
+        let Some(claimed) = account.claim(Instant::now()) else {
             decision.attempts.push(Attempt {
                 account: account.name.clone(),
                 outcome: "skipped",
@@ -129,7 +135,7 @@ pub async fn serve(
                 millis: 0,
             });
             continue;
-        }
+        };
         account
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -143,7 +149,7 @@ pub async fn serve(
             .observe(took.as_secs_f64());
         match result {
             Ok((headers, delivery)) => {
-                account.health().on_success();
+                claimed.succeeded();
                 app.metrics
                     .upstream_attempts
                     .with_label_values(&[&account.name, "ok"])
@@ -170,18 +176,11 @@ pub async fn serve(
                     .with_label_values(&[&account.name, kind])
                     .inc();
                 account.set_last_error(kind);
-                {
-                    let mut h = account.health();
-                    match &setback {
-                        Some(s) => h.on_setback(
-                            s,
-                            Instant::now(),
-                            pool_cfg.backoff_base,
-                            pool_cfg.backoff_max,
-                        ),
-                        None => h.release(),
-                    }
-                }
+                claimed.failed(
+                    setback.as_ref(),
+                    pool_cfg.backoff_base,
+                    pool_cfg.backoff_max,
+                );
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),
                     outcome: kind,
@@ -194,7 +193,7 @@ pub async fn serve(
                     tracing::info!(request_id = %call.request_id, account = %account.name, error = %failure, "upstream refused the request; not failing over");
                     app.activity.record(decision);
                     let mut e = ApiError::from(&failure);
-                    e.account = Some(account.name.clone());
+                    e.account = Some(account.name.as_str().into());
                     return Err(e);
                 }
                 if i + 1 < candidates.len() {
@@ -236,7 +235,7 @@ fn exhausted_error(exhausted: Exhausted, failures: &[(String, Failure)]) -> ApiE
 async fn fresh_credentials(
     app: &App,
     snap: &Snapshot,
-    account: &Account,
+    account: &Arc<Account>,
 ) -> Result<Arc<Credentials>, AttemptError> {
     let Some(creds) = account.credentials() else {
         return Err(Failure::Unauthorized {
@@ -245,7 +244,10 @@ async fn fresh_credentials(
         }
         .into());
     };
-    if !refresh::due(&creds, snap.config.pool.refresh_before_expiry) {
+    // The background refresher renews tokens well before `refresh_before_expiry`
+    // runs out; a request refreshes in line only when its token is about to
+    // expire, so it never waits on a flight it does not need.
+    if !refresh::due(&creds, INLINE_REFRESH_MARGIN) {
         return Ok(creds);
     }
     match refresh_now(app, snap, account, &creds).await {
@@ -265,11 +267,11 @@ async fn fresh_credentials(
 pub async fn refresh_now(
     app: &App,
     snap: &Snapshot,
-    account: &Account,
+    account: &Arc<Account>,
     stale: &Credentials,
 ) -> Result<Arc<Credentials>, RefreshError> {
     let done = refresh::refresh(
-        app.upstream.http(),
+        snap.upstream.http(),
         &snap.config.upstream.issuer,
         account,
         &stale.access_token,
@@ -304,7 +306,7 @@ fn refresh_failure(e: RefreshError) -> AttemptError {
 async fn attempt(
     app: &App,
     snap: &Snapshot,
-    account: &Account,
+    account: &Arc<Account>,
     call: &Call,
     mode: Mode,
 ) -> Result<(HeaderMap, Delivery), AttemptError> {
@@ -314,7 +316,7 @@ async fn attempt(
     let mut body = call.body.clone();
     let mut swapped_instructions = false;
     let answer = loop {
-        let sent = app
+        let sent = snap
             .upstream
             .responses(
                 &up.base_url,
@@ -365,7 +367,9 @@ async fn attempt(
                     return Err(f.into());
                 }
                 buffered.push_back(sse);
-                if kind.is_output() {
+                // Held-back events are bounded: a stream of only unknown
+                // events is relayed once there are many of them.
+                if kind.is_output() || buffered.len() >= HOLD_BACK_LIMIT {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }

@@ -19,6 +19,8 @@ pub enum ReloadError {
     Invalid(ConfigError),
     #[error("the new config changes what cannot change while running: {0}; restart to apply it")]
     NeedsRestart(String),
+    #[error("cannot build the upstream client for the new config: {0}")]
+    Start(#[from] crate::app::StartError),
 }
 
 impl ReloadError {
@@ -34,8 +36,38 @@ impl ReloadError {
     }
 }
 
-/// Reloads from the snapshot's config file. `trigger` is for the log.
-pub fn reload(app: &App, trigger: &str) -> Result<(), ReloadError> {
+/// Keys read once at start (listeners, connection limits, logging, the
+/// activity log's size): a reload that changes them applies everything else
+/// and names these as waiting for a restart.
+fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (o, n) = (&old.server, &new.server);
+    [
+        (
+            "server.max_connections",
+            o.max_connections != n.max_connections,
+        ),
+        ("server.max_inflight", o.max_inflight != n.max_inflight),
+        (
+            "server.header_read_timeout",
+            o.header_read_timeout != n.header_read_timeout,
+        ),
+        (
+            "pool.activity_size",
+            old.pool.activity_size != new.pool.activity_size,
+        ),
+        ("metrics.listen", old.metrics_listen != new.metrics_listen),
+        ("log.format", old.log.format != new.log.format),
+        ("log.level", old.log.level != new.log.level),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
+}
+
+/// Reloads from the snapshot's config file. `trigger` is for the log. On
+/// success, the keys that changed but wait for a restart.
+pub fn reload(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError> {
+    let _one_at_a_time = app.reloading.lock().unwrap_or_else(|p| p.into_inner());
     let current = app.snapshot();
     let Some(path) = current.config.path.clone() else {
         return Err(ReloadError::NoFile);
@@ -49,14 +81,20 @@ pub fn reload(app: &App, trigger: &str) -> Result<(), ReloadError> {
                     current.config.server.listen, new.server.listen
                 )));
             }
-            Ok(new)
+            let later = restart_only(&current.config, &new);
+            app.apply(new)?;
+            Ok(later)
         });
     match result {
-        Ok(new) => {
-            app.apply(new);
+        Ok(later) => {
             app.metrics.config_reloads.with_label_values(&["ok"]).inc();
-            tracing::info!(trigger, file = %path.display(), "config reloaded");
-            Ok(())
+            if later.is_empty() {
+                tracing::info!(trigger, file = %path.display(), "config reloaded");
+            } else {
+                tracing::warn!(trigger, file = %path.display(), restart_required = ?later,
+                    "config reloaded; these keys take effect at the next restart");
+            }
+            Ok(later)
         }
         Err(e) => {
             app.metrics

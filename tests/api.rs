@@ -31,21 +31,24 @@ async fn raw(
     )
 }
 
+/// Method, path, content type, body; expected status, code and param.
+type Case = (
+    reqwest::Method,
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 #[tokio::test]
 async fn bad_input_gets_a_4xx_envelope_naming_the_field_and_no_upstream_call() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a"], "[server]\nmax_body_bytes = 4096\n").await;
     let post = reqwest::Method::POST;
     let json_ct = Some("application/json");
-    let cases: Vec<(
-        reqwest::Method,
-        &str,
-        Option<&str>,
-        Vec<u8>,
-        u16,
-        &str,
-        Option<&str>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             post.clone(),
             "/v1/chat/completions",

@@ -50,7 +50,7 @@ fn kill(child: &mut std::process::Child) {
 fn check_config_lists_every_problem_with_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(&cfg, "[pool]\nstrategy = \"random\"\n[upstream]\nidle_timeout = \"soon\"\n[[accounts]]\nname = \"a b\"\nauth_file = \"x\"\n").unwrap();
+    std::fs::write(&cfg, "[pool]\nstrategy = \"random\"\n[upstream]\nidle_timeout = \"soon\"\n[[accounts]]\nname = \"a/b\"\nauth_file = \"x\"\n").unwrap();
     let out = Command::new(binary())
         .args(["check-config", "--config"])
         .arg(&cfg)

@@ -591,3 +591,109 @@ async fn admin_is_not_served_without_a_token() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn an_abandoned_probe_does_not_park_the_account() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "[pool]\nbackoff_base = \"300ms\"\n").await;
+    mock.script("a", Script::Status(500, "x".into(), vec![]));
+    assert_eq!(ask(&gw).await.0, 503);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The probe: a slow answer its client does not wait for.
+    let parts: Vec<String> = (0..20).map(|i| format!("w{i} ")).collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    mock.script(
+        "a",
+        Script::Slow(
+            mock::text_events("gpt-5.4", &refs),
+            Duration::from_millis(100),
+        ),
+    );
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(chat("gpt-5.4", "x").to_string())
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, h, text) = ask(&gw).await;
+    assert_eq!(
+        s, 200,
+        "the account must be probed again, not stuck on probation: {text}"
+    );
+    assert_eq!(h["x-codex-pool-account"], "a");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn absurd_retry_hints_from_upstream_cannot_break_a_request() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b", "c", "d"], ADMIN).await;
+    mock.script(
+        "a",
+        Script::Status(
+            429,
+            json!({"error": {"message": "slow"}}).to_string(),
+            vec![("retry-after".into(), "18446744073709551615".into())],
+        ),
+    );
+    mock.script(
+        "b",
+        Script::Status(
+            429,
+            json!({"error": {"type": "usage_limit_reached", "resets_at": 1e19}}).to_string(),
+            vec![],
+        ),
+    );
+    mock.script(
+        "c",
+        Script::Status(
+            429,
+            json!({"error": {"type": "usage_limit_reached", "resets_in_seconds": 1e300}})
+                .to_string(),
+            vec![],
+        ),
+    );
+    let (s, h, text) = ask(&gw).await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(h["x-codex-pool-account"], "d");
+    let accounts = admin_accounts(&gw).await;
+    for name in ["a", "b", "c"] {
+        let a = accounts.iter().find(|x| x["name"] == name).unwrap();
+        assert_eq!(a["state"], "cooling", "{a}");
+        let until = a["cooling_until_unix"].as_i64().unwrap();
+        assert!(
+            until <= now() as i64 + 8 * 86_400 + 5,
+            "cooldowns are capped: {a}"
+        );
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_plain_403_cools_the_account_instead_of_demanding_a_new_login() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
+    mock.script(
+        "a",
+        Script::Status(
+            403,
+            json!({"detail": "unsupported_country_region_territory"}).to_string(),
+            vec![],
+        ),
+    );
+    let (s, h, _) = ask(&gw).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "b");
+    let accounts = admin_accounts(&gw).await;
+    let a = accounts.iter().find(|x| x["name"] == "a").unwrap();
+    assert_eq!(a["state"], "cooling", "{a}");
+    assert_eq!(a["reason"], "forbidden");
+    gw.stop().await;
+}

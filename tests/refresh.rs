@@ -37,7 +37,7 @@ async fn gateway_with_expiry(mock: &Mock, secs: i64, extra: &str) -> Gateway {
 #[tokio::test]
 async fn twenty_concurrent_requests_cause_exactly_one_refresh() {
     let mock = Mock::start().await;
-    let gw = gateway_with_expiry(&mock, 60, "").await;
+    let gw = gateway_with_expiry(&mock, 30, "").await;
     mock.token_delay(Duration::from_millis(200));
     let old = file_json(&gw, "a")["tokens"]["access_token"]
         .as_str()
@@ -86,7 +86,7 @@ async fn twenty_concurrent_requests_cause_exactly_one_refresh() {
 #[tokio::test]
 async fn rotation_is_persisted_atomically_with_mode_0600() {
     let mock = Mock::start().await;
-    let gw = gateway_with_expiry(&mock, 60, "").await;
+    let gw = gateway_with_expiry(&mock, 30, "").await;
     assert_eq!(
         gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
             .await
@@ -118,7 +118,7 @@ async fn rotation_is_persisted_atomically_with_mode_0600() {
 #[tokio::test]
 async fn a_file_refreshed_by_someone_else_is_used_without_calling_the_issuer() {
     let mock = Mock::start().await;
-    let gw = gateway_with_expiry(&mock, 60, "").await;
+    let gw = gateway_with_expiry(&mock, 30, "").await;
     // Another program (a Codex CLI) refreshed the login: new tokens on disk.
     let fresh = access_token("from-cli", 3600);
     write_auth(&gw.dir.path().join("a.json"), "a", &fresh, "rt-cli");
@@ -174,7 +174,7 @@ async fn upstream_401_refreshes_once_and_replays() {
 #[tokio::test]
 async fn proactive_refresh_with_a_dead_token_marks_relogin_and_fails_over() {
     let mock = Mock::start().await;
-    let gw = gateway_with_expiry(&mock, 60, "[admin]\ntoken = \"t0ken-admin\"\n").await;
+    let gw = gateway_with_expiry(&mock, 30, "[admin]\ntoken = \"t0ken-admin\"\n").await;
     mock.token_answer(
         400,
         json!({"error": {"code": "refresh_token_expired", "message": "expired"}}),
@@ -232,7 +232,7 @@ async fn proactive_refresh_with_a_dead_token_marks_relogin_and_fails_over() {
 async fn transient_issuer_errors_are_retried() {
     let mock = Mock::start().await;
     mock.token_answer(503, json!({"error": "temporarily_unavailable"}));
-    let gw = gateway_with_expiry(&mock, 60, "").await;
+    let gw = gateway_with_expiry(&mock, 30, "").await;
     let (s, h, _) = gw
         .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
         .await;
@@ -269,6 +269,84 @@ async fn an_unsafe_token_file_is_refused_and_named() {
     assert!(
         text.contains("too open") && text.contains("a.json"),
         "{text}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_refresh_whose_request_is_abandoned_still_keeps_the_rotated_token() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("a.json"),
+        "a",
+        &access_token("a", 3600),
+        "rt-old",
+    );
+    let gw = Gateway::start_with(&mock, dir, &config_text(&mock, &["a"], "")).await;
+    mock.token_delay(Duration::from_millis(800));
+    mock.script(
+        "a",
+        Script::Status(
+            401,
+            json!({"error": {"message": "expired"}}).to_string(),
+            vec![],
+        ),
+    );
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(chat("gpt-5.4", "x").to_string())
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up during the refresh");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(mock.token_calls().len(), 1);
+    assert_eq!(
+        file_json(&gw, "a")["tokens"]["refresh_token"],
+        "rt-rotated-1",
+        "the rotated token reached the file"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_refresh_after_a_new_login_revives_the_account() {
+    let mock = Mock::start().await;
+    mock.token_answer(400, json!({"error": {"code": "refresh_token_reused"}}));
+    let gw = gateway_with_expiry(&mock, 30, "[admin]\ntoken = \"t0ken-admin\"\n").await;
+    let (_, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(h["x-codex-pool-account"], "b");
+    // The user logs in again; the operator asks for a refresh right away.
+    write_auth(
+        &gw.dir.path().join("a.json"),
+        "a",
+        &access_token("relogged", 3600),
+        "rt-new-login",
+    );
+    let r = gw
+        .client()
+        .post(gw.url("/admin/accounts/a/refresh"))
+        .header("authorization", "Bearer t0ken-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (_, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(h["x-codex-pool-account"], "a", "a serves again");
+    assert_eq!(
+        mock.token_calls().len(),
+        1,
+        "the new login was adopted, not refreshed"
     );
     gw.stop().await;
 }

@@ -478,3 +478,149 @@ async fn sigterm_drains_a_stream_then_exits_zero() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn reload_names_the_keys_that_wait_for_a_restart() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "[admin]\ntoken = \"admin-secret\"\n").await;
+    let text = config_text(
+        &mock,
+        &["a"],
+        "[admin]\ntoken = \"admin-secret\"\n[server]\nmax_inflight = 7\n[log]\nlevel = \"debug\"\n",
+    );
+    std::fs::write(&gw.config_path, text).unwrap();
+    let r = gw
+        .client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", "Bearer admin-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(
+        v["restart_required"],
+        json!(["server.max_inflight", "log.level"])
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn names_are_free_form_and_short_keys_work() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("w.json"),
+        "w",
+        &access_token("w", 3600),
+        "rt",
+    );
+    let text = format!(
+        "{}[[accounts]]\nname = \"work account\"\nauth_file = \"w.json\"\n[[api_keys]]\nname = \"dev team\"\nkey = \"k1\"\n[admin]\ntoken = \"adm\"\n",
+        config_text(&mock, &[], "")
+    );
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    let (s, h, _) = ask_as(&gw, "k1", "gpt-5.4").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "work account");
+    let r = gw
+        .client()
+        .post(gw.url("/admin/accounts/work%20account/disable"))
+        .header("authorization", "Bearer adm")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(ask_as(&gw, "k1", "gpt-5.4").await.0, 503);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(
+        &dir.path().join("a.json"),
+        "a",
+        &access_token("a", 3600),
+        "rt",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("config.toml");
+    let base = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n{}",
+        config_text(&mock, &["a"], "")
+    );
+    std::fs::write(&cfg, &base).unwrap();
+    let mut child = tokio::process::Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let post = |key: Option<&'static str>| {
+        let mut req = client
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .body(chat("gpt-5.4", "x").to_string());
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        req.send()
+    };
+    for _ in 0..100 {
+        if post(None).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(post(None).await.unwrap().status(), 200);
+    // Nothing changed on disk, so only SIGHUP can have made this reload.
+    let reloads = || async {
+        let text = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metric(
+            &text,
+            "codex_pool_config_reloads_total",
+            &[("outcome", "ok")],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(reloads().await, 0.0);
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut reloaded = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if reloads().await == 1.0 {
+            reloaded = true;
+            break;
+        }
+    }
+    assert!(reloaded, "SIGHUP did not reload");
+    assert_eq!(post(None).await.unwrap().status(), 200);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not end the process"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let _ = child.wait().await;
+}

@@ -228,6 +228,8 @@ impl LoginOptions {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
+            // The code and verifier go to the issuer and nowhere else.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the http client: {e}"))?;
         Ok(LoginOptions {

@@ -6,6 +6,7 @@
 //! and before calling the issuer the file is read again, in case another
 //! program (a Codex CLI, another gateway) already refreshed it.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -65,18 +66,37 @@ pub struct Refreshed {
 }
 
 /// Refreshes `account`'s token unless someone already replaced `stale`.
+///
+/// The flight runs in a task of its own: once the issuer may have rotated the
+/// refresh token, the new one must reach the file even if the request that
+/// started the flight goes away (a dropped future would lose it, and with it
+/// the account). The task is bounded by the issuer timeouts.
 pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
-    account: &Account,
+    account: &Arc<Account>,
     stale: &Secret<String>,
 ) -> Refreshed {
-    let mut called_issuer = false;
-    let result = refresh_inner(http, issuer, account, stale, &mut called_issuer).await;
-    Refreshed {
-        result,
-        called_issuer,
-    }
+    let (http, issuer, account, stale) = (
+        http.clone(),
+        issuer.to_string(),
+        Arc::clone(account),
+        stale.clone(),
+    );
+    let flight = tokio::spawn(async move {
+        let mut called_issuer = false;
+        let result = refresh_inner(&http, &issuer, &account, &stale, &mut called_issuer).await;
+        Refreshed {
+            result,
+            called_issuer,
+        }
+    });
+    flight.await.unwrap_or_else(|e| Refreshed {
+        result: Err(RefreshError::Transient(format!(
+            "the refresh task ended: {e}"
+        ))),
+        called_issuer: false,
+    })
 }
 
 async fn refresh_inner(
@@ -99,9 +119,37 @@ async fn refresh_inner(
             return Ok(current);
         }
     }
+    let path = account.settings().auth_file.clone();
+    // Other programs using this file (another gateway) wait for us, and we for them.
+    let _file_lock = lock_file(&path).await;
     let result = fly(http, issuer, account, stale, called_issuer).await;
     account.end_refresh_flight(result.as_ref().err().cloned());
     result
+}
+
+/// An exclusive lock on `<auth_file>.lock`, so two processes sharing a login
+/// never refresh it at once. Best effort: without it, the in-process single
+/// flight and the file re-read still hold.
+async fn lock_file(path: &std::path::Path) -> Option<std::fs::File> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&name)
+        .ok()?;
+    for _ in 0..600 {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(std::fs::TryLockError::Error(_)) => return None,
+        }
+    }
+    None
 }
 
 /// One refresh: re-read the file, call the issuer if still needed, persist.
@@ -113,10 +161,20 @@ async fn fly(
     called_issuer: &mut bool,
 ) -> Result<Arc<Credentials>, RefreshError> {
     let path = account.settings().auth_file.clone();
-    let (mut file, on_disk) =
-        store::load_credentials(&path).map_err(|e| RefreshError::NeedsRelogin {
-            reason: e.to_string(),
-        })?;
+    // Tokens we could not write yet are newer than the file: they are the truth.
+    let unsaved = account.unsaved_login();
+    let (mut file, on_disk) = match unsaved {
+        Some(pending) => {
+            let creds = pending
+                .tokens
+                .as_ref()
+                .map(|t| Credentials::from_tokens(t, pending.last_refresh.as_deref()))
+                .ok_or_else(|| RefreshError::Transient("no tokens in memory".into()))?;
+            (pending, creds)
+        }
+        None => store::load_credentials(&path)
+            .map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?,
+    };
     let ours = account.credentials();
     if ours
         .as_ref()
@@ -127,12 +185,27 @@ async fn fly(
         // the old refresh token.
         tracing::info!(account = %account.name, "auth file changed on disk; using its tokens instead of refreshing");
         account.set_credentials(on_disk);
+        account.revive();
         return account
             .credentials()
             .ok_or_else(|| RefreshError::Transient("credentials vanished".into()));
     }
+    // A refresh token the issuer already called dead is not sent again.
+    if account.is_dead_refresh_token(&on_disk.refresh_token) {
+        return Err(account
+            .last_refresh_error()
+            .unwrap_or(RefreshError::NeedsRelogin {
+                reason: "the issuer refused this login's refresh token".into(),
+            }));
+    }
     *called_issuer = true;
-    let answer = call_issuer(http, issuer, &on_disk.refresh_token).await?;
+    let answer = match call_issuer(http, issuer, &on_disk.refresh_token).await {
+        Err(e @ RefreshError::NeedsRelogin { .. }) => {
+            account.mark_dead_refresh_token(on_disk.refresh_token.clone());
+            return Err(e);
+        }
+        other => other?,
+    };
     let Some(tokens) = file.tokens.as_mut() else {
         return Err(RefreshError::NeedsRelogin {
             reason: "no tokens in the auth file".into(),
@@ -149,10 +222,17 @@ async fn fly(
     }
     file.last_refresh = Some(store::now_rfc3339());
     let creds = Credentials::from_tokens(tokens, file.last_refresh.as_deref());
-    // Persist before use: a rotated refresh token that only lives in memory is
-    // lost on a crash, and the account with it.
-    store::save(&path, &file).map_err(|e| RefreshError::Transient(e.to_string()))?;
+    // The old refresh token is spent now: the new one is kept in memory even if
+    // the file cannot be written, and written again until it is.
+    match store::save(&path, &file) {
+        Ok(()) => account.set_unsaved_login(None),
+        Err(e) => {
+            tracing::error!(account = %account.name, error = %e, "refreshed tokens could not be written; keeping them in memory and retrying");
+            account.set_unsaved_login(Some(file));
+        }
+    }
     account.set_credentials(creds);
+    account.revive();
     tracing::info!(account = %account.name, "access token refreshed");
     account
         .credentials()
@@ -185,9 +265,18 @@ async fn call_issuer(
             .await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) => {
+            // Nothing reached the issuer: safe to try again.
+            Err(e) if e.is_connect() => {
                 last = format!("issuer unreachable: {e}");
                 continue;
+            }
+            // The issuer may have rotated the token already: resending it could
+            // be answered refresh_token_reused. Leave it to a later flight,
+            // which re-reads the file first.
+            Err(e) => {
+                return Err(RefreshError::Transient(format!(
+                    "issuer did not answer: {e}"
+                )));
             }
         };
         let status = resp.status();
@@ -209,7 +298,8 @@ async fn call_issuer(
             "issuer answered {status}{}",
             code.map(|c| format!(" ({c})")).unwrap_or_default()
         );
-        if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // Only answers that say the request was not processed are retried.
+        if !matches!(status.as_u16(), 429 | 503) {
             break;
         }
     }

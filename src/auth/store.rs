@@ -63,6 +63,36 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The problem without the folder it is in, and without file contents:
+    /// fit for `/readyz`, admin views and client error messages. The full
+    /// text (with the path) is for the operator's log.
+    pub fn brief(&self) -> String {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "the auth file".into())
+        };
+        match self {
+            StoreError::Read { path, source } => match source.kind() {
+                std::io::ErrorKind::NotFound => format!("{} does not exist; log in", name(path)),
+                _ => format!("{} cannot be read ({})", name(path), source.kind()),
+            },
+            StoreError::TooOpen { path, mode } => {
+                format!(
+                    "{} has permissions {mode:04o}, too open; chmod 600 it",
+                    name(path)
+                )
+            }
+            StoreError::Invalid { path, .. } => format!("{} is not a Codex auth.json", name(path)),
+            StoreError::NoTokens { path } => format!("{} holds no ChatGPT login", name(path)),
+            StoreError::Write { path, source } => {
+                format!("{} cannot be written ({})", name(path), source.kind())
+            }
+        }
+    }
+}
+
 /// What the program needs from a login, derived once when it is loaded.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -119,7 +149,13 @@ pub fn load(path: &Path) -> Result<AuthFile, StoreError> {
     let bytes = fs::read(path).map_err(read_err)?;
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Invalid {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        // serde's message can quote the offending value (a token): keep only where.
+        reason: format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
     })
 }
 

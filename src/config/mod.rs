@@ -211,6 +211,9 @@ impl Config {
     }
 }
 
+/// The most connections or in-flight requests one process may be told to hold.
+const MAX_CONCURRENCY: usize = 1_000_000;
+
 /// Every default, with no accounts and no keys.
 fn defaults() -> Config {
     Config {
@@ -406,6 +409,14 @@ impl Validator {
                 d.server.max_inflight,
             ),
         };
+        for (key, value) in [
+            ("server.max_connections", server.max_connections),
+            ("server.max_inflight", server.max_inflight),
+        ] {
+            if value > MAX_CONCURRENCY {
+                self.problem(key, format!("{value} is more than {MAX_CONCURRENCY}"));
+            }
+        }
 
         let idle_timeout = self.duration(
             "upstream.idle_timeout",
@@ -542,13 +553,7 @@ impl Validator {
         for (i, a) in raw.into_iter().enumerate() {
             let key = format!("accounts[{i}]");
             if !valid_name(&a.name) {
-                self.problem(
-                    format!("{key}.name"),
-                    format!(
-                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
-                        a.name
-                    ),
-                );
+                self.problem(format!("{key}.name"), format!("{:?} {NAME_RULE}", a.name));
             } else if !seen.insert(a.name.clone()) {
                 self.problem(
                     format!("{key}.name"),
@@ -575,13 +580,7 @@ impl Validator {
         for (i, k) in raw.into_iter().enumerate() {
             let key = format!("api_keys[{i}]");
             if !valid_name(&k.name) {
-                self.problem(
-                    format!("{key}.name"),
-                    format!(
-                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
-                        k.name
-                    ),
-                );
+                self.problem(format!("{key}.name"), format!("{:?} {NAME_RULE}", k.name));
             } else if !names.insert(k.name.clone()) {
                 self.problem(
                     format!("{key}.name"),
@@ -597,8 +596,8 @@ impl Validator {
                     self.problem(key.as_str(), "needs key or key_sha256");
                     None
                 }
-                (Some(secret), None) if secret.expose().len() < 8 => {
-                    self.problem(format!("{key}.key"), "is shorter than 8 characters");
+                (Some(secret), None) if secret.expose().is_empty() => {
+                    self.problem(format!("{key}.key"), "must not be empty");
                     None
                 }
                 (Some(secret), None) => Some(Sha256::digest(secret.expose().as_bytes()).into()),
@@ -672,13 +671,20 @@ impl Validator {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// Account and key names: 1-128 characters, no '/' or '\\', no control
+/// characters, not "." or ".." (names appear in file names, URLs and labels).
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
-        && name
+        && name.chars().count() <= 128
+        && name != "."
+        && name != ".."
+        && !name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .any(|c| c.is_control() || c == '/' || c == '\\')
 }
+
+/// What `valid_name` asks, for error messages.
+pub const NAME_RULE: &str = "must be 1-128 characters without '/', '\\' or control characters";
 
 fn resolve(base: &Path, path: &str) -> PathBuf {
     let expanded = match path.strip_prefix("~/") {

@@ -60,7 +60,9 @@ pub struct Health {
     until: Option<Instant>,
     usage_limited: bool,
     failures_in_row: u32,
-    probing: bool,
+    /// The probe in flight, if any (its id, so a late release cannot end another's).
+    probing: Option<u64>,
+    probes: u64,
     admin_disabled: bool,
 }
 
@@ -99,7 +101,8 @@ impl Default for Health {
             until: None,
             usage_limited: false,
             failures_in_row: 0,
-            probing: false,
+            probing: None,
+            probes: 0,
             admin_disabled: false,
         }
     }
@@ -143,32 +146,36 @@ impl Health {
                     usage_limited: self.usage_limited,
                     reason: reason(),
                 },
-                _ if self.probing => Availability::Probing,
+                _ if self.probing.is_some() => Availability::Probing,
                 _ => Availability::Probation,
             },
         }
     }
 
-    /// Takes the account for one attempt. Returns `false` when it may not serve now;
-    /// a cooled-down account is taken by one request at a time (probation).
-    pub fn claim(&mut self, now: Instant) -> bool {
+    /// Takes the account for one attempt: `None` when it may not serve now,
+    /// `Some(None)` when ready, `Some(Some(probe))` when this request is the one
+    /// probe a cooled-down account gets (probation).
+    pub fn claim(&mut self, now: Instant) -> Option<Option<u64>> {
         match self.availability(now) {
-            Availability::Ready => true,
+            Availability::Ready => Some(None),
             Availability::Probation => {
-                self.probing = true;
-                true
+                self.probes += 1;
+                self.probing = Some(self.probes);
+                Some(Some(self.probes))
             }
-            _ => false,
+            _ => None,
         }
     }
 
-    /// The attempt ended without a verdict (client went away): let another probe.
-    pub fn release(&mut self) {
-        self.probing = false;
+    /// The probe ended without a verdict (its request went away): another may probe.
+    pub fn release(&mut self, probe: u64) {
+        if self.probing == Some(probe) {
+            self.probing = None;
+        }
     }
 
     pub fn on_success(&mut self) {
-        self.probing = false;
+        self.probing = None;
         self.failures_in_row = 0;
         if self.state == State::Cooling {
             self.state = State::Ready;
@@ -179,7 +186,7 @@ impl Health {
     }
 
     pub fn on_setback(&mut self, setback: &Setback, now: Instant, base: Duration, max: Duration) {
-        self.probing = false;
+        self.probing = None;
         if self.admin_disabled {
             return;
         }
@@ -189,6 +196,7 @@ impl Health {
                     .duration_since(SystemTime::now())
                     .unwrap_or(Duration::ZERO)
                     .max(Duration::from_secs(1));
+                let wait = wait.min(crate::upstream::LONGEST_WAIT);
                 self.cool(now + wait, "usage_limit_reached".into(), true);
             }
             Setback::UsageNotIncluded => {
@@ -201,7 +209,9 @@ impl Health {
                 self.failures_in_row = self.failures_in_row.saturating_add(1);
                 let exp = self.failures_in_row.saturating_sub(1).min(20);
                 let backoff = base.saturating_mul(1u32 << exp).min(max);
-                let wait = retry_after.map_or(backoff, |r| r.max(backoff).min(max.max(r)));
+                let wait = retry_after
+                    .map_or(backoff, |r| r.max(backoff))
+                    .min(crate::upstream::LONGEST_WAIT);
                 self.cool(now + wait, (*kind).to_string(), false);
             }
             Setback::NeedsRelogin { reason } => {
@@ -283,17 +293,36 @@ mod tests {
     async fn probation_lets_exactly_one_request_decide() {
         let mut h = Health::default();
         h.on_setback(&transient(), Instant::now(), BASE, MAX);
-        assert!(!h.claim(Instant::now()));
+        assert!(h.claim(Instant::now()).is_none());
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(h.availability(Instant::now()), Availability::Probation);
-        assert!(h.claim(Instant::now()));
+        assert!(h.claim(Instant::now()).flatten().is_some());
         assert!(
-            !h.claim(Instant::now()),
+            h.claim(Instant::now()).is_none(),
             "a second request must not probe at once"
         );
         h.on_success();
         assert_eq!(h.state(), State::Ready);
-        assert!(h.claim(Instant::now()));
+        assert_eq!(h.claim(Instant::now()), Some(None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_probe_is_released_but_only_by_its_owner() {
+        let mut h = Health::default();
+        h.on_setback(&transient(), Instant::now(), BASE, MAX);
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let first = h.claim(Instant::now()).flatten().unwrap_or(0);
+        h.release(first + 100);
+        assert!(
+            h.claim(Instant::now()).is_none(),
+            "a stranger cannot end the probe"
+        );
+        h.release(first);
+        let second = h.claim(Instant::now()).flatten();
+        assert!(
+            second.is_some_and(|p| p != first),
+            "the account is probed again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -308,9 +337,9 @@ mod tests {
         );
         assert!(h.usage_limited());
         tokio::time::advance(Duration::from_secs(3590)).await;
-        assert!(!h.claim(Instant::now()));
+        assert!(h.claim(Instant::now()).is_none());
         tokio::time::advance(Duration::from_secs(15)).await;
-        assert!(h.claim(Instant::now()));
+        assert!(h.claim(Instant::now()).is_some());
     }
 
     #[test]
@@ -318,7 +347,9 @@ mod tests {
         let mut h = Health::default();
         h.on_setback(&Setback::UsageNotIncluded, Instant::now(), BASE, MAX);
         assert_eq!(h.state(), State::Disabled);
-        assert!(!h.claim(Instant::now() + Duration::from_secs(86_400)));
+        assert!(h
+            .claim(Instant::now() + Duration::from_secs(86_400))
+            .is_none());
         h.on_success();
         assert_eq!(h.state(), State::Disabled);
         let mut h = Health::default();

@@ -40,6 +40,10 @@ pub struct Account {
     /// requests that waited on a flight share its outcome instead of repeating it.
     pub refresh_generation: AtomicU64,
     refresh_error: Mutex<Option<crate::auth::refresh::RefreshError>>,
+    /// Refreshed tokens the file could not take yet (disk full, read-only).
+    unsaved: Mutex<Option<store::AuthFile>>,
+    /// The refresh token the issuer last refused for good; never sent again.
+    dead_refresh: Mutex<Option<crate::secret::Secret<String>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,6 +72,8 @@ impl Account {
             refresh_lock: tokio::sync::Mutex::new(()),
             refresh_generation: AtomicU64::new(0),
             refresh_error: Mutex::new(None),
+            unsaved: Mutex::new(None),
+            dead_refresh: Mutex::new(None),
         }
     }
 
@@ -106,7 +112,7 @@ impl Account {
                 Ok(())
             }
             Err(e) => {
-                self.health().login_unusable(&e.to_string());
+                self.health().login_unusable(&e.brief());
                 Err(e)
             }
         }
@@ -129,6 +135,49 @@ impl Account {
         true
     }
 
+    pub fn mark_dead_refresh_token(&self, token: crate::secret::Secret<String>) {
+        *lock(&self.dead_refresh) = Some(token);
+    }
+
+    pub fn is_dead_refresh_token(&self, token: &crate::secret::Secret<String>) -> bool {
+        lock(&self.dead_refresh).as_ref() == Some(token)
+    }
+
+    pub fn unsaved_login(&self) -> Option<store::AuthFile> {
+        lock(&self.unsaved).clone()
+    }
+
+    pub fn set_unsaved_login(&self, file: Option<store::AuthFile>) {
+        *lock(&self.unsaved) = file;
+    }
+
+    /// Writes tokens a refresh could not write; true when none are left unsaved.
+    pub fn persist_unsaved(&self) -> bool {
+        let mut pending = lock(&self.unsaved);
+        let Some(file) = pending.as_ref() else {
+            return true;
+        };
+        match store::save(&self.settings().auth_file, file) {
+            Ok(()) => {
+                *pending = None;
+                tracing::info!(account = %self.name, "refreshed tokens written to the auth file");
+                true
+            }
+            Err(e) => {
+                tracing::error!(account = %self.name, error = %e, "refreshed tokens still cannot be written");
+                false
+            }
+        }
+    }
+
+    /// Fresh credentials arrived: an account waiting for a new login is back.
+    pub fn revive(&self) {
+        let mut h = self.health();
+        if h.state() == State::NeedsRelogin {
+            h.reset();
+        }
+    }
+
     /// Records how a refresh flight ended (`None`: success).
     pub fn end_refresh_flight(&self, error: Option<crate::auth::refresh::RefreshError>) {
         *lock(&self.refresh_error) = error;
@@ -141,6 +190,15 @@ impl Account {
 
     pub fn health(&self) -> MutexGuard<'_, Health> {
         lock(&self.health)
+    }
+
+    /// Takes the account for one attempt, or `None` when it may not serve now.
+    pub fn claim(&self, now: Instant) -> Option<Claimed<'_>> {
+        let probe = self.health().claim(now)?;
+        Some(Claimed {
+            account: self,
+            probe,
+        })
     }
 
     pub fn availability(&self, now: Instant) -> Availability {
@@ -172,6 +230,44 @@ impl Account {
     pub fn set_last_error(&self, kind: &'static str) {
         *lock(&self.last_error) = Some(kind);
         self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An account taken for one attempt. Its outcome is recorded with `succeeded`
+/// or `failed`; dropped without one (the request's future was dropped while
+/// it waited on upstream), a probe is given up so another request may decide.
+pub struct Claimed<'a> {
+    account: &'a Account,
+    probe: Option<u64>,
+}
+
+impl Claimed<'_> {
+    pub fn succeeded(mut self) {
+        self.probe = None;
+        self.account.health().on_success();
+    }
+
+    /// `None`: the failure says nothing about the account (the request's fault).
+    pub fn failed(
+        mut self,
+        setback: Option<&Setback>,
+        base: std::time::Duration,
+        max: std::time::Duration,
+    ) {
+        let mut h = self.account.health();
+        match (setback, self.probe.take()) {
+            (Some(s), _) => h.on_setback(s, Instant::now(), base, max),
+            (None, Some(p)) => h.release(p),
+            (None, None) => {}
+        }
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.probe {
+            self.account.health().release(p);
+        }
     }
 }
 

@@ -40,8 +40,9 @@ pub fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// Unix seconds as a time; values past the year 9999 are clamped there.
 pub fn from_unix(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
+    UNIX_EPOCH + Duration::from_secs(secs.clamp(0, 253_402_300_799) as u64)
 }
 
 fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {

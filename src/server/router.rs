@@ -14,6 +14,9 @@ use crate::error::ApiError;
 use crate::keys::{self, ClientKey};
 use crate::proxy::Finish;
 
+/// The least time a client gets to send its whole request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What every API route knows before its own work starts.
 pub struct Ctx {
     pub request_id: String,
@@ -125,9 +128,27 @@ async fn api(
     };
     let (parts, incoming) = req.into_parts();
     let limit = snap.config.server.max_body_bytes;
-    let bytes = match request::read_body(&parts.headers, incoming, limit).await {
-        Ok(b) => b,
-        Err(e) => return Err(fail(&mut finish, e)),
+    // A body trickled byte by byte would hold an in-flight slot forever.
+    let read_limit = snap
+        .config
+        .server
+        .header_read_timeout
+        .max(BODY_READ_TIMEOUT);
+    let read = request::read_body(&parts.headers, incoming, limit);
+    let bytes = match tokio::time::timeout(read_limit, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(fail(&mut finish, e)),
+        Err(_) => {
+            let e = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    read_limit.as_secs()
+                ),
+            );
+            return Err(fail(&mut finish, e));
+        }
     };
     Ok((
         Ctx {

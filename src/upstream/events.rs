@@ -53,19 +53,13 @@ impl Kind {
     }
 
     /// Whether the event carries model output (after it, failover is over for a
-    /// streaming client). Lifecycle and failure events do not.
+    /// streaming client). Lifecycle, failure and unknown events do not: events
+    /// before the first output are held back, so an unknown one costs nothing
+    /// if the request moves to another account.
     pub fn is_output(self) -> bool {
         !matches!(
             self,
-            Kind::Created | Kind::InProgress | Kind::Failed | Kind::Error
-        )
-    }
-
-    /// Whether the stream ends with this event.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Kind::Completed | Kind::Incomplete | Kind::Failed | Kind::Error
+            Kind::Created | Kind::InProgress | Kind::Failed | Kind::Error | Kind::Other
         )
     }
 }
@@ -268,10 +262,11 @@ mod tests {
     }
 
     #[test]
-    fn unknown_types_are_other_and_count_as_output() {
+    fn unknown_types_are_other_and_do_not_end_failover() {
         let e = Event::parse(r#"{"type":"response.web_search_call.searching"}"#);
         assert_eq!(e.map(|e| e.kind()).ok(), Some(Kind::Other));
-        assert!(Kind::Other.is_output());
+        assert!(!Kind::Other.is_output());
+        assert!(Kind::OutputItemAdded.is_output());
         assert!(!Kind::Created.is_output());
     }
 }

@@ -28,6 +28,8 @@ pub enum Failure {
     Unauthorized { status: u16, message: String },
     #[error("upstream's edge (Cloudflare) blocked the request")]
     CloudflareBlocked,
+    #[error("upstream refused this account ({status}): {message}")]
+    Forbidden { status: u16, message: String },
     #[error("upstream error {status}: {message}")]
     ServerError { status: u16, message: String },
     #[error("upstream did not answer within {after:?} ({phase})")]
@@ -79,7 +81,7 @@ impl Failure {
         match self {
             Failure::UsageLimited { .. } | Failure::UsageNotIncluded { .. } => "usage_limited",
             Failure::RateLimited { .. } => "rate_limited",
-            Failure::Unauthorized { .. } => "auth_failed",
+            Failure::Unauthorized { .. } | Failure::Forbidden { .. } => "auth_failed",
             Failure::CloudflareBlocked => "cloudflare_blocked",
             Failure::ServerError { .. } => "server_error",
             Failure::Timeout { .. } => "timeout",
@@ -116,6 +118,7 @@ impl Failure {
                 reason: "auth_failed".into(),
             }),
             Failure::CloudflareBlocked => transient("cloudflare_blocked", None),
+            Failure::Forbidden { .. } => transient("forbidden", None),
             Failure::ServerError { .. } => transient("server_error", None),
             Failure::Timeout { .. } => transient("timeout", None),
             Failure::Connect { .. } => transient("connect_error", None),
@@ -159,9 +162,16 @@ impl Failure {
                 message,
             },
             (403, _) if is_cloudflare(headers, &text) => Failure::CloudflareBlocked,
-            (403, _) => Failure::Unauthorized {
+            // Not the login (a new one would not help): region, policy, a WAF
+            // page without Cloudflare's marks. Cool down and let others serve.
+            (403, _) => Failure::Forbidden {
                 status: code,
                 message,
+            },
+            // Redirects are not followed (a token must not travel elsewhere).
+            (300..=399, _) => Failure::ServerError {
+                status: code,
+                message: format!("unexpected redirect: {message}"),
             },
             (500..=599, _) => Failure::ServerError {
                 status: code,
@@ -217,6 +227,7 @@ impl Failure {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Failure::Unauthorized { .. }
+            | Failure::Forbidden { .. }
             | Failure::CloudflareBlocked
             | Failure::ServerError { .. }
             | Failure::Connect { .. }
@@ -233,6 +244,7 @@ impl Failure {
             Failure::RateLimited { .. } => "upstream_rate_limited".into(),
             Failure::Unauthorized { .. } => "account_auth_failed".into(),
             Failure::CloudflareBlocked => "cloudflare_blocked".into(),
+            Failure::Forbidden { .. } => "upstream_forbidden".into(),
             Failure::ServerError { .. } | Failure::Connect { .. } => "upstream_unavailable".into(),
             Failure::Timeout { .. } => "upstream_timeout".into(),
             Failure::BadRequest { code, .. } => code
@@ -279,12 +291,24 @@ fn resets_at(j: &Value) -> Option<SystemTime> {
         return Some(quota::from_unix(at as i64));
     }
     let secs = e.get("resets_in_seconds").and_then(Value::as_f64)?;
-    Some(SystemTime::now() + Duration::from_secs_f64(secs.max(0.0)))
+    Some(SystemTime::now() + seconds(secs)?)
+}
+
+/// The longest wait any upstream hint is believed for (a weekly window, and a day).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(8 * 24 * 3600);
+
+/// Seconds from upstream as a `Duration`, clamped: no value it sends (huge,
+/// negative, NaN) can overflow a clock.
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs.max(0.0))
+        .ok()
+        .map(|d| d.min(LONGEST_WAIT))
+        .or_else(|| (secs > 0.0).then_some(LONGEST_WAIT))
 }
 
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    seconds(v.trim().parse::<f64>().ok()?)
 }
 
 /// "Please try again in 12s" / "try again in 1.5s" / "in 300ms".
@@ -298,11 +322,11 @@ fn try_again_in(message: &str) -> Option<Duration> {
     let value: f64 = num.parse().ok()?;
     let unit = &rest[num.len()..];
     if unit.starts_with("ms") {
-        Some(Duration::from_secs_f64(value / 1000.0))
-    } else if unit.starts_with('m') && !unit.starts_with("ms") {
-        Some(Duration::from_secs_f64(value * 60.0))
+        seconds(value / 1000.0)
+    } else if unit.starts_with('m') {
+        seconds(value * 60.0)
     } else {
-        Some(Duration::from_secs_f64(value))
+        seconds(value)
     }
 }
 

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
-pub use failure::Failure;
+pub use failure::{Failure, LONGEST_WAIT};
 
 /// The `originator` the Codex CLI uses for its Rust client.
 pub const ORIGINATOR: &str = "codex_cli_rs";
@@ -96,11 +96,16 @@ impl Client {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Ok(v) = HeaderValue::from_str(session_id) {
-            headers.insert("session-id", v.clone());
-            headers.insert("thread-id", v.clone());
-            headers.insert("x-client-request-id", v);
-        }
+        // A client's cache key that cannot be a header still gets a stable id.
+        let sid = HeaderValue::from_str(session_id)
+            .or_else(|_| {
+                let derived = crate::translate::derived_session_id(&[session_id.as_bytes()]);
+                HeaderValue::from_str(&derived)
+            })
+            .unwrap_or_else(|_| HeaderValue::from_static("codex-pool"));
+        headers.insert("session-id", sid.clone());
+        headers.insert("thread-id", sid.clone());
+        headers.insert("x-client-request-id", sid);
         let request = self
             .http
             .post(format!("{base_url}/responses"))

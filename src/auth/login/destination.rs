@@ -28,13 +28,9 @@ pub struct Destination {
     pub listed: bool,
 }
 
-/// The rule of `[[accounts]].name`: 1-64 letters, digits, '-', '_' or '.'.
+/// The rule of `[[accounts]].name` (it also names the default auth file).
 pub fn valid_account_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    crate::config::valid_name(name)
 }
 
 impl Destination {
@@ -42,7 +38,8 @@ impl Destination {
     pub fn resolve(config_path: &Path, account: &str) -> Result<Destination, String> {
         if !valid_account_name(account) {
             return Err(format!(
-                "account name {account:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
+                "account name {account:?} {}",
+                crate::config::NAME_RULE
             ));
         }
         let relative = Destination::default_auth_file(account);
