@@ -191,18 +191,20 @@ impl ChatStream {
         out.put_slice(b"\n\n");
     }
 
+    /// One chunk with one choice.
+    fn choice(&self, out: &mut BytesMut, delta: Delta<'_>, finish_reason: Option<&'static str>) {
+        let choice = Choice {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason,
+        };
+        self.frame(out, Some(choice), None);
+    }
+
     fn delta(&mut self, out: &mut BytesMut, delta: Delta<'_>) {
         self.role(out);
-        self.frame(
-            out,
-            Some(Choice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: None,
-            }),
-            None,
-        );
+        self.choice(out, delta, None);
     }
 
     fn role(&mut self, out: &mut BytesMut) {
@@ -215,16 +217,7 @@ impl ChatStream {
             content: Some(""),
             ..Delta::default()
         };
-        self.frame(
-            out,
-            Some(Choice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: None,
-            }),
-            None,
-        );
+        self.choice(out, delta, None);
     }
 
     /// Converts one upstream event (its `data:` JSON).
@@ -398,17 +391,12 @@ impl ChatStream {
                 input: "",
             }),
         };
-        self.frame(
+        self.choice(
             out,
-            Some(Choice {
-                index: 0,
-                delta: Delta {
-                    tool_calls: Some([delta]),
-                    ..Delta::default()
-                },
-                logprobs: None,
-                finish_reason: None,
-            }),
+            Delta {
+                tool_calls: Some([delta]),
+                ..Delta::default()
+            },
             None,
         );
     }
@@ -470,16 +458,7 @@ impl ChatStream {
 
     fn finish(&mut self, out: &mut BytesMut, reason: &'static str) {
         self.role(out);
-        self.frame(
-            out,
-            Some(Choice {
-                index: 0,
-                delta: Delta::default(),
-                logprobs: None,
-                finish_reason: Some(reason),
-            }),
-            None,
-        );
+        self.choice(out, Delta::default(), Some(reason));
         if self.include_usage {
             let usage = self
                 .usage
