@@ -28,6 +28,9 @@ async fn main() {
     }
     let m = mock::Mock::start_on(port).await;
     m.set_default_stream(deltas, Duration::from_millis(delay_ms));
+    // Nobody can read the records of a standalone server; keeping them would
+    // grow its memory with every request of a load test.
+    m.set_record(false);
     println!("listening on {}", m.addr);
     tokio::signal::ctrl_c().await.ok();
 }

@@ -4,19 +4,30 @@
 //! output items and the final response; rendering as a `chat.completion` or a
 //! Responses object happens once at the end.
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::chat_stream::{incomplete_finish_reason, ChatUsage};
-use crate::upstream::events::{Event, Item, Kind, ResponseInfo};
+use crate::upstream::events::{Event, Item, Kind, ResponseInfo, Usage};
 use crate::upstream::Failure;
 
+/// Items and the final response are kept as raw JSON and parsed once, into
+/// what the route renders (typed items for chat, values for Responses).
 #[derive(Debug, Default)]
 pub struct Collector {
-    items: Vec<Value>,
+    items: Vec<Box<RawValue>>,
     text: String,
     reasoning: String,
-    response: Option<Value>,
+    response: Option<Box<RawValue>>,
+    info: ResponseInfo,
     incomplete: bool,
+}
+
+#[derive(Deserialize)]
+struct OutputOnly<T> {
+    #[serde(default = "Vec::new")]
+    output: Vec<T>,
 }
 
 impl Collector {
@@ -28,9 +39,7 @@ impl Collector {
         match event.kind() {
             Kind::OutputItemDone => {
                 if let Some(raw) = event.item {
-                    if let Ok(v) = serde_json::from_str::<Value>(raw.get()) {
-                        self.items.push(v);
-                    }
+                    self.items.push(raw.to_owned());
                 }
             }
             Kind::OutputTextDelta => {
@@ -45,9 +54,8 @@ impl Collector {
             }
             Kind::Completed | Kind::Incomplete => {
                 self.incomplete = event.kind() == Kind::Incomplete;
-                self.response = event
-                    .response
-                    .and_then(|r| serde_json::from_str(r.get()).ok());
+                self.info = event.response().unwrap_or_default();
+                self.response = event.response.map(RawValue::to_owned);
                 return Ok(true);
             }
             Kind::Failed | Kind::Error => {
@@ -62,46 +70,39 @@ impl Collector {
         Ok(false)
     }
 
-    fn info(&self) -> ResponseInfo {
-        self.response
-            .as_ref()
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .unwrap_or_default()
-    }
-
     /// The output items: the `output_item.done` ones, else the final response's.
-    fn output(&self) -> Vec<Value> {
+    fn output<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
         if !self.items.is_empty() {
-            return self.items.clone();
+            return self
+                .items
+                .iter()
+                .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+                .collect();
         }
         self.response
             .as_ref()
-            .and_then(|r| r.get("output"))
-            .and_then(Value::as_array)
-            .cloned()
+            .and_then(|r| serde_json::from_str::<OutputOnly<T>>(r.get()).ok())
+            .map(|o| o.output)
             .unwrap_or_default()
     }
 
     /// The model upstream reported, if any.
     pub fn model(&self) -> Option<String> {
-        self.info().model
+        self.info.model.clone()
     }
 
-    pub fn usage(&self) -> Option<crate::upstream::events::Usage> {
-        self.info().usage
+    pub fn usage(&self) -> Option<Usage> {
+        self.info.usage.clone()
     }
 
     /// A `chat.completion` object.
     pub fn chat_completion(&self, model: &str, created: u64) -> Value {
-        let info = self.info();
+        let info = &self.info;
         let mut content = String::new();
         let mut refusal: Option<String> = None;
         let mut reasoning: Vec<String> = Vec::new();
         let mut tool_calls = Vec::new();
-        for raw in self.output() {
-            let Ok(item) = serde_json::from_value::<Item>(raw) else {
-                continue;
-            };
+        for item in self.output::<Item>() {
             match item.kind.as_str() {
                 "message" => {
                     for part in &item.content {
@@ -174,16 +175,17 @@ impl Collector {
     /// The Responses API object, with `output` filled from the stream when the
     /// final event left it empty.
     pub fn response_object(&self, model: &str) -> Value {
-        let mut r = self
+        let mut r: Value = self
             .response
-            .clone()
+            .as_ref()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .unwrap_or_else(|| json!({"object": "response"}));
         let empty = r
             .get("output")
             .and_then(Value::as_array)
             .is_none_or(|a| a.is_empty());
         if empty {
-            r["output"] = Value::Array(self.output());
+            r["output"] = Value::Array(self.output::<Value>());
         }
         if r.get("model").is_none_or(Value::is_null) {
             r["model"] = json!(model);

@@ -81,6 +81,8 @@ struct State {
     /// Stream delay between events for the default answer.
     default_delay: Duration,
     default_deltas: usize,
+    /// Keep every request in `seen` (tests read it; the standalone server does not).
+    record: bool,
     /// Streams whose body was dropped before its last event was sent.
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -104,6 +106,7 @@ impl Mock {
         let addr = listener.local_addr().expect("mock addr");
         let state = Arc::new(Mutex::new(State {
             default_deltas: 2,
+            record: true,
             ..State::default()
         }));
         let st = Arc::clone(&state);
@@ -153,6 +156,11 @@ impl Mock {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         );
+    }
+
+    /// Stop keeping requests (a long-running server would grow without bound).
+    pub fn set_record(&self, record: bool) {
+        self.state.lock().expect("mock state").record = record;
     }
 
     pub fn set_default_stream(&self, deltas: usize, delay: Duration) {
@@ -446,7 +454,12 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         headers: headers.clone(),
         body: body.clone(),
     };
-    st.lock().expect("mock state").seen.push(seen);
+    {
+        let mut s = st.lock().expect("mock state");
+        if s.record {
+            s.seen.push(seen);
+        }
+    }
 
     let auth_ok = {
         let s = st.lock().expect("mock state");
