@@ -21,7 +21,7 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub pool: Pool,
     pub keys: Vec<Arc<ClientKey>>,
-    /// Rebuilt when `[upstream]` timeouts or the client version change;
+    /// Rebuilt when `[upstream]` base_url, connect_timeout or client_version change;
     /// otherwise carried over (and its connections with it).
     pub upstream: Arc<upstream::Client>,
 }
@@ -38,8 +38,8 @@ pub struct App {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot build the upstream HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Upstream(#[from] upstream::ClientError),
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -71,9 +71,10 @@ impl App {
     pub fn apply(&self, config: Config) -> Result<(), StartError> {
         let old = self.live.load_full();
         let (was, now) = (&old.config.upstream, &config.upstream);
-        let upstream = if was.connect_timeout == now.connect_timeout
+        let same = was.connect_timeout == now.connect_timeout
             && was.client_version == now.client_version
-        {
+            && was.base_url == now.base_url;
+        let upstream = if same {
             Arc::clone(&old.upstream)
         } else {
             Arc::new(upstream::Client::new(now)?)

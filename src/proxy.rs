@@ -319,7 +319,6 @@ async fn attempt(
         let sent = snap
             .upstream
             .responses(
-                &up.base_url,
                 &creds,
                 &call.session_id,
                 body.clone(),

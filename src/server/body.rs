@@ -26,7 +26,8 @@ where
 }
 
 pub fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
-    let mut r = http::Response::new(full(Bytes::from(value.to_string())));
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let mut r = http::Response::new(full(Bytes::from(bytes)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

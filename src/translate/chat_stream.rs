@@ -40,6 +40,12 @@ pub struct ChatStream {
     tools: Vec<ToolSlot>,
     summary_parts: u32,
     usage: Option<Usage>,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":`
+    /// — the same for every chunk until the id or model changes, so it is
+    /// serialized once, not per event.
+    prefix: Vec<u8>,
+    /// Reused for each delta's JSON.
+    scratch: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -151,7 +157,7 @@ impl ChatStream {
     /// `openai-model` header, else the requested model); `response.created`
     /// replaces it with the model upstream reports.
     pub fn new(model: &str, created: u64, include_usage: bool) -> ChatStream {
-        ChatStream {
+        let mut s = ChatStream {
             id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
             created,
             model: model.to_string(),
@@ -160,6 +166,29 @@ impl ChatStream {
             tools: Vec::new(),
             summary_parts: 0,
             usage: None,
+            prefix: Vec::with_capacity(160),
+            scratch: Vec::with_capacity(128),
+        };
+        s.build_prefix();
+        s
+    }
+
+    fn build_prefix(&mut self) {
+        let p = &mut self.prefix;
+        p.clear();
+        p.extend_from_slice(b"data: {\"id\":");
+        let _ = serde_json::to_writer(&mut *p, &self.id);
+        p.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+        let _ = serde_json::to_writer(&mut *p, &self.created);
+        p.extend_from_slice(b",\"model\":");
+        let _ = serde_json::to_writer(&mut *p, &self.model);
+        p.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
+    }
+
+    fn set_model(&mut self, model: String) {
+        if model != self.model {
+            self.model = model;
+            self.build_prefix();
         }
     }
 
@@ -191,15 +220,29 @@ impl ChatStream {
         out.put_slice(b"\n\n");
     }
 
-    /// One chunk with one choice.
-    fn choice(&self, out: &mut BytesMut, delta: Delta<'_>, finish_reason: Option<&'static str>) {
-        let choice = Choice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason,
-        };
-        self.frame(out, Some(choice), None);
+    /// One chunk with one choice: the cached prefix, the delta, a fixed tail.
+    /// Byte for byte what serializing a `Chunk` would give.
+    fn choice(
+        &mut self,
+        out: &mut BytesMut,
+        delta: Delta<'_>,
+        finish_reason: Option<&'static str>,
+    ) {
+        self.scratch.clear();
+        let _ = serde_json::to_writer(&mut self.scratch, &delta);
+        out.reserve(self.prefix.len() + self.scratch.len() + 64);
+        out.put_slice(&self.prefix);
+        out.put_slice(&self.scratch);
+        out.put_slice(b",\"logprobs\":null,\"finish_reason\":");
+        match finish_reason {
+            None => out.put_slice(b"null"),
+            Some(r) => {
+                out.put_u8(b'"');
+                out.put_slice(r.as_bytes());
+                out.put_u8(b'"');
+            }
+        }
+        out.put_slice(b"}]}\n\n");
     }
 
     fn delta(&mut self, out: &mut BytesMut, delta: Delta<'_>) {
@@ -227,11 +270,13 @@ impl ChatStream {
         };
         match event.kind() {
             Kind::Created | Kind::InProgress => {
-                if let Some(model) = event.response().and_then(|r| r.model) {
-                    self.model = model;
+                let info = event.response().unwrap_or_default();
+                if let Some(model) = info.model {
+                    self.set_model(model);
                 }
-                if let Some(id) = event.response().and_then(|r| r.id) {
+                if let Some(id) = info.id {
                     self.id = format!("chatcmpl-{}", id.strip_prefix("resp_").unwrap_or(&id));
+                    self.build_prefix();
                 }
                 Step::Continue
             }
@@ -313,7 +358,7 @@ impl ChatStream {
             Kind::Completed | Kind::Incomplete => {
                 let info = event.response().unwrap_or_default();
                 if let Some(m) = info.model {
-                    self.model = m;
+                    self.set_model(m);
                 }
                 self.usage = info.usage;
                 let reason = if event.kind() == Kind::Incomplete {

@@ -29,6 +29,16 @@ pub struct Client {
     http: reqwest::Client,
     user_agent: HeaderValue,
     version: HeaderValue,
+    /// `{base_url}/responses`, parsed once.
+    responses_url: reqwest::Url,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("upstream.base_url is not a URL: {0}")]
+    Url(#[from] url::ParseError),
 }
 
 /// The parts of a 200 answer the gateway keeps.
@@ -38,7 +48,7 @@ pub struct Answer {
 }
 
 impl Client {
-    pub fn new(cfg: &UpstreamConfig) -> Result<Client, reqwest::Error> {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .tcp_nodelay(true)
@@ -52,6 +62,7 @@ impl Client {
                 .unwrap_or_else(|_| HeaderValue::from_static("codex_cli_rs")),
             version: HeaderValue::from_str(&cfg.client_version)
                 .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
+            responses_url: reqwest::Url::parse(&format!("{}/responses", cfg.base_url))?,
         })
     }
 
@@ -81,7 +92,6 @@ impl Client {
     /// `POST {base_url}/responses`; returns the 200 stream or a classified failure.
     pub async fn responses(
         &self,
-        base_url: &str,
         creds: &Credentials,
         session_id: &str,
         body: Bytes,
@@ -108,7 +118,7 @@ impl Client {
         headers.insert("x-client-request-id", sid);
         let request = self
             .http
-            .post(format!("{base_url}/responses"))
+            .post(self.responses_url.clone())
             .headers(headers)
             .body(body);
         let response = match tokio::time::timeout(first_byte_timeout, request.send()).await {

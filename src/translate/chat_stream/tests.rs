@@ -954,3 +954,59 @@ fn malformed_event_json_is_ignored() {
     assert_eq!(s.push(&text("ok").to_string(), &mut out), Step::Continue);
     assert_eq!(concat(&frames(&out), "content"), "ok");
 }
+
+#[test]
+fn the_cached_prefix_frames_byte_for_byte_like_serde() {
+    let mut s = ChatStream::new("gpt-5.4 \"quoted\"", 1_700_000_000, false);
+    s.id = "chatcmpl-é\u{1}".into();
+    s.build_prefix();
+    let deltas = [
+        (
+            Delta {
+                content: Some("a \"b\"\n\u{2028}"),
+                ..Delta::default()
+            },
+            None,
+        ),
+        (
+            Delta {
+                reasoning_content: Some("think"),
+                ..Delta::default()
+            },
+            None,
+        ),
+        (Delta::default(), Some("tool_calls")),
+    ];
+    for (delta, finish) in deltas {
+        let mut fast = BytesMut::new();
+        s.choice(
+            &mut fast,
+            Delta {
+                ..delta_clone(&delta)
+            },
+            finish,
+        );
+        let mut slow = BytesMut::new();
+        let choice = Choice {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason: finish,
+        };
+        s.frame(&mut slow, Some(choice), None);
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&slow)
+        );
+    }
+}
+
+fn delta_clone<'a>(d: &Delta<'a>) -> Delta<'a> {
+    Delta {
+        role: d.role,
+        content: d.content,
+        reasoning_content: d.reasoning_content,
+        refusal: d.refusal,
+        tool_calls: None,
+    }
+}
