@@ -5,7 +5,6 @@
 //! refreshed from the live accounts at scrape time.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -346,11 +345,4 @@ pub fn status_class(status: u16) -> &'static str {
         400..=499 => "4xx",
         _ => "5xx",
     }
-}
-
-pub fn unix_now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

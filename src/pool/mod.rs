@@ -312,10 +312,6 @@ impl Registry {
         }
         out
     }
-
-    pub fn get(&self, name: &str) -> Option<Arc<Account>> {
-        lock(&self.accounts).get(name).cloned()
-    }
 }
 
 /// Why no account could take a request.

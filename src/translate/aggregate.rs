@@ -86,11 +86,6 @@ impl Collector {
             .unwrap_or_default()
     }
 
-    /// The model upstream reported, if any.
-    pub fn model(&self) -> Option<String> {
-        self.info.model.clone()
-    }
-
     pub fn usage(&self) -> Option<Usage> {
         self.info.usage.clone()
     }
