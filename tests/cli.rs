@@ -12,33 +12,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_codex-pool")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_healthy(port: u16) -> bool {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            return r.status() == 200;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 fn kill(child: &mut std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

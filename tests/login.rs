@@ -22,8 +22,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_codex-pool");
-
 fn options(issuer: &str) -> (LoginOptions, mpsc::UnboundedReceiver<Prompt>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let mut opts = LoginOptions::new(
@@ -319,7 +317,10 @@ fn run(args: &[&str]) -> (bool, String, String) {
         status,
         stdout,
         stderr,
-    } = std::process::Command::new(BIN).args(args).output().unwrap();
+    } = std::process::Command::new(common::binary())
+        .args(args)
+        .output()
+        .unwrap();
     (
         status.success(),
         String::from_utf8_lossy(&stdout).into_owned(),

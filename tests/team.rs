@@ -346,10 +346,6 @@ async fn account_state_survives_a_reload() {
     gw.stop().await;
 }
 
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_codex-pool")
-}
-
 #[tokio::test]
 async fn non_loopback_without_keys_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -408,10 +404,7 @@ async fn sigterm_drains_a_stream_then_exits_zero() {
         &access_token("a", 3600),
         "rt",
     );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
@@ -428,12 +421,7 @@ async fn sigterm_drains_a_stream_then_exits_zero() {
         .unwrap();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(wait_healthy(port).await);
     let events = mock::text_events("gpt-5.4", &["a", "b", "c", "d", "e", "f"]);
     mock.script("a", Script::Slow(events, Duration::from_millis(150)));
     let mut body = chat("gpt-5.4", "x");
@@ -545,11 +533,7 @@ async fn sighup_reloads_the_config() {
         &access_token("a", 3600),
         "rt",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let cfg = dir.path().join("config.toml");
     let base = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n{}",
@@ -574,12 +558,7 @@ async fn sighup_reloads_the_config() {
         }
         req.send()
     };
-    for _ in 0..100 {
-        if post(None).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(wait_healthy(port).await);
     assert_eq!(post(None).await.unwrap().status(), 200);
     // Nothing changed on disk, so only SIGHUP can have made this reload.
     let reloads = || async {

@@ -7,6 +7,7 @@ pub mod mock;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use codex_pool::app::App;
@@ -227,4 +228,34 @@ pub fn metric(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
         want.sort();
         (got == want).then(|| value.parse().ok()).flatten()
     })
+}
+
+/// The `codex-pool` binary cargo built for these tests.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_codex-pool")
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `/healthz` on `port` for up to 5 s.
+pub async fn wait_healthy(port: u16) -> bool {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            return r.status() == 200;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
