@@ -122,9 +122,26 @@ async fn rate_limit_scope_and_model_allow_list() {
         ),
         Some(1.0)
     );
-    // Scope: when b cannot serve, carol is not moved to a.
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_scoped_key_never_fails_over_outside_its_accounts() {
+    let mock = Mock::start().await;
+    let extra = "[[api_keys]]\nname = \"erin\"\nkey = \"sk-erin-1\"\naccounts = [\"b\"]\n";
+    let gw = Gateway::start(&mock, &["a", "b"], extra).await;
     mock.script("b", Script::Status(500, "x".into(), vec![]));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (s, _, text) = ask_as(&gw, "sk-erin-1", "gpt-5.4").await;
+    assert_eq!(s, 503, "{text}");
+    assert!(
+        text.contains("pool_exhausted") && text.contains("b:"),
+        "{text}"
+    );
+    assert_eq!(
+        mock.accounts_hit(),
+        ["b"],
+        "a is outside erin's scope, even when b fails"
+    );
     gw.stop().await;
 }
 
