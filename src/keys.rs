@@ -11,13 +11,51 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use http::StatusCode;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use crate::config::ApiKeyConfig;
-use crate::error::ApiError;
+
+/// Why a client key (or its absence) may not make a request. HTTP-free: the
+/// server's error module maps each to a status and code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("missing client key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'")]
+    MissingKey,
+    #[error("unknown client key")]
+    UnknownKey,
+    #[error("key {key:?} may not use model {model:?}; allowed: {}", allowed.join(", "))]
+    ModelNotAllowed {
+        key: String,
+        model: String,
+        allowed: Vec<String>,
+    },
+    #[error("key {key:?} is over its limit of {rpm} requests per minute")]
+    RateLimited {
+        key: String,
+        rpm: u32,
+        wait: Duration,
+    },
+    #[error("key {key:?} has used {used} of its {limit} tokens per {window}; the window ends in {} s", left.as_secs())]
+    BudgetExceeded {
+        key: String,
+        window: &'static str,
+        used: u64,
+        limit: u64,
+        left: Duration,
+    },
+}
+
+impl Refusal {
+    /// Whether the refusal is a rate or budget limit (counted as rate-limited).
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            Refusal::RateLimited { .. } | Refusal::BudgetExceeded { .. }
+        )
+    }
+}
 
 pub struct ClientKey {
     pub config: ApiKeyConfig,
@@ -102,14 +140,12 @@ pub fn build(configs: &[ApiKeyConfig], previous: &[Arc<ClientKey>]) -> Vec<Arc<C
 pub fn authenticate(
     keys: &[Arc<ClientKey>],
     presented: Option<&str>,
-) -> Result<Option<Arc<ClientKey>>, ApiError> {
+) -> Result<Option<Arc<ClientKey>>, Refusal> {
     if keys.is_empty() {
         return Ok(None);
     }
     let Some(presented) = presented else {
-        return Err(ApiError::unauthorized(
-            "missing client key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'",
-        ));
+        return Err(Refusal::MissingKey);
     };
     let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let mut found = None;
@@ -118,9 +154,7 @@ pub fn authenticate(
             found = Some(Arc::clone(k));
         }
     }
-    found
-        .map(Some)
-        .ok_or_else(|| ApiError::unauthorized("unknown client key"))
+    found.map(Some).ok_or(Refusal::UnknownKey)
 }
 
 impl ClientKey {
@@ -129,34 +163,24 @@ impl ClientKey {
     }
 
     /// The per-request checks: model allow-list, rate, budgets.
-    pub fn admit(&self, model: &str) -> Result<(), ApiError> {
+    pub fn admit(&self, model: &str) -> Result<(), Refusal> {
         if let Some(models) = &self.config.models {
             if !models.iter().any(|m| m == model) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "model_not_allowed",
-                    format!(
-                        "key {:?} may not use model {model:?}; allowed: {}",
-                        self.config.name,
-                        models.join(", ")
-                    ),
-                )
-                .with_param("model"));
+                return Err(Refusal::ModelNotAllowed {
+                    key: self.config.name.clone(),
+                    model: model.to_string(),
+                    allowed: models.clone(),
+                });
             }
         }
         if let Some(limiter) = &self.state.limiter {
             if let Err(not_until) = limiter.check() {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!(
-                        "key {:?} is over its limit of {} requests per minute",
-                        self.config.name,
-                        self.state.rpm.unwrap_or(0)
-                    ),
-                )
-                .with_retry_after(wait.max(Duration::from_millis(1))));
+                return Err(Refusal::RateLimited {
+                    key: self.config.name.clone(),
+                    rpm: self.state.rpm.unwrap_or(0),
+                    wait: wait.max(Duration::from_millis(1)),
+                });
             }
         }
         let now = Instant::now();
@@ -169,18 +193,13 @@ impl ClientKey {
             let Some(limit) = limit else { continue };
             let w = window.current(now, len);
             if w.tokens >= limit {
-                let left = w.left(now, len);
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "budget_exceeded",
-                    format!(
-                        "key {:?} has used {} of its {limit} tokens per {label}; the window ends in {} s",
-                        self.config.name,
-                        w.tokens,
-                        left.as_secs()
-                    ),
-                )
-                .with_retry_after(left));
+                return Err(Refusal::BudgetExceeded {
+                    key: self.config.name.clone(),
+                    window: label,
+                    used: w.tokens,
+                    limit,
+                    left: w.left(now, len),
+                });
             }
         }
         Ok(())
@@ -218,13 +237,10 @@ mod tests {
         let k = authenticate(&keys, Some("sk-b-123456")).ok().flatten();
         assert_eq!(k.map(|k| k.config.name.clone()).as_deref(), Some("b"));
         assert_eq!(
-            authenticate(&keys, Some("nope")).err().map(|e| e.status),
-            Some(StatusCode::UNAUTHORIZED)
+            authenticate(&keys, Some("nope")).err(),
+            Some(Refusal::UnknownKey)
         );
-        assert_eq!(
-            authenticate(&keys, None).err().map(|e| e.status),
-            Some(StatusCode::UNAUTHORIZED)
-        );
+        assert_eq!(authenticate(&keys, None).err(), Some(Refusal::MissingKey));
         assert!(authenticate(&[], None).ok().flatten().is_none());
     }
 
@@ -236,8 +252,10 @@ mod tests {
         assert!(keys[0].admit("m").is_ok());
         assert!(keys[0].admit("m").is_ok());
         let e = keys[0].admit("m").err();
-        assert_eq!(e.as_ref().map(|e| e.code.as_str()), Some("rate_limited"));
-        assert!(e.and_then(|e| e.retry_after).is_some());
+        assert!(
+            matches!(e, Some(Refusal::RateLimited { rpm: 2, wait, .. }) if wait > Duration::ZERO),
+            "{e:?}"
+        );
         let rebuilt = build(&[c], &keys);
         assert!(
             rebuilt[0].admit("m").is_err(),
@@ -251,10 +269,15 @@ mod tests {
         c.tokens_per_hour = Some(100);
         let keys = build(&[c], &[]);
         keys[0].spend(100);
-        assert_eq!(
-            keys[0].admit("m").err().map(|e| e.code),
-            Some("budget_exceeded".into())
-        );
+        assert!(matches!(
+            keys[0].admit("m").err(),
+            Some(Refusal::BudgetExceeded {
+                window: "hour",
+                used: 100,
+                limit: 100,
+                ..
+            })
+        ));
         tokio::time::advance(HOUR).await;
         assert!(keys[0].admit("m").is_ok());
     }
@@ -266,7 +289,9 @@ mod tests {
         let keys = build(&[c], &[]);
         assert!(keys[0].admit("gpt-5.4").is_ok());
         let e = keys[0].admit("o3").err();
-        assert_eq!(e.as_ref().map(|e| e.status), Some(StatusCode::FORBIDDEN));
-        assert!(e.map(|e| e.message.contains("gpt-5.4")).unwrap_or(false));
+        assert!(matches!(e, Some(Refusal::ModelNotAllowed { .. })));
+        assert!(e
+            .map(|e| e.to_string().contains("gpt-5.4"))
+            .unwrap_or(false));
     }
 }

@@ -23,19 +23,18 @@
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 
-pub mod admin;
 pub mod app;
 pub mod auth;
 mod background;
 pub mod cli;
 pub mod config;
-pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod pool;
 pub mod proxy;
 pub mod reload;
+pub mod route;
 pub mod secret;
 pub mod server;
 pub mod translate;

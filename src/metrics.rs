@@ -1,7 +1,9 @@
 //! Prometheus metrics, registered into a registry this struct owns (no globals).
 //!
-//! Label values are bounded: routes are fixed, accounts and client keys come
-//! from config, models are the known catalog or `other`. Account gauges are
+//! Every update goes through a method here, so each series' label order lives
+//! in this file alone. Label values are bounded: routes are the `Route` enum,
+//! accounts and client keys come from config, models are the known catalog or
+//! `other`, codes are `&'static str` from the error enums. Account gauges are
 //! refreshed from the live accounts at scrape time.
 
 use std::sync::Arc;
@@ -10,9 +12,13 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::pool::{quota, Account, State};
+use crate::route::Route;
+use crate::upstream::events::Usage;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -25,24 +31,23 @@ pub struct Metrics {
     registry: Registry,
     /// Account gauges are cleared and refilled per scrape; one scrape at a time.
     scrape: std::sync::Mutex<()>,
-    pub requests: IntCounterVec,
-    pub request_duration: HistogramVec,
-    pub time_to_first_byte: HistogramVec,
-    pub overhead: HistogramVec,
-    pub inflight: IntGauge,
-    pub upstream_attempts: IntCounterVec,
-    pub upstream_duration: HistogramVec,
-    pub failovers: IntCounterVec,
-    pub tokens: IntCounterVec,
-    pub account_state: IntGaugeVec,
-    pub quota_used: GaugeVec,
-    pub quota_reset: GaugeVec,
-    pub cooldown_until: GaugeVec,
-    pub token_expiry: GaugeVec,
-    pub refreshes: IntCounterVec,
-    pub client_rate_limited: IntCounterVec,
-    pub config_reloads: IntCounterVec,
-    pub build_info: IntGaugeVec,
+    requests: IntCounterVec,
+    request_duration: HistogramVec,
+    time_to_first_byte: HistogramVec,
+    overhead: HistogramVec,
+    inflight: IntGauge,
+    upstream_attempts: IntCounterVec,
+    upstream_duration: HistogramVec,
+    failovers: IntCounterVec,
+    tokens: IntCounterVec,
+    account_state: IntGaugeVec,
+    quota_used: GaugeVec,
+    quota_reset: GaugeVec,
+    cooldown_until: GaugeVec,
+    token_expiry: GaugeVec,
+    refreshes: IntCounterVec,
+    client_rate_limited: IntCounterVec,
+    config_reloads: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -179,10 +184,87 @@ impl Metrics {
                 "Config reloads by outcome.",
                 &["outcome"],
             )?,
-            build_info,
             registry,
             scrape: std::sync::Mutex::new(()),
         })
+    }
+
+    /// A client request was admitted to the in-flight count.
+    pub fn request_started(&self) {
+        self.inflight.inc();
+    }
+
+    /// A client request left the in-flight count.
+    pub fn request_left(&self) {
+        self.inflight.dec();
+    }
+
+    /// A client request ended with `status`; `code` is `ok`, an error code's
+    /// label or a failure kind.
+    pub fn request_ended(&self, route: Route, status: u16, code: &'static str, took: Duration) {
+        self.requests
+            .with_label_values(&[route.as_str(), status_class(status), code])
+            .inc();
+        self.request_duration
+            .with_label_values(&[route.as_str()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The response headers went out after `ttfb`, `overhead` of it the gateway's own.
+    pub fn first_byte(&self, route: Route, ttfb: Duration, overhead: Duration) {
+        self.time_to_first_byte
+            .with_label_values(&[route.as_str()])
+            .observe(ttfb.as_secs_f64());
+        self.overhead
+            .with_label_values(&[route.as_str()])
+            .observe(overhead.as_secs_f64());
+    }
+
+    /// One upstream attempt on `account` ended with `outcome` (`ok` or a failure kind).
+    pub fn attempt(&self, account: &str, outcome: &str, took: Duration) {
+        self.upstream_duration
+            .with_label_values(&[account])
+            .observe(took.as_secs_f64());
+        self.upstream_attempts
+            .with_label_values(&[account, outcome])
+            .inc();
+    }
+
+    /// A request moved off `account` because of `reason`.
+    pub fn failover(&self, account: &str, reason: &str) {
+        self.failovers.with_label_values(&[account, reason]).inc();
+    }
+
+    /// Tokens upstream reported for one answer, split by kind.
+    pub fn tokens(&self, account: &str, key: &str, model: &str, u: &Usage) {
+        let input = u.input_tokens.saturating_sub(u.cached());
+        let output = u.output_tokens.saturating_sub(u.reasoning());
+        for (kind, n) in [
+            ("input", input),
+            ("cached_input", u.cached()),
+            ("output", output),
+            ("reasoning", u.reasoning()),
+        ] {
+            self.tokens
+                .with_label_values(&[account, key, model, kind])
+                .inc_by(n);
+        }
+    }
+
+    /// A token refresh of `account` that called the issuer ended with `outcome`.
+    pub fn refresh(&self, account: &str, outcome: &str) {
+        self.refreshes.with_label_values(&[account, outcome]).inc();
+    }
+
+    /// A per-key limit refused a request of `key`.
+    pub fn client_rate_limited(&self, key: &str) {
+        self.client_rate_limited.with_label_values(&[key]).inc();
+    }
+
+    /// A config reload was applied (`true`) or refused as invalid.
+    pub fn reload(&self, applied: bool) {
+        let outcome = if applied { "ok" } else { "invalid" };
+        self.config_reloads.with_label_values(&[outcome]).inc();
     }
 
     /// The exposition, with account gauges refreshed from live state.
@@ -278,66 +360,8 @@ impl Metrics {
     }
 }
 
-/// Every `code` a request can end with, so the label's values stay bounded;
-/// codes chosen by upstream that are not listed become `other`.
-const CODES: &[&str] = &[
-    "ok",
-    "client_disconnected",
-    "invalid_json",
-    "invalid_request_error",
-    "unsupported_parameter",
-    "previous_response_not_supported",
-    "request_too_large",
-    "unsupported_media_type",
-    "unsupported_content_encoding",
-    "invalid_content_encoding",
-    "body_read_error",
-    "not_found",
-    "method_not_allowed",
-    "invalid_api_key",
-    "rate_limited",
-    "budget_exceeded",
-    "model_not_allowed",
-    "server_busy",
-    "internal_error",
-    "usage_limit_reached",
-    "usage_not_included",
-    "upstream_rate_limited",
-    "account_auth_failed",
-    "cloudflare_blocked",
-    "upstream_unavailable",
-    "upstream_timeout",
-    "upstream_stream_failed",
-    "upstream_stream_truncated",
-    "pool_exhausted",
-    "context_length_exceeded",
-    "server_is_overloaded",
-    "rate_limit_exceeded",
-    "model_not_found",
-    "usage_limited",
-    "auth_failed",
-    "server_error",
-    "timeout",
-    "connect_error",
-    "bad_request",
-    "stream_failed",
-    "invalid_prompt",
-    "content_policy_violation",
-    "upstream_forbidden",
-    "request_timeout",
-];
-
-/// `code` if it is one the gateway knows, else `other`.
-pub fn code_label(code: &str) -> &'static str {
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("other")
-}
-
 /// `2xx`, `4xx`, …
-pub fn status_class(status: u16) -> &'static str {
+fn status_class(status: u16) -> &'static str {
     match status {
         100..=199 => "1xx",
         200..=299 => "2xx",

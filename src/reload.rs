@@ -87,7 +87,7 @@ pub fn reload(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError
         });
     match result {
         Ok(later) => {
-            app.metrics.config_reloads.with_label_values(&["ok"]).inc();
+            app.metrics.reload(true);
             if later.is_empty() {
                 tracing::info!(trigger, file = %path.display(), "config reloaded");
             } else {
@@ -97,10 +97,7 @@ pub fn reload(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError
             Ok(later)
         }
         Err(e) => {
-            app.metrics
-                .config_reloads
-                .with_label_values(&["invalid"])
-                .inc();
+            app.metrics.reload(false);
             tracing::error!(trigger, file = %path.display(), "config not reloaded: {e}");
             Err(e)
         }

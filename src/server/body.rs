@@ -1,4 +1,5 @@
-//! The response body type every route returns, and its constructors.
+//! The response body type every route returns, its constructors, and the
+//! headers every proxied answer carries.
 
 use std::convert::Infallible;
 
@@ -11,10 +12,6 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
-}
-
-pub fn empty() -> Body {
-    full(Bytes::new())
 }
 
 /// A body that yields each chunk as the stream produces it (no buffering).
@@ -33,5 +30,31 @@ pub fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Respon
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    r
+}
+
+/// Headers every proxied answer carries.
+pub fn proxied_headers(resp: &mut http::Response<Body>, account: &str, model: Option<&str>) {
+    if let Ok(v) = http::HeaderValue::from_str(account) {
+        resp.headers_mut().insert("x-codex-pool-account", v);
+    }
+    if let Some(v) = model.and_then(|m| http::HeaderValue::from_str(m).ok()) {
+        resp.headers_mut().insert("openai-model", v);
+    }
+}
+
+/// A `text/event-stream` response around a body stream.
+pub fn sse_response(body: Body) -> http::Response<Body> {
+    let mut r = http::Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    h.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
     r
 }

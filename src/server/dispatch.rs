@@ -1,24 +1,36 @@
-//! The tail both API routes share once their request is translated: serve it
-//! through the pool, then answer with one JSON object or a relayed stream.
-
-use std::collections::VecDeque;
-use std::time::Duration;
+//! One request, phase by phase. Every API route runs the same sequence; each
+//! phase names the function that carries it out:
+//!
+//! 1. **admit** — in-flight cap, client key, bounded body: `ctx::admit`.
+//! 2. **parse + key limits** — the route parses its body, then the key's model
+//!    allow-list, rate and budgets: `Ctx::admit_model` (`chat::handle`,
+//!    `responses::handle`).
+//! 3. **translate** — to the body the backend accepts: `translate::chat`,
+//!    `translate::responses`.
+//! 4. **serve** — the pool walk: pick an account → send → on a retryable
+//!    failure before the first output, pick again: `proxy::serve`, one
+//!    account's try in `proxy/attempt.rs`. Its error becomes HTTP in
+//!    `server/error.rs`.
+//! 5. **relay** — the held-back events, then the live stream through the
+//!    route's converter: `relay::Relay` (or one JSON answer from the collected
+//!    stream: `dispatch` below).
+//! 6. **record** — metrics, tokens against budgets, a mid-stream failure's
+//!    effect on the account: `ledger::Ledger`, opened in phase 1 and closed
+//!    when the answer ends (or the client goes away).
 
 use bytes::Bytes;
 use http::Response;
 use serde_json::Value;
-use sse_stream::Sse;
 
-use super::body::{self, Body};
-use super::router::{proxied_headers, sse_response, Ctx};
-use crate::error::ApiError;
-use crate::proxy::{self, Call, Delivery, Finish, Mode};
+use super::body::{self, proxied_headers, sse_response, Body};
+use super::ctx::Ctx;
+use super::error::ApiError;
+use super::relay::{Convert, Relay};
+use crate::proxy::{self, Call, Delivery, Mode};
 use crate::translate::aggregate::Collector;
-use crate::upstream::sse::EventStream;
 
 /// A translated request, ready for upstream.
 pub struct Prepared {
-    pub route: &'static str,
     pub model: String,
     pub session_id: String,
     pub body: Value,
@@ -26,31 +38,20 @@ pub struct Prepared {
     pub stream: bool,
 }
 
-/// A served stream, handed to the route's relay.
-pub struct Live {
-    /// Events read before the first output (failover was still possible).
-    pub buffered: VecDeque<Sse>,
-    pub events: EventStream,
-    pub finish: Finish,
-    /// The model upstream reported in `openai-model`, else the one asked for.
-    pub model: String,
-    pub idle: Duration,
-}
-
-/// Serves `p`; `collected` renders a whole answer, `streamed` turns the live
-/// stream into the response body.
-pub async fn dispatch(
+/// Phases 4–6 for a translated request: `collected` renders a whole answer
+/// (model shown), `converter` makes the stream converter for the model shown.
+pub async fn dispatch<C: Convert>(
     mut ctx: Ctx,
     p: Prepared,
     collected: impl FnOnce(&Collector, &str) -> Value,
-    streamed: impl FnOnce(Live) -> Body,
+    converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
     let body = match serde_json::to_vec(&p.body) {
         Ok(b) => Bytes::from(b),
         Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
     };
     let call = Call {
-        route: p.route,
+        route: ctx.ledger.route(),
         request_id: ctx.request_id.clone(),
         key: ctx.key.clone(),
         model: p.model.clone(),
@@ -62,35 +63,33 @@ pub async fn dispatch(
     } else {
         Mode::Collect
     };
-    let served = match proxy::serve(ctx.finish.app(), &ctx.snap, &call, mode).await {
+    let app = std::sync::Arc::clone(ctx.app());
+    let served = match proxy::serve(&app, &ctx.snap, &call, mode).await {
         Ok(s) => s,
-        Err(e) => return ctx.fail(e),
+        Err(e) => return ctx.fail(ApiError::from(&e)),
     };
     let upstream_model = served.upstream_model().map(str::to_owned);
     let model = upstream_model.clone().unwrap_or(p.model);
-    let finish = &mut ctx.finish;
-    finish.served(served.account.clone(), ctx.key.clone(), &model);
-    finish.first_byte(served.upstream_wait);
+    let pool_cfg = &ctx.snap.config.pool;
+    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let ledger = &mut ctx.ledger;
+    ledger.served(served.account.clone(), ctx.key.clone(), &model, backoff);
+    ledger.first_byte(served.upstream_wait);
     match served.delivery {
         Delivery::Collected(collector) => {
             let answer = collected(&collector, &model);
             let reported = answer["model"].as_str().map(str::to_owned);
-            finish.set_model(reported.as_deref().unwrap_or(&model));
-            finish.complete(collector.usage().as_ref());
+            ledger.set_model(reported.as_deref().unwrap_or(&model));
+            ledger.complete(collector.usage().as_ref());
             let mut resp = body::json(http::StatusCode::OK, &answer);
             let shown = upstream_model.as_deref().or(reported.as_deref());
             proxied_headers(&mut resp, &served.account.name, shown);
             resp
         }
         Delivery::Stream { buffered, events } => {
-            let live = Live {
-                buffered,
-                events,
-                finish: ctx.finish,
-                model,
-                idle: ctx.snap.config.upstream.idle_timeout,
-            };
-            let mut resp = sse_response(streamed(live));
+            let idle = ctx.snap.config.upstream.idle_timeout;
+            let relay = Relay::new(converter(&model), buffered, events, idle, ctx.ledger);
+            let mut resp = sse_response(relay.into_body());
             proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref());
             resp
         }

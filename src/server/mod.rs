@@ -3,11 +3,16 @@
 //! `run` takes its listener and shutdown signal as arguments, so tests start the
 //! real server on `127.0.0.1:0` and stop it when they like.
 
+mod admin;
 pub mod body;
 mod chat;
+mod ctx;
 mod dispatch;
+pub mod error;
 mod health;
+mod ledger;
 mod models;
+mod relay;
 pub mod request;
 mod responses;
 mod router;

@@ -3,8 +3,8 @@
 use http::{Response, StatusCode};
 
 use super::body::{self, Body};
+use super::error::{ApiError, Code};
 use crate::app::App;
-use crate::error::ApiError;
 
 pub fn list(app: &App) -> Response<Body> {
     body::json(StatusCode::OK, &app.models.load().list())
@@ -14,8 +14,7 @@ pub fn get(app: &App, id: &str) -> Response<Body> {
     match app.models.load().get(id) {
         Some(m) => body::json(StatusCode::OK, &m),
         None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "model_not_found",
+            Code::ModelNotFound,
             format!("the model {id:?} does not exist"),
         )
         .with_param("model")

@@ -2,11 +2,11 @@
 //! and the headers the gateway reads (request id, session, client key).
 
 use bytes::Bytes;
-use http::{header, HeaderMap, StatusCode};
+use http::{header, HeaderMap};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use crate::error::ApiError;
+use super::error::{ApiError, Code};
 
 /// Reads the whole body, at most `limit` bytes (after zstd decoding too).
 pub async fn read_body(
@@ -18,8 +18,7 @@ pub async fn read_body(
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         if !ct.starts_with("application/json") && !ct.is_empty() {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                Code::UnsupportedMediaType,
                 format!("the request body must be application/json, not {ct:?}"),
             ));
         }
@@ -31,8 +30,7 @@ pub async fn read_body(
         }
         Err(e) => {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "body_read_error",
+                Code::BodyReadError,
                 format!("cannot read the request body: {e}"),
             ))
         }
@@ -45,8 +43,7 @@ pub async fn read_body(
         None | Some("") | Some("identity") => Ok(bytes),
         Some("zstd") => decode_zstd(&bytes, limit),
         Some(other) => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_encoding",
+            Code::UnsupportedContentEncoding,
             format!("content-encoding {other:?} is not supported; send identity or zstd"),
         )),
     }
@@ -57,8 +54,7 @@ pub fn decode_zstd(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {
     use std::io::Read;
     let bad = |e: std::io::Error| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_content_encoding",
+            Code::InvalidContentEncoding,
             format!("the body is not valid zstd: {e}"),
         )
     };
@@ -137,9 +133,9 @@ mod tests {
         let packed = zstd::encode_all(&big[..], 3).unwrap_or_default();
         assert!(packed.len() < 1000);
         let e = decode_zstd(&packed, 10_000).err().map(|e| e.code);
-        assert_eq!(e.as_deref(), Some("request_too_large"));
+        assert_eq!(e, Some(Code::RequestTooLarge));
         let e = decode_zstd(b"not zstd", 100).err().map(|e| e.code);
-        assert_eq!(e.as_deref(), Some("invalid_content_encoding"));
+        assert_eq!(e, Some(Code::InvalidContentEncoding));
     }
 
     #[test]

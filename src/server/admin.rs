@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
+use super::error::{ApiError, Code};
 use crate::app::App;
-use crate::error::ApiError;
 use crate::pool::{quota, Account, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
@@ -75,12 +75,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 .find(|a| a.name == *name)
                 .cloned()
             else {
-                return ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "account_not_found",
-                    format!("no account named {name:?}"),
-                )
-                .into_response();
+                return ApiError::new(Code::AccountNotFound, format!("no account named {name:?}"))
+                    .into_response();
             };
             match *action {
                 "disable" => account.health().disable_by_admin(),
@@ -95,9 +91,9 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                         Some(c) => c,
                         None => {
                             if let Err(e) = account.load_credentials() {
-                                return ApiError::new(
+                                return ApiError::with_status(
                                     StatusCode::CONFLICT,
-                                    "account_auth_failed",
+                                    Code::AccountAuthFailed,
                                     e.to_string(),
                                 )
                                 .into_response();
@@ -115,12 +111,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                                 p.backoff_max,
                             );
                         }
-                        return ApiError::new(
-                            StatusCode::BAD_GATEWAY,
-                            "account_auth_failed",
-                            e.to_string(),
-                        )
-                        .into_response();
+                        return ApiError::new(Code::AccountAuthFailed, e.to_string())
+                            .into_response();
                     }
                 }
                 other => {

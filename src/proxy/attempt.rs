@@ -1,0 +1,259 @@
+//! One account's try at a request: credentials (refreshed in line only when
+//! about to expire), send, then either hold back events until the first output
+//! (a streaming client) or collect the whole answer (a client that did not
+//! stream). A failure here is reported to the pool walk in `proxy.rs`, which
+//! decides whether another account may try.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use sse_stream::Sse;
+
+use super::Call;
+use crate::app::{App, Snapshot};
+use crate::auth::refresh::{self, RefreshError};
+use crate::auth::store::Credentials;
+use crate::pool::{self, Account, Setback};
+use crate::translate::aggregate::Collector;
+use crate::upstream::events::{Event, Kind};
+use crate::upstream::sse::EventStream;
+use crate::upstream::Failure;
+
+/// A request refreshes its account's token itself only this close to expiry.
+const INLINE_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Events held back before the first output, at most.
+const HOLD_BACK_LIMIT: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop at the first output event and hand over the live stream.
+    Stream,
+    /// Read the whole stream into a `Collector`.
+    Collect,
+}
+
+pub enum Delivery {
+    /// Event payloads read before the first output, and the rest of the stream.
+    Stream {
+        buffered: VecDeque<Sse>,
+        events: EventStream,
+    },
+    Collected(Collector),
+}
+
+pub(super) struct AttemptError {
+    pub(super) failure: Failure,
+    pub(super) setback: Option<Setback>,
+}
+
+impl From<Failure> for AttemptError {
+    fn from(failure: Failure) -> AttemptError {
+        let setback = failure.setback();
+        AttemptError { failure, setback }
+    }
+}
+
+/// Credentials to use now: refreshed first when the access token is about to expire.
+async fn fresh_credentials(
+    app: &App,
+    snap: &Snapshot,
+    account: &Arc<Account>,
+) -> Result<Arc<Credentials>, AttemptError> {
+    let Some(creds) = account.credentials() else {
+        return Err(Failure::Unauthorized {
+            status: 0,
+            message: "no login loaded".into(),
+        }
+        .into());
+    };
+    // The background refresher renews tokens well before `refresh_before_expiry`
+    // runs out; a request refreshes in line only when its token is about to
+    // expire, so it never waits on a flight it does not need.
+    if !refresh::due(&creds, INLINE_REFRESH_MARGIN) {
+        return Ok(creds);
+    }
+    match refresh_now(app, snap, account, &creds).await {
+        Ok(c) => Ok(c),
+        // A proactive refresh that failed transiently: the old token may still work.
+        Err(RefreshError::Transient(_))
+            if creds
+                .expires_at
+                .is_some_and(|e| e > pool::quota::unix_now()) =>
+        {
+            Ok(creds)
+        }
+        Err(e) => Err(refresh_failure(e)),
+    }
+}
+
+pub async fn refresh_now(
+    app: &App,
+    snap: &Snapshot,
+    account: &Arc<Account>,
+    stale: &Credentials,
+) -> Result<Arc<Credentials>, RefreshError> {
+    let done = refresh::refresh(
+        snap.upstream.http(),
+        &snap.config.upstream.issuer,
+        account,
+        &stale.access_token,
+    )
+    .await;
+    if done.called_issuer {
+        let outcome = match &done.result {
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        app.metrics.refresh(&account.name, outcome);
+        if let Err(e) = &done.result {
+            tracing::warn!(account = %account.name, error = %e, "token refresh failed");
+        }
+    }
+    done.result
+}
+
+fn refresh_failure(e: RefreshError) -> AttemptError {
+    AttemptError {
+        setback: e.setback(),
+        failure: Failure::Unauthorized {
+            status: 401,
+            message: e.to_string(),
+        },
+    }
+}
+
+pub(super) async fn attempt(
+    app: &App,
+    snap: &Snapshot,
+    account: &Arc<Account>,
+    call: &Call,
+    mode: Mode,
+) -> Result<(HeaderMap, Delivery), AttemptError> {
+    let up = &snap.config.upstream;
+    let mut creds = fresh_credentials(app, snap, account).await?;
+    let mut replayed = false;
+    let mut body = call.body.clone();
+    let mut swapped_instructions = false;
+    let answer = loop {
+        let sent = snap
+            .upstream
+            .responses(
+                &creds,
+                &call.session_id,
+                body.clone(),
+                up.first_byte_timeout,
+            )
+            .await;
+        match sent {
+            Ok(a) => break a,
+            Err(f) if !swapped_instructions && refuses_instructions(&f) => {
+                let catalog = app.models.load();
+                let rewritten = catalog
+                    .base_instructions(&call.model)
+                    .and_then(|base| with_base_instructions(&body, base));
+                let Some(rewritten) = rewritten else {
+                    return Err(f.into());
+                };
+                tracing::info!(request_id = %call.request_id, model = %call.model,
+                    "upstream accepts only the model's own instructions; resending with them and the client's as a developer message");
+                swapped_instructions = true;
+                body = rewritten;
+            }
+            Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
+                replayed = true;
+                creds = refresh_now(app, snap, account, &creds)
+                    .await
+                    .map_err(refresh_failure)?;
+            }
+            Err(f) => return Err(f.into()),
+        }
+    };
+    if let Some(q) = pool::quota::from_headers(&answer.headers) {
+        account.set_quota(q);
+    }
+    let headers = answer.headers;
+    let mut events = EventStream::from_response(answer.body);
+    match mode {
+        Mode::Stream => {
+            let mut buffered = VecDeque::new();
+            loop {
+                let Some(sse) = events.next(up.idle_timeout).await? else {
+                    return Err(Failure::StreamTruncated.into());
+                };
+                let (kind, failure) = inspect(sse.data.as_deref().unwrap_or(""));
+                if let Some(f) = failure {
+                    return Err(f.into());
+                }
+                buffered.push_back(sse);
+                // Held-back events are bounded: a stream of only unknown
+                // events is relayed once there are many of them.
+                if kind.is_output() || buffered.len() >= HOLD_BACK_LIMIT {
+                    return Ok((headers, Delivery::Stream { buffered, events }));
+                }
+            }
+        }
+        Mode::Collect => {
+            let mut collector = Collector::default();
+            loop {
+                let Some(sse) = events.next(up.idle_timeout).await? else {
+                    return Err(Failure::StreamTruncated.into());
+                };
+                if collector.push(sse.data.as_deref().unwrap_or(""))? {
+                    return Ok((headers, Delivery::Collected(collector)));
+                }
+            }
+        }
+    }
+}
+
+/// The 400 the backend gave while it accepted only the official prompt.
+fn refuses_instructions(f: &Failure) -> bool {
+    matches!(f, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
+}
+
+/// The body with `instructions` set to the model's own prompt and the
+/// client's instructions moved, unchanged, into a leading developer message.
+fn with_base_instructions(body: &Bytes, base: &str) -> Option<Bytes> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let obj = v.as_object_mut()?;
+    let theirs = obj
+        .insert(
+            "instructions".into(),
+            serde_json::Value::String(base.to_string()),
+        )
+        .and_then(|i| i.as_str().map(str::to_owned))
+        .filter(|i| !i.is_empty());
+    if let Some(text) = theirs {
+        let input = obj.get_mut("input")?.as_array_mut()?;
+        input.insert(
+            0,
+            serde_json::json!({"type": "message", "role": "developer",
+                "content": [{"type": "input_text", "text": text}]}),
+        );
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
+}
+
+/// An event's kind, and the failure it reports if it is one.
+pub fn inspect(data: &str) -> (Kind, Option<Failure>) {
+    match Event::parse(data) {
+        Ok(event) => (event.kind(), failure_of(&event)),
+        Err(_) => (Kind::Other, None),
+    }
+}
+
+/// The failure a `response.failed` / `error` event reports.
+pub fn failure_of(event: &Event<'_>) -> Option<Failure> {
+    if !matches!(event.kind(), Kind::Failed | Kind::Error) {
+        return None;
+    }
+    let err = event.response().and_then(|r| r.error).unwrap_or_default();
+    Some(Failure::from_stream_error(
+        err.code.or_else(|| event.code.clone()),
+        err.message.or_else(|| event.message.clone()),
+    ))
+}

@@ -1,0 +1,23 @@
+//! The API route families a client request can take: one name each for
+//! metric labels, the activity log and the relay's choice of converter.
+
+/// A proxied API route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1/chat/completions`.
+    Chat,
+    /// `POST /v1/responses`.
+    Responses,
+}
+
+impl Route {
+    pub const ALL: [Route; 2] = [Route::Chat, Route::Responses];
+
+    /// The `route` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Chat => "chat",
+            Route::Responses => "responses",
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The admit phase every API route shares, and what a route knows once its
+//! request is admitted: in-flight cap → client key → body (bounded, timed).
+//! The per-key limits that need the model (`Ctx::admit_model`) run once the
+//! route has parsed it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use hyper::body::Incoming;
+
+use super::body::Body;
+use super::error::{ApiError, Code};
+use super::ledger::Ledger;
+use super::{request, Shared};
+use crate::app::{App, Snapshot};
+use crate::keys::{self, ClientKey};
+use crate::route::Route;
+
+/// The least time a client gets to send its whole request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What every API route knows before its own work starts.
+pub struct Ctx {
+    pub request_id: String,
+    pub snap: Arc<Snapshot>,
+    pub key: Option<Arc<ClientKey>>,
+    pub headers: HeaderMap,
+    pub ledger: Ledger,
+}
+
+/// The client key of a request to a route that reads no body (`/v1/models`).
+pub fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<Arc<ClientKey>>, ApiError> {
+    let snap = shared.app.snapshot();
+    keys::authenticate(&snap.keys, request::client_key(headers)).map_err(|r| ApiError::from(&r))
+}
+
+/// In-flight cap → client key → body. On refusal, the finished error response.
+pub async fn admit(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    route: Route,
+    started: Instant,
+    request_id: &str,
+) -> Result<(Ctx, Bytes), Response<Body>> {
+    let app = &shared.app;
+    let permit = Arc::clone(&shared.inflight).try_acquire_owned().ok();
+    let busy = permit.is_none();
+    let mut ledger = Ledger::open(Arc::clone(app), route, started, permit);
+    let fail = |ledger: &mut Ledger, e: ApiError| {
+        ledger.refuse(&e);
+        e.into_response()
+    };
+    if busy {
+        return Err(fail(
+            &mut ledger,
+            ApiError::overloaded("in-flight requests"),
+        ));
+    }
+    let snap = app.snapshot();
+    let key = match keys::authenticate(&snap.keys, request::client_key(req.headers())) {
+        Ok(k) => k,
+        Err(r) => return Err(fail(&mut ledger, ApiError::from(&r))),
+    };
+    let (parts, incoming) = req.into_parts();
+    let limit = snap.config.server.max_body_bytes;
+    // A body trickled byte by byte would hold an in-flight slot forever.
+    let read_limit = snap
+        .config
+        .server
+        .header_read_timeout
+        .max(BODY_READ_TIMEOUT);
+    let read = request::read_body(&parts.headers, incoming, limit);
+    let bytes = match tokio::time::timeout(read_limit, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(fail(&mut ledger, e)),
+        Err(_) => {
+            let e = ApiError::new(
+                Code::RequestTimeout,
+                format!(
+                    "the request body did not arrive within {} s",
+                    read_limit.as_secs()
+                ),
+            );
+            return Err(fail(&mut ledger, e));
+        }
+    };
+    Ok((
+        Ctx {
+            request_id: request_id.to_string(),
+            snap,
+            key,
+            headers: parts.headers,
+            ledger,
+        },
+        bytes,
+    ))
+}
+
+impl Ctx {
+    pub fn app(&self) -> &Arc<App> {
+        self.ledger.app()
+    }
+
+    /// The per-key checks once the model is known; a refusal is counted.
+    pub fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
+        let Some(key) = &self.key else { return Ok(()) };
+        key.admit(model).map_err(|r| {
+            if r.is_limit() {
+                self.ledger.app().metrics.client_rate_limited(key.name());
+            }
+            ApiError::from(&r)
+        })
+    }
+
+    /// Ends the request with an error response.
+    pub fn fail(mut self, e: ApiError) -> Response<Body> {
+        if e.status.is_server_error() {
+            tracing::warn!(request_id = %self.request_id, code = %e.code, "{}", e.message);
+        } else {
+            tracing::debug!(request_id = %self.request_id, code = %e.code, "{}", e.message);
+        }
+        self.ledger.refuse(&e);
+        e.into_response()
+    }
+
+    /// A seed for derived session ids: per client key, so two keys never share one.
+    pub fn session_seed(&self) -> &str {
+        self.key.as_ref().map_or("", |k| k.name())
+    }
+}

@@ -1,0 +1,151 @@
+//! The record phase: how one client request ended — its metrics, the tokens it
+//! spent against its key's budgets, and (after the first byte) what a
+//! mid-stream failure does to the account that served it.
+//!
+//! A `Ledger` is opened when a request is admitted and travels with it to the
+//! end of its answer; dropped without `complete`/`fail`/`end`, the client
+//! went away.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::ApiError;
+use crate::app::App;
+use crate::keys::ClientKey;
+use crate::pool::Account;
+use crate::route::Route;
+use crate::upstream::events::Usage;
+use crate::upstream::Failure;
+
+pub struct Ledger {
+    app: Arc<App>,
+    route: Route,
+    started: Instant,
+    served: Option<ServedBy>,
+    done: bool,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Who served the request, known once the pool walk succeeded.
+struct ServedBy {
+    account: Arc<Account>,
+    key: Option<Arc<ClientKey>>,
+    model: String,
+    /// The request's own snapshot's backoff, for a mid-stream setback.
+    backoff: (Duration, Duration),
+}
+
+impl Ledger {
+    pub fn open(
+        app: Arc<App>,
+        route: Route,
+        started: Instant,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Ledger {
+        app.metrics.request_started();
+        Ledger {
+            app,
+            route,
+            started,
+            served: None,
+            done: false,
+            _permit: permit,
+        }
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    pub fn route(&self) -> Route {
+        self.route
+    }
+
+    /// The pool walk found an account; `backoff` is the request's pool config's.
+    pub fn served(
+        &mut self,
+        account: Arc<Account>,
+        key: Option<Arc<ClientKey>>,
+        model: &str,
+        backoff: (Duration, Duration),
+    ) {
+        self.served = Some(ServedBy {
+            account,
+            key,
+            model: model.to_string(),
+            backoff,
+        });
+    }
+
+    /// The model the answer itself reported, when it says one.
+    pub fn set_model(&mut self, model: &str) {
+        if let Some(s) = &mut self.served {
+            if s.model != model {
+                s.model = model.to_string();
+            }
+        }
+    }
+
+    /// The request ended with this status and code label.
+    pub fn end(&mut self, status: u16, code: &'static str) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.app
+            .metrics
+            .request_ended(self.route, status, code, self.started.elapsed());
+    }
+
+    /// The request ended with an error response.
+    pub fn refuse(&mut self, e: &ApiError) {
+        self.end(e.status.as_u16(), e.code.label());
+    }
+
+    /// The answer was whole; counts its tokens.
+    pub fn complete(&mut self, usage: Option<&Usage>) {
+        if let (Some(u), Some(s)) = (usage, &self.served) {
+            let catalog = self.app.models.load();
+            let model = catalog.label(&s.model);
+            let key = s.key.as_ref().map_or("-", |k| k.name());
+            self.app.metrics.tokens(&s.account.name, key, model, u);
+            if let Some(k) = &s.key {
+                k.spend(u.total());
+            }
+        }
+        self.end(200, "ok");
+    }
+
+    /// Upstream failed after the first byte reached the client. The attempt
+    /// was already counted (as `ok`, at its first output); the failure shows
+    /// in the request's code and in the account's health.
+    pub fn fail(&mut self, failure: &Failure) {
+        if let Some(s) = &self.served {
+            s.account.set_last_error(failure.kind());
+            if let Some(setback) = failure.setback() {
+                let (base, max) = s.backoff;
+                s.account
+                    .health()
+                    .on_setback(&setback, tokio::time::Instant::now(), base, max);
+            }
+        }
+        self.end(200, failure.kind());
+    }
+
+    /// Time to the response headers, and the gateway's own share of it.
+    pub fn first_byte(&self, upstream_wait: Duration) {
+        let ttfb = self.started.elapsed();
+        self.app
+            .metrics
+            .first_byte(self.route, ttfb, ttfb.saturating_sub(upstream_wait));
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.app.metrics.request_left();
+        if !self.done {
+            self.end(499, "client_disconnected");
+        }
+    }
+}

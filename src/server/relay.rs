@@ -1,0 +1,168 @@
+//! The relay phase, written once for every streaming route: held-back events
+//! first, then the live upstream stream, each event through the route's
+//! converter, the idle timeout, and the ledger told how the stream ended.
+//!
+//! The body is a `stream::unfold` that hyper pulls: backpressure needs no
+//! task and no channel, and dropping the body (client gone) drops the upstream
+//! response, which cancels the upstream request.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use serde_json::json;
+use sse_stream::Sse;
+
+use super::body::{self, Body};
+use super::ledger::Ledger;
+use crate::translate::chat_stream::{self, ChatStream, Step};
+use crate::upstream::events::{Event, Kind, Usage};
+use crate::upstream::sse::{self, EventStream};
+use crate::upstream::Failure;
+
+/// A route's per-event conversion of the upstream stream.
+pub trait Convert: Send + 'static {
+    /// Appends what the client gets for one upstream event.
+    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step;
+    /// Appends the frame that tells the client the stream failed.
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut);
+    /// The model and usage the finished stream reported.
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>);
+}
+
+/// Chat Completions: each event becomes zero or more chunk frames.
+impl Convert for ChatStream {
+    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
+        self.push(sse.data.as_deref().unwrap_or(""), out)
+    }
+
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
+        chat_stream::error_frame(failure, out);
+    }
+
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+        (Some(self.model()), self.usage())
+    }
+}
+
+/// Responses: each event is relayed as upstream sent it, parsed once to see
+/// whether the stream ends with it.
+#[derive(Default)]
+pub struct Passthrough {
+    model: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl Convert for Passthrough {
+    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
+        let data = sse.data.as_deref().unwrap_or("");
+        let event = Event::parse(data).ok();
+        let name = sse
+            .event
+            .as_deref()
+            .or(event.as_ref().map(|e| e.name.as_ref()));
+        out.reserve(data.len() + 48);
+        sse::encode(name, data, out);
+        let Some(event) = event else {
+            return Step::Continue;
+        };
+        if let Some(f) = crate::proxy::failure_of(&event) {
+            return Step::Failed(f);
+        }
+        if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {
+            let info = event.response().unwrap_or_default();
+            self.model = info.model;
+            self.usage = info.usage;
+            return Step::Done;
+        }
+        Step::Continue
+    }
+
+    /// A Responses-style `error` event.
+    fn error_frame(&self, f: &Failure, out: &mut BytesMut) {
+        let data = json!({"type": "error", "code": f.client_code(), "message": f.to_string(), "param": null});
+        sse::encode(Some("error"), &data.to_string(), out);
+    }
+
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+        (self.model.as_deref(), self.usage.as_ref())
+    }
+}
+
+/// The state of one relayed stream.
+pub struct Relay<C> {
+    conv: C,
+    /// Events read before the first output (failover was still possible).
+    buffered: VecDeque<Sse>,
+    events: EventStream,
+    idle: Duration,
+    ledger: Ledger,
+    done: bool,
+}
+
+impl<C: Convert> Relay<C> {
+    pub fn new(
+        conv: C,
+        buffered: VecDeque<Sse>,
+        events: EventStream,
+        idle: Duration,
+        ledger: Ledger,
+    ) -> Relay<C> {
+        Relay {
+            conv,
+            buffered,
+            events,
+            idle,
+            ledger,
+            done: false,
+        }
+    }
+
+    /// The response body that relays the stream as hyper pulls it.
+    pub fn into_body(self) -> Body {
+        body::stream(stream::unfold(self, Relay::next))
+    }
+
+    async fn next(mut self) -> Option<(Bytes, Relay<C>)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let sse = match self.buffered.pop_front() {
+                Some(s) => s,
+                None => match self.events.next(self.idle).await {
+                    Ok(Some(sse)) => sse,
+                    Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
+                    Err(f) => return Some(self.fail(f)),
+                },
+            };
+            let mut out = BytesMut::new();
+            match self.conv.convert(sse, &mut out) {
+                Step::Continue if out.is_empty() => continue,
+                Step::Continue => {}
+                Step::Done => {
+                    self.done = true;
+                    let (model, usage) = self.conv.outcome();
+                    if let Some(m) = model {
+                        self.ledger.set_model(m);
+                    }
+                    self.ledger.complete(usage);
+                }
+                Step::Failed(f) => {
+                    self.done = true;
+                    self.ledger.fail(&f);
+                }
+            }
+            return Some((out.freeze(), self));
+        }
+    }
+
+    fn fail(mut self, f: Failure) -> (Bytes, Relay<C>) {
+        self.done = true;
+        let mut out = BytesMut::new();
+        self.conv.error_frame(&f, &mut out);
+        self.ledger.fail(&f);
+        (out.freeze(), self)
+    }
+}
