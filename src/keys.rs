@@ -67,6 +67,9 @@ pub struct KeyState {
     limiter: Option<DefaultDirectRateLimiter>,
     /// Shared with the key's next state when only its rate changes.
     budget: Arc<Mutex<Budget>>,
+    /// Until when the rate limiter refuses (set when it last refused), so a
+    /// limited key is refused before its body is read.
+    limited_until: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -108,6 +111,7 @@ impl KeyState {
                 .and_then(NonZeroU32::new)
                 .map(|n| RateLimiter::direct(Quota::per_minute(n))),
             budget,
+            limited_until: Mutex::new(None),
         }
     }
 }
@@ -162,28 +166,19 @@ impl ClientKey {
         &self.config.name
     }
 
-    /// The per-request checks: model allow-list, rate, budgets.
-    pub fn admit(&self, model: &str) -> Result<(), Refusal> {
-        if let Some(models) = &self.config.models {
-            if !models.iter().any(|m| m == model) {
-                return Err(Refusal::ModelNotAllowed {
-                    key: self.config.name.clone(),
-                    model: model.to_string(),
-                    allowed: models.clone(),
-                });
-            }
-        }
-        if let Some(limiter) = &self.state.limiter {
-            if let Err(not_until) = limiter.check() {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                return Err(Refusal::RateLimited {
-                    key: self.config.name.clone(),
-                    rpm: self.state.rpm.unwrap_or(0),
-                    wait: wait.max(Duration::from_millis(1)),
-                });
-            }
-        }
+    /// The checks that need no body, run before it is read so a limited key
+    /// costs nothing to refuse: a rate limit already hit (until its wait is
+    /// over), then the token budgets. Neither spends anything.
+    pub fn admit_request(&self) -> Result<(), Refusal> {
         let now = Instant::now();
+        let until = *self
+            .state
+            .limited_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until.filter(|u| *u > now) {
+            return Err(self.rate_limited(until - now));
+        }
         let mut guard = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *guard;
         for (limit, window, len, label) in [
@@ -203,6 +198,52 @@ impl ClientKey {
             }
         }
         Ok(())
+    }
+
+    /// Once the body named the model: the allow-list, then one request of the
+    /// rate (a request refused for its model spends none).
+    pub fn admit_model(&self, model: &str) -> Result<(), Refusal> {
+        if let Some(models) = self
+            .config
+            .models
+            .as_ref()
+            .filter(|m| !m.iter().any(|m| m == model))
+        {
+            return Err(Refusal::ModelNotAllowed {
+                key: self.config.name.clone(),
+                model: model.to_string(),
+                allowed: models.clone(),
+            });
+        }
+        let Some(limiter) = &self.state.limiter else {
+            return Ok(());
+        };
+        let Err(not_until) = limiter.check() else {
+            return Ok(());
+        };
+        let wait = not_until
+            .wait_time_from(DefaultClock::default().now())
+            .max(Duration::from_millis(1));
+        *self
+            .state
+            .limited_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
+        Err(self.rate_limited(wait))
+    }
+
+    /// Every per-request check, in order.
+    pub fn admit(&self, model: &str) -> Result<(), Refusal> {
+        self.admit_request()?;
+        self.admit_model(model)
+    }
+
+    fn rate_limited(&self, wait: Duration) -> Refusal {
+        Refusal::RateLimited {
+            key: self.config.name.clone(),
+            rpm: self.state.rpm.unwrap_or(0),
+            wait,
+        }
     }
 
     /// Counts tokens reported by upstream against the budgets.
@@ -255,6 +296,10 @@ mod tests {
         assert!(
             matches!(e, Some(Refusal::RateLimited { rpm: 2, wait, .. }) if wait > Duration::ZERO),
             "{e:?}"
+        );
+        assert!(
+            matches!(keys[0].admit_request(), Err(Refusal::RateLimited { .. })),
+            "once limited, the key is refused before its body is read"
         );
         let rebuilt = build(&[c], &keys);
         assert!(

@@ -30,6 +30,7 @@ pub use attempt::{failure_of, refresh_now, Delivery, Mode};
 pub struct Call {
     pub route: Route,
     pub request_id: String,
+    pub gateway_request_id: String,
     pub key: Option<Arc<ClientKey>>,
     pub model: String,
     pub session_id: String,
@@ -83,6 +84,7 @@ pub async fn serve(
     let mut decision = Decision {
         time: pool::rfc3339_now(),
         request_id: call.request_id.clone(),
+        gateway_request_id: call.gateway_request_id.clone(),
         api_key: key_cfg.map(|k| k.name.clone()),
         route: call.route.as_str(),
         strategy: strategy.as_str(),
@@ -93,12 +95,12 @@ pub async fn serve(
     let candidates = match snap.pool.plan(strategy, scope) {
         Ok(c) => c,
         Err(x) => {
-            tracing::info!(request_id = %call.request_id, "no account can serve: {:?}", x);
+            tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, "no account can serve: {:?}", x);
             app.activity.record(decision);
             return Err(ServeError::NoCandidate(x));
         }
     };
-    tracing::debug!(request_id = %call.request_id, strategy = strategy.as_str(),
+    tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
     let mut upstream_wait = Duration::ZERO;
@@ -158,7 +160,7 @@ pub async fn serve(
                     millis,
                 });
                 if !failure.retryable() {
-                    tracing::info!(request_id = %call.request_id, account = %account.name, error = %failure, "upstream refused the request; not failing over");
+                    tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, account = %account.name, error = %failure, "upstream refused the request; not failing over");
                     app.activity.record(decision);
                     return Err(ServeError::Refused {
                         account: account.name.clone(),
@@ -167,9 +169,9 @@ pub async fn serve(
                 }
                 if i + 1 < candidates.len() {
                     app.metrics.failover(&account.name, kind);
-                    tracing::info!(request_id = %call.request_id, account = %account.name, reason = kind, error = %failure, "failing over to the next account");
+                    tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, account = %account.name, reason = kind, error = %failure, "failing over to the next account");
                 } else {
-                    tracing::info!(request_id = %call.request_id, account = %account.name, reason = kind, error = %failure, "last candidate failed");
+                    tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, account = %account.name, reason = kind, error = %failure, "last candidate failed");
                 }
                 failures.push((account.name.clone(), failure));
             }

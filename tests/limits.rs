@@ -24,7 +24,7 @@ async fn slow_headers_and_idle_keepalive_connections_are_closed() {
     let gw = Gateway::start(&mock, &["a"], "[server]\nheader_read_timeout = \"300ms\"\n").await;
     // Slowloris: half a request line, then nothing.
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+    s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .unwrap();
     let started = std::time::Instant::now();
@@ -35,7 +35,7 @@ async fn slow_headers_and_idle_keepalive_connections_are_closed() {
     );
     // Idle keep-alive: a finished request, then silence.
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let started = std::time::Instant::now();
@@ -104,7 +104,7 @@ async fn over_the_connection_cap_gets_a_503_and_close() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a"], "[server]\nmax_connections = 1\n").await;
     let mut held = TcpStream::connect(gw.addr).await.unwrap();
-    held.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 256];

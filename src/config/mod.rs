@@ -47,6 +47,12 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub max_inflight: usize,
+    /// Origins besides loopback ones that browsers may call a loopback
+    /// listener from (`https://chat.example.com`, or `*`).
+    pub allowed_origins: Vec<String>,
+    /// Request-body bytes all requests in flight may hold at once; past it a
+    /// new request gets a fast 503.
+    pub max_inflight_body_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +229,8 @@ fn defaults() -> Config {
             header_read_timeout: Duration::from_secs(30),
             max_connections: 4096,
             max_inflight: 1024,
+            allowed_origins: Vec::new(),
+            max_inflight_body_bytes: 256 << 20,
         },
         upstream: UpstreamConfig {
             base_url: DEFAULT_BASE_URL.into(),

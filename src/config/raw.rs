@@ -16,6 +16,8 @@ pub struct RawServer {
     pub header_read_timeout: Option<String>,
     pub max_connections: Option<u64>,
     pub max_inflight: Option<u64>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub max_inflight_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -173,7 +173,22 @@ impl Validator {
                 server.max_inflight,
                 d.server.max_inflight,
             ),
+            allowed_origins: self.origins(server.allowed_origins.unwrap_or_default()),
+            max_inflight_body_bytes: self.positive(
+                "server.max_inflight_body_bytes",
+                server.max_inflight_body_bytes,
+                d.server.max_inflight_body_bytes,
+            ),
         };
+        if server.max_inflight_body_bytes < server.max_body_bytes {
+            self.problem(
+                "server.max_inflight_body_bytes",
+                format!(
+                    "{} is less than server.max_body_bytes ({}): no request of the largest size could ever be read",
+                    server.max_inflight_body_bytes, server.max_body_bytes
+                ),
+            );
+        }
         for (key, value) in [
             ("server.max_connections", server.max_connections),
             ("server.max_inflight", server.max_inflight),
@@ -296,6 +311,25 @@ impl Validator {
             metrics_listen,
             log,
         })
+    }
+
+    /// `server.allowed_origins`: `*` or `scheme://host[:port]`, nothing more.
+    fn origins(&mut self, list: Vec<String>) -> Vec<String> {
+        for o in &list {
+            let ok = o == "*"
+                || o.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https")
+                        && !rest.is_empty()
+                        && !rest.trim_end_matches('/').contains('/')
+                });
+            if !ok {
+                self.problem(
+                    "server.allowed_origins",
+                    format!("{o:?} is not an origin: write it as https://host[:port], or \"*\""),
+                );
+            }
+        }
+        list
     }
 
     fn positive<T: TryFrom<u64> + Copy>(&mut self, key: &str, value: Option<u64>, default: T) -> T {

@@ -9,7 +9,10 @@ use serde::Serialize;
 pub struct Decision {
     /// RFC 3339.
     pub time: String,
+    /// The id the client knows the request by (its `x-request-id`, else ours).
     pub request_id: String,
+    /// The gateway's own id: unique, whatever the client sent.
+    pub gateway_request_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     pub route: &'static str,
@@ -66,6 +69,7 @@ mod tests {
         Decision {
             time: String::new(),
             request_id: id.into(),
+            gateway_request_id: id.into(),
             api_key: None,
             route: "chat",
             strategy: "primary_first",

@@ -13,21 +13,29 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use super::error::{ApiError, Code};
-use crate::app::App;
+use crate::app::{App, Snapshot};
 use crate::pool::{quota, Account, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
 
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
-    let snap = app.snapshot();
+/// Whether the request presents the admin token (never true without one set).
+pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
     let Some(token) = snap.config.admin_token.as_ref() else {
-        return ApiError::not_found(req.uri().path()).into_response();
+        return false;
     };
     // Digests of equal length: the comparison takes the same time whatever
     // the presented token's length.
-    let presented = Sha256::digest(request::client_key(req.headers()).unwrap_or("").as_bytes());
+    let presented = Sha256::digest(request::client_key(headers).unwrap_or("").as_bytes());
     let expected = Sha256::digest(token.expose().as_bytes());
-    if !bool::from(presented.ct_eq(&expected)) {
+    bool::from(presented.ct_eq(&expected))
+}
+
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let snap = app.snapshot();
+    if snap.config.admin_token.is_none() {
+        return ApiError::not_found(req.uri().path()).into_response();
+    }
+    if !presents_token(&snap, req.headers()) {
         return ApiError::unauthorized("missing or wrong admin token").into_response();
     }
     let path = req.uri().path().to_string();

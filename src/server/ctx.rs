@@ -9,25 +9,36 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::Body;
 use super::error::{ApiError, Code};
 use super::ledger::Ledger;
 use super::{request, Shared};
 use crate::app::{App, Snapshot};
-use crate::keys::{self, ClientKey};
+use crate::keys::{self, ClientKey, Refusal};
 use crate::route::Route;
 
 /// The least time a client gets to send its whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The longest `model` a request may name.
+pub const MAX_MODEL_BYTES: usize = 256;
+
 /// What every API route knows before its own work starts.
 pub struct Ctx {
+    /// The id the client knows the request by: its own `x-request-id`, else
+    /// the gateway's.
     pub request_id: String,
+    /// The gateway's own id, unique whatever the client sent.
+    pub gateway_request_id: String,
     pub snap: Arc<Snapshot>,
     pub key: Option<Arc<ClientKey>>,
     pub headers: HeaderMap,
     pub ledger: Ledger,
+    /// The body's bytes held against `server.max_inflight_body_bytes`, until
+    /// the request no longer holds its body (after the pool walk).
+    pub body_permit: Option<OwnedSemaphorePermit>,
 }
 
 /// The client key of a request to a route that reads no body (`/v1/models`).
@@ -42,7 +53,7 @@ pub async fn admit(
     req: Request<Incoming>,
     route: Route,
     started: Instant,
-    request_id: &str,
+    ids: &request::RequestId,
 ) -> Result<(Ctx, Bytes), Response<Body>> {
     let app = &shared.app;
     let permit = Arc::clone(&shared.inflight).try_acquire_owned().ok();
@@ -63,6 +74,13 @@ pub async fn admit(
         Ok(k) => k,
         Err(r) => return Err(fail(&mut ledger, ApiError::from(&r))),
     };
+    // Rate and budgets need no body: a limited key is refused before it is read.
+    if let Some(k) = &key {
+        if let Err(r) = k.admit_request() {
+            app.metrics.client_rate_limited(k.name());
+            return Err(fail(&mut ledger, ApiError::from(&r)));
+        }
+    }
     let (parts, incoming) = req.into_parts();
     let limit = snap.config.server.max_body_bytes;
     // A body trickled byte by byte would hold an in-flight slot forever.
@@ -71,8 +89,8 @@ pub async fn admit(
         .server
         .header_read_timeout
         .max(BODY_READ_TIMEOUT);
-    let read = request::read_body(&parts.headers, incoming, limit);
-    let bytes = match tokio::time::timeout(read_limit, read).await {
+    let read = request::read_body(&parts.headers, incoming, limit, &shared.body_budget);
+    let (bytes, permit) = match tokio::time::timeout(read_limit, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return Err(fail(&mut ledger, e)),
         Err(_) => {
@@ -88,11 +106,13 @@ pub async fn admit(
     };
     Ok((
         Ctx {
-            request_id: request_id.to_string(),
+            request_id: ids.answered().to_string(),
+            gateway_request_id: ids.id.clone(),
             snap,
             key,
             headers: parts.headers,
             ledger,
+            body_permit: Some(permit),
         },
         bytes,
     ))
@@ -103,11 +123,23 @@ impl Ctx {
         self.ledger.app()
     }
 
-    /// The per-key checks once the model is known; a refusal is counted.
+    /// The checks once the body has named the model: its length (a client
+    /// string the gateway keeps in logs and the activity view), then the
+    /// key's model allow-list.
     pub fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
+        if model.len() > MAX_MODEL_BYTES {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                format!(
+                    "'model' is {} bytes long; model names are at most {MAX_MODEL_BYTES}",
+                    model.len()
+                ),
+            )
+            .with_param("model"));
+        }
         let Some(key) = &self.key else { return Ok(()) };
-        key.admit(model).map_err(|r| {
-            if r.is_limit() {
+        key.admit_model(model).map_err(|r| {
+            if matches!(r, Refusal::RateLimited { .. }) {
                 self.ledger.app().metrics.client_rate_limited(key.name());
             }
             ApiError::from(&r)
@@ -117,9 +149,9 @@ impl Ctx {
     /// Ends the request with an error response.
     pub fn fail(mut self, e: ApiError) -> Response<Body> {
         if e.status.is_server_error() {
-            tracing::warn!(request_id = %self.request_id, code = %e.code, "{}", e.message);
+            tracing::warn!(request_id = %self.request_id, gateway_request_id = %self.gateway_request_id, code = %e.code, "{}", e.message);
         } else {
-            tracing::debug!(request_id = %self.request_id, code = %e.code, "{}", e.message);
+            tracing::debug!(request_id = %self.request_id, gateway_request_id = %self.gateway_request_id, code = %e.code, "{}", e.message);
         }
         self.ledger.refuse(&e);
         e.into_response()

@@ -46,30 +46,40 @@ pub async fn dispatch<C: Convert>(
     collected: impl FnOnce(&Collector, &str) -> Value,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
-    let body = match serde_json::to_vec(&p.body) {
+    let Prepared {
+        model,
+        session_id,
+        body,
+        stream,
+    } = p;
+    let serialized = serde_json::to_vec(&body);
+    // The parsed request is large next to its bytes: gone before upstream is called.
+    drop(body);
+    let body = match serialized {
         Ok(b) => Bytes::from(b),
         Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
     };
     let call = Call {
         route: ctx.ledger.route(),
         request_id: ctx.request_id.clone(),
+        gateway_request_id: ctx.gateway_request_id.clone(),
         key: ctx.key.clone(),
-        model: p.model.clone(),
-        session_id: p.session_id,
+        model: model.clone(),
+        session_id,
         body,
     };
-    let mode = if p.stream {
-        Mode::Stream
-    } else {
-        Mode::Collect
-    };
+    let mode = if stream { Mode::Stream } else { Mode::Collect };
     let app = std::sync::Arc::clone(ctx.app());
-    let served = match proxy::serve(&app, &ctx.snap, &call, mode).await {
+    let served = proxy::serve(&app, &ctx.snap, &call, mode).await;
+    // The body is no longer needed: give its bytes back to the budget.
+    drop(call);
+    ctx.body_permit = None;
+    let served = match served {
         Ok(s) => s,
         Err(e) => return ctx.fail(ApiError::from(&e)),
     };
     let upstream_model = served.upstream_model().map(str::to_owned);
-    let model = upstream_model.clone().unwrap_or(p.model);
+    let model = upstream_model.clone().unwrap_or(model);
     let pool_cfg = &ctx.snap.config.pool;
     let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
     let ledger = &mut ctx.ledger;

@@ -49,6 +49,8 @@ pub enum Code {
     ModelNotFound,
     AccountNotFound,
     InvalidApiKey,
+    ForbiddenHost,
+    ForbiddenOrigin,
     ModelNotAllowed,
     RateLimited,
     BudgetExceeded,
@@ -87,6 +89,8 @@ impl Code {
         Code::ModelNotFound,
         Code::AccountNotFound,
         Code::InvalidApiKey,
+        Code::ForbiddenHost,
+        Code::ForbiddenOrigin,
         Code::ModelNotAllowed,
         Code::RateLimited,
         Code::BudgetExceeded,
@@ -142,6 +146,8 @@ impl Code {
             Code::ModelNotFound => "model_not_found",
             Code::AccountNotFound => "account_not_found",
             Code::InvalidApiKey => "invalid_api_key",
+            Code::ForbiddenHost => "forbidden_host",
+            Code::ForbiddenOrigin => "forbidden_origin",
             Code::ModelNotAllowed => "model_not_allowed",
             Code::RateLimited => "rate_limited",
             Code::BudgetExceeded => "budget_exceeded",
@@ -189,7 +195,10 @@ impl Code {
             Code::NotFound | Code::ModelNotFound | Code::AccountNotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            Code::ModelNotAllowed | Code::UsageNotIncluded => StatusCode::FORBIDDEN,
+            Code::ForbiddenHost
+            | Code::ForbiddenOrigin
+            | Code::ModelNotAllowed
+            | Code::UsageNotIncluded => StatusCode::FORBIDDEN,
             Code::RateLimited
             | Code::BudgetExceeded
             | Code::UsageLimitReached

@@ -11,7 +11,9 @@ pub fn healthz() -> Response<Body> {
     body::json(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-pub fn readyz(app: &App) -> Response<Body> {
+/// Off loopback, the answer says only whether and how many accounts can
+/// serve: account names and reasons are for the admin API.
+pub fn readyz(app: &App, loopback: bool) -> Response<Body> {
     let snap = app.snapshot();
     let now = tokio::time::Instant::now();
     let mut accounts = Vec::new();
@@ -30,15 +32,19 @@ pub fn readyz(app: &App) -> Response<Body> {
         };
         accounts.push(json!({"name": a.name, "usable": usable, "reason": reason}));
     }
-    if ready > 0 {
-        body::json(
+    let (status, mut answer) = if ready > 0 {
+        (
             StatusCode::OK,
-            &json!({"status": "ready", "usable_accounts": ready, "accounts": accounts}),
+            json!({"status": "ready", "usable_accounts": ready}),
         )
     } else {
-        body::json(
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"status": "not_ready", "reason": "no account can serve requests", "accounts": accounts}),
+            json!({"status": "not_ready", "reason": "no account can serve requests", "usable_accounts": 0}),
         )
+    };
+    if loopback {
+        answer["accounts"] = json!(accounts);
     }
+    body::json(status, &answer)
 }

@@ -4,7 +4,7 @@
 //!
 //! A `Ledger` is opened when a request is admitted and travels with it to the
 //! end of its answer; dropped without `complete`/`fail`/`end`, the client
-//! went away.
+//! went away (or, dropped while a panic unwinds, the gateway has a bug).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,7 +144,10 @@ impl Ledger {
 impl Drop for Ledger {
     fn drop(&mut self) {
         self.app.metrics.request_left();
-        if !self.done {
+        if std::thread::panicking() {
+            // A bug, not the client: the server answers 500 (server/mod.rs).
+            self.end(500, "internal_error");
+        } else if !self.done {
             self.end(499, "client_disconnected");
         }
     }

@@ -9,6 +9,7 @@ mod chat;
 mod ctx;
 mod dispatch;
 pub mod error;
+mod guard;
 mod health;
 mod ledger;
 mod models;
@@ -44,7 +45,12 @@ pub enum Surface {
 pub struct Shared {
     pub app: Arc<App>,
     pub inflight: Arc<Semaphore>,
+    /// Request-body bytes in flight (`server.max_inflight_body_bytes`).
+    pub body_budget: Arc<Semaphore>,
     pub surface: Surface,
+    /// Whether the listener is bound to a loopback address: browser checks
+    /// apply there, and what it shows without a key is limited elsewhere.
+    pub loopback: bool,
 }
 
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n";
@@ -58,10 +64,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let cfg = app.snapshot().config.server.clone();
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let shared = Arc::new(Shared {
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
+        body_budget: Arc::new(Semaphore::new(
+            cfg.max_inflight_body_bytes.min(Semaphore::MAX_PERMITS),
+        )),
         app,
         surface,
+        loopback,
     });
     let connections = Arc::new(Semaphore::new(cfg.max_connections));
     let graceful = GracefulShutdown::new();
@@ -93,7 +104,7 @@ pub async fn run(
         let shared = Arc::clone(&shared);
         let svc = service_fn(move |req| {
             let shared = Arc::clone(&shared);
-            async move { Ok::<_, std::convert::Infallible>(router::route(shared, req).await) }
+            async move { Ok::<_, std::convert::Infallible>(answer(shared, req).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let watched = graceful.watch(conn);
@@ -115,6 +126,36 @@ pub async fn run(
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+}
+
+/// Routes one request; a panic anywhere in it is a bug, answered with 500
+/// `internal_error` and logged, never a dropped connection.
+async fn answer(
+    shared: Arc<Shared>,
+    req: http::Request<hyper::body::Incoming>,
+) -> http::Response<body::Body> {
+    use futures_util::FutureExt;
+    let routed = std::panic::AssertUnwindSafe(router::route(shared, req)).catch_unwind();
+    match routed.await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            tracing::error!(
+                panic = panic_text(&panic),
+                "bug: a request handler panicked"
+            );
+            error::ApiError::internal("the gateway hit an internal error; it was logged")
+                .into_response()
+        }
+    }
+}
+
+/// The message of a caught panic, for the log.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Over the connection cap: a fast 503, then close.

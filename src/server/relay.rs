@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde_json::json;
 use sse_stream::Sse;
 
@@ -119,9 +119,26 @@ impl<C: Convert> Relay<C> {
         }
     }
 
-    /// The response body that relays the stream as hyper pulls it.
+    /// The response body that relays the stream as hyper pulls it. A panic
+    /// while relaying (a bug) ends the body; the ledger, dropped while the
+    /// panic unwinds, counts the request as `internal_error`.
     pub fn into_body(self) -> Body {
-        body::stream(stream::unfold(self, Relay::next))
+        let relayed = stream::unfold(self, Relay::next);
+        let guarded = std::panic::AssertUnwindSafe(relayed)
+            .catch_unwind()
+            .scan((), |(), item| {
+                futures_util::future::ready(match item {
+                    Ok(bytes) => Some(bytes),
+                    Err(panic) => {
+                        tracing::error!(
+                            panic = super::panic_text(&panic),
+                            "bug: a stream relay panicked"
+                        );
+                        None
+                    }
+                })
+            });
+        body::stream(guarded)
     }
 
     async fn next(mut self) -> Option<(Bytes, Relay<C>)> {

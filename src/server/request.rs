@@ -1,52 +1,111 @@
 //! Reading a client request: bounded body, zstd decoding, JSON content type,
 //! and the headers the gateway reads (request id, session, client key).
 
-use bytes::Bytes;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{ApiError, Code};
 
-/// Reads the whole body, at most `limit` bytes (after zstd decoding too).
+/// Reads the whole body, at most `limit` bytes (after zstd decoding too),
+/// holding its bytes against `budget`, the bytes all requests in flight may
+/// hold; the returned permit gives them back when dropped.
 pub async fn read_body(
     headers: &HeaderMap,
-    body: Incoming,
+    mut body: Incoming,
     limit: usize,
-) -> Result<Bytes, ApiError> {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        if !ct.starts_with("application/json") && !ct.is_empty() {
-            return Err(ApiError::new(
-                Code::UnsupportedMediaType,
-                format!("the request body must be application/json, not {ct:?}"),
-            ));
-        }
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, OwnedSemaphorePermit), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    // Browsers send a cross-site body without a preflight only as a "simple"
+    // request (no type, text/plain, forms): requiring JSON closes that door.
+    if !ct.starts_with("application/json") {
+        let shown = if ct.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{:?}", bounded(&ct))
+        };
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            format!("the request body must be sent as Content-Type: application/json, not {shown}"),
+        ));
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(ApiError::too_large(limit))
-        }
-        Err(e) => {
-            return Err(ApiError::new(
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(limit));
+    }
+    let mut held = hold(budget, declared.unwrap_or(0) as usize)?;
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
                 Code::BodyReadError,
                 format!("cannot read the request body: {e}"),
-            ))
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buf.len() + data.len() > limit {
+            return Err(ApiError::too_large(limit));
         }
-    };
+        buf.extend_from_slice(&data);
+        if buf.len() > held.num_permits() {
+            held.merge(hold(budget, buf.len() - held.num_permits())?);
+        }
+    }
+    let bytes = buf.freeze();
     match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("") | Some("identity") => Ok(bytes),
-        Some("zstd") => decode_zstd(&bytes, limit),
+        None | Some("") | Some("identity") => Ok((bytes, held)),
+        Some("zstd") => {
+            let decoded = decode_zstd(&bytes, limit)?;
+            drop(bytes);
+            if decoded.len() > held.num_permits() {
+                held.merge(hold(budget, decoded.len() - held.num_permits())?);
+            }
+            Ok((decoded, held))
+        }
         Some(other) => Err(ApiError::new(
             Code::UnsupportedContentEncoding,
-            format!("content-encoding {other:?} is not supported; send identity or zstd"),
+            format!(
+                "content-encoding {:?} is not supported; send identity or zstd",
+                bounded(other)
+            ),
         )),
     }
+}
+
+/// `n` more bytes against the in-flight body budget, or a fast 503.
+fn hold(budget: &Arc<Semaphore>, n: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+    u32::try_from(n)
+        .ok()
+        .and_then(|n| Arc::clone(budget).try_acquire_many_owned(n).ok())
+        .ok_or_else(|| {
+            ApiError::overloaded("request-body bytes in flight (server.max_inflight_body_bytes)")
+        })
+}
+
+/// A client string as it may appear in an error message: at most 100 bytes.
+pub fn bounded(s: &str) -> &str {
+    let mut end = s.len().min(100);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Decodes a zstd body without letting it expand past `limit`.
@@ -70,15 +129,34 @@ pub fn decode_zstd(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(out))
 }
 
-/// The client's request id, or a new one.
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+/// A request's ids: the client's `x-request-id` if it sent a usable one, and
+/// the gateway's own, minted for every request. Logs and activity entries
+/// carry both, so a client that reuses or copies another's id cannot make two
+/// requests' entries indistinguishable.
+#[derive(Debug, Clone)]
+pub struct RequestId {
+    pub id: String,
+    pub client: Option<String>,
+}
+
+impl RequestId {
+    pub fn of(headers: &HeaderMap) -> RequestId {
+        let client = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned);
+        RequestId {
+            id: uuid::Uuid::new_v4().to_string(),
+            client,
+        }
+    }
+
+    /// What the answer's `x-request-id` says: the client's own id back, else ours.
+    pub fn answered(&self) -> &str {
+        self.client.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// The client's conversation id: new and old session header spellings.

@@ -10,46 +10,70 @@ use hyper::body::Incoming;
 use super::body::{self, Body};
 use super::ctx::{admit, authorize};
 use super::error::ApiError;
-use super::{admin, chat, health, models, request, responses, Shared, Surface};
+use super::{admin, chat, guard, health, models, request, responses, Shared, Surface};
 use crate::route::Route;
 
 pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let started = std::time::Instant::now();
-    let request_id = request::request_id(req.headers());
+    let ids = request::RequestId::of(req.headers());
+    let guarded = if shared.loopback {
+        let snap = shared.app.snapshot();
+        guard::check(req.headers(), &snap.config.server.allowed_origins)
+    } else {
+        Ok(())
+    };
+    let mut resp = match guarded {
+        Ok(()) => table(&shared, req, started, &ids).await,
+        Err(e) => e.into_response(),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(ids.answered()) {
+        h.insert("x-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ids.id) {
+        h.insert("x-codex-pool-request-id", v);
+    }
+    resp
+}
+
+async fn table(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    started: std::time::Instant,
+    ids: &request::RequestId,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let not_allowed = || ApiError::method_not_allowed(&method, &path).into_response();
-    let mut resp = match path.as_str() {
+    match path.as_str() {
         "/metrics" => match method {
-            Method::GET => metrics(&shared),
+            Method::GET => metrics(shared, req.headers()),
             _ => not_allowed(),
         },
         _ if shared.surface == Surface::MetricsOnly => ApiError::not_found(&path).into_response(),
         "/v1/chat/completions" => match method {
-            Method::POST => match admit(&shared, req, Route::Chat, started, &request_id).await {
+            Method::POST => match admit(shared, req, Route::Chat, started, ids).await {
                 Ok((ctx, bytes)) => chat::handle(ctx, bytes).await,
                 Err(resp) => resp,
             },
             _ => not_allowed(),
         },
         "/v1/responses" => match method {
-            Method::POST => {
-                match admit(&shared, req, Route::Responses, started, &request_id).await {
-                    Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
-                    Err(resp) => resp,
-                }
-            }
+            Method::POST => match admit(shared, req, Route::Responses, started, ids).await {
+                Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
+                Err(resp) => resp,
+            },
             _ => not_allowed(),
         },
         "/v1/models" => match method {
-            Method::GET => match authorize(&shared, req.headers()) {
+            Method::GET => match authorize(shared, req.headers()) {
                 Ok(_) => models::list(&shared.app),
                 Err(e) => e.into_response(),
             },
             _ => not_allowed(),
         },
         p if p.starts_with("/v1/models/") => match method {
-            Method::GET => match authorize(&shared, req.headers()) {
+            Method::GET => match authorize(shared, req.headers()) {
                 Ok(_) => models::get(&shared.app, &p["/v1/models/".len()..]),
                 Err(e) => e.into_response(),
             },
@@ -60,20 +84,30 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body
             _ => not_allowed(),
         },
         "/readyz" => match method {
-            Method::GET => health::readyz(&shared.app),
+            Method::GET => health::readyz(&shared.app, shared.loopback),
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,
         p => ApiError::not_found(p).into_response(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-request-id", v);
     }
-    resp
 }
 
-fn metrics(shared: &Shared) -> Response<Body> {
+/// On a listener off loopback (of the main surface), `/metrics` names
+/// accounts, keys and quota: it needs the admin token or a client key. The
+/// separate `[metrics].listen` serves it to whoever can reach that address.
+fn metrics(shared: &Shared, headers: &http::HeaderMap) -> Response<Body> {
     let app = &shared.app;
+    if !shared.loopback && shared.surface == Surface::Api {
+        let snap = app.snapshot();
+        let allowed = admin::presents_token(&snap, headers)
+            || matches!(authorize(shared, headers), Ok(Some(_)));
+        if !allowed {
+            return ApiError::unauthorized(
+                "/metrics on this listener needs the admin token or a client key",
+            )
+            .into_response();
+        }
+    }
     let mut r = Response::new(body::full(
         app.metrics.scrape(app.snapshot().pool.accounts()),
     ));
