@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::pool::{quota, Account, State};
+use crate::clock;
+use crate::pool::{Account, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
 
@@ -165,7 +166,7 @@ pub fn account_json(a: &Account) -> Value {
         "state": state.as_str(),
         "reason": reason,
         "cooling_until": cooling_until.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-        "cooling_until_unix": cooling_until.map(quota::unix),
+        "cooling_until_unix": cooling_until.map(clock::unix),
         "token_expires_at": creds.as_ref().and_then(|c| c.expires_at),
         "priority": a.settings().priority,
         "quota": a.quota(),

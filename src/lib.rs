@@ -28,6 +28,7 @@ pub mod app;
 pub mod auth;
 mod background;
 pub mod cli;
+mod clock;
 pub mod config;
 pub mod error;
 pub mod keys;
@@ -38,6 +39,7 @@ pub mod proxy;
 pub mod reload;
 pub mod secret;
 pub mod server;
+mod sync;
 pub mod translate;
 pub mod upstream;
 

@@ -12,7 +12,8 @@ use prometheus::{
 };
 use tokio::time::Instant;
 
-use crate::pool::{quota, Account, State};
+use crate::clock;
+use crate::pool::{Account, State};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -218,7 +219,7 @@ impl Metrics {
             }
             let until = until
                 .filter(|_| state == State::Cooling)
-                .map_or(0, quota::unix);
+                .map_or(0, clock::unix);
             self.cooldown_until
                 .with_label_values(&[name])
                 .set(until as f64);

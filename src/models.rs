@@ -153,7 +153,7 @@ pub async fn fetch(app: &App) -> Result<Catalog, String> {
     Ok(Catalog {
         models: answer.models,
         source: "upstream",
-        fetched_at: crate::pool::quota::unix_now(),
+        fetched_at: crate::clock::unix_now(),
     })
 }
 

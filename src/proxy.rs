@@ -104,7 +104,7 @@ pub async fn serve(
         .unwrap_or(snap.config.pool.strategy);
     let scope = key_cfg.and_then(|k| k.accounts.as_deref());
     let mut decision = Decision {
-        time: pool::rfc3339_now(),
+        time: crate::clock::rfc3339_now(),
         request_id: call.request_id.clone(),
         api_key: key_cfg.map(|k| k.name.clone()),
         route: call.route,
@@ -256,7 +256,7 @@ async fn fresh_credentials(
         Err(RefreshError::Transient(_))
             if creds
                 .expires_at
-                .is_some_and(|e| e > pool::quota::unix_now()) =>
+                .is_some_and(|e| e > crate::clock::unix_now()) =>
         {
             Ok(creds)
         }

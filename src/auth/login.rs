@@ -18,7 +18,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jwt;
-use super::store::{self, AuthFile, TokenData};
+use super::store::{AuthFile, TokenData};
 use super::CLIENT_ID;
 use crate::secret::Secret;
 
@@ -262,7 +262,7 @@ pub fn auth_file(tokens: &Tokens) -> AuthFile {
             account_id,
             extra: Default::default(),
         }),
-        last_refresh: Some(store::now_rfc3339()),
+        last_refresh: Some(crate::clock::rfc3339_now()),
         extra: Default::default(),
     }
 }

@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::store::{self, Credentials};
 use super::CLIENT_ID;
-use crate::pool::{quota, Account, Setback};
+use crate::clock;
+use crate::pool::{Account, Setback};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -50,7 +51,7 @@ const PERMANENT: &[&str] = &[
 /// when `exp` is unreadable, a `last_refresh` older than 8 days.
 pub fn due(creds: &Credentials, margin: Duration) -> bool {
     match creds.expires_at {
-        Some(exp) => exp - quota::unix_now() < margin.as_secs() as i64,
+        Some(exp) => exp - clock::unix_now() < margin.as_secs() as i64,
         None => creds
             .last_refresh
             .and_then(|t| SystemTime::now().duration_since(t).ok())
@@ -220,7 +221,7 @@ async fn fly(
     if let Some(t) = answer.refresh_token {
         tokens.refresh_token = Secret::new(t);
     }
-    file.last_refresh = Some(store::now_rfc3339());
+    file.last_refresh = Some(clock::rfc3339_now());
     let creds = Credentials::from_tokens(tokens, file.last_refresh.as_deref());
     // The old refresh token is spent now: the new one is kept in memory even if
     // the file cannot be written, and written again until it is.
@@ -366,11 +367,11 @@ mod tests {
             account_id: None,
             email: None,
             plan: None,
-            expires_at: Some(quota::unix_now() + 60),
+            expires_at: Some(clock::unix_now() + 60),
             last_refresh: None,
         };
         assert!(due(&c, Duration::from_secs(300)));
-        c.expires_at = Some(quota::unix_now() + 3600);
+        c.expires_at = Some(clock::unix_now() + 3600);
         assert!(!due(&c, Duration::from_secs(300)));
         c.expires_at = None;
         c.last_refresh = Some(SystemTime::now() - Duration::from_secs(9 * 24 * 3600));

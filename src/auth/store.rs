@@ -233,10 +233,6 @@ fn write_atomic_with(
     result
 }
 
-/// Now, as the RFC 3339 text Codex writes into `last_refresh`.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
 
 #[cfg(test)]
 mod tests {

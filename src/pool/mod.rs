@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::auth::store::{self, Credentials};
 use crate::config::AccountConfig;
+use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
 pub use quota::Quota;
 pub use strategy::{order, priority_index, Strategy};
@@ -44,10 +45,6 @@ pub struct Account {
     unsaved: Mutex<Option<store::AuthFile>>,
     /// The refresh token the issuer last refused for good; never sent again.
     dead_refresh: Mutex<Option<crate::secret::Secret<String>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for Account {
@@ -424,9 +421,4 @@ impl Pool {
             _ => Exhausted::Unavailable { reasons },
         }
     }
-}
-
-/// RFC 3339 time of day for logs and the activity view.
-pub fn rfc3339_now() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }

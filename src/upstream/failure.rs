@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::pool::{quota, Setback};
+use crate::clock;
+use crate::pool::Setback;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
@@ -288,7 +289,7 @@ fn error_message(j: &Value) -> Option<String> {
 fn resets_at(j: &Value) -> Option<SystemTime> {
     let e = j.get("error")?;
     if let Some(at) = e.get("resets_at").and_then(Value::as_f64) {
-        return Some(quota::from_unix(at as i64));
+        return Some(clock::from_unix(at as i64));
     }
     let secs = e.get("resets_in_seconds").and_then(Value::as_f64)?;
     Some(SystemTime::now() + seconds(secs)?)
