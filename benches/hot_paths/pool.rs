@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use codex_pool::auth::store::Credentials;
-use codex_pool::pool::{Account, Pool, Strategy};
+use codex_pool::config::Strategy;
+use codex_pool::pool::{Account, Pool};
 use codex_pool::secret::Secret;
 use criterion::{BenchmarkId, Criterion};
 

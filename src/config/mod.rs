@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::pool::Strategy;
+use serde::Deserialize;
+
 use crate::secret::Secret;
 use validate::Validator;
 
@@ -59,6 +60,29 @@ pub struct UpstreamConfig {
     pub first_byte_timeout: Duration,
     pub client_version: String,
     pub models_refresh: Duration,
+}
+
+/// How a request orders the accounts it may use (`pool::order` does the ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The first usable account in file order; the others only when it fails or cools.
+    PrimaryFirst,
+    /// Rotate across all usable accounts with a lock-free counter.
+    RoundRobin,
+    /// Ascending `priority`, ties in file order.
+    PriorityOrder,
+}
+
+impl Strategy {
+    /// The name the config file uses, also shown in logs and the activity view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::PrimaryFirst => "primary_first",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::PriorityOrder => "priority_order",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

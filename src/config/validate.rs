@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
+use serde::de::value::StrDeserializer;
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use sha2::{Digest, Sha256};
 
 use super::raw::{
@@ -18,7 +19,6 @@ use super::{
     PoolConfig, Problem, ServerConfig, UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER,
     DEFAULT_LISTEN, MAX_CONCURRENCY, NAME_RULE,
 };
-use crate::pool::Strategy;
 
 /// Collects problems while turning raw sections into a `Config`.
 #[derive(Default)]
@@ -100,15 +100,14 @@ impl Validator {
         }
     }
 
-    fn strategy(&mut self, key: &str, text: &str) -> Option<Strategy> {
-        let parsed = Strategy::parse(text);
-        if parsed.is_none() {
-            self.problem(
-                key,
-                format!("unknown strategy {text:?}; expected \"primary_first\", \"round_robin\" or \"priority_order\""),
-            );
-        }
-        parsed
+    /// One of a serde enum's names (`strategy`), from the text the raw file
+    /// holds: a wrong name is reported under `key` with the valid ones, and the
+    /// rest of its section is still read and checked.
+    fn choice<T: DeserializeOwned>(&mut self, key: &str, text: &str) -> Option<T> {
+        let names: StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
+        T::deserialize(names)
+            .map_err(|e| self.problem(key, e.to_string()))
+            .ok()
     }
 
     fn url(&mut self, key: &str, text: String, default: &str) -> String {
@@ -216,12 +215,10 @@ impl Validator {
             ),
         };
 
-        let strategy = match pool.strategy {
-            Some(s) => self
-                .strategy("pool.strategy", &s)
-                .unwrap_or(d.pool.strategy),
-            None => d.pool.strategy,
-        };
+        let strategy = pool
+            .strategy
+            .and_then(|s| self.choice("pool.strategy", &s))
+            .unwrap_or(d.pool.strategy);
         let usage_probe_interval = pool
             .usage_probe_interval
             .map(|t| self.duration("pool.usage_probe_interval", Some(t), Duration::ZERO))
@@ -387,7 +384,7 @@ impl Validator {
             let strategy = k
                 .strategy
                 .as_deref()
-                .and_then(|s| self.strategy(&format!("{key}.strategy"), s));
+                .and_then(|s| self.choice(&format!("{key}.strategy"), s));
             if let Some(list) = &k.accounts {
                 if list.is_empty() {
                     self.problem(

@@ -10,6 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+/// The longest any account cools, whatever upstream hints (a weekly window,
+/// and a day); upstream's own hints are clamped to it as they are read.
+pub const LONGEST_COOLDOWN: Duration = Duration::from_secs(8 * 24 * 3600);
+
 /// The state shown to operators (`/admin/accounts`, metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -196,7 +200,7 @@ impl Health {
                     .duration_since(SystemTime::now())
                     .unwrap_or(Duration::ZERO)
                     .max(Duration::from_secs(1));
-                let wait = wait.min(crate::upstream::LONGEST_WAIT);
+                let wait = wait.min(LONGEST_COOLDOWN);
                 self.cool(now + wait, "usage_limit_reached".into(), true);
             }
             Setback::UsageNotIncluded => {
@@ -211,7 +215,7 @@ impl Health {
                 let backoff = base.saturating_mul(1u32 << exp).min(max);
                 let wait = retry_after
                     .map_or(backoff, |r| r.max(backoff))
-                    .min(crate::upstream::LONGEST_WAIT);
+                    .min(LONGEST_COOLDOWN);
                 self.cool(now + wait, (*kind).to_string(), false);
             }
             Setback::NeedsRelogin { reason } => {

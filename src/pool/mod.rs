@@ -19,11 +19,11 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::time::Instant;
 
 use crate::auth::store::{self, Credentials};
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, Strategy};
 use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
 pub use quota::Quota;
-pub use strategy::{order, priority_index, Strategy};
+pub use strategy::{order, priority_index};
 
 /// One ChatGPT login and everything the gateway knows about it at run time.
 pub struct Account {

@@ -9,6 +9,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use crate::clock;
+use crate::pool::health::LONGEST_COOLDOWN;
 use crate::pool::Setback;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -295,16 +296,13 @@ fn resets_at(j: &Value) -> Option<SystemTime> {
     Some(SystemTime::now() + seconds(secs)?)
 }
 
-/// The longest wait any upstream hint is believed for (a weekly window, and a day).
-pub const LONGEST_WAIT: Duration = Duration::from_secs(8 * 24 * 3600);
-
 /// Seconds from upstream as a `Duration`, clamped: no value it sends (huge,
 /// negative, NaN) can overflow a clock.
 fn seconds(secs: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(secs.max(0.0))
         .ok()
-        .map(|d| d.min(LONGEST_WAIT))
-        .or_else(|| (secs > 0.0).then_some(LONGEST_WAIT))
+        .map(|d| d.min(LONGEST_COOLDOWN))
+        .or_else(|| (secs > 0.0).then_some(LONGEST_COOLDOWN))
 }
 
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {

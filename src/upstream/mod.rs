@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
-pub use failure::{Failure, LONGEST_WAIT};
+pub use failure::Failure;
 
 /// The `originator` the Codex CLI uses for its Rust client.
 pub const ORIGINATOR: &str = "codex_cli_rs";
