@@ -13,9 +13,9 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::error::ApiError;
 use crate::clock;
-use crate::pool::{Account, State};
+use crate::error::ApiError;
+use crate::pool::{Account, Setback, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
 
@@ -106,16 +106,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                             return body::json(StatusCode::OK, &account_json(&account));
                         }
                     };
-                    if let Err(e) = crate::proxy::refresh_now(app, &snap, &account, &stale).await {
-                        if let Some(s) = e.setback() {
-                            let p = &snap.config.pool;
-                            account.health().on_setback(
-                                &s,
-                                Instant::now(),
-                                p.backoff_base,
-                                p.backoff_max,
-                            );
-                        }
+                    if let Err(e) = app.refresh_login(&account, &stale).await {
+                        let p = &snap.config.pool;
+                        account.health().on_setback(
+                            &Setback::from(&e),
+                            Instant::now(),
+                            p.backoff_base,
+                            p.backoff_max,
+                        );
                         return ApiError::new(
                             StatusCode::BAD_GATEWAY,
                             "account_auth_failed",

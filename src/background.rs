@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::auth::refresh;
-use crate::pool::{quota, State};
+use crate::pool::{quota, Setback, State};
 
 /// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
@@ -31,11 +31,11 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             if !refresh::due(&creds, margin) {
                 continue;
             }
-            if let Err(e) = crate::proxy::refresh_now(&app, &snap, account, &creds).await {
-                if let Some(s) = e
-                    .setback()
-                    .filter(|s| matches!(s, crate::pool::Setback::NeedsRelogin { .. }))
-                {
+            // Only a dead login changes the account's health here; a transient
+            // failure is tried again on the next round.
+            if let Err(e) = app.refresh_login(account, &creds).await {
+                let s = Setback::from(&e);
+                if matches!(s, Setback::NeedsRelogin { .. }) {
                     let p = &snap.config.pool;
                     account
                         .health()

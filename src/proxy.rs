@@ -234,7 +234,6 @@ fn exhausted_error(exhausted: Exhausted, failures: &[(String, Failure)]) -> ApiE
 /// Credentials to use now: refreshed first when the access token is about to expire.
 async fn fresh_credentials(
     app: &App,
-    snap: &Snapshot,
     account: &Arc<Account>,
 ) -> Result<Arc<Credentials>, AttemptError> {
     let Some(creds) = account.credentials() else {
@@ -250,7 +249,7 @@ async fn fresh_credentials(
     if !refresh::due(&creds, INLINE_REFRESH_MARGIN) {
         return Ok(creds);
     }
-    match refresh_now(app, snap, account, &creds).await {
+    match app.refresh_login(account, &creds).await {
         Ok(c) => Ok(c),
         // A proactive refresh that failed transiently: the old token may still work.
         Err(RefreshError::Transient(_))
@@ -264,38 +263,9 @@ async fn fresh_credentials(
     }
 }
 
-pub async fn refresh_now(
-    app: &App,
-    snap: &Snapshot,
-    account: &Arc<Account>,
-    stale: &Credentials,
-) -> Result<Arc<Credentials>, RefreshError> {
-    let done = refresh::refresh(
-        snap.upstream.http(),
-        &snap.config.upstream.issuer,
-        account,
-        &stale.access_token,
-    )
-    .await;
-    if done.called_issuer {
-        let outcome = match &done.result {
-            Ok(_) => "ok",
-            Err(e) => e.outcome(),
-        };
-        app.metrics
-            .refreshes
-            .with_label_values(&[&account.name, outcome])
-            .inc();
-        if let Err(e) = &done.result {
-            tracing::warn!(account = %account.name, error = %e, "token refresh failed");
-        }
-    }
-    done.result
-}
-
 fn refresh_failure(e: RefreshError) -> AttemptError {
     AttemptError {
-        setback: e.setback(),
+        setback: Some(Setback::from(&e)),
         failure: Failure::Unauthorized {
             status: 401,
             message: e.to_string(),
@@ -311,7 +281,7 @@ async fn attempt(
     mode: Mode,
 ) -> Result<(HeaderMap, Delivery), AttemptError> {
     let up = &snap.config.upstream;
-    let mut creds = fresh_credentials(app, snap, account).await?;
+    let mut creds = fresh_credentials(app, account).await?;
     let mut replayed = false;
     let mut body = call.body.clone();
     let mut swapped_instructions = false;
@@ -342,7 +312,8 @@ async fn attempt(
             }
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
-                creds = refresh_now(app, snap, account, &creds)
+                creds = app
+                    .refresh_login(account, &creds)
                     .await
                     .map_err(refresh_failure)?;
             }

@@ -15,7 +15,7 @@ use criterion::{BenchmarkId, Criterion};
 
 fn account(i: usize) -> Arc<Account> {
     let a = Account::detached(&format!("account-{i}"));
-    a.set_credentials(Credentials {
+    a.tokens.set_credentials(Credentials {
         access_token: Secret::new(format!("access-{i}")),
         refresh_token: Secret::new(format!("refresh-{i}")),
         account_id: Some(format!("acct-{i}")),

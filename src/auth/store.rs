@@ -233,7 +233,6 @@ fn write_atomic_with(
     result
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

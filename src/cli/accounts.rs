@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::auth::{login, store};
-use crate::config::Config;
 use crate::clock;
+use crate::config::Config;
 
 /// One line of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
