@@ -85,7 +85,7 @@ pub async fn run_app(
 ) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(models::refresh_loop(Arc::clone(&app), stop_rx.clone()));
+    tasks.spawn(background::models_loop(Arc::clone(&app), stop_rx.clone()));
     tasks.spawn(background::refresh_loop(Arc::clone(&app), stop_rx.clone()));
     tasks.spawn(background::usage_probe_loop(
         Arc::clone(&app),
