@@ -1,6 +1,7 @@
 //! The process-wide state: the live snapshot behind one `ArcSwap`, and what
-//! outlives snapshots (accounts by name, metrics, the upstream client, the
-//! activity log, the models catalog).
+//! outlives snapshots (accounts by name, metrics, the activity log, the
+//! models catalog). The upstream client is a snapshot's, carried over to the
+//! next one while its settings stay the same.
 //!
 //! A reload builds a whole new `Snapshot` and stores it in one swap, so a
 //! request sees either the old configuration or the new one, never a mix.

@@ -129,11 +129,8 @@ pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watc
             return;
         }
     };
-    let dir = path
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+    let dir = crate::config::folder_of(&path);
+    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
         tracing::warn!(error = %e, "cannot watch the config folder");
         return;
     }

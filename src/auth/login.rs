@@ -27,7 +27,7 @@ mod destination;
 mod device;
 
 pub use browser::browser_login;
-pub use destination::{valid_account_name, Destination};
+pub use destination::Destination;
 pub use device::{device_login, request_device_code, DeviceCode};
 
 /// The callback ports registered for the Codex client, in the order to try.

@@ -201,11 +201,8 @@ fn write_atomic_with(
     bytes: &[u8],
     before_rename: impl FnOnce() -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
+    let dir = crate::config::folder_of(path);
+    fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -222,7 +219,7 @@ fn write_atomic_with(
         drop(f);
         before_rename()?;
         fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(&dir) {
+        if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())

@@ -176,6 +176,14 @@ pub fn codex_home() -> Option<PathBuf> {
     home_dir().map(|h| h.join(".codex"))
 }
 
+/// The folder holding the file at `path`; `.` for a bare file name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
 fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
@@ -197,10 +205,9 @@ impl Config {
 
     /// Validates config text as if it were the file at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut v = Validator::default();
         let cfg = match text.parse::<toml::Table>() {
-            Ok(table) => v.config(table, &base, Some(path.to_path_buf())),
+            Ok(table) => v.config(table, folder_of(path), Some(path.to_path_buf())),
             Err(e) => {
                 v.problem("", format!("not valid TOML: {}", e.message()));
                 None

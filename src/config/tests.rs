@@ -181,3 +181,13 @@ fn every_strategy_name_parses_and_a_wrong_one_lists_them() {
         "the rest of [pool] is still checked: {err}"
     );
 }
+
+#[test]
+fn the_folder_of_a_bare_file_name_is_the_working_folder() {
+    assert_eq!(
+        folder_of(Path::new("/etc/codex-pool/config.toml")),
+        Path::new("/etc/codex-pool")
+    );
+    assert_eq!(folder_of(Path::new("config.toml")), Path::new("."));
+    assert_eq!(folder_of(Path::new("/")), Path::new("."));
+}
