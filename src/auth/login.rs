@@ -1,4 +1,4 @@
-//! Logging in to ChatGPT as the Codex CLI does (CODEX_WIRE.md §6), and where a login goes.
+//! Logging in to ChatGPT as the Codex CLI does (docs/upstream.md §6), and where a login goes.
 //!
 //! Two flows return `Tokens`: `browser_login` (PKCE, with a one-shot callback
 //! server on 127.0.0.1:1455, else :1457) and `device_login` (a user code typed

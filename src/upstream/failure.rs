@@ -1,4 +1,4 @@
-//! Upstream failures, classified truthfully (CODEX_WIRE.md §5).
+//! Upstream failures, classified truthfully (docs/upstream.md §5).
 //!
 //! Each failure knows its metric label (`kind`), whether another account could
 //! serve the request (`retryable`), and what it does to the account (`setback`).
