@@ -1,6 +1,7 @@
 //! The process-wide state: the live snapshot behind one `ArcSwap`, and what
-//! outlives snapshots (accounts by name, metrics, the upstream client, the
-//! activity log, the models catalog).
+//! outlives snapshots (accounts by name, metrics, the activity log, the
+//! models catalog). The upstream client is a snapshot's, carried over to the
+//! next one while its settings stay the same.
 //!
 //! A reload builds a whole new `Snapshot` and stores it in one swap, so a
 //! request sees either the old configuration or the new one, never a mix.
@@ -9,11 +10,13 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::auth::refresh::{self, RefreshError};
+use crate::auth::store::Credentials;
 use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
 use crate::models::Catalog;
-use crate::pool::{activity::Activity, Pool, Registry};
+use crate::pool::{activity::Activity, Account, Pool, Registry};
 use crate::upstream;
 
 /// Everything one configuration version decides.
@@ -84,6 +87,51 @@ impl App {
             .touch(snapshot.pool.accounts(), &key_names(&snapshot));
         self.live.store(Arc::new(snapshot));
         Ok(())
+    }
+
+    /// Refreshes `account`'s login unless someone already replaced `stale`,
+    /// with the current snapshot's upstream client and issuer.
+    ///
+    /// Counts the refreshes metric and logs a failure when this call reached
+    /// the issuer itself. An account waiting for a new login is back once fresh
+    /// tokens are stored (in the flight's task, so even if this future is
+    /// dropped). What a failure does to the account (`Setback::from`) is the
+    /// caller's to apply: a request, the background loop and the admin API
+    /// each apply it their own way.
+    pub async fn refresh_login(
+        &self,
+        account: &Arc<Account>,
+        stale: &Credentials,
+    ) -> Result<Arc<Credentials>, RefreshError> {
+        let snap = self.snapshot();
+        let login = refresh::Login {
+            tokens: Arc::clone(&account.tokens),
+            path: account.settings().auth_file.clone(),
+            name: account.name.clone(),
+        };
+        let revive = {
+            let account = Arc::clone(account);
+            move || account.revive()
+        };
+        let done = refresh::refresh(
+            snap.upstream.http(),
+            &snap.config.upstream.issuer,
+            login,
+            &stale.access_token,
+            revive,
+        )
+        .await;
+        if done.called_issuer {
+            let outcome = match &done.result {
+                Ok(_) => "ok",
+                Err(e) => e.outcome(),
+            };
+            self.metrics.refresh(&account.name, outcome);
+            if let Err(e) = &done.result {
+                tracing::warn!(account = %account.name, error = %e, "token refresh failed");
+            }
+        }
+        done.result
     }
 }
 

@@ -1,5 +1,6 @@
 //! Background work tied to shutdown: proactive token refresh (and re-reading
-//! files of accounts that need a new login), and the optional usage probe.
+//! files of accounts that need a new login), the models catalog, and the
+//! optional usage probe.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::auth::refresh;
-use crate::pool::{quota, State};
+use crate::clock;
+use crate::models::Catalog;
+use crate::pool::{quota, Setback, State};
 
 /// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
@@ -31,11 +34,11 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             if !refresh::due(&creds, margin) {
                 continue;
             }
-            if let Err(e) = crate::proxy::refresh_now(&app, &snap, account, &creds).await {
-                if let Some(s) = e
-                    .setback()
-                    .filter(|s| matches!(s, crate::pool::Setback::NeedsRelogin { .. }))
-                {
+            // Only a dead login changes the account's health here; a transient
+            // failure is tried again on the next round.
+            if let Err(e) = app.refresh_login(account, &creds).await {
+                let s = Setback::from(&e);
+                if matches!(s, Setback::NeedsRelogin { .. }) {
                     let p = &snap.config.pool;
                     account
                         .health()
@@ -48,6 +51,51 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The models catalog now and every `upstream.models_refresh` until shutdown;
+/// the last good one (or the built-in list) stays while upstream cannot answer.
+pub async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match fetch_models(&app).await {
+            Ok(c) => {
+                tracing::debug!(
+                    models = c.models.len(),
+                    "models list refreshed from upstream"
+                );
+                app.models.store(Arc::new(c));
+            }
+            Err(e) => tracing::debug!(error = %e, "models list not refreshed"),
+        }
+        let every = app.snapshot().config.upstream.models_refresh;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Fetches upstream's list with the first account that has a login.
+async fn fetch_models(app: &App) -> Result<Catalog, String> {
+    let snap = app.snapshot();
+    let cfg = &snap.config.upstream;
+    let account = snap
+        .pool
+        .accounts()
+        .iter()
+        .find(|a| a.credentials().is_some() && a.availability(Instant::now()).usable())
+        .ok_or("no usable account to ask for the models list")?;
+    let creds = account.credentials().ok_or("no credentials")?;
+    let url = format!(
+        "{}/models?client_version={}",
+        cfg.base_url, cfg.client_version
+    );
+    let (_, body) = snap
+        .upstream
+        .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
+        .await
+        .map_err(|e| e.to_string())?;
+    Catalog::from_upstream(body, clock::unix_now())
 }
 
 /// Every `pool.usage_probe_interval` (when set): ask `/wham/usage` for each

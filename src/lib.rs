@@ -27,6 +27,7 @@ pub mod app;
 pub mod auth;
 mod background;
 pub mod cli;
+mod clock;
 pub mod config;
 pub mod keys;
 pub mod metrics;
@@ -37,6 +38,7 @@ pub mod reload;
 pub mod route;
 pub mod secret;
 pub mod server;
+mod sync;
 pub mod translate;
 pub mod upstream;
 
@@ -82,7 +84,7 @@ pub async fn run_app(
 ) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(models::refresh_loop(Arc::clone(&app), stop_rx.clone()));
+    tasks.spawn(background::models_loop(Arc::clone(&app), stop_rx.clone()));
     tasks.spawn(background::refresh_loop(Arc::clone(&app), stop_rx.clone()));
     tasks.spawn(background::usage_probe_loop(
         Arc::clone(&app),

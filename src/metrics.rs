@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::pool::{quota, Account, State};
+use crate::clock;
+use crate::pool::{Account, State};
 use crate::route::Route;
 use crate::upstream::events::Usage;
 
@@ -300,7 +301,7 @@ impl Metrics {
             }
             let until = until
                 .filter(|_| state == State::Cooling)
-                .map_or(0, quota::unix);
+                .map_or(0, clock::unix);
             self.cooldown_until
                 .with_label_values(&[name])
                 .set(until as f64);

@@ -1,13 +1,8 @@
-//! The models catalog: upstream's `/models` (cached, refreshed in the
-//! background), or a built-in list while upstream cannot be reached.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The models catalog: upstream's `/models` answer, or a built-in list while
+//! upstream cannot be reached. Pure data; `background::models_loop` fetches it.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-use crate::app::App;
 
 /// Served when upstream's list is not available yet.
 const BUILTIN: &[&str] = &[
@@ -47,6 +42,7 @@ pub struct Catalog {
     pub fetched_at: i64,
 }
 
+/// The body of upstream's `GET /models`.
 #[derive(Deserialize)]
 struct ModelsAnswer {
     models: Vec<ModelInfo>,
@@ -70,6 +66,17 @@ impl Catalog {
             source: "builtin",
             fetched_at: 0,
         }
+    }
+
+    /// Upstream's `GET /models` answer, fetched at `fetched_at` (unix seconds).
+    pub fn from_upstream(body: Value, fetched_at: i64) -> Result<Catalog, String> {
+        let answer: ModelsAnswer =
+            serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
+        Ok(Catalog {
+            models: answer.models,
+            source: "upstream",
+            fetched_at,
+        })
     }
 
     fn listed(&self) -> impl Iterator<Item = &ModelInfo> {
@@ -128,52 +135,28 @@ impl Catalog {
     }
 }
 
-/// Fetches upstream's list with the first account that has a login.
-pub async fn fetch(app: &App) -> Result<Catalog, String> {
-    let snap = app.snapshot();
-    let cfg = &snap.config.upstream;
-    let account = snap
-        .pool
-        .accounts()
-        .iter()
-        .find(|a| a.credentials().is_some() && a.availability(tokio::time::Instant::now()).usable())
-        .ok_or("no usable account to ask for the models list")?;
-    let creds = account.credentials().ok_or("no credentials")?;
-    let url = format!(
-        "{}/models?client_version={}",
-        cfg.base_url, cfg.client_version
-    );
-    let (_, body) = snap
-        .upstream
-        .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
-        .await
-        .map_err(|e| e.to_string())?;
-    let answer: ModelsAnswer =
-        serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
-    Ok(Catalog {
-        models: answer.models,
-        source: "upstream",
-        fetched_at: crate::pool::quota::unix_now(),
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Refreshes the catalog now and every `models_refresh` until shutdown.
-pub async fn refresh_loop(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match fetch(&app).await {
-            Ok(c) => {
-                tracing::debug!(
-                    models = c.models.len(),
-                    "models list refreshed from upstream"
-                );
-                app.models.store(Arc::new(c));
-            }
-            Err(e) => tracing::debug!(error = %e, "models list not refreshed"),
-        }
-        let every = app.snapshot().config.upstream.models_refresh;
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
+    #[test]
+    fn upstream_answer_lists_visible_models_and_keeps_base_instructions() {
+        let body = json!({"models": [
+            {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000,
+             "visibility": "list", "base_instructions": "You are Codex."},
+            {"slug": "internal", "visibility": "hide"}
+        ]});
+        let catalog = Catalog::from_upstream(body, 1_900_000_000).unwrap();
+        let ids: Vec<Value> = catalog.list()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect();
+        assert_eq!(ids, [json!("gpt-5.4")]);
+        assert_eq!(catalog.base_instructions("gpt-5.4"), Some("You are Codex."));
+        assert_eq!(catalog.label("internal"), "internal");
+        assert_eq!(catalog.label("gpt-9"), "other");
+        assert!(Catalog::from_upstream(json!({"data": []}), 0).is_err());
     }
 }

@@ -21,10 +21,10 @@ use tokio::time::Instant;
 use crate::app::{App, Snapshot};
 use crate::keys::ClientKey;
 use crate::pool::activity::{Attempt, Decision};
-use crate::pool::{self, Account, Exhausted};
+use crate::pool::{Account, Exhausted};
 use crate::route::Route;
 use crate::upstream::Failure;
-pub use attempt::{failure_of, refresh_now, Delivery, Mode};
+pub use attempt::{failure_of, Delivery, Mode};
 
 /// What the route asks of the pool.
 pub struct Call {
@@ -82,7 +82,7 @@ pub async fn serve(
         .unwrap_or(snap.config.pool.strategy);
     let scope = key_cfg.and_then(|k| k.accounts.as_deref());
     let mut decision = Decision {
-        time: pool::rfc3339_now(),
+        time: crate::clock::rfc3339_now(),
         request_id: call.request_id.clone(),
         gateway_request_id: call.gateway_request_id.clone(),
         api_key: key_cfg.map(|k| k.name.clone()),

@@ -67,7 +67,7 @@ fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
 /// Reloads from the snapshot's config file. `trigger` is for the log. On
 /// success, the keys that changed but wait for a restart.
 pub fn reload(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError> {
-    let _one_at_a_time = app.reloading.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = crate::sync::lock(&app.reloading);
     let current = app.snapshot();
     let Some(path) = current.config.path.clone() else {
         return Err(ReloadError::NoFile);
@@ -126,11 +126,8 @@ pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watc
             return;
         }
     };
-    let dir = path
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+    let dir = crate::config::folder_of(&path);
+    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
         tracing::warn!(error = %e, "cannot watch the config folder");
         return;
     }

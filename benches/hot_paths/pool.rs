@@ -8,13 +8,14 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use codex_pool::auth::store::Credentials;
-use codex_pool::pool::{Account, Pool, Strategy};
+use codex_pool::config::Strategy;
+use codex_pool::pool::{Account, Pool};
 use codex_pool::secret::Secret;
 use criterion::{BenchmarkId, Criterion};
 
 fn account(i: usize) -> Arc<Account> {
     let a = Account::detached(&format!("account-{i}"));
-    a.set_credentials(Credentials {
+    a.tokens.set_credentials(Credentials {
         access_token: Secret::new(format!("access-{i}")),
         refresh_token: Secret::new(format!("refresh-{i}")),
         account_id: Some(format!("acct-{i}")),

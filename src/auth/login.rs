@@ -1,4 +1,4 @@
-//! Logging in to ChatGPT as the Codex CLI does (CODEX_WIRE.md §6), and where a login goes.
+//! Logging in to ChatGPT as the Codex CLI does (docs/upstream.md §6), and where a login goes.
 //!
 //! Two flows return `Tokens`: `browser_login` (PKCE, with a one-shot callback
 //! server on 127.0.0.1:1455, else :1457) and `device_login` (a user code typed
@@ -18,7 +18,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jwt;
-use super::store::{self, AuthFile, TokenData};
+use super::store::{AuthFile, TokenData};
 use super::CLIENT_ID;
 use crate::secret::Secret;
 
@@ -27,7 +27,7 @@ mod destination;
 mod device;
 
 pub use browser::browser_login;
-pub use destination::{valid_account_name, Destination};
+pub use destination::Destination;
 pub use device::{device_login, request_device_code, DeviceCode};
 
 /// The callback ports registered for the Codex client, in the order to try.
@@ -262,7 +262,7 @@ pub fn auth_file(tokens: &Tokens) -> AuthFile {
             account_id,
             extra: Default::default(),
         }),
-        last_refresh: Some(store::now_rfc3339()),
+        last_refresh: Some(crate::clock::rfc3339_now()),
         extra: Default::default(),
     }
 }

@@ -1,4 +1,5 @@
-//! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, refresh.
+//! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, a login's
+//! token state (`slot`) and its single-flight refresh.
 //!
 //! `login` has the login flows (browser PKCE, device code) and where a login
 //! is stored; the account commands around them live in `crate::cli`. What they
@@ -7,6 +8,7 @@
 pub mod jwt;
 pub mod login;
 pub mod refresh;
+pub mod slot;
 pub mod store;
 
 /// The Codex CLI's OAuth client id.

@@ -1,33 +1,28 @@
-//! Token refresh: single flight per account, re-reading the file first.
+//! Token refresh: single flight per login, re-reading the file first.
 //!
 //! Refresh tokens rotate on every use, and two refreshes of one token log the
-//! account out (`refresh_token_reused`). So: one refresh per account at a time
-//! (the account's `refresh_lock`); whoever waited on the lock reuses the result;
+//! account out (`refresh_token_reused`). So: one refresh per login at a time
+//! (the `TokenSlot`'s flight); whoever waited on it reuses the result;
 //! and before calling the issuer the file is read again, in case another
 //! program (a Codex CLI, another gateway) already refreshed it.
+//! This module reports how a refresh ended; what that means for the account
+//! (back to ready, cooling, needs a new login) is the pool's decision.
 
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_json::json;
 
+use super::slot::TokenSlot;
 use super::store::{self, Credentials};
 use super::CLIENT_ID;
-use crate::pool::{quota, Account, Setback};
+use crate::clock;
 use crate::secret::Secret;
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RefreshError {
-    /// The login is dead; a new login is needed. `reason` is the issuer's code.
-    #[error("the login needs to be renewed ({reason}); run `codex-pool login --account NAME`")]
-    NeedsRelogin { reason: String },
-    /// The issuer could not be reached or failed; try again later.
-    #[error("token refresh failed: {0}")]
-    Transient(String),
-}
+pub use super::slot::RefreshError;
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -50,12 +45,19 @@ const PERMANENT: &[&str] = &[
 /// when `exp` is unreadable, a `last_refresh` older than 8 days.
 pub fn due(creds: &Credentials, margin: Duration) -> bool {
     match creds.expires_at {
-        Some(exp) => exp - quota::unix_now() < margin.as_secs() as i64,
+        Some(exp) => exp - clock::unix_now() < margin.as_secs() as i64,
         None => creds
             .last_refresh
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|age| age > Duration::from_secs(8 * 24 * 3600)),
     }
+}
+
+/// The login a refresh is for: its token state, its auth file, its name in logs.
+pub struct Login {
+    pub tokens: Arc<TokenSlot>,
+    pub path: PathBuf,
+    pub name: String,
 }
 
 /// How one call of `refresh` ended, and whether it called the issuer itself
@@ -65,30 +67,36 @@ pub struct Refreshed {
     pub called_issuer: bool,
 }
 
-/// Refreshes `account`'s token unless someone already replaced `stale`.
+/// Refreshes `login`'s token unless someone already replaced `stale`.
 ///
 /// The flight runs in a task of its own: once the issuer may have rotated the
 /// refresh token, the new one must reach the file even if the request that
 /// started the flight goes away (a dropped future would lose it, and with it
-/// the account). The task is bounded by the issuer timeouts.
+/// the account). The task is bounded by the issuer timeouts. `on_renewed` runs
+/// in that task when the flight stored fresh tokens (from the issuer, or found
+/// in the file), so the caller's reaction is not lost with the caller either.
 pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
-    account: &Arc<Account>,
+    login: Login,
     stale: &Secret<String>,
+    on_renewed: impl FnOnce() + Send + 'static,
 ) -> Refreshed {
-    let (http, issuer, account, stale) = (
-        http.clone(),
-        issuer.to_string(),
-        Arc::clone(account),
-        stale.clone(),
-    );
+    let job = Job {
+        http: http.clone(),
+        issuer: issuer.to_string(),
+        login,
+        stale: stale.clone(),
+    };
     let flight = tokio::spawn(async move {
-        let mut called_issuer = false;
-        let result = refresh_inner(&http, &issuer, &account, &stale, &mut called_issuer).await;
+        let mut trace = Trace::default();
+        let result = job.single_flight(&mut trace).await;
+        if trace.renewed {
+            on_renewed();
+        }
         Refreshed {
             result,
-            called_issuer,
+            called_issuer: trace.called_issuer,
         }
     });
     flight.await.unwrap_or_else(|e| Refreshed {
@@ -99,38 +107,122 @@ pub async fn refresh(
     })
 }
 
-async fn refresh_inner(
-    http: &reqwest::Client,
-    issuer: &str,
-    account: &Account,
-    stale: &Secret<String>,
-    called_issuer: &mut bool,
-) -> Result<Arc<Credentials>, RefreshError> {
-    let generation = account.refresh_generation.load(Ordering::Acquire);
-    let _flight = account.refresh_lock.lock().await;
-    if account.refresh_generation.load(Ordering::Acquire) != generation {
-        // A flight ended while we waited: share its outcome, do not repeat it.
-        if let Some(e) = account.last_refresh_error() {
-            return Err(e);
+/// What one refresh needs, owned by its task.
+struct Job {
+    http: reqwest::Client,
+    issuer: String,
+    login: Login,
+    stale: Secret<String>,
+}
+
+/// What a flight did besides its result.
+#[derive(Default)]
+struct Trace {
+    called_issuer: bool,
+    /// Fresh tokens were stored.
+    renewed: bool,
+}
+
+impl Job {
+    async fn single_flight(&self, trace: &mut Trace) -> Result<Arc<Credentials>, RefreshError> {
+        let tokens = &self.login.tokens;
+        // A flight that ended while we waited shares its failure instead of repeating it.
+        let flight = tokens.board().await?;
+        if let Some(current) = tokens.credentials() {
+            if current.access_token != self.stale {
+                return Ok(current);
+            }
         }
+        // Other programs using this file (another gateway) wait for us, and we for them.
+        let _file_lock = lock_file(&self.login.path).await;
+        let result = self.renew(trace).await;
+        flight.land(result.as_ref().err().cloned());
+        result
     }
-    if let Some(current) = account.credentials() {
-        if current.access_token != *stale {
-            return Ok(current);
+
+    /// One refresh: re-read the file, call the issuer if still needed, persist.
+    async fn renew(&self, trace: &mut Trace) -> Result<Arc<Credentials>, RefreshError> {
+        let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
+        // Tokens we could not write yet are newer than the file: they are the truth.
+        let (mut file, on_disk) = match tokens.unsaved() {
+            Some(pending) => {
+                let creds = pending
+                    .tokens
+                    .as_ref()
+                    .map(|t| Credentials::from_tokens(t, pending.last_refresh.as_deref()))
+                    .ok_or_else(|| RefreshError::Transient("no tokens in memory".into()))?;
+                (pending, creds)
+            }
+            None => store::load_credentials(path)
+                .map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?,
+        };
+        let ours = tokens.credentials();
+        if ours
+            .as_ref()
+            .is_some_and(|c| c.refresh_token != on_disk.refresh_token)
+            || on_disk.access_token != self.stale
+        {
+            // Someone else refreshed (or logged in again): use theirs, do not spend
+            // the old refresh token.
+            tracing::info!(account = %name, "auth file changed on disk; using its tokens instead of refreshing");
+            tokens.set_credentials(on_disk);
+            trace.renewed = true;
+            return tokens
+                .credentials()
+                .ok_or_else(|| RefreshError::Transient("credentials vanished".into()));
         }
+        // A refresh token the issuer already called dead is not sent again.
+        if tokens.is_dead(&on_disk.refresh_token) {
+            return Err(tokens.last_error().unwrap_or(RefreshError::NeedsRelogin {
+                reason: "the issuer refused this login's refresh token".into(),
+            }));
+        }
+        trace.called_issuer = true;
+        let answer = match call_issuer(&self.http, &self.issuer, &on_disk.refresh_token).await {
+            Err(e @ RefreshError::NeedsRelogin { .. }) => {
+                tokens.mark_dead(on_disk.refresh_token.clone());
+                return Err(e);
+            }
+            other => other?,
+        };
+        let Some(new) = file.tokens.as_mut() else {
+            return Err(RefreshError::NeedsRelogin {
+                reason: "no tokens in the auth file".into(),
+            });
+        };
+        if let Some(t) = answer.access_token {
+            new.access_token = Secret::new(t);
+        }
+        if let Some(t) = answer.id_token {
+            new.id_token = Secret::new(t);
+        }
+        if let Some(t) = answer.refresh_token {
+            new.refresh_token = Secret::new(t);
+        }
+        file.last_refresh = Some(clock::rfc3339_now());
+        let creds = Credentials::from_tokens(new, file.last_refresh.as_deref());
+        // The old refresh token is spent now: the new one is kept in memory even if
+        // the file cannot be written, and written again until it is.
+        match store::save(path, &file) {
+            Ok(()) => tokens.set_unsaved(None),
+            Err(e) => {
+                tracing::error!(account = %name, error = %e, "refreshed tokens could not be written; keeping them in memory and retrying");
+                tokens.set_unsaved(Some(file));
+            }
+        }
+        tokens.set_credentials(creds);
+        trace.renewed = true;
+        tracing::info!(account = %name, "access token refreshed");
+        tokens
+            .credentials()
+            .ok_or_else(|| RefreshError::Transient("credentials vanished".into()))
     }
-    let path = account.settings().auth_file.clone();
-    // Other programs using this file (another gateway) wait for us, and we for them.
-    let _file_lock = lock_file(&path).await;
-    let result = fly(http, issuer, account, stale, called_issuer).await;
-    account.end_refresh_flight(result.as_ref().err().cloned());
-    result
 }
 
 /// An exclusive lock on `<auth_file>.lock`, so two processes sharing a login
 /// never refresh it at once. Best effort: without it, the in-process single
 /// flight and the file re-read still hold.
-async fn lock_file(path: &std::path::Path) -> Option<std::fs::File> {
+async fn lock_file(path: &Path) -> Option<std::fs::File> {
     let mut name = path.as_os_str().to_os_string();
     name.push(".lock");
     let file = std::fs::OpenOptions::new()
@@ -150,93 +242,6 @@ async fn lock_file(path: &std::path::Path) -> Option<std::fs::File> {
         }
     }
     None
-}
-
-/// One refresh: re-read the file, call the issuer if still needed, persist.
-async fn fly(
-    http: &reqwest::Client,
-    issuer: &str,
-    account: &Account,
-    stale: &Secret<String>,
-    called_issuer: &mut bool,
-) -> Result<Arc<Credentials>, RefreshError> {
-    let path = account.settings().auth_file.clone();
-    // Tokens we could not write yet are newer than the file: they are the truth.
-    let unsaved = account.unsaved_login();
-    let (mut file, on_disk) = match unsaved {
-        Some(pending) => {
-            let creds = pending
-                .tokens
-                .as_ref()
-                .map(|t| Credentials::from_tokens(t, pending.last_refresh.as_deref()))
-                .ok_or_else(|| RefreshError::Transient("no tokens in memory".into()))?;
-            (pending, creds)
-        }
-        None => store::load_credentials(&path)
-            .map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?,
-    };
-    let ours = account.credentials();
-    if ours
-        .as_ref()
-        .is_some_and(|c| c.refresh_token != on_disk.refresh_token)
-        || on_disk.access_token != *stale
-    {
-        // Someone else refreshed (or logged in again): use theirs, do not spend
-        // the old refresh token.
-        tracing::info!(account = %account.name, "auth file changed on disk; using its tokens instead of refreshing");
-        account.set_credentials(on_disk);
-        account.revive();
-        return account
-            .credentials()
-            .ok_or_else(|| RefreshError::Transient("credentials vanished".into()));
-    }
-    // A refresh token the issuer already called dead is not sent again.
-    if account.is_dead_refresh_token(&on_disk.refresh_token) {
-        return Err(account
-            .last_refresh_error()
-            .unwrap_or(RefreshError::NeedsRelogin {
-                reason: "the issuer refused this login's refresh token".into(),
-            }));
-    }
-    *called_issuer = true;
-    let answer = match call_issuer(http, issuer, &on_disk.refresh_token).await {
-        Err(e @ RefreshError::NeedsRelogin { .. }) => {
-            account.mark_dead_refresh_token(on_disk.refresh_token.clone());
-            return Err(e);
-        }
-        other => other?,
-    };
-    let Some(tokens) = file.tokens.as_mut() else {
-        return Err(RefreshError::NeedsRelogin {
-            reason: "no tokens in the auth file".into(),
-        });
-    };
-    if let Some(t) = answer.access_token {
-        tokens.access_token = Secret::new(t);
-    }
-    if let Some(t) = answer.id_token {
-        tokens.id_token = Secret::new(t);
-    }
-    if let Some(t) = answer.refresh_token {
-        tokens.refresh_token = Secret::new(t);
-    }
-    file.last_refresh = Some(store::now_rfc3339());
-    let creds = Credentials::from_tokens(tokens, file.last_refresh.as_deref());
-    // The old refresh token is spent now: the new one is kept in memory even if
-    // the file cannot be written, and written again until it is.
-    match store::save(&path, &file) {
-        Ok(()) => account.set_unsaved_login(None),
-        Err(e) => {
-            tracing::error!(account = %account.name, error = %e, "refreshed tokens could not be written; keeping them in memory and retrying");
-            account.set_unsaved_login(Some(file));
-        }
-    }
-    account.set_credentials(creds);
-    account.revive();
-    tracing::info!(account = %account.name, "access token refreshed");
-    account
-        .credentials()
-        .ok_or_else(|| RefreshError::Transient("credentials vanished".into()))
 }
 
 async fn call_issuer(
@@ -316,27 +321,6 @@ fn error_code(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
-impl RefreshError {
-    pub fn setback(&self) -> Option<Setback> {
-        match self {
-            RefreshError::NeedsRelogin { reason } => Some(Setback::NeedsRelogin {
-                reason: reason.clone(),
-            }),
-            RefreshError::Transient(_) => Some(Setback::Transient {
-                kind: "auth_failed",
-                retry_after: None,
-            }),
-        }
-    }
-
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            RefreshError::NeedsRelogin { .. } => "needs_relogin",
-            RefreshError::Transient(_) => "failed",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,11 +350,11 @@ mod tests {
             account_id: None,
             email: None,
             plan: None,
-            expires_at: Some(quota::unix_now() + 60),
+            expires_at: Some(clock::unix_now() + 60),
             last_refresh: None,
         };
         assert!(due(&c, Duration::from_secs(300)));
-        c.expires_at = Some(quota::unix_now() + 3600);
+        c.expires_at = Some(clock::unix_now() + 3600);
         assert!(!due(&c, Duration::from_secs(300)));
         c.expires_at = None;
         c.last_refresh = Some(SystemTime::now() - Duration::from_secs(9 * 24 * 3600));

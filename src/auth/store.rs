@@ -201,11 +201,8 @@ fn write_atomic_with(
     bytes: &[u8],
     before_rename: impl FnOnce() -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
+    let dir = crate::config::folder_of(path);
+    fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -222,7 +219,7 @@ fn write_atomic_with(
         drop(f);
         before_rename()?;
         fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(&dir) {
+        if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -231,11 +228,6 @@ fn write_atomic_with(
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-/// Now, as the RFC 3339 text Codex writes into `last_refresh`.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::auth::{login, store};
+use crate::clock;
 use crate::config::Config;
-use crate::pool::quota;
 
 /// One line of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,7 +40,7 @@ const HEADER: [&str; 8] = [
 
 pub async fn accounts(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
-    let now = quota::unix_now();
+    let now = clock::unix_now();
     let (source, rows) = match from_admin(&config, now).await {
         Ok((url, rows)) => (format!("source: the running server ({url})"), rows),
         Err(why) => (
@@ -211,7 +211,7 @@ fn from_files(config: &Config, now: i64) -> Vec<Row> {
 /// `2026-11-01T03:00:00Z (in 3h 5m)`, or `… (expired)`.
 fn expiry(at: Option<i64>, now: i64) -> String {
     let Some(at) = at else { return "-".into() };
-    let stamp = humantime::format_rfc3339_seconds(quota::from_unix(at));
+    let stamp = humantime::format_rfc3339_seconds(clock::from_unix(at));
     if at <= now {
         format!("{stamp} (expired)")
     } else {

@@ -3,7 +3,7 @@
 mod accounts;
 mod login;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -235,12 +235,4 @@ fn keys_new(name: &str) -> ExitCode {
     println!("name = {}", toml_edit::Value::from(name));
     println!("key_sha256 = \"{hash}\"");
     ExitCode::SUCCESS
-}
-
-/// The folder of a config file, for relative paths.
-pub fn config_dir(path: &Path) -> PathBuf {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
 }

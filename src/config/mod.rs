@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::pool::Strategy;
+use serde::Deserialize;
+
 use crate::secret::Secret;
 use validate::Validator;
 
@@ -65,6 +66,29 @@ pub struct UpstreamConfig {
     pub first_byte_timeout: Duration,
     pub client_version: String,
     pub models_refresh: Duration,
+}
+
+/// How a request orders the accounts it may use (`pool::order` does the ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The first usable account in file order; the others only when it fails or cools.
+    PrimaryFirst,
+    /// Rotate across all usable accounts with a lock-free counter.
+    RoundRobin,
+    /// Ascending `priority`, ties in file order.
+    PriorityOrder,
+}
+
+impl Strategy {
+    /// The name the config file uses, also shown in logs and the activity view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::PrimaryFirst => "primary_first",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::PriorityOrder => "priority_order",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +182,14 @@ pub fn codex_home() -> Option<PathBuf> {
     home_dir().map(|h| h.join(".codex"))
 }
 
+/// The folder holding the file at `path`; `.` for a bare file name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
 fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
@@ -179,10 +211,9 @@ impl Config {
 
     /// Validates config text as if it were the file at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut v = Validator::default();
         let cfg = match text.parse::<toml::Table>() {
-            Ok(table) => v.config(table, &base, Some(path.to_path_buf())),
+            Ok(table) => v.config(table, folder_of(path), Some(path.to_path_buf())),
             Err(e) => {
                 v.problem("", format!("not valid TOML: {}", e.message()));
                 None

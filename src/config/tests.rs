@@ -157,3 +157,37 @@ fn solo_config_reads_the_codex_home_login() {
     assert_eq!(cfg.server.listen.to_string(), DEFAULT_LISTEN);
     assert_eq!(cfg.pool.strategy, Strategy::PrimaryFirst);
 }
+
+#[test]
+fn every_strategy_name_parses_and_a_wrong_one_lists_them() {
+    for s in [
+        Strategy::PrimaryFirst,
+        Strategy::RoundRobin,
+        Strategy::PriorityOrder,
+    ] {
+        let cfg = parse(&format!("[pool]\nstrategy = \"{}\"\n", s.as_str()));
+        assert_eq!(cfg.ok().map(|c| c.pool.strategy), Some(s));
+    }
+    let err = parse("[pool]\nstrategy = \"random\"\nbackoff_base = \"soon\"\n")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("pool.strategy: "), "{err}");
+    for name in ["random", "primary_first", "round_robin", "priority_order"] {
+        assert!(err.contains(name), "{name} missing in {err}");
+    }
+    assert!(
+        err.contains("pool.backoff_base"),
+        "the rest of [pool] is still checked: {err}"
+    );
+}
+
+#[test]
+fn the_folder_of_a_bare_file_name_is_the_working_folder() {
+    assert_eq!(
+        folder_of(Path::new("/etc/codex-pool/config.toml")),
+        Path::new("/etc/codex-pool")
+    );
+    assert_eq!(folder_of(Path::new("config.toml")), Path::new("."));
+    assert_eq!(folder_of(Path::new("/")), Path::new("."));
+}

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::sync::lock;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     /// RFC 3339.
@@ -47,7 +49,7 @@ impl Activity {
     }
 
     pub fn record(&self, decision: Decision) {
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut e = lock(&self.entries);
         while e.len() >= self.capacity {
             e.pop_front();
         }
@@ -56,7 +58,7 @@ impl Activity {
 
     /// Newest first.
     pub fn recent(&self, limit: usize) -> Vec<Decision> {
-        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let e = lock(&self.entries);
         e.iter().rev().take(limit).cloned().collect()
     }
 }

@@ -10,6 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::auth::refresh::RefreshError;
+
+/// The longest any account cools, whatever upstream hints (a weekly window,
+/// and a day); upstream's own hints are clamped to it as they are read.
+pub const LONGEST_COOLDOWN: Duration = Duration::from_secs(8 * 24 * 3600);
+
 /// The state shown to operators (`/admin/accounts`, metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -51,6 +57,22 @@ pub enum Setback {
     },
     /// The login is dead: a new login is needed.
     NeedsRelogin { reason: String },
+}
+
+/// What a failed refresh does to its account: a dead login needs a new one;
+/// an issuer that could not answer cools the account like any transient failure.
+impl From<&RefreshError> for Setback {
+    fn from(e: &RefreshError) -> Setback {
+        match e {
+            RefreshError::NeedsRelogin { reason } => Setback::NeedsRelogin {
+                reason: reason.clone(),
+            },
+            RefreshError::Transient(_) => Setback::Transient {
+                kind: "auth_failed",
+                retry_after: None,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -196,7 +218,7 @@ impl Health {
                     .duration_since(SystemTime::now())
                     .unwrap_or(Duration::ZERO)
                     .max(Duration::from_secs(1));
-                let wait = wait.min(crate::upstream::LONGEST_WAIT);
+                let wait = wait.min(LONGEST_COOLDOWN);
                 self.cool(now + wait, "usage_limit_reached".into(), true);
             }
             Setback::UsageNotIncluded => {
@@ -211,7 +233,7 @@ impl Health {
                 let backoff = base.saturating_mul(1u32 << exp).min(max);
                 let wait = retry_after
                     .map_or(backoff, |r| r.max(backoff))
-                    .min(crate::upstream::LONGEST_WAIT);
+                    .min(LONGEST_COOLDOWN);
                 self.cool(now + wait, (*kind).to_string(), false);
             }
             Setback::NeedsRelogin { reason } => {
@@ -363,6 +385,27 @@ mod tests {
         );
         assert_eq!(h.state(), State::NeedsRelogin);
         assert_eq!(h.reason(), Some("refresh_token_reused"));
+    }
+
+    #[test]
+    fn a_dead_login_needs_relogin_and_an_unreachable_issuer_cools() {
+        let dead = RefreshError::NeedsRelogin {
+            reason: "refresh_token_reused".into(),
+        };
+        assert_eq!(
+            Setback::from(&dead),
+            Setback::NeedsRelogin {
+                reason: "refresh_token_reused".into()
+            }
+        );
+        let down = RefreshError::Transient("issuer answered 502".into());
+        assert_eq!(
+            Setback::from(&down),
+            Setback::Transient {
+                kind: "auth_failed",
+                retry_after: None
+            }
+        );
     }
 
     #[test]

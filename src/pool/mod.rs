@@ -15,39 +15,28 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
+use crate::auth::slot::TokenSlot;
 use crate::auth::store::{self, Credentials};
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, Strategy};
+use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
 pub use quota::Quota;
-pub use strategy::{order, priority_index, Strategy};
+pub use strategy::{order, priority_index};
 
 /// One ChatGPT login and everything the gateway knows about it at run time.
 pub struct Account {
     pub name: String,
     settings: ArcSwap<AccountConfig>,
-    credentials: ArcSwapOption<Credentials>,
+    /// The login's tokens and its refresh flight (shared with a flight's task).
+    pub tokens: Arc<TokenSlot>,
     health: Mutex<Health>,
     quota: Mutex<Option<Quota>>,
     last_error: Mutex<Option<&'static str>>,
     pub requests: AtomicU64,
     pub failures: AtomicU64,
-    /// Serializes refreshes of this account's token (single flight).
-    pub refresh_lock: tokio::sync::Mutex<()>,
-    /// Bumped when a refresh flight ends; with `refresh_error`, lets the
-    /// requests that waited on a flight share its outcome instead of repeating it.
-    pub refresh_generation: AtomicU64,
-    refresh_error: Mutex<Option<crate::auth::refresh::RefreshError>>,
-    /// Refreshed tokens the file could not take yet (disk full, read-only).
-    unsaved: Mutex<Option<store::AuthFile>>,
-    /// The refresh token the issuer last refused for good; never sent again.
-    dead_refresh: Mutex<Option<crate::secret::Secret<String>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for Account {
@@ -63,17 +52,12 @@ impl Account {
         Account {
             name: settings.name.clone(),
             settings: ArcSwap::from_pointee(settings),
-            credentials: ArcSwapOption::empty(),
+            tokens: Arc::default(),
             health: Mutex::new(Health::default()),
             quota: Mutex::new(None),
             last_error: Mutex::new(None),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            refresh_lock: tokio::sync::Mutex::new(()),
-            refresh_generation: AtomicU64::new(0),
-            refresh_error: Mutex::new(None),
-            unsaved: Mutex::new(None),
-            dead_refresh: Mutex::new(None),
         }
     }
 
@@ -92,11 +76,7 @@ impl Account {
     }
 
     pub fn credentials(&self) -> Option<Arc<Credentials>> {
-        self.credentials.load_full()
-    }
-
-    pub fn set_credentials(&self, creds: Credentials) {
-        self.credentials.store(Some(Arc::new(creds)));
+        self.tokens.credentials()
     }
 
     /// (Re)reads the auth file; a file that cannot be used parks the account.
@@ -104,7 +84,7 @@ impl Account {
         let path = self.settings().auth_file.clone();
         match store::load_credentials(&path) {
             Ok((_, creds)) => {
-                self.set_credentials(creds);
+                self.tokens.set_credentials(creds);
                 let mut h = self.health();
                 if h.state() == State::NeedsRelogin {
                     h.reset();
@@ -130,44 +110,15 @@ impl Account {
         {
             return false;
         }
-        self.set_credentials(creds);
+        self.tokens.set_credentials(creds);
         self.health().reset();
         true
     }
 
-    pub fn mark_dead_refresh_token(&self, token: crate::secret::Secret<String>) {
-        *lock(&self.dead_refresh) = Some(token);
-    }
-
-    pub fn is_dead_refresh_token(&self, token: &crate::secret::Secret<String>) -> bool {
-        lock(&self.dead_refresh).as_ref() == Some(token)
-    }
-
-    pub fn unsaved_login(&self) -> Option<store::AuthFile> {
-        lock(&self.unsaved).clone()
-    }
-
-    pub fn set_unsaved_login(&self, file: Option<store::AuthFile>) {
-        *lock(&self.unsaved) = file;
-    }
-
     /// Writes tokens a refresh could not write; true when none are left unsaved.
     pub fn persist_unsaved(&self) -> bool {
-        let mut pending = lock(&self.unsaved);
-        let Some(file) = pending.as_ref() else {
-            return true;
-        };
-        match store::save(&self.settings().auth_file, file) {
-            Ok(()) => {
-                *pending = None;
-                tracing::info!(account = %self.name, "refreshed tokens written to the auth file");
-                true
-            }
-            Err(e) => {
-                tracing::error!(account = %self.name, error = %e, "refreshed tokens still cannot be written");
-                false
-            }
-        }
+        self.tokens
+            .persist_unsaved(&self.settings().auth_file, &self.name)
     }
 
     /// Fresh credentials arrived: an account waiting for a new login is back.
@@ -176,16 +127,6 @@ impl Account {
         if h.state() == State::NeedsRelogin {
             h.reset();
         }
-    }
-
-    /// Records how a refresh flight ended (`None`: success).
-    pub fn end_refresh_flight(&self, error: Option<crate::auth::refresh::RefreshError>) {
-        *lock(&self.refresh_error) = error;
-        self.refresh_generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub fn last_refresh_error(&self) -> Option<crate::auth::refresh::RefreshError> {
-        lock(&self.refresh_error).clone()
     }
 
     pub fn health(&self) -> MutexGuard<'_, Health> {
@@ -424,9 +365,4 @@ impl Pool {
             _ => Exhausted::Unavailable { reasons },
         }
     }
-}
-
-/// RFC 3339 time of day for logs and the activity view.
-pub fn rfc3339_now() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }

@@ -3,10 +3,10 @@
 //! Read from the `x-codex-*` headers of every response (and from `/wham/usage`
 //! when the optional probe runs); the latest reading per account is kept.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use http::HeaderMap;
 use serde::Serialize;
+
+use crate::clock::unix_now;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Window {
@@ -28,21 +28,6 @@ pub struct Quota {
     pub plan: Option<String>,
     /// Unix seconds of the reading.
     pub observed_at: i64,
-}
-
-pub fn unix_now() -> i64 {
-    unix(SystemTime::now())
-}
-
-pub fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Unix seconds as a time; values past the year 9999 are clamped there.
-pub fn from_unix(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs.clamp(0, 253_402_300_799) as u64)
 }
 
 fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {

@@ -8,35 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::Account;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    /// The first usable account in file order; the others only when it fails or cools.
-    PrimaryFirst,
-    /// Rotate across all usable accounts with a lock-free counter.
-    RoundRobin,
-    /// Ascending `priority`, ties in file order.
-    PriorityOrder,
-}
-
-impl Strategy {
-    pub fn parse(text: &str) -> Option<Strategy> {
-        match text {
-            "primary_first" => Some(Strategy::PrimaryFirst),
-            "round_robin" => Some(Strategy::RoundRobin),
-            "priority_order" => Some(Strategy::PriorityOrder),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::PrimaryFirst => "primary_first",
-            Strategy::RoundRobin => "round_robin",
-            Strategy::PriorityOrder => "priority_order",
-        }
-    }
-}
+use crate::config::Strategy;
 
 /// Orders `usable` accounts for one request.
 ///
@@ -138,17 +110,5 @@ mod tests {
         let c = AtomicUsize::new(0);
         let got = order(Strategy::PriorityOrder, &acc, &idx, |a| a.name != "b", &c);
         assert_eq!(names(&got), ["d", "a", "c"]);
-    }
-
-    #[test]
-    fn strategy_names_round_trip() {
-        for s in [
-            Strategy::PrimaryFirst,
-            Strategy::RoundRobin,
-            Strategy::PriorityOrder,
-        ] {
-            assert_eq!(Strategy::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(Strategy::parse("random"), None);
     }
 }

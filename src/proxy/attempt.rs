@@ -60,7 +60,6 @@ impl From<Failure> for AttemptError {
 /// Credentials to use now: refreshed first when the access token is about to expire.
 async fn fresh_credentials(
     app: &App,
-    snap: &Snapshot,
     account: &Arc<Account>,
 ) -> Result<Arc<Credentials>, AttemptError> {
     let Some(creds) = account.credentials() else {
@@ -76,13 +75,13 @@ async fn fresh_credentials(
     if !refresh::due(&creds, INLINE_REFRESH_MARGIN) {
         return Ok(creds);
     }
-    match refresh_now(app, snap, account, &creds).await {
+    match app.refresh_login(account, &creds).await {
         Ok(c) => Ok(c),
         // A proactive refresh that failed transiently: the old token may still work.
         Err(RefreshError::Transient(_))
             if creds
                 .expires_at
-                .is_some_and(|e| e > pool::quota::unix_now()) =>
+                .is_some_and(|e| e > crate::clock::unix_now()) =>
         {
             Ok(creds)
         }
@@ -90,35 +89,9 @@ async fn fresh_credentials(
     }
 }
 
-pub async fn refresh_now(
-    app: &App,
-    snap: &Snapshot,
-    account: &Arc<Account>,
-    stale: &Credentials,
-) -> Result<Arc<Credentials>, RefreshError> {
-    let done = refresh::refresh(
-        snap.upstream.http(),
-        &snap.config.upstream.issuer,
-        account,
-        &stale.access_token,
-    )
-    .await;
-    if done.called_issuer {
-        let outcome = match &done.result {
-            Ok(_) => "ok",
-            Err(e) => e.outcome(),
-        };
-        app.metrics.refresh(&account.name, outcome);
-        if let Err(e) = &done.result {
-            tracing::warn!(account = %account.name, error = %e, "token refresh failed");
-        }
-    }
-    done.result
-}
-
 fn refresh_failure(e: RefreshError) -> AttemptError {
     AttemptError {
-        setback: e.setback(),
+        setback: Some(Setback::from(&e)),
         failure: Failure::Unauthorized {
             status: 401,
             message: e.to_string(),
@@ -134,7 +107,7 @@ pub(super) async fn attempt(
     mode: Mode,
 ) -> Result<(HeaderMap, Delivery), AttemptError> {
     let up = &snap.config.upstream;
-    let mut creds = fresh_credentials(app, snap, account).await?;
+    let mut creds = fresh_credentials(app, account).await?;
     let mut replayed = false;
     let mut body = call.body.clone();
     let mut swapped_instructions = false;
@@ -165,7 +138,8 @@ pub(super) async fn attempt(
             }
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
-                creds = refresh_now(app, snap, account, &creds)
+                creds = app
+                    .refresh_login(account, &creds)
                     .await
                     .map_err(refresh_failure)?;
             }

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::error::{ApiError, Code};
 use crate::app::{App, Snapshot};
-use crate::pool::{quota, Account, State};
+use crate::clock;
+use crate::pool::{Account, Setback, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
 
@@ -109,16 +110,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                             return body::json(StatusCode::OK, &account_json(&account));
                         }
                     };
-                    if let Err(e) = crate::proxy::refresh_now(app, &snap, &account, &stale).await {
-                        if let Some(s) = e.setback() {
-                            let p = &snap.config.pool;
-                            account.health().on_setback(
-                                &s,
-                                Instant::now(),
-                                p.backoff_base,
-                                p.backoff_max,
-                            );
-                        }
+                    if let Err(e) = app.refresh_login(&account, &stale).await {
+                        let p = &snap.config.pool;
+                        account.health().on_setback(
+                            &Setback::from(&e),
+                            Instant::now(),
+                            p.backoff_base,
+                            p.backoff_max,
+                        );
                         return ApiError::new(Code::AccountAuthFailed, e.to_string())
                             .into_response();
                     }
@@ -165,7 +164,7 @@ pub fn account_json(a: &Account) -> Value {
         "state": state.as_str(),
         "reason": reason,
         "cooling_until": cooling_until.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-        "cooling_until_unix": cooling_until.map(quota::unix),
+        "cooling_until_unix": cooling_until.map(clock::unix),
         "token_expires_at": creds.as_ref().and_then(|c| c.expires_at),
         "priority": a.settings().priority,
         "quota": a.quota(),

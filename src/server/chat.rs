@@ -25,7 +25,7 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(t) => t,
         Err(e) => return ctx.fail(e.into()),
     };
-    let created = crate::pool::quota::unix_now() as u64;
+    let created = crate::clock::unix_now() as u64;
     let include_usage = t.include_usage;
     let prepared = Prepared {
         model: t.model,

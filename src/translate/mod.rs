@@ -41,7 +41,7 @@ impl Invalid {
 }
 
 /// Parameters the backend refuses or that make no sense with `store:false`:
-/// never forwarded (CODEX_WIRE.md §3).
+/// never forwarded (docs/upstream.md §3).
 pub const REFUSED_PARAMS: &[&str] = &[
     "max_output_tokens",
     "max_tokens",

@@ -1,4 +1,4 @@
-//! Upstream failures, classified truthfully (CODEX_WIRE.md §5).
+//! Upstream failures, classified truthfully (docs/upstream.md §5).
 //!
 //! Each failure knows its metric label (`kind`), whether another account could
 //! serve the request (`retryable`), and what it does to the account (`setback`).
@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::pool::{quota, Setback};
+use crate::clock;
+use crate::pool::health::LONGEST_COOLDOWN;
+use crate::pool::Setback;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
@@ -288,22 +290,19 @@ fn error_message(j: &Value) -> Option<String> {
 fn resets_at(j: &Value) -> Option<SystemTime> {
     let e = j.get("error")?;
     if let Some(at) = e.get("resets_at").and_then(Value::as_f64) {
-        return Some(quota::from_unix(at as i64));
+        return Some(clock::from_unix(at as i64));
     }
     let secs = e.get("resets_in_seconds").and_then(Value::as_f64)?;
     Some(SystemTime::now() + seconds(secs)?)
 }
-
-/// The longest wait any upstream hint is believed for (a weekly window, and a day).
-pub const LONGEST_WAIT: Duration = Duration::from_secs(8 * 24 * 3600);
 
 /// Seconds from upstream as a `Duration`, clamped: no value it sends (huge,
 /// negative, NaN) can overflow a clock.
 fn seconds(secs: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(secs.max(0.0))
         .ok()
-        .map(|d| d.min(LONGEST_WAIT))
-        .or_else(|| (secs > 0.0).then_some(LONGEST_WAIT))
+        .map(|d| d.min(LONGEST_COOLDOWN))
+        .or_else(|| (secs > 0.0).then_some(LONGEST_COOLDOWN))
 }
 
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {

@@ -1,7 +1,7 @@
 //! The codex-responses client: the only code that talks to the upstream.
 //!
 //! It sends an account's token to `{upstream.base_url}` and nowhere else, with
-//! the headers the Codex CLI sends (CODEX_WIRE.md §2), and turns answers into
+//! the headers the Codex CLI sends (docs/upstream.md §2), and turns answers into
 //! either a 200 event stream or a classified `Failure`.
 
 pub mod events;
@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
-pub use failure::{Failure, LONGEST_WAIT};
+pub use failure::Failure;
 
 /// The `originator` the Codex CLI uses for its Rust client.
 pub const ORIGINATOR: &str = "codex_cli_rs";

@@ -241,7 +241,7 @@ fn detail(msg: &str) -> Response<Body> {
 /// The only instructions `legacy-prompt-model` accepts (as in 2025-08..12).
 pub const LEGACY_PROMPT: &str = "You are Codex, based on GPT-5.";
 
-/// The backend's request rules (CODEX_WIRE.md §3).
+/// The backend's request rules (docs/upstream.md §3).
 fn check_rules(body: &Value) -> Option<String> {
     if body.get("store") != Some(&Value::Bool(false)) {
         return Some("Store must be set to false".into());

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::auth::store::{self, AuthFile};
-use crate::config::{Config, DEFAULT_ISSUER};
+use crate::config::{self, Config, DEFAULT_ISSUER};
 
 /// The account a login is stored under, as the config file has it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,25 +28,15 @@ pub struct Destination {
     pub listed: bool,
 }
 
-/// The rule of `[[accounts]].name` (it also names the default auth file).
-pub fn valid_account_name(name: &str) -> bool {
-    crate::config::valid_name(name)
-}
-
 impl Destination {
     /// Reads the config (if it exists) to find where `account`'s login goes.
     pub fn resolve(config_path: &Path, account: &str) -> Result<Destination, String> {
-        if !valid_account_name(account) {
-            return Err(format!(
-                "account name {account:?} {}",
-                crate::config::NAME_RULE
-            ));
+        // The rule of `[[accounts]].name`; it also names the default auth file.
+        if !config::valid_name(account) {
+            return Err(format!("account name {account:?} {}", config::NAME_RULE));
         }
         let relative = Destination::default_auth_file(account);
-        let dir = match config_path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = config::folder_of(config_path);
         let mut dest = Destination {
             config_path: config_path.to_path_buf(),
             account: account.to_string(),

@@ -18,7 +18,7 @@ fn usage_limit_with_resets_at() {
     assert_eq!(
         f,
         Failure::UsageLimited {
-            resets_at: Some(quota::from_unix(1_900_000_000)),
+            resets_at: Some(crate::clock::from_unix(1_900_000_000)),
             message: "The usage limit has been reached".into()
         }
     );

@@ -1,0 +1,48 @@
+//! Wall-clock helpers: unix seconds and RFC 3339 text.
+//!
+//! A leaf: it imports nothing from the crate, so every layer may use it.
+//! Durations and cooldowns use tokio's clock instead (tests pause it); this is
+//! only for times shown to people, written to files, or read from upstream.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Now, in unix seconds.
+pub fn unix_now() -> i64 {
+    unix(SystemTime::now())
+}
+
+/// A time in unix seconds; times before 1970 are 0.
+pub fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix seconds as a time; values past the year 9999 are clamped there.
+pub fn from_unix(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.clamp(0, 253_402_300_799) as u64)
+}
+
+/// Now, as RFC 3339 text with milliseconds: what Codex writes into
+/// `last_refresh`, and what logs and the activity view show.
+pub fn rfc3339_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_round_trips_and_clamps() {
+        assert_eq!(unix(from_unix(1_900_000_000)), 1_900_000_000);
+        assert_eq!(unix(from_unix(-5)), 0);
+        assert_eq!(unix(from_unix(i64::MAX)), 253_402_300_799);
+    }
+
+    #[test]
+    fn rfc3339_now_reads_back() {
+        let text = rfc3339_now();
+        assert!(humantime::parse_rfc3339(&text).is_ok(), "{text}");
+    }
+}
