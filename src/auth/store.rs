@@ -3,7 +3,8 @@
 //! Reads refuse files that group or others can read (as ssh does); writes are
 //! atomic (temp file in the same folder, fsync, rename, fsync the folder) with
 //! mode 0600, so a crash leaves either the old file or the new one, never half.
-//! Fields this program does not know are kept as they were.
+//! Fields this program does not know are kept as they were, and `Debug` shows
+//! none of them but their names (`store/debug.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -17,8 +18,10 @@ use serde_json::{Map, Value};
 use super::jwt::{self, Claims};
 use crate::secret::Secret;
 
-/// The Codex CLI's `auth.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+mod debug;
+
+/// The Codex CLI's `auth.json`. Its `Debug` (in `store/debug.rs`) shows no secret.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct AuthFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_mode: Option<String>,
@@ -32,7 +35,7 @@ pub struct AuthFile {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TokenData {
     pub id_token: Secret<String>,
     pub access_token: Secret<String>,
