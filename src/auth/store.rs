@@ -3,8 +3,9 @@
 //! Reads refuse files that group or others can read (as ssh does); writes are
 //! atomic (temp file in the same folder, fsync, rename, fsync the folder) with
 //! mode 0600, so a crash leaves either the old file or the new one, never half.
-//! Fields this program does not know are kept as they were, and `Debug` shows
-//! none of them but their names (`store/debug.rs`).
+//! A symlinked file stays a link, and a rewritten file keeps its owner
+//! (`store/replace.rs`). Fields this program does not know are kept as they
+//! were, and `Debug` shows none of them but their names (`store/debug.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -19,6 +20,9 @@ use super::jwt::{self, Claims};
 use crate::secret::Secret;
 
 mod debug;
+mod replace;
+
+pub(crate) use replace::canonical_target;
 
 /// The Codex CLI's `auth.json`. Its `Debug` (in `store/debug.rs`) shows no secret.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -192,7 +196,9 @@ pub fn save(path: &Path, file: &AuthFile) -> Result<(), StoreError> {
     })
 }
 
-/// Temp file beside `path` (0600), fsync, rename over `path`, fsync the folder.
+/// Temp file beside `path` (0600, or the old file's stricter mode and its
+/// owner), fsync, rename over `path`, fsync the folder; stale temp files of
+/// `path` go. A symlink stays one: `path`'s final target is what is replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, bytes, || Ok(()))
 }
@@ -204,6 +210,12 @@ fn write_atomic_with(
     bytes: &[u8],
     before_rename: impl FnOnce() -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    if let Some(folder) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(folder)?;
+    }
+    // A symlink stays a link: the file it points to is the one replaced.
+    let target = canonical_target(path)?;
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -214,12 +226,14 @@ fn write_atomic_with(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "auth.json".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let old = fs::metadata(path).ok();
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
+        replace::take_over(&f, old.as_ref())?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -230,8 +244,11 @@ fn write_atomic_with(
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => replace::remove_stale_temps(&dir, &name),
+        Err(_) => {
+            let _ = fs::remove_file(&tmp);
+        }
     }
     result
 }
