@@ -68,6 +68,16 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot lock {lock_path}: {source}")]
+    Lock {
+        lock_path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{lock_path} is still held by another program after {}; nothing was written, try again", humantime::format_duration(*wait))]
+    Busy {
+        lock_path: PathBuf,
+        wait: std::time::Duration,
+    },
 }
 
 impl StoreError {
@@ -95,6 +105,12 @@ impl StoreError {
             StoreError::NoTokens { path } => format!("{} holds no ChatGPT login", name(path)),
             StoreError::Write { path, source } => {
                 format!("{} cannot be written ({})", name(path), source.kind())
+            }
+            StoreError::Lock { lock_path, source } => {
+                format!("{} cannot be locked ({})", name(lock_path), source.kind())
+            }
+            StoreError::Busy { lock_path, .. } => {
+                format!("{} is held by another program", name(lock_path))
             }
         }
     }
