@@ -210,6 +210,7 @@ pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), StoreErr
 /// Writes `file` to `path` atomically with mode 0600, whatever `path` holds
 /// now. A writer that loaded the file before (a refresh) uses
 /// `save_if_unchanged` instead, so that it cannot overwrite a newer login.
+/// This blocks on fsync: async code calls it from `spawn_blocking`.
 pub fn save(path: &Path, file: &AuthFile) -> Result<(), StoreError> {
     let bytes = encode(path, file)?;
     write_atomic(path, &bytes).map_err(|source| StoreError::Write {
