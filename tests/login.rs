@@ -62,30 +62,48 @@ fn answer_exchange(mock: &Mock, account_id: &str, tag: &str) {
     );
 }
 
-/// Runs the browser flow, playing the browser: the callback gets `code` and
-/// `state` (the real one unless `state` is given). Returns the flow's result,
-/// the callback's HTTP status and the authorize URL.
-async fn browser(
-    mock: &Mock,
-    code: &str,
-    state: Option<&str>,
-) -> (Result<Tokens, String>, u16, String) {
+/// A browser flow under way: the task running it, and where its callback is.
+struct Flow {
+    task: tokio::task::JoinHandle<Result<Tokens, String>>,
+    redirect_uri: String,
+    state: String,
+    url: String,
+}
+
+/// Starts the browser flow and waits for its prompt.
+async fn start_browser(mock: &Mock) -> Flow {
     let (opts, mut prompts) = options(&mock.url());
-    let flow = tokio::spawn(async move { login::browser_login(&opts).await });
+    let task = tokio::spawn(async move { login::browser_login(&opts).await });
     let Some(Prompt::Browser { url, redirect_uri }) = prompts.recv().await else {
         panic!("no browser prompt")
     };
     let q = query(&url);
     assert_eq!(q["redirect_uri"], redirect_uri);
-    let real_state = q["state"].clone();
-    let callback = url::Url::parse_with_params(
-        &redirect_uri.replace("localhost", "127.0.0.1"),
-        &[("code", code), ("state", state.unwrap_or(&real_state))],
-    )
-    .unwrap();
+    let state = q["state"].clone();
+    Flow {
+        task,
+        redirect_uri,
+        state,
+        url,
+    }
+}
+
+/// Plays the browser coming back to the callback with `params`; returns the status.
+async fn call_back(flow: &Flow, params: &[(&str, &str)]) -> u16 {
+    let callback =
+        url::Url::parse_with_params(&flow.redirect_uri.replace("localhost", "127.0.0.1"), params)
+            .unwrap();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let status = client.get(callback).send().await.unwrap().status().as_u16();
-    (flow.await.unwrap(), status, url)
+    client.get(callback).send().await.unwrap().status().as_u16()
+}
+
+/// Runs the browser flow, playing the browser: the callback gets `code` and
+/// the real `state`. Returns the flow's result, the callback's HTTP status and
+/// the authorize URL.
+async fn browser(mock: &Mock, code: &str) -> (Result<Tokens, String>, u16, String) {
+    let flow = start_browser(mock).await;
+    let status = call_back(&flow, &[("code", code), ("state", &flow.state)]).await;
+    (flow.task.await.unwrap(), status, flow.url)
 }
 
 fn mode(path: &Path) -> u32 {
@@ -154,7 +172,7 @@ fn pkce_and_the_authorize_url_are_the_codex_clis() {
 async fn browser_login_exchanges_the_code_and_stores_the_account() {
     let mock = Mock::start().await;
     answer_exchange(&mock, "acct-login-1", "first");
-    let (tokens, status, url) = browser(&mock, "code-123", None).await;
+    let (tokens, status, url) = browser(&mock, "code-123").await;
     let tokens = tokens.unwrap();
     assert_eq!(status, 200);
 
@@ -226,7 +244,7 @@ async fn logging_in_twice_keeps_one_accounts_entry() {
     let config_path = dir.path().join("pool.toml");
     for round in ["one", "two"] {
         answer_exchange(&mock, "acct-twice", round);
-        let (tokens, status, _) = browser(&mock, &format!("code-{round}"), None).await;
+        let (tokens, status, _) = browser(&mock, &format!("code-{round}")).await;
         assert_eq!(status, 200);
         let dest = Destination::resolve(&config_path, "twice").unwrap();
         assert_eq!(dest.listed, round == "two");
@@ -252,16 +270,52 @@ async fn logging_in_twice_keeps_one_accounts_entry() {
 }
 
 #[tokio::test]
-async fn a_callback_with_the_wrong_state_is_refused() {
+async fn a_callback_with_the_wrong_state_is_refused_and_the_login_keeps_waiting() {
     let mock = Mock::start().await;
-    let (result, status, _) = browser(&mock, "code-x", Some("forged")).await;
-    assert_eq!(status, 400);
-    let err = result.err().unwrap();
-    assert!(err.contains("state"), "{err}");
+    let flow = start_browser(&mock).await;
+    for forged in [
+        vec![("code", "code-x"), ("state", "forged")],
+        vec![("code", "code-x")],
+        vec![("error", "access_denied"), ("state", "forged")],
+        vec![("error", "access_denied")],
+    ] {
+        assert_eq!(call_back(&flow, &forged).await, 400, "{forged:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !flow.task.is_finished(),
+        "a forged callback ended the login"
+    );
     assert!(
         mock.token_calls().is_empty(),
         "no code exchange on a state mismatch"
     );
+    answer_exchange(&mock, "acct-real", "real");
+    let status = call_back(&flow, &[("code", "code-real"), ("state", &flow.state)]).await;
+    assert_eq!(status, 200);
+    let tokens = flow.task.await.unwrap().unwrap();
+    assert_eq!(tokens.refresh_token.expose(), "rt-real");
+    let calls = mock.token_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["code"], "code-real");
+}
+
+#[tokio::test]
+async fn an_error_with_the_right_state_ends_the_login() {
+    let mock = Mock::start().await;
+    let flow = start_browser(&mock).await;
+    let params = [
+        ("error", "access_denied"),
+        ("error_description", "the user said no"),
+        ("state", &flow.state),
+    ];
+    assert_eq!(call_back(&flow, &params).await, 400);
+    let err = flow.task.await.unwrap().err().unwrap();
+    assert!(
+        err.contains("access_denied") && err.contains("the user said no"),
+        "{err}"
+    );
+    assert!(mock.token_calls().is_empty());
 }
 
 #[tokio::test]

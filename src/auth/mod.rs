@@ -1,11 +1,13 @@
-//! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, a login's
-//! token state (`slot`) and its single-flight refresh.
+//! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, the lock
+//! every writer of a login takes (`lock`), a login's token state (`slot`) and
+//! its single-flight refresh.
 //!
 //! `login` has the login flows (browser PKCE, device code) and where a login
 //! is stored; the account commands around them live in `crate::cli`. What they
 //! write is what `store` reads.
 
 pub mod jwt;
+pub mod lock;
 pub mod login;
 pub mod refresh;
 pub mod slot;

@@ -3,7 +3,10 @@
 //! Reads refuse files that group or others can read (as ssh does); writes are
 //! atomic (temp file in the same folder, fsync, rename, fsync the folder) with
 //! mode 0600, so a crash leaves either the old file or the new one, never half.
-//! Fields this program does not know are kept as they were.
+//! A symlinked file stays a link, and a rewritten file keeps its owner
+//! (`store/replace.rs`). A writer that loaded the file first saves with
+//! `save_if_unchanged` (`store/swap.rs`), which keeps a newer login it finds. Fields this program does not know are kept as they
+//! were, and `Debug` shows none of them but their names (`store/debug.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -17,8 +20,15 @@ use serde_json::{Map, Value};
 use super::jwt::{self, Claims};
 use crate::secret::Secret;
 
-/// The Codex CLI's `auth.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+mod debug;
+mod replace;
+mod swap;
+
+pub(crate) use replace::canonical_target;
+pub use swap::{save_if_unchanged, save_if_unchanged_async, Saved};
+
+/// The Codex CLI's `auth.json`. Its `Debug` (in `store/debug.rs`) shows no secret.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct AuthFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_mode: Option<String>,
@@ -32,7 +42,7 @@ pub struct AuthFile {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TokenData {
     pub id_token: Secret<String>,
     pub access_token: Secret<String>,
@@ -61,6 +71,16 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot lock {lock_path}: {source}")]
+    Lock {
+        lock_path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{lock_path} is still held by another program after {}; nothing was written, try again", humantime::format_duration(*wait))]
+    Busy {
+        lock_path: PathBuf,
+        wait: std::time::Duration,
+    },
 }
 
 impl StoreError {
@@ -88,6 +108,12 @@ impl StoreError {
             StoreError::NoTokens { path } => format!("{} holds no ChatGPT login", name(path)),
             StoreError::Write { path, source } => {
                 format!("{} cannot be written ({})", name(path), source.kind())
+            }
+            StoreError::Lock { lock_path, source } => {
+                format!("{} cannot be locked ({})", name(lock_path), source.kind())
+            }
+            StoreError::Busy { lock_path, .. } => {
+                format!("{} is held by another program", name(lock_path))
             }
         }
     }
@@ -147,7 +173,12 @@ pub fn load(path: &Path) -> Result<AuthFile, StoreError> {
         });
     }
     let bytes = fs::read(path).map_err(read_err)?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Invalid {
+    parse(path, &bytes)
+}
+
+/// Parses the bytes of the auth file `path`.
+fn parse(path: &Path, bytes: &[u8]) -> Result<AuthFile, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Invalid {
         path: path.to_path_buf(),
         // serde's message can quote the offending value (a token): keep only where.
         reason: format!(
@@ -176,56 +207,79 @@ pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), StoreErr
     Ok((file, creds))
 }
 
-/// Writes `file` to `path` atomically with mode 0600.
+/// Writes `file` to `path` atomically with mode 0600, whatever `path` holds
+/// now. A writer that loaded the file before (a refresh) uses
+/// `save_if_unchanged` instead, so that it cannot overwrite a newer login.
+/// This blocks on fsync: async code calls it from `spawn_blocking`.
 pub fn save(path: &Path, file: &AuthFile) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| StoreError::Invalid {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    bytes.push(b'\n');
+    let bytes = encode(path, file)?;
     write_atomic(path, &bytes).map_err(|source| StoreError::Write {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// Temp file beside `path` (0600), fsync, rename over `path`, fsync the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(path, bytes, || Ok(()))
+/// `file` as the JSON text `save` writes.
+fn encode(path: &Path, file: &AuthFile) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| StoreError::Invalid {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
-/// `write_atomic` with a hook run between the fsync and the rename: tests use it
-/// to stand for a crash at the worst moment.
-fn write_atomic_with(
+/// Temp file beside `path` (0600, or the old file's stricter mode and its
+/// owner), fsync, rename over `path`, fsync the folder; stale temp files of
+/// `path` go. A symlink stays one: `path`'s final target is what is replaced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, bytes, |_| Ok(None::<()>)).map(|_| ())
+}
+
+/// `write_atomic` with a hook run between the fsync and the rename, given the
+/// file about to be replaced: `Some(veto)` keeps that file and removes the temp
+/// file (`save_if_unchanged` compares there), and tests use an error to stand
+/// for a crash at the worst moment. Returns the veto, `None` once renamed.
+fn write_atomic_with<T>(
     path: &Path,
     bytes: &[u8],
-    before_rename: impl FnOnce() -> std::io::Result<()>,
-) -> std::io::Result<()> {
+    before_rename: impl FnOnce(&Path) -> std::io::Result<Option<T>>,
+) -> std::io::Result<Option<T>> {
+    fs::create_dir_all(crate::config::folder_of(path))?;
+    // A symlink stays a link: the file it points to is the one replaced.
+    let target = canonical_target(path)?;
+    let path = target.as_path();
     let dir = crate::config::folder_of(path);
-    fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "auth.json".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let old = fs::metadata(path).ok();
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
+        replace::take_over(&f, old.as_ref())?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        before_rename()?;
+        if let Some(veto) = before_rename(path)? {
+            return Ok(Some(veto));
+        }
         fs::rename(&tmp, path)?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(())
+        Ok(None)
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(None) => replace::remove_stale_temps(&dir, &name),
+        Ok(Some(_)) | Err(_) => {
+            let _ = fs::remove_file(&tmp);
+        }
     }
     result
 }
@@ -310,7 +364,7 @@ mod tests {
     fn a_crash_between_write_and_rename_leaves_the_old_file() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = write(dir.path(), 0o600, &sample("old"));
-        let crash = || Err(std::io::Error::other("power cut"));
+        let crash = |_: &Path| Err::<Option<()>, _>(std::io::Error::other("power cut"));
         assert!(write_atomic_with(&p, b"{\"half\":", crash).is_err());
         let (_, c) = load_credentials(&p).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.access_token.expose(), "old");

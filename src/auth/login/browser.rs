@@ -1,8 +1,10 @@
 //! The browser flow: PKCE, a one-shot callback server on 127.0.0.1, the code exchange.
 //!
-//! The server answers `/auth/callback` once: it checks `state`, exchanges the
-//! code, tells the browser how it went, and hands the result to `browser_login`;
-//! the answer to the browser is let out before the server closes.
+//! The server answers `/auth/callback` once: it checks `state` first (a
+//! callback with another state gets a 400 and the wait goes on, so a stale tab
+//! or a forged `?error=` cannot end the login), exchanges the code, tells the
+//! browser how it went, and hands the result to `browser_login`; the answer to
+//! the browser is let out before the server closes.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,6 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -152,6 +155,15 @@ impl Callback {
         let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
+        // Only the callback of this login may end it: anything else (a stale
+        // tab, a forged `?error=`, a guess) is refused and the wait goes on.
+        if !self.state_matches(params.get("state")) {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Not this login",
+                "This callback does not belong to the login under way (its state does not match); it was ignored.",
+            );
+        }
         let Some(done) = self.done.lock().ok().and_then(|mut d| d.take()) else {
             return page(
                 StatusCode::CONFLICT,
@@ -172,6 +184,12 @@ impl Callback {
         answer
     }
 
+    /// Whether `state` is this login's, compared in constant time.
+    fn state_matches(&self, state: Option<&String>) -> bool {
+        state.is_some_and(|s| bool::from(s.as_bytes().ct_eq(self.state.as_bytes())))
+    }
+
+    /// Settles the login from a callback whose `state` matched.
     async fn finish(&self, params: &HashMap<String, String>) -> Result<Tokens, String> {
         if let Some(error) = params.get("error") {
             let description = params
@@ -181,9 +199,6 @@ impl Callback {
             return Err(format!(
                 "the issuer refused the login ({error}{description})"
             ));
-        }
-        if params.get("state") != Some(&self.state) {
-            return Err("the login callback's state does not match this login (a stale or forged callback); nothing was stored".into());
         }
         let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
             return Err("the login callback carries no code".into());

@@ -3,17 +3,26 @@
 //! An account the config already lists keeps its `auth_file`; a new one gets
 //! `accounts/NAME.json` beside the config and an entry appended with
 //! `toml_edit`, so the rest of the file (comments, order, layout) stays as the
-//! user wrote it. The config file is created when it does not exist yet.
+//! user wrote it. The config file is created when it does not exist yet. The
+//! auth file is written under its `FileLock` (`src/auth/lock.rs`), the lock a
+//! refresh holds.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
+use crate::auth::lock::FileLock;
 use crate::auth::store::{self, AuthFile};
 use crate::config::{self, Config, DEFAULT_ISSUER};
+
+/// How long a login waits for the auth file's lock: longer than a refresh
+/// holds it (three issuer attempts of at most 30 s each).
+const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// The account a login is stored under, as the config file has it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +85,17 @@ impl Destination {
     }
 
     /// Writes `bytes` (an `auth.json`) as the account's login, 0600 and atomic,
-    /// then lists the account in the config if it is not; returns whether it was added.
+    /// under the auth file's lock, then lists the account in the config if it
+    /// is not; returns whether it was added.
+    ///
+    /// The lock is the one a refresh holds from loading the file to saving it,
+    /// so a new login lands before or after a refresh, never inside one (the
+    /// refresh then finds it and keeps it). Blocks up to `LOCK_WAIT`.
     pub fn store_bytes(&self, bytes: &[u8]) -> Result<bool, String> {
+        self.store_bytes_within(bytes, LOCK_WAIT)
+    }
+
+    fn store_bytes_within(&self, bytes: &[u8], wait: Duration) -> Result<bool, String> {
         if let Some(dir) = self
             .auth_file
             .parent()
@@ -91,8 +109,10 @@ impl Destination {
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
         }
+        let lock = FileLock::acquire(&self.auth_file, wait).map_err(|e| e.to_string())?;
         store::write_atomic(&self.auth_file, bytes)
             .map_err(|e| format!("cannot write {}: {e}", self.auth_file.display()))?;
+        drop(lock);
         self.list()
     }
 
@@ -173,4 +193,46 @@ fn entry(account: &str, auth_file: &str) -> Table {
     t.insert("name", toml_edit::value(account));
     t.insert("auth_file", toml_edit::value(auth_file));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_is_written_only_once_the_lock_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = Destination::resolve(&dir.path().join("pool.toml"), "work").unwrap();
+        let auth_file = dest.auth_file.clone();
+        fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
+        // A refresh of this account, mid-flight in another process.
+        let held = FileLock::acquire(&auth_file, Duration::from_secs(1)).unwrap();
+        let login = std::thread::spawn(move || dest.store_bytes(b"{}\n"));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!auth_file.exists(), "written while the lock was held");
+        drop(held);
+        assert_eq!(login.join().unwrap(), Ok(true));
+        assert_eq!(fs::read(&auth_file).unwrap(), b"{}\n");
+    }
+
+    #[test]
+    fn a_lock_that_stays_held_fails_the_login_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("pool.toml");
+        let dest = Destination::resolve(&config, "work").unwrap();
+        fs::create_dir_all(dest.auth_file.parent().unwrap()).unwrap();
+        let _held = FileLock::acquire(&dest.auth_file, Duration::from_secs(1)).unwrap();
+        let err = dest
+            .store_bytes_within(b"{}\n", Duration::from_millis(100))
+            .unwrap_err();
+        assert!(
+            err.contains("work.json.lock") && err.contains("held by another program"),
+            "{err}"
+        );
+        assert!(!dest.auth_file.exists());
+        assert!(
+            !config.exists(),
+            "listed an account whose login was not stored"
+        );
+    }
 }
