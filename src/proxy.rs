@@ -23,7 +23,7 @@ use crate::metrics;
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::{self, Account, Exhausted, Setback};
 use crate::translate::aggregate::Collector;
-use crate::upstream::events::{Event, Kind, Usage};
+use crate::upstream::events::{Event, Usage};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
 use sse_stream::Sse;
@@ -361,14 +361,15 @@ async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let (kind, failure) = inspect(sse.data.as_deref().unwrap_or(""));
-                if let Some(f) = failure {
+                let event = Event::parse(sse.data.as_deref().unwrap_or("")).ok();
+                if let Some(f) = event.as_ref().and_then(Event::failure) {
                     return Err(f.into());
                 }
+                let output = event.is_some_and(|e| e.kind().is_output());
                 buffered.push_back(sse);
                 // Held-back events are bounded: a stream of only unknown
                 // events is relayed once there are many of them.
-                if kind.is_output() || buffered.len() >= HOLD_BACK_LIMIT {
+                if output || buffered.len() >= HOLD_BACK_LIMIT {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }
@@ -413,26 +414,6 @@ fn with_base_instructions(body: &Bytes, base: &str) -> Option<Bytes> {
         );
     }
     serde_json::to_vec(&v).ok().map(Bytes::from)
-}
-
-/// An event's kind, and the failure it reports if it is one.
-pub fn inspect(data: &str) -> (Kind, Option<Failure>) {
-    match Event::parse(data) {
-        Ok(event) => (event.kind(), failure_of(&event)),
-        Err(_) => (Kind::Other, None),
-    }
-}
-
-/// The failure a `response.failed` / `error` event reports.
-pub fn failure_of(event: &Event<'_>) -> Option<Failure> {
-    if !matches!(event.kind(), Kind::Failed | Kind::Error) {
-        return None;
-    }
-    let err = event.response().and_then(|r| r.error).unwrap_or_default();
-    Some(Failure::from_stream_error(
-        err.code.or_else(|| event.code.clone()),
-        err.message.or_else(|| event.message.clone()),
-    ))
 }
 
 /// Records the end of one client request: metrics, token usage, budgets,

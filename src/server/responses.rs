@@ -13,7 +13,7 @@ use super::body::{self, Body};
 use super::dispatch::{dispatch, Prepared};
 use super::request;
 use super::router::Ctx;
-use crate::proxy::{failure_of, Finish};
+use crate::proxy::Finish;
 use crate::translate::responses::normalize;
 use crate::upstream::events::{Event, Kind};
 use crate::upstream::sse::{self, EventStream};
@@ -86,7 +86,7 @@ impl Relay {
         let mut out = BytesMut::with_capacity(data.len() + 48);
         sse::encode(name, data, &mut out);
         if let Some(event) = &event {
-            if let Some(f) = failure_of(event) {
+            if let Some(f) = event.failure() {
                 self.done = true;
                 self.finish.fail(&f);
             } else if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {

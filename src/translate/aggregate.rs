@@ -59,11 +59,9 @@ impl Collector {
                 return Ok(true);
             }
             Kind::Failed | Kind::Error => {
-                let err = event.response().and_then(|r| r.error).unwrap_or_default();
-                return Err(Failure::from_stream_error(
-                    err.code.or(event.code),
-                    err.message.or(event.message),
-                ));
+                if let Some(failure) = event.failure() {
+                    return Err(failure);
+                }
             }
             _ => {}
         }

@@ -376,11 +376,9 @@ impl ChatStream {
                 Step::Done
             }
             Kind::Failed | Kind::Error => {
-                let err = event.response().and_then(|r| r.error).unwrap_or_default();
-                let failure = Failure::from_stream_error(
-                    err.code.or(event.code.clone()),
-                    err.message.or(event.message.clone()),
-                );
+                let Some(failure) = event.failure() else {
+                    return Step::Continue;
+                };
                 error_frame(&failure, out);
                 Step::Failed(failure)
             }
