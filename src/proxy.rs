@@ -23,6 +23,7 @@ use crate::metrics;
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::{self, Account, Exhausted, Setback};
 use crate::translate::aggregate::Collector;
+use crate::translate::responses::with_base_instructions;
 use crate::upstream::events::{Event, Usage};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
@@ -327,7 +328,7 @@ async fn attempt(
             .await;
         match sent {
             Ok(a) => break a,
-            Err(f) if !swapped_instructions && refuses_instructions(&f) => {
+            Err(f) if !swapped_instructions && f.refuses_instructions() => {
                 let catalog = app.models.load();
                 let rewritten = catalog
                     .base_instructions(&call.model)
@@ -386,34 +387,6 @@ async fn attempt(
             }
         }
     }
-}
-
-/// The 400 the backend gave while it accepted only the official prompt.
-fn refuses_instructions(f: &Failure) -> bool {
-    matches!(f, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
-}
-
-/// The body with `instructions` set to the model's own prompt and the
-/// client's instructions moved, unchanged, into a leading developer message.
-fn with_base_instructions(body: &Bytes, base: &str) -> Option<Bytes> {
-    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let obj = v.as_object_mut()?;
-    let theirs = obj
-        .insert(
-            "instructions".into(),
-            serde_json::Value::String(base.to_string()),
-        )
-        .and_then(|i| i.as_str().map(str::to_owned))
-        .filter(|i| !i.is_empty());
-    if let Some(text) = theirs {
-        let input = obj.get_mut("input")?.as_array_mut()?;
-        input.insert(
-            0,
-            serde_json::json!({"type": "message", "role": "developer",
-                "content": [{"type": "input_text", "text": text}]}),
-        );
-    }
-    serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
 /// Records the end of one client request: metrics, token usage, budgets,

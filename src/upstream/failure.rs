@@ -257,6 +257,13 @@ impl Failure {
         }
     }
 
+    /// The 400 the backend gives while it accepts only the model's own prompt
+    /// as `instructions` (the request is then resent with
+    /// `translate::responses::with_base_instructions`).
+    pub fn refuses_instructions(&self) -> bool {
+        matches!(self, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Failure::UsageLimited {
