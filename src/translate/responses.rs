@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{derived_session_id, type_name, Invalid, REFUSED_PARAMS};
+use super::{session_id, type_name, Invalid, REFUSED_PARAMS};
 
 #[derive(Debug)]
 pub struct Normalized {
@@ -126,21 +126,11 @@ pub fn normalize(
     body.insert("stream".into(), json!(true));
     merge_include(&mut body)?;
 
-    let session_id = match body.get("prompt_cache_key").and_then(Value::as_str) {
-        Some(k) if !k.is_empty() => k.to_string(),
-        _ => match session_hint {
-            Some(s) if !s.is_empty() => s.to_string(),
-            _ => {
-                let first = body["input"]
-                    .get(0)
-                    .map(Value::to_string)
-                    .unwrap_or_default();
-                let instr = body["instructions"].as_str().unwrap_or("").to_string();
-                derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
-            }
-        },
-    };
-    body.insert("prompt_cache_key".into(), json!(session_id));
+    let explicit = body
+        .get("prompt_cache_key")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed);
     Ok(Normalized {
         body: Value::Object(body),
         model,

@@ -106,12 +106,9 @@ impl Client {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        // A client's cache key that cannot be a header still gets a stable id.
+        // `translate::session_id` only makes header-safe ids; the fallback
+        // keeps a caller that did not use it from losing the request.
         let sid = HeaderValue::from_str(session_id)
-            .or_else(|_| {
-                let derived = crate::translate::derived_session_id(&[session_id.as_bytes()]);
-                HeaderValue::from_str(&derived)
-            })
             .unwrap_or_else(|_| HeaderValue::from_static("codex-pool"));
         headers.insert("session-id", sid.clone());
         headers.insert("thread-id", sid.clone());
