@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::chat_stream::{incomplete_finish_reason, ChatUsage};
+use super::chat_wire::{incomplete_finish_reason, ChatUsage};
 use crate::upstream::events::{Event, Item, Kind, ResponseInfo, Usage};
 use crate::upstream::Failure;
 

@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod chat;
 pub mod chat_stream;
+mod chat_wire;
 pub mod responses;
 
 use serde_json::{Map, Value};
