@@ -42,7 +42,7 @@ impl Invalid {
 }
 
 /// Parameters the backend refuses or that make no sense with `store:false`:
-/// never forwarded (CODEX_WIRE.md §3).
+/// never forwarded (`tests/common/mock.rs` enforces the same rules).
 pub const REFUSED_PARAMS: &[&str] = &[
     "max_output_tokens",
     "max_tokens",

@@ -75,10 +75,6 @@ pub struct Event<'a> {
     pub delta: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub item_id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub output_index: Option<u64>,
-    #[serde(default)]
-    pub summary_index: Option<u64>,
     #[serde(default, borrow)]
     pub item: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -169,15 +165,11 @@ pub struct ResponseInfo {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
     pub usage: Option<Usage>,
     #[serde(default)]
     pub error: Option<ErrorInfo>,
     #[serde(default)]
     pub incomplete_details: Option<IncompleteDetails>,
-    #[serde(default)]
-    pub created_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -1,4 +1,4 @@
-//! Upstream failures, classified truthfully (CODEX_WIRE.md §5).
+//! Upstream failures, classified truthfully.
 //!
 //! Each failure knows its metric label (`kind`), whether another account could
 //! serve the request (`retryable`), and what it does to the account (`setback`).
@@ -217,10 +217,7 @@ impl Failure {
             Failure::BadRequest { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            Failure::StreamFailed { code, .. } if !self.retryable() => {
-                let _ = code;
-                StatusCode::BAD_REQUEST
-            }
+            Failure::StreamFailed { .. } if !self.retryable() => StatusCode::BAD_REQUEST,
             Failure::StreamFailed { code, .. }
                 if code.as_deref() == Some("server_is_overloaded") =>
             {

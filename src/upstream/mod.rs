@@ -1,8 +1,8 @@
 //! The codex-responses client: the only code that talks to the upstream.
 //!
 //! It sends an account's token to `{upstream.base_url}` and nowhere else, with
-//! the headers the Codex CLI sends (CODEX_WIRE.md §2), and turns answers into
-//! either a 200 event stream or a classified `Failure`.
+//! the headers the Codex CLI sends, and turns answers into either a 200 event
+//! stream or a classified `Failure`.
 
 pub mod events;
 mod failure;
@@ -17,7 +17,8 @@ use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
 pub use failure::{Failure, LONGEST_WAIT};
 
-/// The `originator` the Codex CLI uses for its Rust client.
+/// The `originator` the Codex CLI uses for its Rust client (also the start
+/// of its `User-Agent`, and the login's `originator` parameter).
 pub const ORIGINATOR: &str = "codex_cli_rs";
 /// At most this much of an error body is read for classification.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -59,7 +60,7 @@ impl Client {
         Ok(Client {
             http,
             user_agent: HeaderValue::from_str(&ua)
-                .unwrap_or_else(|_| HeaderValue::from_static("codex_cli_rs")),
+                .unwrap_or_else(|_| HeaderValue::from_static(ORIGINATOR)),
             version: HeaderValue::from_str(&cfg.client_version)
                 .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
             responses_url: reqwest::Url::parse(&format!("{}/responses", cfg.base_url))?,

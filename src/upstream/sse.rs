@@ -75,15 +75,6 @@ pub fn encode(event: Option<&str>, data: &str, out: &mut BytesMut) {
     out.put_u8(b'\n');
 }
 
-/// `data: <json>\n\n`.
-pub fn data_frame(json: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(json.len() + 8);
-    out.put_slice(b"data: ");
-    out.put_slice(json);
-    out.put_slice(b"\n\n");
-    out.freeze()
-}
-
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
 #[cfg(test)]
