@@ -42,6 +42,7 @@ pub struct Metrics {
     pub refreshes: IntCounterVec,
     pub client_rate_limited: IntCounterVec,
     pub config_reloads: IntCounterVec,
+    pub models_refreshes: IntCounterVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -177,6 +178,11 @@ impl Metrics {
             config_reloads: counter(
                 "codex_pool_config_reloads_total",
                 "Config reloads by outcome.",
+                &["outcome"],
+            )?,
+            models_refreshes: counter(
+                "codex_pool_models_refreshes_total",
+                "Refreshes of the models list from upstream, by outcome (ok, error).",
                 &["outcome"],
             )?,
             build_info,
