@@ -25,7 +25,7 @@ use crate::pool::{self, Account, Exhausted, Setback};
 use crate::translate::aggregate::Collector;
 use crate::translate::responses::with_base_instructions;
 use crate::upstream::events::{Event, Usage};
-use crate::upstream::sse::EventStream;
+use crate::upstream::sse::{EventStream, COLLECT_DEADLINE, HOLD_BACK_BYTES};
 use crate::upstream::Failure;
 use sse_stream::Sse;
 
@@ -358,6 +358,7 @@ async fn attempt(
     match mode {
         Mode::Stream => {
             let mut buffered = VecDeque::new();
+            let mut held = 0;
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
@@ -367,16 +368,18 @@ async fn attempt(
                     return Err(f.into());
                 }
                 let output = event.is_some_and(|e| e.kind().is_output());
+                held += sse.data.as_ref().map_or(0, String::len);
                 buffered.push_back(sse);
                 // Held-back events are bounded: a stream of only unknown
-                // events is relayed once there are many of them.
-                if output || buffered.len() >= HOLD_BACK_LIMIT {
+                // events is relayed once there are many of them, or much.
+                if output || buffered.len() >= HOLD_BACK_LIMIT || held >= HOLD_BACK_BYTES {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }
         }
         Mode::Collect => {
             let mut collector = Collector::default();
+            events.set_deadline(COLLECT_DEADLINE);
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
