@@ -318,13 +318,14 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
 /// "Please try again in 12s" / "try again in 1.5s" / "in 300ms".
 fn try_again_in(message: &str) -> Option<Duration> {
     let lower = message.to_ascii_lowercase();
-    let rest = &lower[lower.find("try again in ")? + "try again in ".len()..];
+    const AFTER: &str = "try again in ";
+    let rest = lower.get(lower.find(AFTER)? + AFTER.len()..)?;
     let num: String = rest
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     let value: f64 = num.parse().ok()?;
-    let unit = &rest[num.len()..];
+    let unit = rest.get(num.len()..)?;
     if unit.starts_with("ms") {
         seconds(value / 1000.0)
     } else if unit.starts_with('m') {
