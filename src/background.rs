@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::auth::refresh;
 use crate::clock;
-use crate::models::Catalog;
+use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Setback, State};
 
 /// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
@@ -56,16 +56,18 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 /// The models catalog now and every `upstream.models_refresh` until shutdown;
 /// the last good one (or the built-in list) stays while upstream cannot answer.
 pub async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut streak = RefreshStreak::default();
     loop {
-        match fetch_models(&app).await {
-            Ok(c) => {
-                tracing::debug!(
-                    models = c.models.len(),
-                    "models list refreshed from upstream"
-                );
-                app.models.store(Arc::new(c));
-            }
-            Err(e) => tracing::debug!(error = %e, "models list not refreshed"),
+        let result = fetch_models(&app).await;
+        let outcome = streak.record(
+            result
+                .as_ref()
+                .map(|c| c.models.len())
+                .map_err(String::as_str),
+        );
+        app.metrics.models_refresh(outcome == "ok");
+        if let Ok(c) = result {
+            app.models.store(Arc::new(c));
         }
         let every = app.snapshot().config.upstream.models_refresh;
         tokio::select! {

@@ -49,6 +49,7 @@ pub struct Metrics {
     refreshes: IntCounterVec,
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
+    models_refreshes: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -185,6 +186,11 @@ impl Metrics {
                 "Config reloads by outcome.",
                 &["outcome"],
             )?,
+            models_refreshes: counter(
+                "codex_pool_models_refreshes_total",
+                "Refreshes of the models list from upstream, by outcome (ok, error).",
+                &["outcome"],
+            )?,
             registry,
             scrape: std::sync::Mutex::new(()),
         })
@@ -260,6 +266,12 @@ impl Metrics {
     /// A per-key limit refused a request of `key`.
     pub fn client_rate_limited(&self, key: &str) {
         self.client_rate_limited.with_label_values(&[key]).inc();
+    }
+
+    /// A refresh of the models list from upstream succeeded (`true`) or not.
+    pub fn models_refresh(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.models_refreshes.with_label_values(&[outcome]).inc();
     }
 
     /// A config reload was applied (`true`) or refused as invalid.

@@ -48,6 +48,55 @@ struct ModelsAnswer {
     models: Vec<ModelInfo>,
 }
 
+/// How a run of failed models refreshes is reported: at `debug` until it has
+/// failed `WARN_AFTER` times in a row, then at `warn` on that failure and each
+/// time the run doubles (3, 6, 12, …), so a list that never loads is seen
+/// without a warning every cycle. The refresh loop calls `record` once per try.
+#[derive(Debug, Default)]
+pub struct RefreshStreak {
+    failed: u32,
+}
+
+impl RefreshStreak {
+    pub const WARN_AFTER: u32 = 3;
+
+    /// Logs one refresh (`Ok(number of models)` or the error); returns its
+    /// metric outcome, `ok` or `error`.
+    pub fn record(&mut self, result: Result<usize, &str>) -> &'static str {
+        match result {
+            Ok(models) => {
+                if self.failed >= Self::WARN_AFTER {
+                    tracing::info!(
+                        models,
+                        after_failures = self.failed,
+                        "models list refreshed from upstream again"
+                    );
+                } else {
+                    tracing::debug!(models, "models list refreshed from upstream");
+                }
+                self.failed = 0;
+                "ok"
+            }
+            Err(error) => {
+                self.failed = self.failed.saturating_add(1);
+                if self.warns() {
+                    tracing::warn!(%error, failures_in_a_row = self.failed,
+                        "models list not refreshed; /v1/models serves the last list it has (or the built-in one)");
+                } else {
+                    tracing::debug!(%error, failures_in_a_row = self.failed, "models list not refreshed");
+                }
+                "error"
+            }
+        }
+    }
+
+    /// Whether the failure just recorded is logged at `warn`.
+    fn warns(&self) -> bool {
+        let runs = self.failed / Self::WARN_AFTER;
+        self.failed.is_multiple_of(Self::WARN_AFTER) && runs.is_power_of_two()
+    }
+}
+
 impl Catalog {
     pub fn builtin() -> Catalog {
         Catalog {
@@ -158,5 +207,21 @@ mod tests {
         assert_eq!(catalog.label("internal"), "internal");
         assert_eq!(catalog.label("gpt-9"), "other");
         assert!(Catalog::from_upstream(json!({"data": []}), 0).is_err());
+    }
+
+    #[test]
+    fn a_failing_refresh_warns_at_three_in_a_row_then_as_the_run_doubles() {
+        let mut streak = RefreshStreak::default();
+        let mut warned = Vec::new();
+        for n in 1..=24 {
+            assert_eq!(streak.record(Err("down")), "error");
+            if streak.warns() {
+                warned.push(n);
+            }
+        }
+        assert_eq!(warned, [3, 6, 12, 24]);
+        assert_eq!(streak.record(Ok(4)), "ok");
+        assert_eq!(streak.record(Err("down")), "error");
+        assert!(!streak.warns(), "a success starts the count again");
     }
 }

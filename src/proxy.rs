@@ -24,7 +24,7 @@ use crate::pool::activity::{Attempt, Decision};
 use crate::pool::{Account, Exhausted};
 use crate::route::Route;
 use crate::upstream::Failure;
-pub use attempt::{failure_of, Delivery, Mode};
+pub use attempt::{Delivery, Mode};
 
 /// What the route asks of the pool.
 pub struct Call {

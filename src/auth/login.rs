@@ -33,7 +33,7 @@ pub use device::{device_login, request_device_code, DeviceCode};
 /// The callback ports registered for the Codex client, in the order to try.
 pub const CALLBACK_PORTS: [u16; 2] = [1455, 1457];
 pub const SCOPE: &str = "openid profile email offline_access";
-pub const ORIGINATOR: &str = "codex_cli_rs";
+pub use crate::upstream::ORIGINATOR;
 
 /// What a successful login yields.
 #[derive(Debug, Clone, Deserialize)]

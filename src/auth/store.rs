@@ -276,7 +276,7 @@ fn write_atomic_with<T>(
         Ok(None)
     })();
     match result {
-        Ok(None) => replace::remove_stale_temps(&dir, &name),
+        Ok(None) => replace::remove_stale_temps(dir, &name),
         Ok(Some(_)) | Err(_) => {
             let _ = fs::remove_file(&tmp);
         }

@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::HeaderMap;
 use sse_stream::Sse;
 
@@ -18,8 +17,9 @@ use crate::auth::refresh::{self, RefreshError};
 use crate::auth::store::Credentials;
 use crate::pool::{self, Account, Setback};
 use crate::translate::aggregate::Collector;
-use crate::upstream::events::{Event, Kind};
-use crate::upstream::sse::EventStream;
+use crate::translate::responses::with_base_instructions;
+use crate::upstream::events::Event;
+use crate::upstream::sse::{EventStream, COLLECT_DEADLINE, HOLD_BACK_BYTES};
 use crate::upstream::Failure;
 
 /// A request refreshes its account's token itself only this close to expiry.
@@ -123,7 +123,7 @@ pub(super) async fn attempt(
             .await;
         match sent {
             Ok(a) => break a,
-            Err(f) if !swapped_instructions && refuses_instructions(&f) => {
+            Err(f) if !swapped_instructions && f.refuses_instructions() => {
                 let catalog = app.models.load();
                 let rewritten = catalog
                     .base_instructions(&call.model)
@@ -154,24 +154,28 @@ pub(super) async fn attempt(
     match mode {
         Mode::Stream => {
             let mut buffered = VecDeque::new();
+            let mut held = 0;
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let (kind, failure) = inspect(sse.data.as_deref().unwrap_or(""));
-                if let Some(f) = failure {
+                let event = Event::parse(sse.data.as_deref().unwrap_or("")).ok();
+                if let Some(f) = event.as_ref().and_then(Event::failure) {
                     return Err(f.into());
                 }
+                let output = event.is_some_and(|e| e.kind().is_output());
+                held += sse.data.as_ref().map_or(0, String::len);
                 buffered.push_back(sse);
                 // Held-back events are bounded: a stream of only unknown
-                // events is relayed once there are many of them.
-                if kind.is_output() || buffered.len() >= HOLD_BACK_LIMIT {
+                // events is relayed once there are many of them, or much.
+                if output || buffered.len() >= HOLD_BACK_LIMIT || held >= HOLD_BACK_BYTES {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }
         }
         Mode::Collect => {
             let mut collector = Collector::default();
+            events.set_deadline(COLLECT_DEADLINE);
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
@@ -182,52 +186,4 @@ pub(super) async fn attempt(
             }
         }
     }
-}
-
-/// The 400 the backend gave while it accepted only the official prompt.
-fn refuses_instructions(f: &Failure) -> bool {
-    matches!(f, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
-}
-
-/// The body with `instructions` set to the model's own prompt and the
-/// client's instructions moved, unchanged, into a leading developer message.
-fn with_base_instructions(body: &Bytes, base: &str) -> Option<Bytes> {
-    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let obj = v.as_object_mut()?;
-    let theirs = obj
-        .insert(
-            "instructions".into(),
-            serde_json::Value::String(base.to_string()),
-        )
-        .and_then(|i| i.as_str().map(str::to_owned))
-        .filter(|i| !i.is_empty());
-    if let Some(text) = theirs {
-        let input = obj.get_mut("input")?.as_array_mut()?;
-        input.insert(
-            0,
-            serde_json::json!({"type": "message", "role": "developer",
-                "content": [{"type": "input_text", "text": text}]}),
-        );
-    }
-    serde_json::to_vec(&v).ok().map(Bytes::from)
-}
-
-/// An event's kind, and the failure it reports if it is one.
-pub fn inspect(data: &str) -> (Kind, Option<Failure>) {
-    match Event::parse(data) {
-        Ok(event) => (event.kind(), failure_of(&event)),
-        Err(_) => (Kind::Other, None),
-    }
-}
-
-/// The failure a `response.failed` / `error` event reports.
-pub fn failure_of(event: &Event<'_>) -> Option<Failure> {
-    if !matches!(event.kind(), Kind::Failed | Kind::Error) {
-        return None;
-    }
-    let err = event.response().and_then(|r| r.error).unwrap_or_default();
-    Some(Failure::from_stream_error(
-        err.code.or_else(|| event.code.clone()),
-        err.message.or_else(|| event.message.clone()),
-    ))
 }

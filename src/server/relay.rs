@@ -67,7 +67,7 @@ impl Convert for Passthrough {
         let Some(event) = event else {
             return Step::Continue;
         };
-        if let Some(f) = crate::proxy::failure_of(&event) {
+        if let Some(f) = event.failure() {
             return Step::Failed(f);
         }
         if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {

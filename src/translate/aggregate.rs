@@ -6,15 +6,15 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::chat_stream::{incomplete_finish_reason, ChatUsage};
+use super::chat_wire::{incomplete_finish_reason, ChatUsage};
 use crate::upstream::events::{Event, Item, Kind, ResponseInfo, Usage};
 use crate::upstream::Failure;
 
 /// Items and the final response are kept as raw JSON and parsed once, into
 /// what the route renders (typed items for chat, values for Responses).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Collector {
     items: Vec<Box<RawValue>>,
     text: String,
@@ -22,6 +22,15 @@ pub struct Collector {
     response: Option<Box<RawValue>>,
     info: ResponseInfo,
     incomplete: bool,
+    /// Bytes kept so far (items, deltas, the final response), and the most allowed.
+    kept: usize,
+    limit: usize,
+}
+
+impl Default for Collector {
+    fn default() -> Collector {
+        Collector::with_limit(Collector::LIMIT)
+    }
 }
 
 #[derive(Deserialize)]
@@ -31,6 +40,37 @@ struct OutputOnly<T> {
 }
 
 impl Collector {
+    /// The most a collected answer may hold. Real answers are far smaller (a
+    /// long one is a few hundred KB, kept about twice: as items and in the
+    /// final response); the cap keeps a misbehaving upstream from filling
+    /// memory for a client that waits for one JSON answer.
+    pub const LIMIT: usize = 32 * 1024 * 1024;
+
+    fn with_limit(limit: usize) -> Collector {
+        Collector {
+            items: Vec::new(),
+            text: String::new(),
+            reasoning: String::new(),
+            response: None,
+            info: ResponseInfo::default(),
+            incomplete: false,
+            kept: 0,
+            limit,
+        }
+    }
+
+    /// Counts `bytes` more kept; a failure once the answer is past the limit.
+    fn keep(&mut self, bytes: usize) -> Result<(), Failure> {
+        self.kept = self.kept.saturating_add(bytes);
+        if self.kept > self.limit {
+            return Err(Failure::StreamFailed {
+                code: None,
+                message: format!("the answer is larger than {} bytes", self.limit),
+            });
+        }
+        Ok(())
+    }
+
     /// Feeds one event; `Ok(true)` when the stream is complete.
     pub fn push(&mut self, data: &str) -> Result<bool, Failure> {
         let Ok(event) = Event::parse(data) else {
@@ -39,31 +79,33 @@ impl Collector {
         match event.kind() {
             Kind::OutputItemDone => {
                 if let Some(raw) = event.item {
+                    self.keep(raw.get().len())?;
                     self.items.push(raw.to_owned());
                 }
             }
             Kind::OutputTextDelta => {
                 if let Some(d) = event.delta.as_deref() {
+                    self.keep(d.len())?;
                     self.text.push_str(d);
                 }
             }
             Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
                 if let Some(d) = event.delta.as_deref() {
+                    self.keep(d.len())?;
                     self.reasoning.push_str(d);
                 }
             }
             Kind::Completed | Kind::Incomplete => {
+                self.keep(event.response.map_or(0, |r| r.get().len()))?;
                 self.incomplete = event.kind() == Kind::Incomplete;
                 self.info = event.response().unwrap_or_default();
                 self.response = event.response.map(RawValue::to_owned);
                 return Ok(true);
             }
             Kind::Failed | Kind::Error => {
-                let err = event.response().and_then(|r| r.error).unwrap_or_default();
-                return Err(Failure::from_stream_error(
-                    err.code.or(event.code),
-                    err.message.or(event.message),
-                ));
+                if let Some(failure) = event.failure() {
+                    return Err(failure);
+                }
             }
             _ => {}
         }
@@ -169,23 +211,28 @@ impl Collector {
 
     /// The Responses API object, with `output` filled from the stream when the
     /// final event left it empty.
+    /// A final response that is not a JSON object (upstream misbehaving) is
+    /// replaced by a bare one, filled the same way.
     pub fn response_object(&self, model: &str) -> Value {
-        let mut r: Value = self
+        let parsed = self
             .response
             .as_ref()
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .unwrap_or_else(|| json!({"object": "response"}));
+            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let mut r = match parsed {
+            Some(Value::Object(r)) => r,
+            _ => Map::from_iter([("object".to_string(), json!("response"))]),
+        };
         let empty = r
             .get("output")
             .and_then(Value::as_array)
             .is_none_or(|a| a.is_empty());
         if empty {
-            r["output"] = Value::Array(self.output::<Value>());
+            r.insert("output".into(), Value::Array(self.output::<Value>()));
         }
         if r.get("model").is_none_or(Value::is_null) {
-            r["model"] = json!(model);
+            r.insert("model".into(), json!(model));
         }
-        r
+        Value::Object(r)
     }
 }
 
@@ -254,5 +301,44 @@ mod tests {
         let mut c = Collector::default();
         let r = c.push(&json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}).to_string());
         assert!(matches!(r, Err(Failure::StreamFailed { .. })));
+    }
+
+    #[test]
+    fn a_final_response_that_is_not_an_object_gives_a_best_effort_answer() {
+        for response in [json!("oops"), json!([1, 2]), json!(null), json!(7)] {
+            let c = feed(&[
+                json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "hi"}]}}),
+                json!({"type": "response.completed", "response": response}),
+            ]);
+            let r = c.response_object("asked");
+            assert_eq!(r["object"], "response", "{response}");
+            assert_eq!(r["model"], "asked", "{response}");
+            assert_eq!(r["output"][0]["content"][0]["text"], "hi", "{response}");
+            let v = c.chat_completion("asked", 0);
+            assert_eq!(v["choices"][0]["message"]["content"], "hi", "{response}");
+        }
+    }
+
+    #[test]
+    fn an_answer_past_the_limit_is_a_failure_not_unbounded_memory() {
+        let mut c = Collector::with_limit(1000);
+        let delta =
+            json!({"type": "response.output_text.delta", "delta": "x".repeat(300)}).to_string();
+        let results: Vec<_> = (0..5).map(|_| c.push(&delta)).collect();
+        assert!(
+            results[..3].iter().all(|r| matches!(r, Ok(false))),
+            "{results:?}"
+        );
+        assert!(
+            matches!(&results[3], Err(Failure::StreamFailed { message, .. }) if message.contains("larger than 1000 bytes")),
+            "{results:?}"
+        );
+        // Items and the final response count too.
+        let mut c = Collector::with_limit(1000);
+        let item = json!({"type": "response.output_item.done", "item": {"type": "message", "pad": "y".repeat(600)}});
+        assert!(matches!(c.push(&item.to_string()), Ok(false)));
+        let done = json!({"type": "response.completed", "response": {"output": [], "pad": "z".repeat(600)}});
+        assert!(c.push(&done.to_string()).is_err());
+        assert_eq!(Collector::default().limit, Collector::LIMIT);
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 mod messages;
 mod tools;
 
-use super::{derived_session_id, Invalid, REASONING_EFFORTS};
+use super::{session_id, Invalid, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
 
@@ -194,22 +194,12 @@ impl ChatRequest {
         body.insert("stream".into(), json!(true));
         body.insert("include".into(), json!(["reasoning.encrypted_content"]));
 
-        let client_key = self
-            .prompt_cache_key
-            .as_deref()
-            .filter(|s| !s.trim().is_empty());
-        let session_id = match client_key.or(session_hint) {
-            Some(s) if !s.trim().is_empty() => s.to_string(),
-            _ => {
-                let first = body["input"]
-                    .get(0)
-                    .map(Value::to_string)
-                    .unwrap_or_default();
-                let instr = body["instructions"].as_str().unwrap_or("");
-                derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
-            }
-        };
-        body.insert("prompt_cache_key".into(), json!(session_id));
+        let session_id = session_id(
+            &mut body,
+            self.prompt_cache_key.as_deref(),
+            session_hint,
+            seed,
+        );
         if !self.dropped.is_empty() {
             tracing::debug!(params = ?self.dropped.keys().collect::<Vec<_>>(), "dropped parameters the backend refuses");
         }

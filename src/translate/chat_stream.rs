@@ -4,12 +4,19 @@
 //! more `data:` frames to the output buffer. Text goes to `content`, reasoning
 //! summaries to `reasoning_content` (never mixed), function calls to
 //! `tool_calls` with a stable `index` and `id`.
+//!
+//! `push` hands each event family to one helper; tool-call tracking is in
+//! `chat_stream/tools.rs`, the chunk structs in `translate/chat_wire.rs`.
 
 use bytes::{BufMut, BytesMut};
-use serde::Serialize;
 
-use crate::upstream::events::{Event, Item, Kind, Usage};
+use super::chat_wire::{incomplete_finish_reason, ChatUsage, Choice, Chunk, Delta};
+use crate::upstream::events::{Event, Kind, Usage};
 use crate::upstream::{sse, Failure};
+
+mod tools;
+
+use tools::Tools;
 
 /// Where a stream stands after one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +28,6 @@ pub enum Step {
     Failed(Failure),
 }
 
-#[derive(Debug)]
-struct ToolSlot {
-    item_id: String,
-    call_id: String,
-    custom: bool,
-    args_sent: bool,
-}
-
 /// The conversion state of one streamed chat completion.
 #[derive(Debug)]
 pub struct ChatStream {
@@ -37,7 +36,7 @@ pub struct ChatStream {
     model: String,
     include_usage: bool,
     sent_role: bool,
-    tools: Vec<ToolSlot>,
+    tools: Tools,
     summary_parts: u32,
     usage: Option<Usage>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":`
@@ -46,110 +45,6 @@ pub struct ChatStream {
     prefix: Vec<u8>,
     /// Reused for each delta's JSON.
     scratch: Vec<u8>,
-}
-
-#[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [Choice<'a>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<ChatUsage>,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    delta: Delta<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-struct Delta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refusal: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    function: Option<FunctionDelta<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom: Option<CustomDelta<'a>>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct CustomDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    input: &'a str,
-}
-
-/// Chat's usage object, shared with the non-stream answer.
-#[derive(Debug, Serialize, Clone, PartialEq)]
-pub struct ChatUsage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    pub prompt_tokens_details: CachedDetails,
-    pub completion_tokens_details: ReasoningDetails,
-}
-
-#[derive(Debug, Serialize, Clone, PartialEq)]
-pub struct CachedDetails {
-    pub cached_tokens: u64,
-}
-
-#[derive(Debug, Serialize, Clone, PartialEq)]
-pub struct ReasoningDetails {
-    pub reasoning_tokens: u64,
-}
-
-impl From<&Usage> for ChatUsage {
-    fn from(u: &Usage) -> ChatUsage {
-        ChatUsage {
-            prompt_tokens: u.input_tokens,
-            completion_tokens: u.output_tokens,
-            total_tokens: u.total(),
-            prompt_tokens_details: CachedDetails {
-                cached_tokens: u.cached(),
-            },
-            completion_tokens_details: ReasoningDetails {
-                reasoning_tokens: u.reasoning(),
-            },
-        }
-    }
-}
-
-/// `finish_reason` for an `incomplete_details.reason`.
-pub fn incomplete_finish_reason(reason: Option<&str>) -> &'static str {
-    match reason {
-        Some("content_filter") => "content_filter",
-        _ => "length",
-    }
 }
 
 impl ChatStream {
@@ -163,7 +58,7 @@ impl ChatStream {
             model: model.to_string(),
             include_usage,
             sent_role: false,
-            tools: Vec::new(),
+            tools: Tools::default(),
             summary_parts: 0,
             usage: None,
             prefix: Vec::with_capacity(160),
@@ -269,66 +164,22 @@ impl ChatStream {
             return Step::Continue;
         };
         match event.kind() {
-            Kind::Created | Kind::InProgress => {
-                let info = event.response().unwrap_or_default();
-                if let Some(model) = info.model {
-                    self.set_model(model);
-                }
-                if let Some(id) = info.id {
-                    self.id = format!("chatcmpl-{}", id.strip_prefix("resp_").unwrap_or(&id));
-                    self.build_prefix();
-                }
-                Step::Continue
-            }
-            Kind::OutputTextDelta => {
-                if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
-                    self.delta(
-                        out,
-                        Delta {
-                            content: Some(d),
-                            ..Delta::default()
-                        },
-                    );
-                }
-                Step::Continue
-            }
-            Kind::RefusalDelta => {
-                if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
-                    self.delta(
-                        out,
-                        Delta {
-                            refusal: Some(d),
-                            ..Delta::default()
-                        },
-                    );
-                }
-                Step::Continue
-            }
-            Kind::ReasoningSummaryPartAdded => {
-                if self.summary_parts > 0 {
-                    self.delta(
-                        out,
-                        Delta {
-                            reasoning_content: Some("\n\n"),
-                            ..Delta::default()
-                        },
-                    );
-                }
-                self.summary_parts += 1;
-                Step::Continue
-            }
+            Kind::Created | Kind::InProgress => self.started(&event),
+            Kind::OutputTextDelta => self.text(out, &event, |d| Delta {
+                content: Some(d),
+                ..Delta::default()
+            }),
+            Kind::RefusalDelta => self.text(out, &event, |d| Delta {
+                refusal: Some(d),
+                ..Delta::default()
+            }),
             Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
-                if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
-                    self.delta(
-                        out,
-                        Delta {
-                            reasoning_content: Some(d),
-                            ..Delta::default()
-                        },
-                    );
-                }
-                Step::Continue
+                self.text(out, &event, |d| Delta {
+                    reasoning_content: Some(d),
+                    ..Delta::default()
+                })
             }
+            Kind::ReasoningSummaryPartAdded => self.summary_part(out),
             Kind::OutputItemAdded => {
                 if let Some(item) = event.item() {
                     self.tool_started(&item, out);
@@ -336,16 +187,9 @@ impl ChatStream {
                 Step::Continue
             }
             Kind::FunctionCallArgumentsDelta | Kind::CustomToolCallInputDelta => {
-                let (Some(item_id), Some(d)) = (
-                    event.item_id.as_deref(),
-                    event.delta.as_deref().filter(|d| !d.is_empty()),
-                ) else {
-                    return Step::Continue;
-                };
-                if let Some(index) = self.tools.iter().position(|t| t.item_id == item_id) {
-                    self.tools[index].args_sent = true;
-                    let custom = self.tools[index].custom;
-                    self.tool_delta(out, index, None, d, custom);
+                let text = event.delta.as_deref().filter(|d| !d.is_empty());
+                if let (Some(item_id), Some(text)) = (event.item_id.as_deref(), text) {
+                    self.tool_input(item_id, text, out);
                 }
                 Step::Continue
             }
@@ -355,169 +199,88 @@ impl ChatStream {
                 }
                 Step::Continue
             }
-            Kind::Completed | Kind::Incomplete => {
-                let info = event.response().unwrap_or_default();
-                if let Some(m) = info.model {
-                    self.set_model(m);
+            Kind::Completed | Kind::Incomplete => self.finished(out, &event),
+            Kind::Failed | Kind::Error => match event.failure() {
+                Some(failure) => {
+                    error_frame(&failure, out);
+                    Step::Failed(failure)
                 }
-                self.usage = info.usage;
-                let reason = if event.kind() == Kind::Incomplete {
-                    incomplete_finish_reason(
-                        info.incomplete_details
-                            .as_ref()
-                            .and_then(|d| d.reason.as_deref()),
-                    )
-                } else if self.tools.is_empty() {
-                    "stop"
-                } else {
-                    "tool_calls"
-                };
-                self.finish(out, reason);
-                Step::Done
-            }
-            Kind::Failed | Kind::Error => {
-                let err = event.response().and_then(|r| r.error).unwrap_or_default();
-                let failure = Failure::from_stream_error(
-                    err.code.or(event.code.clone()),
-                    err.message.or(event.message.clone()),
-                );
-                error_frame(&failure, out);
-                Step::Failed(failure)
-            }
+                None => Step::Continue,
+            },
             Kind::Other => Step::Continue,
         }
     }
 
-    fn tool_started(&mut self, item: &Item, out: &mut BytesMut) {
-        let custom = match item.kind.as_str() {
-            "function_call" => false,
-            "custom_tool_call" => true,
-            _ => return,
-        };
-        if self.slot(item).is_some() {
-            return;
+    /// `response.created` / `in_progress`: upstream's id and model name the chunks.
+    fn started(&mut self, event: &Event<'_>) -> Step {
+        let info = event.response().unwrap_or_default();
+        if let Some(model) = info.model {
+            self.set_model(model);
         }
-        let item_id = item.id.clone().unwrap_or_default();
-        let call_id = item.call_id.clone().unwrap_or_else(|| item_id.clone());
-        self.tools.push(ToolSlot {
-            item_id,
-            call_id,
-            custom,
-            args_sent: false,
-        });
-        let index = self.tools.len() - 1;
-        let name = item.name.as_deref().unwrap_or("");
-        self.tool_header(out, index, name);
+        if let Some(id) = info.id {
+            self.id = format!("chatcmpl-{}", id.strip_prefix("resp_").unwrap_or(&id));
+            self.build_prefix();
+        }
+        Step::Continue
     }
 
-    /// The slot of a call already seen: by item id, else by call id.
-    fn slot(&self, item: &Item) -> Option<usize> {
-        let id = item.id.as_deref().filter(|s| !s.is_empty());
-        let call = item.call_id.as_deref().filter(|s| !s.is_empty());
-        self.tools.iter().position(|t| {
-            id.is_some_and(|i| t.item_id == i) || call.is_some_and(|c| t.call_id == c)
-        })
-    }
-
-    fn tool_header(&mut self, out: &mut BytesMut, index: usize, name: &str) {
-        let custom = self.tools[index].custom;
-        let call_id = self.tools[index].call_id.clone();
-        self.role(out);
-        let delta = ToolCallDelta {
-            index,
-            id: Some(&call_id),
-            kind: Some(if custom { "custom" } else { "function" }),
-            function: (!custom).then_some(FunctionDelta {
-                name: Some(name),
-                arguments: "",
-            }),
-            custom: custom.then_some(CustomDelta {
-                name: Some(name),
-                input: "",
-            }),
-        };
-        self.choice(
-            out,
-            Delta {
-                tool_calls: Some([delta]),
-                ..Delta::default()
-            },
-            None,
-        );
-    }
-
-    fn tool_delta(
+    /// A text delta (content, refusal or reasoning), placed by `into`; empty
+    /// deltas send nothing.
+    fn text<'e>(
         &mut self,
         out: &mut BytesMut,
-        index: usize,
-        name: Option<&str>,
-        text: &str,
-        custom: bool,
-    ) {
-        let delta = ToolCallDelta {
-            index,
-            id: None,
-            kind: None,
-            function: (!custom).then_some(FunctionDelta {
-                name,
-                arguments: text,
-            }),
-            custom: custom.then_some(CustomDelta { name, input: text }),
-        };
-        self.delta(
-            out,
-            Delta {
-                tool_calls: Some([delta]),
-                ..Delta::default()
-            },
-        );
+        event: &'e Event<'_>,
+        into: impl FnOnce(&'e str) -> Delta<'e>,
+    ) -> Step {
+        if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
+            self.delta(out, into(d));
+        }
+        Step::Continue
     }
 
-    /// A finished call: announce it if `added` never came, and send its
-    /// arguments whole if no argument deltas did (some streams send none).
-    fn tool_done(&mut self, item: &Item, out: &mut BytesMut) {
-        if !matches!(item.kind.as_str(), "function_call" | "custom_tool_call") {
-            return;
+    /// A new reasoning summary part: parts after the first are set apart by a
+    /// blank line in `reasoning_content`.
+    fn summary_part(&mut self, out: &mut BytesMut) -> Step {
+        if self.summary_parts > 0 {
+            self.delta(
+                out,
+                Delta {
+                    reasoning_content: Some("\n\n"),
+                    ..Delta::default()
+                },
+            );
         }
-        let index = match self.slot(item) {
-            Some(i) => i,
-            None => {
-                self.tool_started(item, out);
-                self.tools.len() - 1
-            }
-        };
-        if self.tools[index].args_sent {
-            return;
+        self.summary_parts += 1;
+        Step::Continue
+    }
+
+    /// `response.completed` / `incomplete`: the finish reason, usage and `[DONE]`.
+    fn finished(&mut self, out: &mut BytesMut, event: &Event<'_>) -> Step {
+        let info = event.response().unwrap_or_default();
+        if let Some(m) = info.model {
+            self.set_model(m);
         }
-        self.tools[index].args_sent = true;
-        let custom = self.tools[index].custom;
-        let text = if custom {
-            item.input.as_deref().unwrap_or("")
+        self.usage = info.usage;
+        let reason = if event.kind() == Kind::Incomplete {
+            incomplete_finish_reason(
+                info.incomplete_details
+                    .as_ref()
+                    .and_then(|d| d.reason.as_deref()),
+            )
+        } else if self.tools.is_empty() {
+            "stop"
         } else {
-            item.arguments.as_deref().unwrap_or("")
+            "tool_calls"
         };
-        if !text.is_empty() {
-            self.tool_delta(out, index, None, text, custom);
-        }
+        self.finish(out, reason);
+        Step::Done
     }
 
     fn finish(&mut self, out: &mut BytesMut, reason: &'static str) {
         self.role(out);
         self.choice(out, Delta::default(), Some(reason));
         if self.include_usage {
-            let usage = self
-                .usage
-                .as_ref()
-                .map(ChatUsage::from)
-                .unwrap_or(ChatUsage {
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                    total_tokens: 0,
-                    prompt_tokens_details: CachedDetails { cached_tokens: 0 },
-                    completion_tokens_details: ReasoningDetails {
-                        reasoning_tokens: 0,
-                    },
-                });
+            let usage = self.usage.as_ref().map(ChatUsage::from).unwrap_or_default();
             self.frame(out, None, Some(usage));
         }
         out.put_slice(sse::DONE);

@@ -8,9 +8,10 @@
 pub mod aggregate;
 pub mod chat;
 pub mod chat_stream;
+mod chat_wire;
 pub mod responses;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A request the gateway will not send upstream, with the field to blame.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,7 +42,8 @@ impl Invalid {
 }
 
 /// Parameters the backend refuses or that make no sense with `store:false`:
-/// never forwarded (docs/upstream.md §3).
+/// never forwarded (docs/upstream.md §3; `tests/common/mock.rs` enforces the
+/// same rules as an independent oracle).
 pub const REFUSED_PARAMS: &[&str] = &[
     "max_output_tokens",
     "max_tokens",
@@ -82,9 +84,53 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A stable conversation id derived from the conversation's opening, so every
-/// turn of one conversation shares a `session-id` and prompt cache.
-pub fn derived_session_id(seed: &[&[u8]]) -> String {
+/// The conversation's session: sets the body's `prompt_cache_key` and returns
+/// the id for the `session-id` header.
+///
+/// The id is the client's `explicit` key, else the session header `hint`, else
+/// one derived from `seed` and the conversation's opening (the body's
+/// `instructions` and first `input` item), so every turn of one conversation
+/// shares a session and a prompt cache. Blank values count as absent.
+///
+/// The returned id is always a valid header value: a client key that cannot
+/// be one (a control character, say) stays as is in the body, and the header
+/// gets a stable id derived from it.
+pub fn session_id(
+    body: &mut Map<String, Value>,
+    explicit: Option<&str>,
+    hint: Option<&str>,
+    seed: &str,
+) -> String {
+    let given = [explicit, hint]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.trim().is_empty());
+    let key = match given {
+        Some(s) => s.to_string(),
+        None => {
+            let first = body
+                .get("input")
+                .and_then(|i| i.get(0))
+                .map(Value::to_string)
+                .unwrap_or_default();
+            let instructions = body
+                .get("instructions")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            derived_session_id(&[seed.as_bytes(), instructions.as_bytes(), first.as_bytes()])
+        }
+    };
+    let id = if http::HeaderValue::from_str(&key).is_ok() {
+        key.clone()
+    } else {
+        derived_session_id(&[key.as_bytes()])
+    };
+    body.insert("prompt_cache_key".into(), Value::String(key));
+    id
+}
+
+/// A stable UUID-shaped id from the seed's parts (always a valid header value).
+fn derived_session_id(seed: &[&[u8]]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for part in seed {
@@ -97,4 +143,49 @@ pub fn derived_session_id(seed: &[&[u8]]) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body() -> Map<String, Value> {
+        let v = json!({"instructions": "sys", "input": [{"type": "message", "role": "user"}]});
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn explicit_key_then_hint_then_derived_and_blank_is_absent() {
+        let mut b = body();
+        assert_eq!(session_id(&mut b, Some("k"), Some("h"), "s"), "k");
+        assert_eq!(b["prompt_cache_key"], "k");
+        assert_eq!(session_id(&mut body(), Some(" "), Some("h"), "s"), "h");
+        assert_eq!(session_id(&mut body(), None, Some("h"), "s"), "h");
+        let derived = session_id(&mut body(), Some(""), Some("  "), "s");
+        assert_eq!(derived, session_id(&mut body(), None, None, "s"));
+        assert_ne!(derived, session_id(&mut body(), None, None, "other seed"));
+        assert!(uuid::Uuid::parse_str(&derived).is_ok(), "{derived}");
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_a_header_keeps_the_body_and_gets_a_stable_header_id() {
+        for key in ["line\nbreak", "nul\u{0}", "del\u{7f}"] {
+            let mut b = body();
+            let id = session_id(&mut b, Some(key), None, "s");
+            assert_eq!(
+                b["prompt_cache_key"], key,
+                "the body keeps the client's key"
+            );
+            assert!(http::HeaderValue::from_str(&id).is_ok(), "{id:?}");
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id:?}");
+            assert_eq!(
+                id,
+                session_id(&mut body(), Some(key), None, "other"),
+                "stable"
+            );
+        }
+        // What a header can carry is kept as is, non-ASCII included.
+        assert_eq!(session_id(&mut body(), Some("café"), None, "s"), "café");
+    }
 }

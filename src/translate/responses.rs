@@ -5,9 +5,10 @@
 //! strips the parameters the backend refuses. Item and tool types this gateway
 //! does not know pass through untouched.
 
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{derived_session_id, type_name, Invalid, REFUSED_PARAMS};
+use super::{session_id, type_name, Invalid, REFUSED_PARAMS};
 
 #[derive(Debug)]
 pub struct Normalized {
@@ -125,27 +126,39 @@ pub fn normalize(
     body.insert("stream".into(), json!(true));
     merge_include(&mut body)?;
 
-    let session_id = match body.get("prompt_cache_key").and_then(Value::as_str) {
-        Some(k) if !k.is_empty() => k.to_string(),
-        _ => match session_hint {
-            Some(s) if !s.is_empty() => s.to_string(),
-            _ => {
-                let first = body["input"]
-                    .get(0)
-                    .map(Value::to_string)
-                    .unwrap_or_default();
-                let instr = body["instructions"].as_str().unwrap_or("").to_string();
-                derived_session_id(&[seed.as_bytes(), instr.as_bytes(), first.as_bytes()])
-            }
-        },
-    };
-    body.insert("prompt_cache_key".into(), json!(session_id));
+    let explicit = body
+        .get("prompt_cache_key")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed);
     Ok(Normalized {
         body: Value::Object(body),
         model,
         stream,
         session_id,
     })
+}
+
+/// A translated body with `instructions` set to the model's own prompt and the
+/// client's instructions moved, unchanged, into a leading developer message
+/// (none when they were empty). `None` when the body is not a JSON object, or
+/// has instructions to move but no `input` array to move them into.
+pub fn with_base_instructions(body: &[u8], base: &str) -> Option<Bytes> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let obj = v.as_object_mut()?;
+    let theirs = obj
+        .insert("instructions".into(), Value::String(base.to_string()))
+        .and_then(|i| i.as_str().map(str::to_owned))
+        .filter(|i| !i.is_empty());
+    if let Some(text) = theirs {
+        let input = obj.get_mut("input")?.as_array_mut()?;
+        input.insert(
+            0,
+            json!({"type": "message", "role": "developer",
+                "content": [{"type": "input_text", "text": text}]}),
+        );
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
 fn merge_include(body: &mut Map<String, Value>) -> Result<(), Invalid> {
@@ -246,5 +259,57 @@ mod tests {
             .map(|n| n.session_id)
             .ok();
         assert_ne!(a, c);
+    }
+
+    fn rewrite(body: &Value) -> Option<Value> {
+        let out = with_base_instructions(body.to_string().as_bytes(), "BASE")?;
+        serde_json::from_slice(&out).ok()
+    }
+
+    #[test]
+    fn base_instructions_replace_the_clients_which_lead_the_input_as_developer() {
+        let user = json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]});
+        let v = rewrite(&json!({"model": "m", "instructions": "Answer in French.", "input": [user.clone()], "store": false}))
+            .unwrap_or_else(|| panic!("rewritten"));
+        assert_eq!(v["instructions"], "BASE");
+        assert_eq!(
+            v["input"],
+            json!([{"type": "message", "role": "developer",
+                "content": [{"type": "input_text", "text": "Answer in French."}]}, user])
+        );
+        assert_eq!(v["model"], "m");
+        assert_eq!(v["store"], false);
+    }
+
+    #[test]
+    fn empty_or_missing_instructions_add_no_developer_message() {
+        let input = json!([{"type": "message", "role": "user", "content": []}]);
+        for body in [
+            json!({"instructions": "", "input": input.clone()}),
+            json!({"input": input.clone()}),
+            json!({"instructions": null, "input": input.clone()}),
+        ] {
+            let v = rewrite(&body).unwrap_or_else(|| panic!("rewritten: {body}"));
+            assert_eq!(v["instructions"], "BASE", "{body}");
+            assert_eq!(v["input"], input, "{body}");
+        }
+        // Nothing to move, so no input array is needed.
+        assert_eq!(
+            rewrite(&json!({"instructions": ""})).map(|v| v["instructions"].clone()),
+            Some(json!("BASE"))
+        );
+    }
+
+    #[test]
+    fn a_body_that_cannot_take_the_rewrite_gives_none() {
+        assert_eq!(with_base_instructions(b"not json", "BASE"), None);
+        assert_eq!(rewrite(&json!([1, 2])), None, "not an object");
+        assert_eq!(rewrite(&json!("text")), None, "not an object");
+        assert_eq!(
+            rewrite(&json!({"instructions": "mine", "input": "a string"})),
+            None,
+            "instructions to move but no input array"
+        );
+        assert_eq!(rewrite(&json!({"instructions": "mine"})), None);
     }
 }

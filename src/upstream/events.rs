@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::Failure;
+
 /// The event types this gateway acts on; everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -73,10 +75,6 @@ pub struct Event<'a> {
     pub delta: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub item_id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub output_index: Option<u64>,
-    #[serde(default)]
-    pub summary_index: Option<u64>,
     #[serde(default, borrow)]
     pub item: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -112,6 +110,20 @@ impl<'a> Event<'a> {
     pub fn response(&self) -> Option<ResponseInfo> {
         self.response
             .and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+
+    /// The failure a `response.failed` / `error` event reports; `None` for any
+    /// other event. The code and message come from `response.error`, else from
+    /// the event's top level (where `error` events carry them).
+    pub fn failure(&self) -> Option<Failure> {
+        if !matches!(self.kind(), Kind::Failed | Kind::Error) {
+            return None;
+        }
+        let err = self.response().and_then(|r| r.error).unwrap_or_default();
+        Some(Failure::from_stream_error(
+            err.code.or_else(|| self.code.clone()),
+            err.message.or_else(|| self.message.clone()),
+        ))
     }
 }
 
@@ -153,15 +165,11 @@ pub struct ResponseInfo {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
     pub usage: Option<Usage>,
     #[serde(default)]
     pub error: Option<ErrorInfo>,
     #[serde(default)]
     pub incomplete_details: Option<IncompleteDetails>,
-    #[serde(default)]
-    pub created_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -258,6 +266,42 @@ mod tests {
         assert_eq!(
             (u.input_tokens, u.cached(), u.reasoning(), u.total()),
             (10, 0, 2, 15)
+        );
+    }
+
+    #[test]
+    fn failed_and_error_events_report_a_failure_and_others_do_not() {
+        let failure = |data: &str| Event::parse(data).ok().and_then(|e| e.failure());
+        assert_eq!(
+            failure(
+                r#"{"type":"response.failed","response":{"error":{"code":"server_is_overloaded","message":"busy"}}}"#
+            ),
+            Some(Failure::StreamFailed {
+                code: Some("server_is_overloaded".into()),
+                message: "busy".into()
+            })
+        );
+        // `error` events carry code and message at top level.
+        assert_eq!(
+            failure(r#"{"type":"error","code":"rate_limit_exceeded","message":"slow down"}"#)
+                .map(|f| f.kind()),
+            Some("rate_limited")
+        );
+        // A failed response without an error object still fails.
+        assert_eq!(
+            failure(r#"{"type":"response.failed","response":{"id":"r"}}"#),
+            Some(Failure::StreamFailed {
+                code: None,
+                message: "no message".into()
+            })
+        );
+        assert_eq!(
+            failure(r#"{"type":"response.completed","response":{}}"#),
+            None
+        );
+        assert_eq!(
+            failure(r#"{"type":"response.output_text.delta","delta":"x"}"#),
+            None
         );
     }
 

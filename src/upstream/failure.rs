@@ -219,10 +219,7 @@ impl Failure {
             Failure::BadRequest { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            Failure::StreamFailed { code, .. } if !self.retryable() => {
-                let _ = code;
-                StatusCode::BAD_REQUEST
-            }
+            Failure::StreamFailed { .. } if !self.retryable() => StatusCode::BAD_REQUEST,
             Failure::StreamFailed { code, .. }
                 if code.as_deref() == Some("server_is_overloaded") =>
             {
@@ -257,6 +254,13 @@ impl Failure {
                 .unwrap_or_else(|| "upstream_stream_failed".into()),
             Failure::StreamTruncated => "upstream_stream_truncated".into(),
         }
+    }
+
+    /// The 400 the backend gives while it accepts only the model's own prompt
+    /// as `instructions` (the request is then resent with
+    /// `translate::responses::with_base_instructions`).
+    pub fn refuses_instructions(&self) -> bool {
+        matches!(self, Failure::BadRequest { message, .. } if message.contains("Instructions are not valid"))
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
@@ -313,13 +317,14 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
 /// "Please try again in 12s" / "try again in 1.5s" / "in 300ms".
 fn try_again_in(message: &str) -> Option<Duration> {
     let lower = message.to_ascii_lowercase();
-    let rest = &lower[lower.find("try again in ")? + "try again in ".len()..];
+    const AFTER: &str = "try again in ";
+    let rest = lower.get(lower.find(AFTER)? + AFTER.len()..)?;
     let num: String = rest
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     let value: f64 = num.parse().ok()?;
-    let unit = &rest[num.len()..];
+    let unit = rest.get(num.len()..)?;
     if unit.starts_with("ms") {
         seconds(value / 1000.0)
     } else if unit.starts_with('m') {

@@ -17,10 +17,16 @@ use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;
 
-/// The `originator` the Codex CLI uses for its Rust client.
+/// The `originator` the Codex CLI uses for its Rust client (also the start
+/// of its `User-Agent`, and the login's `originator` parameter).
 pub const ORIGINATOR: &str = "codex_cli_rs";
 /// At most this much of an error body is read for classification.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The largest successful JSON answer `get_json` accepts. Upstream's `/models`
+/// list carries every model's prompts (about 300 KB in 2026), so success
+/// bodies cannot share the error-body cap; a cap remains so a broken upstream
+/// cannot fill memory.
+pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// One HTTP client for every account (connection reuse across accounts is fine:
 /// the token is per request).
@@ -59,7 +65,7 @@ impl Client {
         Ok(Client {
             http,
             user_agent: HeaderValue::from_str(&ua)
-                .unwrap_or_else(|_| HeaderValue::from_static("codex_cli_rs")),
+                .unwrap_or_else(|_| HeaderValue::from_static(ORIGINATOR)),
             version: HeaderValue::from_str(&cfg.client_version)
                 .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
             responses_url: reqwest::Url::parse(&format!("{}/responses", cfg.base_url))?,
@@ -106,12 +112,9 @@ impl Client {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        // A client's cache key that cannot be a header still gets a stable id.
+        // `translate::session_id` only makes header-safe ids; the fallback
+        // keeps a caller that did not use it from losing the request.
         let sid = HeaderValue::from_str(session_id)
-            .or_else(|_| {
-                let derived = crate::translate::derived_session_id(&[session_id.as_bytes()]);
-                HeaderValue::from_str(&derived)
-            })
             .unwrap_or_else(|_| HeaderValue::from_static("codex-pool"));
         headers.insert("session-id", sid.clone());
         headers.insert("thread-id", sid.clone());
@@ -164,10 +167,11 @@ impl Client {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_limited(response, timeout).await;
         if !status.is_success() {
+            let body = read_limited(response, timeout).await;
             return Err(Failure::from_response(status, &headers, &body));
         }
+        let body = read_whole(response, JSON_BODY_LIMIT, timeout).await?;
         let json = serde_json::from_slice(&body).map_err(|e| Failure::ServerError {
             status: status.as_u16(),
             message: format!("not JSON: {e}"),
@@ -206,6 +210,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// At most `ERROR_BODY_LIMIT` of an error answer, best effort: whatever
+/// arrived within `timeout` is enough to classify it.
 async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Vec<u8> {
     let mut out = Vec::new();
     let read = async {
@@ -219,6 +225,44 @@ async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Vec
     };
     let _ = tokio::time::timeout(timeout, read).await;
     out
+}
+
+/// The whole body of a successful answer, or a failure when it is larger than
+/// `limit`, breaks off, or takes longer than `timeout`: a cut body must not
+/// pass for the answer.
+async fn read_whole(
+    mut response: reqwest::Response,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
+    let status = response.status().as_u16();
+    let too_large = || Failure::ServerError {
+        status,
+        message: format!("the answer is larger than {limit} bytes"),
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    let read = async {
+        while let Some(chunk) = response.chunk().await.map_err(|e| Failure::Connect {
+            message: format!("the answer broke off: {}", error_chain(&e)),
+        })? {
+            if out.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Err(_) => Err(Failure::Timeout {
+            phase: "reading the answer",
+            after: timeout,
+        }),
+        Ok(Err(f)) => Err(f),
+        Ok(Ok(())) => Ok(out),
+    }
 }
 
 /// `codex_cli_rs/<version> (<os> <os version>; <arch>) codex-pool/<version>`.
@@ -272,5 +316,38 @@ mod tests {
             usage_url("http://127.0.0.1:9/x"),
             "http://127.0.0.1:9/x/wham/usage"
         );
+    }
+
+    fn answer(status: u16, body: Vec<u8>) -> reqwest::Response {
+        let mut r = http::Response::new(body);
+        *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+        reqwest::Response::from(r)
+    }
+
+    #[tokio::test]
+    async fn a_success_body_is_read_whole_past_the_error_cap() {
+        // The size of upstream's real /models list, five times the error cap.
+        let body = vec![b'x'; 300 * 1024];
+        let got = read_whole(
+            answer(200, body.clone()),
+            JSON_BODY_LIMIT,
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(got.map(|b| b.len()), Ok(body.len()));
+        // Error bodies stay capped.
+        let cut = read_limited(answer(500, body), Duration::from_secs(5)).await;
+        assert_eq!(cut.len(), ERROR_BODY_LIMIT);
+    }
+
+    #[tokio::test]
+    async fn a_success_body_past_its_cap_is_a_failure_not_a_cut_answer() {
+        let got = read_whole(answer(200, vec![b'x'; 2048]), 1024, Duration::from_secs(5)).await;
+        assert!(
+            matches!(&got, Err(Failure::ServerError { message, .. }) if message.contains("larger than 1024")),
+            "{got:?}"
+        );
+        let exact = read_whole(answer(200, vec![b'x'; 1024]), 1024, Duration::from_secs(5)).await;
+        assert_eq!(exact.map(|b| b.len()), Ok(1024));
     }
 }

@@ -241,6 +241,18 @@ fn detail(msg: &str) -> Response<Body> {
 /// The only instructions `legacy-prompt-model` accepts (as in 2025-08..12).
 pub const LEGACY_PROMPT: &str = "You are Codex, based on GPT-5.";
 
+/// At least this many bytes in the mock's `/models` answer: the real list
+/// carries each model's prompts and is about 300 KB, far past the gateway's
+/// 64 KiB error-body cap.
+pub const MODELS_LIST_MIN_BYTES: usize = 300 * 1024;
+
+/// A model's own system prompt, about 110 KB (three of them make the list
+/// `MODELS_LIST_MIN_BYTES`), with the quotes and newlines a real one has.
+fn model_prompt(slug: &str) -> String {
+    let para = format!("You are Codex ({slug}), a coding agent. Follow the user's \"instructions\"; keep edits small.\n\n");
+    para.repeat(110 * 1024 / para.len() + 1)
+}
+
 /// The backend's request rules (docs/upstream.md §3).
 fn check_rules(body: &Value) -> Option<String> {
     if body.get("store") != Some(&Value::Bool(false)) {
@@ -527,9 +539,10 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 return full(401, "{}", "application/json");
             }
             full(200, json!({"models": [
-                {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}]},
-                {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list"},
-                {"slug": "internal-hidden", "visibility": "hide"},
+                {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}],
+                    "base_instructions": model_prompt("gpt-5.4")},
+                {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list", "base_instructions": model_prompt("gpt-5.4-mini")},
+                {"slug": "internal-hidden", "visibility": "hide", "base_instructions": model_prompt("internal-hidden")},
                 {"slug": "legacy-prompt-model", "visibility": "list", "base_instructions": LEGACY_PROMPT}
             ]}).to_string(), "application/json")
         }

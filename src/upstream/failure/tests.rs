@@ -122,3 +122,11 @@ fn stream_failures_split_by_fault() {
     assert_eq!(too_long.client_code(), "context_length_exceeded");
     assert!(Failure::StreamTruncated.retryable());
 }
+
+#[test]
+fn only_the_instructions_400_refuses_instructions() {
+    let refused = classify(400, r#"{"detail":"Instructions are not valid"}"#);
+    assert!(refused.refuses_instructions(), "{refused:?}");
+    assert!(!classify(400, r#"{"detail":"Unsupported parameter"}"#).refuses_instructions());
+    assert!(!classify(500, "Instructions are not valid").refuses_instructions());
+}

@@ -1,7 +1,5 @@
 //! Messages and content parts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 #[test]

@@ -1,8 +1,6 @@
 //! Tests of `ChatRequest::parse` and `into_responses`: one golden request and
 //! one behaviour per test, each asserting the exact item or error it expects.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 use crate::translate::REFUSED_PARAMS;
 

@@ -1,7 +1,5 @@
 //! Tools, tool choice, parameters, parse errors and sessions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 #[test]

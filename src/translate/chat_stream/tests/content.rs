@@ -1,7 +1,5 @@
 //! Golden streams; role, content, reasoning and refusal deltas.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 // ---- golden streams -------------------------------------------------------------

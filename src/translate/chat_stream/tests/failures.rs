@@ -1,7 +1,5 @@
 //! Failures inside the stream, and the cached-prefix framing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 // ---- failures --------------------------------------------------------------------

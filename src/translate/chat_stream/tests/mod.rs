@@ -2,8 +2,6 @@
 //! back into JSON and checked, and two recorded-style streams are compared
 //! frame by frame against golden fixtures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use super::*;

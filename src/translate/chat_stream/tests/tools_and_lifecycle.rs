@@ -1,7 +1,5 @@
 //! Tool calls; created, finish, usage and [DONE].
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 // ---- tool calls -------------------------------------------------------------------
