@@ -7,7 +7,7 @@ use http::Response;
 
 use super::body::Body;
 use super::ctx::Ctx;
-use super::dispatch::{dispatch, Prepared};
+use super::dispatch::dispatch;
 use super::request;
 use crate::translate::chat::ChatRequest;
 use crate::translate::chat_stream::ChatStream;
@@ -21,21 +21,16 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         return ctx.fail(e);
     }
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);
-    let t = match chat.into_responses(hint.as_deref(), ctx.session_seed()) {
-        Ok(t) => t,
+    let include_usage = chat.include_usage();
+    let up = match chat.into_responses(hint.as_deref(), ctx.session_seed()) {
+        Ok(up) => up,
         Err(e) => return ctx.fail(e.into()),
     };
+    drop(bytes);
     let created = crate::clock::unix_now() as u64;
-    let include_usage = t.include_usage;
-    let prepared = Prepared {
-        model: t.model,
-        session_id: t.session_id,
-        body: t.body,
-        stream: t.stream,
-    };
     dispatch(
         ctx,
-        prepared,
+        up,
         |collector, model| collector.chat_completion(model, created),
         |model| ChatStream::new(model, created, include_usage),
     )

@@ -28,30 +28,22 @@ use super::error::ApiError;
 use super::relay::{Convert, Relay};
 use crate::proxy::{self, Call, Delivery, Mode};
 use crate::translate::aggregate::Collector;
-
-/// A translated request, ready for upstream.
-pub struct Prepared {
-    pub model: String,
-    pub session_id: String,
-    pub body: Value,
-    /// Whether the client asked for a stream.
-    pub stream: bool,
-}
+use crate::translate::Upstream;
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
 pub async fn dispatch<C: Convert>(
     mut ctx: Ctx,
-    p: Prepared,
+    up: Upstream,
     collected: impl FnOnce(&Collector, &str) -> Value,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
-    let Prepared {
+    let Upstream {
         model,
         session_id,
         body,
         stream,
-    } = p;
+    } = up;
     let serialized = serde_json::to_vec(&body);
     // The parsed request is large next to its bytes: gone before upstream is called.
     drop(body);

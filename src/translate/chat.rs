@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 mod messages;
 mod tools;
 
-use super::{session_id, Invalid, REASONING_EFFORTS};
+use super::{session_id, Invalid, Upstream, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
 
@@ -84,18 +84,15 @@ pub struct Message {
     pub refusal: Option<String>,
 }
 
-/// What the translation produced.
-#[derive(Debug)]
-pub struct Translated {
-    /// The codex-responses body (before serialization).
-    pub body: Value,
-    pub model: String,
-    pub stream: bool,
-    pub include_usage: bool,
-    pub session_id: String,
-}
-
 impl ChatRequest {
+    /// Whether a streamed answer ends with a usage chunk (`stream_options`).
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
     /// Parses JSON, naming the field that is wrong.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -133,7 +130,7 @@ impl ChatRequest {
         self,
         session_hint: Option<&str>,
         seed: &str,
-    ) -> Result<Translated, Invalid> {
+    ) -> Result<Upstream, Invalid> {
         self.refuse_unsupported()?;
         if self.model.trim().is_empty() {
             return Err(Invalid::field("model", "'model' must not be empty"));
@@ -203,15 +200,10 @@ impl ChatRequest {
         if !self.dropped.is_empty() {
             tracing::debug!(params = ?self.dropped.keys().collect::<Vec<_>>(), "dropped parameters the backend refuses");
         }
-        Ok(Translated {
+        Ok(Upstream {
             body: Value::Object(body),
             model: self.model,
             stream: self.stream.unwrap_or(false),
-            include_usage: self
-                .stream_options
-                .as_ref()
-                .and_then(|o| o.include_usage)
-                .unwrap_or(false),
             session_id,
         })
     }

@@ -13,6 +13,19 @@ pub mod responses;
 
 use serde_json::{Map, Value};
 
+/// A request translated for the backend: what every route hands the pool.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The codex-responses body (before serialization).
+    pub body: Value,
+    /// The model the client asked for.
+    pub model: String,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// The conversation id sent as `session-id` (header-safe).
+    pub session_id: String,
+}
+
 /// A request the gateway will not send upstream, with the field to blame.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]

@@ -8,22 +8,13 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{session_id, type_name, Invalid, REFUSED_PARAMS};
-
-#[derive(Debug)]
-pub struct Normalized {
-    pub body: Value,
-    pub model: String,
-    /// Whether the client asked for a stream.
-    pub stream: bool,
-    pub session_id: String,
-}
+use super::{session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
 
 pub fn normalize(
     bytes: &[u8],
     session_hint: Option<&str>,
     seed: &str,
-) -> Result<Normalized, Invalid> {
+) -> Result<Upstream, Invalid> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
         param: None,
         code: "invalid_json",
@@ -131,7 +122,7 @@ pub fn normalize(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed);
-    Ok(Normalized {
+    Ok(Upstream {
         body: Value::Object(body),
         model,
         stream,
@@ -186,7 +177,7 @@ fn merge_include(body: &mut Map<String, Value>) -> Result<(), Invalid> {
 mod tests {
     use super::*;
 
-    fn norm(v: Value) -> Result<Normalized, Invalid> {
+    fn norm(v: Value) -> Result<Upstream, Invalid> {
         normalize(v.to_string().as_bytes(), None, "seed")
     }
 

@@ -17,7 +17,9 @@ fn golden_full_request_translates_to_the_expected_body() {
     );
     assert_eq!(t.model, "gpt-5.4");
     assert!(t.stream);
-    assert!(t.include_usage);
+    assert!(ChatRequest::parse(GOLDEN_REQUEST.as_bytes())
+        .unwrap()
+        .include_usage());
     assert_eq!(t.session_id, "conv-1234");
 }
 

@@ -2,18 +2,18 @@
 //! one behaviour per test, each asserting the exact item or error it expects.
 
 use super::*;
-use crate::translate::REFUSED_PARAMS;
+use crate::translate::{Upstream, REFUSED_PARAMS};
 
 const GOLDEN_REQUEST: &str =
     include_str!("../../../../tests/fixtures/translate/chat_request_full.json");
 const GOLDEN_BODY: &str =
     include_str!("../../../../tests/fixtures/translate/responses_body_full.json");
 
-fn translate(v: Value) -> Result<Translated, Invalid> {
+fn translate(v: Value) -> Result<Upstream, Invalid> {
     ChatRequest::parse(v.to_string().as_bytes())?.into_responses(None, "seed")
 }
 
-fn ok(v: Value) -> Translated {
+fn ok(v: Value) -> Upstream {
     translate(v).unwrap_or_else(|e| panic!("expected a translation, got {e:?}"))
 }
 
@@ -44,7 +44,7 @@ fn messages(msgs: Value) -> Value {
     json!({"model": "gpt-5.4", "messages": msgs})
 }
 
-fn input(t: &Translated) -> &Vec<Value> {
+fn input(t: &Upstream) -> &Vec<Value> {
     t.body["input"].as_array().unwrap()
 }
 

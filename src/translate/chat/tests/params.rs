@@ -457,23 +457,22 @@ fn body_always_carries_the_backend_rules() {
 
 #[test]
 fn include_usage_comes_from_stream_options() {
-    assert!(
-        ok(with(
-            json!({"stream": true, "stream_options": {"include_usage": true}})
-        ))
-        .include_usage
-    );
-    assert!(
-        !ok(with(
-            json!({"stream": true, "stream_options": {"include_usage": false}})
-        ))
-        .include_usage
-    );
-    assert!(!ok(with(json!({"stream": true, "stream_options": {}}))).include_usage);
-    assert!(!ok(with(json!({"stream": true}))).include_usage);
+    let usage = |v: Value| {
+        ChatRequest::parse(with(v).to_string().as_bytes())
+            .unwrap()
+            .include_usage()
+    };
+    assert!(usage(
+        json!({"stream": true, "stream_options": {"include_usage": true}})
+    ));
+    assert!(!usage(
+        json!({"stream": true, "stream_options": {"include_usage": false}})
+    ));
+    assert!(!usage(json!({"stream": true, "stream_options": {}})));
+    assert!(!usage(json!({"stream": true})));
 }
 
-fn session(body: Value, hint: Option<&str>, seed: &str) -> Translated {
+fn session(body: Value, hint: Option<&str>, seed: &str) -> Upstream {
     ChatRequest::parse(body.to_string().as_bytes())
         .unwrap()
         .into_responses(hint, seed)
