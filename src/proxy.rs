@@ -103,9 +103,19 @@ pub async fn serve(
     tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
+    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
     let mut upstream_wait = Duration::ZERO;
     let mut failures: Vec<(String, Failure)> = Vec::new();
+    // Failures that are not an account's fault spend the request's retry
+    // budget; the body's digest tells outlier detection one request from another.
+    let mut suspects = 0;
+    let mut digest = None;
     for (i, account) in candidates.iter().enumerate() {
+        if suspects >= pool_cfg.retry_budget {
+            tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id,
+                budget = pool_cfg.retry_budget, "retry budget spent on upstream failures; not trying more accounts");
+            break;
+        }
         let Some(claimed) = account.claim(Instant::now()) else {
             decision.attempts.push(Attempt {
                 account: account.name.clone(),
@@ -146,11 +156,14 @@ pub async fn serve(
                 let kind = failure.kind();
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                claimed.failed(
-                    setback.as_ref(),
-                    pool_cfg.backoff_base,
-                    pool_cfg.backoff_max,
-                );
+                match setback {
+                    Some(s) if !failure.blames_account() => {
+                        suspects += 1;
+                        let d = *digest.get_or_insert_with(|| body_digest(&call.body));
+                        claimed.failed_suspect(&s, d, pool_cfg.outlier_failures, backoff);
+                    }
+                    s => claimed.failed(s.as_ref(), backoff.0, backoff.1),
+                }
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),
                     outcome: kind,
@@ -167,7 +180,7 @@ pub async fn serve(
                         failure,
                     });
                 }
-                if i + 1 < candidates.len() {
+                if i + 1 < candidates.len() && suspects < pool_cfg.retry_budget {
                     app.metrics.failover(&account.name, kind);
                     tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, account = %account.name, reason = kind, error = %failure, "failing over to the next account");
                 } else {
@@ -182,4 +195,13 @@ pub async fn serve(
         exhausted: snap.pool.why_exhausted(scope),
         failures,
     })
+}
+
+/// A digest of a request body: equal bodies are the same request to outlier
+/// detection, however often a client sends it.
+pub fn body_digest(body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
 }

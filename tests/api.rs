@@ -478,7 +478,12 @@ async fn a_client_that_disconnects_cancels_its_upstream_request() {
 #[tokio::test]
 async fn an_upstream_that_goes_silent_mid_stream_ends_with_an_error_event() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b"], "idle_timeout = \"400ms\"\n").await;
+    let gw = Gateway::start(
+        &mock,
+        &["a", "b"],
+        "idle_timeout = \"400ms\"\n[pool]\noutlier_failures = 1\n",
+    )
+    .await;
     let mut events = mock::text_events("gpt-5.4", &["one"]);
     events.truncate(8); // through the first text delta, no completion
     mock.script("a", Script::Stall(events));

@@ -78,7 +78,9 @@ fn families(scrape: &str) -> BTreeMap<String, Family> {
 /// A live scrape after traffic that creates every series the gateway can emit.
 async fn live_families() -> BTreeMap<String, Family> {
     let mock = Mock::start().await;
-    let extra = "[[api_keys]]\nname = \"team\"\nkey = \"sk-team-key\"\n";
+    // One failure cools an account here, so a cooling series exists.
+    let extra =
+        "[pool]\noutlier_failures = 1\n[[api_keys]]\nname = \"team\"\nkey = \"sk-team-key\"\n";
     let gw = Gateway::start(&mock, &["a", "b"], extra).await;
     let key = [("authorization", "Bearer sk-team-key")];
     mock.answer_headers(

@@ -350,7 +350,7 @@ async fn client_keys_label_tokens_and_count_rate_limited_requests() {
 #[tokio::test]
 async fn a_server_error_fails_over_and_cools_the_account() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b"], "").await;
+    let gw = Gateway::start(&mock, &["a", "b"], "[pool]\noutlier_failures = 1\n").await;
     mock.script(
         "a",
         Script::Status(500, r#"{"error":{"message":"boom"}}"#.into(), vec![]),
@@ -446,7 +446,7 @@ async fn a_usage_limit_cools_the_account_until_upstream_says() {
 #[tokio::test]
 async fn when_every_account_fails_the_request_is_counted_with_the_code_the_client_saw() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b"], "").await;
+    let gw = Gateway::start(&mock, &["a", "b"], "[pool]\noutlier_failures = 1\n").await;
     for account in ["a", "b"] {
         mock.script(
             account,

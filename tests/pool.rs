@@ -178,7 +178,10 @@ async fn every_retryable_failure_fails_over_within_the_request() {
     for stream in [false, true] {
         for (kind, script) in &cases {
             let mock = Mock::start().await;
-            let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
+            // One failure moves an account here (the default waits for a second
+            // request: see `one_poison_request_does_not_cool_the_pool`).
+            let extra = format!("{ADMIN}[pool]\noutlier_failures = 1\n");
+            let gw = Gateway::start(&mock, &["a", "b"], &extra).await;
             mock.script("a", script.clone());
             let (status, headers, text) = if stream {
                 ask_stream(&gw).await
@@ -375,7 +378,12 @@ async fn usage_limited_account_is_skipped_until_its_reset_then_retried() {
 #[tokio::test]
 async fn transient_cooldown_ends_with_one_probe() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a", "b"], "[pool]\nbackoff_base = \"400ms\"\n").await;
+    let gw = Gateway::start(
+        &mock,
+        &["a", "b"],
+        "[pool]\nbackoff_base = \"400ms\"\noutlier_failures = 1\n",
+    )
+    .await;
     mock.script("a", Script::Status(500, "x".into(), vec![]));
     assert_eq!(ask(&gw).await.1["x-codex-pool-account"], "b");
     assert_eq!(
@@ -695,5 +703,86 @@ async fn a_plain_403_cools_the_account_instead_of_demanding_a_new_login() {
     let a = accounts.iter().find(|x| x["name"] == "a").unwrap();
     assert_eq!(a["state"], "cooling", "{a}");
     assert_eq!(a["reason"], "forbidden");
+    gw.stop().await;
+}
+
+/// A request that fails everywhere (a "poison" body) is retried on at most
+/// `pool.retry_budget` accounts, and resending the same body never cools an
+/// account: the pool keeps serving everyone else.
+#[tokio::test]
+async fn one_poison_request_does_not_cool_the_pool() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b", "c"], ADMIN).await;
+    let poison = chat("gpt-5.4", "the same body every time");
+    for _ in 0..4 {
+        for account in ["a", "b", "c"] {
+            mock.script(account, Script::Status(500, "boom".into(), vec![]));
+        }
+        let (status, _, text) = gw.post("/v1/chat/completions", &poison).await;
+        assert_eq!(status, 503, "{text}");
+        assert!(text.contains("a: upstream error 500"), "{text}");
+    }
+    assert_eq!(
+        mock.accounts_hit(),
+        ["a", "b"].repeat(4),
+        "the retry budget (2) stops each try before c"
+    );
+    for a in admin_accounts(&gw).await {
+        assert_eq!(a["state"], "ready", "{a}");
+    }
+    // Unrelated requests are still served by the first account.
+    let (status, h, _) = ask(&gw).await;
+    assert_eq!(status, 200);
+    assert_eq!(h["x-codex-pool-account"], "a");
+    gw.stop().await;
+}
+
+/// Failures that are not the account's fault cool it once requests with
+/// different bodies fail on it in a row (`pool.outlier_failures`, default 2).
+#[tokio::test]
+async fn failures_of_different_requests_in_a_row_cool_the_account() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
+    for text in ["first", "second"] {
+        mock.script("a", Script::Status(502, "bad gateway".into(), vec![]));
+        let (status, h, _) = gw
+            .post("/v1/chat/completions", &chat("gpt-5.4", text))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(h["x-codex-pool-account"], "b");
+    }
+    let accounts = admin_accounts(&gw).await;
+    let a = accounts.iter().find(|x| x["name"] == "a").unwrap();
+    assert_eq!(a["state"], "cooling", "{a}");
+    let (_, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "third"))
+        .await;
+    assert_eq!(h["x-codex-pool-account"], "b");
+    assert_eq!(mock.accounts_hit(), ["a", "b", "a", "b", "b"]);
+    gw.stop().await;
+}
+
+/// The budget is configurable, and failures that are the account's own
+/// (its usage limit) spend none of it.
+#[tokio::test]
+async fn the_retry_budget_counts_only_failures_that_are_not_the_accounts_fault() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b", "c"], "[pool]\nretry_budget = 1\n").await;
+    mock.script("a", usage_limit(3600));
+    mock.script("b", Script::Status(500, "boom".into(), vec![]));
+    let (status, _, text) = ask(&gw).await;
+    assert_eq!(status, 503, "{text}");
+    assert_eq!(
+        mock.accounts_hit(),
+        ["a", "b"],
+        "a's usage limit is its own; b's 500 spends the budget of 1"
+    );
+    mock.clear();
+    let (status, h, _) = ask(&gw).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        h["x-codex-pool-account"], "b",
+        "a is parked until its reset"
+    );
     gw.stop().await;
 }

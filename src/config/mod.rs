@@ -101,6 +101,13 @@ pub struct PoolConfig {
     pub usage_probe_interval: Option<Duration>,
     pub refresh_before_expiry: Duration,
     pub activity_size: usize,
+    /// Attempts one request may spend on failures that are not the account's
+    /// fault (5xx, timeouts, broken streams): a request that fails that way
+    /// everywhere stops there instead of touching every account.
+    pub retry_budget: usize,
+    /// Such failures in a row, from requests with different bodies, before an
+    /// account cools: one poison request cannot cool the pool.
+    pub outlier_failures: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -279,6 +286,8 @@ fn defaults() -> Config {
             backoff_max: Duration::from_secs(300),
             usage_probe_interval: None,
             refresh_before_expiry: Duration::from_secs(300),
+            retry_budget: 2,
+            outlier_failures: 2,
             activity_size: 200,
         },
         accounts: Vec::new(),

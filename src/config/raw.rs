@@ -42,6 +42,8 @@ pub struct RawPool {
     pub usage_probe_interval: Option<String>,
     pub refresh_before_expiry: Option<String>,
     pub activity_size: Option<u64>,
+    pub retry_budget: Option<u64>,
+    pub outlier_failures: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

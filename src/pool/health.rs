@@ -86,6 +86,11 @@ pub struct Health {
     probing: Option<u64>,
     probes: u64,
     admin_disabled: bool,
+    /// Failures in a row that were not the account's fault, each from a
+    /// request with a body unlike the one before (outlier detection).
+    suspects_in_row: u32,
+    /// The body digest of the last such failure.
+    last_suspect: Option<u64>,
 }
 
 /// Whether one account may take a request now.
@@ -126,6 +131,8 @@ impl Default for Health {
             probing: None,
             probes: 0,
             admin_disabled: false,
+            suspects_in_row: 0,
+            last_suspect: None,
         }
     }
 }
@@ -199,6 +206,8 @@ impl Health {
     pub fn on_success(&mut self) {
         self.probing = None;
         self.failures_in_row = 0;
+        self.suspects_in_row = 0;
+        self.last_suspect = None;
         if self.state == State::Cooling {
             self.state = State::Ready;
             self.reason = None;
@@ -240,6 +249,30 @@ impl Health {
                 self.set(State::NeedsRelogin, reason);
             }
         }
+    }
+
+    /// A failure that may not be the account's fault (5xx, timeout, a broken
+    /// stream) from the request whose body digest is `request`: the account
+    /// cools only once `threshold` such failures of different requests came in
+    /// a row, or at once when the request was its `probe`. Returns whether it cooled.
+    pub fn on_suspect(
+        &mut self,
+        setback: &Setback,
+        (request, threshold, probe): (u64, u32, bool),
+        now: Instant,
+        (base, max): (Duration, Duration),
+    ) -> bool {
+        if self.last_suspect != Some(request) {
+            self.suspects_in_row = self.suspects_in_row.saturating_add(1);
+            self.last_suspect = Some(request);
+        }
+        if !probe && self.suspects_in_row < threshold {
+            return false;
+        }
+        self.suspects_in_row = 0;
+        self.last_suspect = None;
+        self.on_setback(setback, now, base, max);
+        true
     }
 
     fn cool(&mut self, until: Instant, reason: String, usage_limited: bool) {

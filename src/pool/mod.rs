@@ -204,6 +204,30 @@ impl Claimed<'_> {
     }
 }
 
+impl Claimed<'_> {
+    /// A failure that may not be the account's fault: counted toward outlier
+    /// detection (`Health::on_suspect`) rather than cooling the account at once.
+    pub fn failed_suspect(
+        mut self,
+        setback: &Setback,
+        request: u64,
+        threshold: u32,
+        backoff: (std::time::Duration, std::time::Duration),
+    ) {
+        let probe = self.probe.take();
+        let mut h = self.account.health();
+        let cooled = h.on_suspect(
+            setback,
+            (request, threshold, probe.is_some()),
+            Instant::now(),
+            backoff,
+        );
+        if let (false, Some(p)) = (cooled, probe) {
+            h.release(p);
+        }
+    }
+}
+
 impl Drop for Claimed<'_> {
     fn drop(&mut self) {
         if let Some(p) = self.probe {

@@ -72,10 +72,16 @@ pub async fn dispatch<C: Convert>(
     };
     let upstream_model = served.upstream_model().map(str::to_owned);
     let model = upstream_model.clone().unwrap_or(model);
-    let pool_cfg = &ctx.snap.config.pool;
-    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let request = proxy::body_digest(ctx.gateway_request_id.as_bytes());
     let ledger = &mut ctx.ledger;
-    ledger.served(served.account.clone(), ctx.key.clone(), &model, backoff);
+    let pool_cfg = &ctx.snap.config.pool;
+    ledger.served(
+        served.account.clone(),
+        ctx.key.clone(),
+        &model,
+        pool_cfg,
+        request,
+    );
     ledger.first_byte(served.upstream_wait);
     match served.delivery {
         Delivery::Collected(collector) => {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::error::ApiError;
 use crate::app::App;
+use crate::config::PoolConfig;
 use crate::keys::ClientKey;
 use crate::pool::Account;
 use crate::route::Route;
@@ -31,8 +32,12 @@ struct ServedBy {
     account: Arc<Account>,
     key: Option<Arc<ClientKey>>,
     model: String,
-    /// The request's own snapshot's backoff, for a mid-stream setback.
+    /// The request's own snapshot's backoff and outlier threshold, for a
+    /// mid-stream setback.
     backoff: (Duration, Duration),
+    outlier_failures: u32,
+    /// Tells this request from others to outlier detection.
+    request: u64,
 }
 
 impl Ledger {
@@ -61,19 +66,22 @@ impl Ledger {
         self.route
     }
 
-    /// The pool walk found an account; `backoff` is the request's pool config's.
+    /// The pool walk found an account; `pool` is the request's own config.
     pub fn served(
         &mut self,
         account: Arc<Account>,
         key: Option<Arc<ClientKey>>,
         model: &str,
-        backoff: (Duration, Duration),
+        pool: &PoolConfig,
+        request: u64,
     ) {
         self.served = Some(ServedBy {
             account,
             key,
             model: model.to_string(),
-            backoff,
+            backoff: (pool.backoff_base, pool.backoff_max),
+            outlier_failures: pool.outlier_failures,
+            request,
         });
     }
 
@@ -123,10 +131,14 @@ impl Ledger {
         if let Some(s) = &self.served {
             s.account.set_last_error(failure.kind());
             if let Some(setback) = failure.setback() {
-                let (base, max) = s.backoff;
-                s.account
-                    .health()
-                    .on_setback(&setback, tokio::time::Instant::now(), base, max);
+                let now = tokio::time::Instant::now();
+                let mut h = s.account.health();
+                if failure.blames_account() {
+                    h.on_setback(&setback, now, s.backoff.0, s.backoff.1);
+                } else {
+                    let suspect = (s.request, s.outlier_failures, false);
+                    h.on_suspect(&setback, suspect, now, s.backoff);
+                }
             }
         }
         self.end(200, failure.kind());

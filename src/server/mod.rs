@@ -134,9 +134,15 @@ async fn answer(
     shared: Arc<Shared>,
     req: http::Request<hyper::body::Incoming>,
 ) -> http::Response<body::Body> {
+    guarded(router::route(shared, req)).await
+}
+
+/// `routed`, with a panic turned into a 500 answer.
+async fn guarded(
+    routed: impl Future<Output = http::Response<body::Body>>,
+) -> http::Response<body::Body> {
     use futures_util::FutureExt;
-    let routed = std::panic::AssertUnwindSafe(router::route(shared, req)).catch_unwind();
-    match routed.await {
+    match std::panic::AssertUnwindSafe(routed).catch_unwind().await {
         Ok(resp) => resp,
         Err(panic) => {
             tracing::error!(
@@ -166,4 +172,21 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
     padded.resize(128, b' ');
     msg.extend_from_slice(&padded);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&msg)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_with_a_500_envelope() {
+        let resp = guarded(async { panic!("a bug") }).await;
+        assert_eq!(resp.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal_error");
+    }
 }

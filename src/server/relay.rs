@@ -183,3 +183,68 @@ impl<C: Convert> Relay<C> {
         (out.freeze(), self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::app::App;
+    use crate::route::Route;
+
+    /// A converter with a bug: it panics on the second event.
+    struct Buggy(u32);
+
+    impl Convert for Buggy {
+        fn convert(&mut self, _: Sse, out: &mut BytesMut) -> Step {
+            self.0 += 1;
+            assert!(self.0 < 2, "a bug in a converter");
+            out.extend_from_slice(b"data: one\n\n");
+            Step::Continue
+        }
+        fn error_frame(&self, _: &Failure, _: &mut BytesMut) {}
+        fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+            (None, None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_relaying_ends_the_body_and_counts_internal_error() {
+        let dir = std::env::temp_dir();
+        let config = crate::config::Config::parse("", &dir.join("none.toml")).unwrap();
+        let app = App::new(config).unwrap();
+        let frames = ["data: {\"type\":\"a\"}\n\n", "data: {\"type\":\"b\"}\n\n"];
+        let bytes = futures_util::stream::iter(
+            frames.map(|f| Ok::<_, std::convert::Infallible>(Bytes::from(f))),
+        );
+        let ledger = Ledger::open(
+            Arc::clone(&app),
+            Route::Chat,
+            std::time::Instant::now(),
+            None,
+        );
+        let relay = Relay::new(
+            Buggy(0),
+            VecDeque::new(),
+            EventStream::new(bytes),
+            Duration::from_secs(5),
+            ledger,
+        );
+        let body = relay.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            &body[..],
+            b"data: one\n\n",
+            "what came before the bug is sent"
+        );
+        let scrape = String::from_utf8(app.metrics.scrape(&[])).unwrap();
+        assert!(
+            scrape.contains(
+                r#"codex_pool_requests_total{code="internal_error",route="chat",status_class="5xx"} 1"#
+            ),
+            "{scrape}"
+        );
+        assert!(!scrape.contains("client_disconnected"), "{scrape}");
+    }
+}

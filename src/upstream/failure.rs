@@ -93,6 +93,28 @@ impl Failure {
         }
     }
 
+    /// Whether the failure says something about the account itself (its
+    /// quota, its login, its standing at the edge) rather than about upstream
+    /// or the request: those move the account at once; the others (5xx,
+    /// timeouts, broken streams) count toward outlier detection and the
+    /// request's retry budget.
+    pub fn blames_account(&self) -> bool {
+        match self {
+            Failure::UsageLimited { .. }
+            | Failure::UsageNotIncluded { .. }
+            | Failure::RateLimited { .. }
+            | Failure::Unauthorized { .. }
+            | Failure::CloudflareBlocked
+            | Failure::Forbidden { .. }
+            | Failure::BadRequest { .. } => true,
+            Failure::ServerError { .. }
+            | Failure::Timeout { .. }
+            | Failure::Connect { .. }
+            | Failure::StreamFailed { .. }
+            | Failure::StreamTruncated => false,
+        }
+    }
+
     /// Whether another account may serve the request.
     pub fn retryable(&self) -> bool {
         match self {

@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+// Not every test file scripts the mock.
+#[allow(unused_imports)]
 pub use mock::{Mock, Script};
 
 pub fn now() -> u64 {
@@ -94,13 +96,25 @@ impl Gateway {
     }
 
     /// Starts a gateway on a config text in `dir` (auth files already written).
-    pub async fn start_with(_mock: &Mock, dir: tempfile::TempDir, text: &str) -> Gateway {
+    pub async fn start_with(mock: &Mock, dir: tempfile::TempDir, text: &str) -> Gateway {
+        Gateway::start_bound(mock, dir, text, "127.0.0.1:0").await
+    }
+
+    /// As `start_with`, its listener bound to `bind` (`0.0.0.0:0`: a listener
+    /// off loopback, still reached through 127.0.0.1).
+    pub async fn start_bound(
+        _mock: &Mock,
+        dir: tempfile::TempDir,
+        text: &str,
+        bind: &str,
+    ) -> Gateway {
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, text).unwrap();
         let config = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
         let app = App::new(config).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind(bind).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(codex_pool::run_app(
             Arc::clone(&app),

@@ -129,6 +129,12 @@ impl Validator {
                 d.refresh_before_expiry,
             ),
             activity_size: self.positive("pool.activity_size", raw.activity_size, d.activity_size),
+            retry_budget: self.positive("pool.retry_budget", raw.retry_budget, d.retry_budget),
+            outlier_failures: self.positive(
+                "pool.outlier_failures",
+                raw.outlier_failures,
+                d.outlier_failures,
+            ),
         }
     }
 
