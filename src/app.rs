@@ -1,6 +1,6 @@
 //! The process-wide state: the live snapshot behind one `ArcSwap`, and what
 //! outlives snapshots (accounts by name, metrics, the activity log, the
-//! models catalog). The upstream client is a snapshot's, carried over to the
+//! conversation affinity tables, the models catalog). The upstream client is a snapshot's, carried over to the
 //! next one while its settings stay the same.
 //!
 //! A reload builds a whole new `Snapshot` and stores it in one swap, so a
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
 use crate::models::Catalog;
-use crate::pool::{activity::Activity, Account, Pool, Registry};
+use crate::pool::{activity::Activity, affinity::Affinity, Account, Pool, Registry};
 use crate::upstream;
 
 /// Everything one configuration version decides.
@@ -34,6 +34,8 @@ pub struct App {
     pub accounts: Registry,
     pub metrics: Metrics,
     pub activity: Activity,
+    /// Which account each conversation, turn-state and encrypted blob is on.
+    pub affinity: Affinity,
     /// One reload at a time (SIGHUP, the file watcher and the admin API).
     pub reloading: std::sync::Mutex<()>,
     pub models: ArcSwap<Catalog>,
@@ -53,6 +55,7 @@ impl App {
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
+        let affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {
@@ -60,6 +63,7 @@ impl App {
             accounts,
             metrics,
             activity,
+            affinity,
             reloading: std::sync::Mutex::new(()),
             models: ArcSwap::from_pointee(Catalog::builtin()),
         }))
@@ -82,6 +86,10 @@ impl App {
         } else {
             Arc::new(upstream::Client::new(now)?)
         };
+        if old.config.affinity != config.affinity {
+            self.affinity
+                .resize(config.affinity.max_conversations, config.affinity.ttl);
+        }
         let snapshot = build(&self.accounts, config, &old.keys, upstream);
         self.metrics
             .touch(snapshot.pool.accounts(), &key_names(&snapshot));

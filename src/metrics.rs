@@ -50,6 +50,8 @@ pub struct Metrics {
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
     models_refreshes: IntCounterVec,
+    affinity: IntCounterVec,
+    blobs_stripped: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -186,6 +188,16 @@ impl Metrics {
                 "Config reloads by outcome.",
                 &["outcome"],
             )?,
+            affinity: counter(
+                "codex_pool_affinity_total",
+                "Served requests by how their account was chosen: new, kept, moved (off: affinity disabled).",
+                &["outcome"],
+            )?,
+            blobs_stripped: counter(
+                "codex_pool_affinity_blobs_stripped_total",
+                "Encrypted blobs of another account removed from requests before they reached this one.",
+                &["account"],
+            )?,
             models_refreshes: counter(
                 "codex_pool_models_refreshes_total",
                 "Refreshes of the models list from upstream, by outcome (ok, error).",
@@ -266,6 +278,16 @@ impl Metrics {
     /// A per-key limit refused a request of `key`.
     pub fn client_rate_limited(&self, key: &str) {
         self.client_rate_limited.with_label_values(&[key]).inc();
+    }
+
+    /// A served request's affinity outcome (`new`, `kept`, `moved`, `off`).
+    pub fn affinity(&self, outcome: &str) {
+        self.affinity.with_label_values(&[outcome]).inc();
+    }
+
+    /// `n` encrypted blobs were removed from a request for `account`.
+    pub fn blobs_stripped(&self, account: &str, n: u64) {
+        self.blobs_stripped.with_label_values(&[account]).inc_by(n);
     }
 
     /// A refresh of the models list from upstream succeeded (`true`) or not.
@@ -359,6 +381,12 @@ impl Metrics {
         }
         for outcome in ["ok", "invalid"] {
             self.config_reloads.with_label_values(&[outcome]);
+        }
+        for outcome in ["new", "kept", "moved"] {
+            self.affinity.with_label_values(&[outcome]);
+        }
+        for a in accounts {
+            self.blobs_stripped.with_label_values(&[&a.name]);
         }
     }
 

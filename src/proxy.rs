@@ -9,6 +9,7 @@
 //! from there. For a client that did not stream, nothing has reached it until
 //! the whole answer is in, so even a mid-stream failure moves to the next account.
 
+mod affinity;
 mod attempt;
 
 use std::sync::Arc;
@@ -21,9 +22,11 @@ use tokio::time::Instant;
 use crate::app::{App, Snapshot};
 use crate::keys::ClientKey;
 use crate::pool::activity::{Attempt, Decision};
+use crate::pool::affinity::Outcome;
 use crate::pool::{Account, Exhausted};
 use crate::route::Route;
 use crate::upstream::Failure;
+pub(crate) use attempt::remember_blob;
 pub use attempt::{Delivery, Mode};
 
 /// What the route asks of the pool.
@@ -35,6 +38,12 @@ pub struct Call {
     pub model: String,
     pub session_id: String,
     pub body: Bytes,
+    /// The conversation, within its key's namespace (`pool::affinity`).
+    pub conversation: u64,
+    /// Digests of the encrypted blobs the body carries.
+    pub blobs: Vec<u64>,
+    /// The client's `x-codex-turn-state`, if it sent one.
+    pub turn_state: Option<String>,
 }
 
 pub struct Served {
@@ -91,8 +100,9 @@ pub async fn serve(
         model: call.model.clone(),
         attempts: Vec::new(),
         served_by: None,
+        affinity: String::new(),
     };
-    let candidates = match snap.pool.plan(strategy, scope) {
+    let mut candidates = match snap.pool.plan(strategy, scope) {
         Ok(c) => c,
         Err(x) => {
             tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, "no account can serve: {:?}", x);
@@ -100,7 +110,8 @@ pub async fn serve(
             return Err(ServeError::NoCandidate(x));
         }
     };
-    tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(),
+    let mut placed = affinity::place(app, call, strategy, &mut candidates);
+    tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(), affinity = %placed.describe(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
     let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
@@ -136,6 +147,14 @@ pub async fn serve(
         match result {
             Ok((headers, delivery)) => {
                 claimed.succeeded();
+                if i > 0 && placed == Outcome::Kept {
+                    placed = Outcome::Moved("its account failed this request");
+                }
+                if placed != Outcome::Off {
+                    remember(app, call, account, &headers);
+                }
+                app.metrics.affinity(placed.label());
+                decision.affinity = placed.describe();
                 app.metrics.attempt(&account.name, "ok", took);
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),
@@ -196,6 +215,19 @@ pub async fn serve(
         failures,
     })
 }
+
+/// What the gateway learns from an answer: the conversation is on `account`
+/// now, and a turn-state token it minted belongs to it.
+fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) {
+    let now = Instant::now();
+    app.affinity.served(call.conversation, &account.name, now);
+    if let Some(t) = headers.get(TURN_STATE) {
+        app.affinity.minted(t.as_bytes(), &account.name);
+    }
+}
+
+/// The per-turn routing token the backend mints (`docs/upstream.md` §9).
+pub const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier
 /// detection, however often a client sends it.

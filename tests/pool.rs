@@ -80,8 +80,11 @@ async fn round_robin_rotates_evenly() {
         "[pool]\nstrategy = \"round_robin\"\n",
     )
     .await;
-    for _ in 0..6 {
-        assert_eq!(ask(&gw).await.0, 200);
+    // Six new conversations (a conversation itself stays on its account:
+    // see tests/affinity.rs).
+    for i in 0..6 {
+        let body = chat("gpt-5.4", &format!("conversation {i}"));
+        assert_eq!(gw.post("/v1/chat/completions", &body).await.0, 200);
     }
     let hits = mock.accounts_hit();
     for name in ["a", "b", "c"] {

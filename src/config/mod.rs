@@ -36,6 +36,17 @@ pub struct Config {
     pub admin_token: Option<Secret<String>>,
     pub metrics_listen: Option<SocketAddr>,
     pub log: LogConfig,
+    pub affinity: AffinityConfig,
+}
+
+/// `[affinity]`: keeping each conversation on one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffinityConfig {
+    pub enabled: bool,
+    /// A conversation unused this long is forgotten.
+    pub ttl: Duration,
+    /// Conversations remembered at most (least recently used go first).
+    pub max_conversations: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -294,6 +305,11 @@ fn defaults() -> Config {
         api_keys: Vec::new(),
         admin_token: None,
         metrics_listen: None,
+        affinity: AffinityConfig {
+            enabled: true,
+            ttl: Duration::from_secs(3600),
+            max_conversations: 100_000,
+        },
         log: LogConfig {
             format: LogFormat::Text,
             level: "info".into(),

@@ -87,3 +87,11 @@ pub struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAffinity {
+    pub enabled: Option<bool>,
+    pub ttl: Option<String>,
+    pub max_conversations: Option<u64>,
+}

@@ -16,9 +16,13 @@ use serde::de::value::StrDeserializer;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use super::raw::{
-    RawAccount, RawAdmin, RawApiKey, RawLog, RawMetrics, RawPool, RawServer, RawUpstream,
+    RawAccount, RawAdmin, RawAffinity, RawApiKey, RawLog, RawMetrics, RawPool, RawServer,
+    RawUpstream,
 };
-use super::{defaults, Config, Problem};
+use super::{defaults, AffinityConfig, Config, Problem};
+
+/// The most conversations `[affinity]` may be told to remember.
+const MAX_CONVERSATIONS: usize = 10_000_000;
 
 /// Collects problems while turning raw sections into a `Config`.
 #[derive(Default)]
@@ -135,6 +139,7 @@ impl Validator {
         let admin: RawAdmin = self.section(&mut table, "admin");
         let metrics: RawMetrics = self.section(&mut table, "metrics");
         let log: RawLog = self.section(&mut table, "log");
+        let affinity: RawAffinity = self.section(&mut table, "affinity");
         let accounts: Vec<RawAccount> = self.list(&mut table, "accounts");
         let api_keys: Vec<RawApiKey> = self.list(&mut table, "api_keys");
         for key in table.keys() {
@@ -150,6 +155,24 @@ impl Validator {
         let admin_token = self.admin(admin);
         let metrics_listen = metrics.listen.and_then(|t| self.addr("metrics.listen", &t));
         let log = self.log(log, d.log);
+        let affinity = AffinityConfig {
+            enabled: affinity.enabled.unwrap_or(d.affinity.enabled),
+            ttl: self.duration("affinity.ttl", affinity.ttl, d.affinity.ttl),
+            max_conversations: self.positive(
+                "affinity.max_conversations",
+                affinity.max_conversations,
+                d.affinity.max_conversations,
+            ),
+        };
+        if affinity.max_conversations > MAX_CONVERSATIONS {
+            self.problem(
+                "affinity.max_conversations",
+                format!(
+                    "{} is more than {MAX_CONVERSATIONS}",
+                    affinity.max_conversations
+                ),
+            );
+        }
 
         Some(Config {
             path,
@@ -161,6 +184,7 @@ impl Validator {
             admin_token,
             metrics_listen,
             log,
+            affinity,
         })
     }
 

@@ -23,6 +23,10 @@ pub struct Decision {
     pub attempts: Vec<Attempt>,
     /// The account that served, if any did.
     pub served_by: Option<String>,
+    /// How the account was chosen: `new`, `kept`, `moved (<why>)` (empty when
+    /// no account served; `off` when affinity is disabled).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub affinity: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +76,7 @@ mod tests {
             time: String::new(),
             request_id: id.into(),
             gateway_request_id: id.into(),
+            affinity: String::new(),
             api_key: None,
             route: "chat",
             strategy: "primary_first",

@@ -6,6 +6,7 @@
 //! the candidate list one request walks.
 
 pub mod activity;
+pub mod affinity;
 pub mod health;
 pub mod quota;
 mod strategy;

@@ -109,7 +109,10 @@ pub(super) async fn attempt(
     let up = &snap.config.upstream;
     let mut creds = fresh_credentials(app, account).await?;
     let mut replayed = false;
-    let mut body = call.body.clone();
+    // Blobs another account produced would be refused here: not sent.
+    let mut body =
+        super::affinity::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
+    let mut stripped_all = false;
     let mut swapped_instructions = false;
     let answer = loop {
         let sent = snap
@@ -136,6 +139,15 @@ pub(super) async fn attempt(
                 swapped_instructions = true;
                 body = rewritten;
             }
+            // A blob the gateway could not place (a restart, another
+            // gateway): once more on this account, with none of them.
+            Err(f) if !stripped_all && f.refuses_encrypted_content() => {
+                let Some(clean) = super::affinity::body_for(app, call, account, true) else {
+                    return Err(f.into());
+                };
+                stripped_all = true;
+                body = clean;
+            }
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
                 creds = app
@@ -159,7 +171,9 @@ pub(super) async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let event = Event::parse(sse.data.as_deref().unwrap_or("")).ok();
+                let data = sse.data.as_deref().unwrap_or("");
+                remember_blob(app, account, data);
+                let event = Event::parse(data).ok();
                 if let Some(f) = event.as_ref().and_then(Event::failure) {
                     return Err(f.into());
                 }
@@ -180,10 +194,19 @@ pub(super) async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                if collector.push(sse.data.as_deref().unwrap_or(""))? {
+                let data = sse.data.as_deref().unwrap_or("");
+                remember_blob(app, account, data);
+                if collector.push(data)? {
                     return Ok((headers, Delivery::Collected(collector)));
                 }
             }
         }
+    }
+}
+
+/// An encrypted blob in an upstream event belongs to the account that sent it.
+pub(crate) fn remember_blob(app: &App, account: &Account, data: &str) {
+    if let Some(blob) = crate::translate::blobs::in_event(data) {
+        app.affinity.produced(&blob, &account.name);
     }
 }

@@ -26,6 +26,7 @@ use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
 use super::relay::{Convert, Relay};
+use crate::pool::affinity;
 use crate::proxy::{self, Call, Delivery, Mode};
 use crate::translate::aggregate::Collector;
 use crate::translate::Upstream;
@@ -44,6 +45,10 @@ pub async fn dispatch<C: Convert>(
         body,
         stream,
     } = up;
+    let blobs: Vec<u64> = crate::translate::blobs::in_request(&body)
+        .into_iter()
+        .map(|b| affinity::digest(b.as_bytes()))
+        .collect();
     let serialized = serde_json::to_vec(&body);
     // The parsed request is large next to its bytes: gone before upstream is called.
     drop(body);
@@ -57,8 +62,15 @@ pub async fn dispatch<C: Convert>(
         gateway_request_id: ctx.gateway_request_id.clone(),
         key: ctx.key.clone(),
         model: model.clone(),
+        conversation: affinity::conversation_id(ctx.key.as_ref().map(|k| k.name()), &session_id),
         session_id,
         body,
+        blobs,
+        turn_state: ctx
+            .headers
+            .get(proxy::TURN_STATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     let mode = if stream { Mode::Stream } else { Mode::Collect };
     let app = std::sync::Arc::clone(ctx.app());
@@ -83,7 +95,8 @@ pub async fn dispatch<C: Convert>(
         request,
     );
     ledger.first_byte(served.upstream_wait);
-    match served.delivery {
+    let turn_state = served.headers.get(proxy::TURN_STATE).cloned();
+    let mut resp = match served.delivery {
         Delivery::Collected(collector) => {
             let answer = collected(&collector, &model);
             let reported = answer["model"].as_str().map(str::to_owned);
@@ -101,5 +114,10 @@ pub async fn dispatch<C: Convert>(
             proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref());
             resp
         }
+    };
+    // The client replays it for the rest of the turn; it routes back here.
+    if let Some(t) = turn_state {
+        resp.headers_mut().insert(proxy::TURN_STATE, t);
     }
+    resp
 }

@@ -85,6 +85,14 @@ impl Ledger {
         });
     }
 
+    /// An event relayed to the client: an encrypted blob in it belongs to the
+    /// account that served it.
+    pub fn observe(&self, data: &str) {
+        if let Some(s) = &self.served {
+            crate::proxy::remember_blob(&self.app, &s.account, data);
+        }
+    }
+
     /// The model the answer itself reported, when it says one.
     pub fn set_model(&mut self, model: &str) {
         if let Some(s) = &mut self.served {

@@ -154,6 +154,7 @@ impl<C: Convert> Relay<C> {
                     Err(f) => return Some(self.fail(f)),
                 },
             };
+            self.ledger.observe(sse.data.as_deref().unwrap_or(""));
             let mut out = BytesMut::new();
             match self.conv.convert(sse, &mut out) {
                 Step::Continue if out.is_empty() => continue,

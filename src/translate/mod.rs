@@ -6,6 +6,7 @@
 //! streams → one JSON answer (`aggregate`).
 
 pub mod aggregate;
+pub mod blobs;
 pub mod chat;
 pub mod chat_stream;
 mod chat_wire;

@@ -115,6 +115,19 @@ impl Failure {
         }
     }
 
+    /// The 400 an account gives for encrypted content another account
+    /// produced (`docs/upstream.md` §9).
+    pub fn refuses_encrypted_content(&self) -> bool {
+        match self {
+            Failure::BadRequest { code, message, .. } => {
+                code.as_deref() == Some("invalid_encrypted_content")
+                    || message.contains("Encrypted content organization_id did not match")
+                    || message.contains("Could not decode the compaction blob")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether another account may serve the request.
     pub fn retryable(&self) -> bool {
         match self {

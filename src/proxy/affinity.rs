@@ -1,0 +1,101 @@
+//! Where a conversation goes: the pool walk's first choice when the request
+//! belongs to a conversation the gateway has seen, and the request body each
+//! account may be sent (without blobs it could not read).
+//!
+//! In order: a turn-state token goes back to the account that minted it (a
+//! hard pin); under `round_robin` a conversation then prefers the account
+//! that owns its encrypted blobs, then the one it was last served by (soft:
+//! only while that account is usable). Under `primary_first` and
+//! `priority_order` the strategy's order wins over soft affinity — spending
+//! the first account first is their point — so a conversation that moved
+//! while the primary was out moves back when it recovers.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::Call;
+use crate::app::App;
+use crate::config::Strategy;
+use crate::pool::affinity::{digest, Outcome};
+use crate::pool::Account;
+use crate::translate::blobs;
+
+/// Why a conversation prefers an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    TurnState,
+    Blobs,
+    Conversation,
+}
+
+/// Puts the conversation's account first among `candidates` (when it is one
+/// of them) and says how the request was placed.
+pub(super) fn place(
+    app: &App,
+    call: &Call,
+    strategy: Strategy,
+    candidates: &mut [Arc<Account>],
+) -> Outcome {
+    if !app.snapshot().config.affinity.enabled {
+        return Outcome::Off;
+    }
+    let Some((account, reason)) = preferred(app, call, strategy) else {
+        return Outcome::New;
+    };
+    match candidates.iter().position(|a| *a.name == *account) {
+        Some(i) => {
+            candidates[..=i].rotate_right(1);
+            Outcome::Kept
+        }
+        None => Outcome::Moved(match reason {
+            Reason::TurnState => "the account that minted its turn-state cannot serve",
+            Reason::Blobs => "the account that owns its encrypted content cannot serve",
+            Reason::Conversation => "its account cannot serve",
+        }),
+    }
+}
+
+fn preferred(app: &App, call: &Call, strategy: Strategy) -> Option<(Arc<str>, Reason)> {
+    let table = &app.affinity;
+    if let Some(a) = call
+        .turn_state
+        .as_deref()
+        .and_then(|t| table.turn_state(t.as_bytes()))
+    {
+        return Some((a, Reason::TurnState));
+    }
+    if strategy != Strategy::RoundRobin {
+        return None;
+    }
+    if let Some(a) = call.blobs.iter().rev().find_map(|d| table.blob_owner(*d)) {
+        return Some((a, Reason::Blobs));
+    }
+    table
+        .conversation(call.conversation, tokio::time::Instant::now())
+        .map(|a| (a, Reason::Conversation))
+}
+
+/// The body `account` may be sent: without the blobs another account produced
+/// (`all`: without every blob, after upstream refused one anyway). `None`:
+/// the body as it is. Counts what was removed.
+pub(super) fn body_for(app: &App, call: &Call, account: &Account, all: bool) -> Option<Bytes> {
+    if call.blobs.is_empty() {
+        return None;
+    }
+    let foreign = |d: u64| {
+        all || app
+            .affinity
+            .blob_owner(d)
+            .is_some_and(|owner| *owner != *account.name)
+    };
+    if !call.blobs.iter().any(|d| foreign(*d)) {
+        return None;
+    }
+    let mut body: serde_json::Value = serde_json::from_slice(&call.body).ok()?;
+    let removed = blobs::strip(&mut body, |b| !foreign(digest(b.as_bytes())));
+    app.metrics.blobs_stripped(&account.name, removed as u64);
+    tracing::info!(request_id = %call.request_id, account = %account.name, removed, every = all,
+        "removed encrypted content this account cannot read");
+    serde_json::to_vec(&body).ok().map(Bytes::from)
+}

@@ -1,0 +1,124 @@
+//! Encrypted state in a conversation: reasoning items' `encrypted_content`
+//! and compaction items, which only the account that produced them can read
+//! (`docs/upstream.md` §9).
+//!
+//! Pure functions over the Responses body and upstream events: find the blobs
+//! a request carries, find the blob an output item carries, and remove blobs
+//! before a request goes to an account that could not read them — keeping
+//! what is readable (a reasoning item's summary stays; a compaction item,
+//! nothing but its blob, goes).
+
+use serde_json::Value;
+
+/// The item types whose `encrypted_content` is bound to an account.
+fn carries_blob(item: &Value) -> Option<&str> {
+    let kind = item.get("type")?.as_str()?;
+    if !matches!(kind, "reasoning" | "compaction" | "compaction_summary") {
+        return None;
+    }
+    item.get("encrypted_content")?
+        .as_str()
+        .filter(|s| !s.is_empty())
+}
+
+/// The blobs in a request body's `input`, in order.
+pub fn in_request(body: &Value) -> Vec<&str> {
+    body.get("input")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(carries_blob).collect())
+        .unwrap_or_default()
+}
+
+/// The blob an upstream event's output item carries, if any (only
+/// `response.output_item.done`, whose item is final). Cheap for other events:
+/// the text is searched before anything is parsed.
+pub fn in_event(data: &str) -> Option<String> {
+    if !data.contains("encrypted_content") || !data.contains("response.output_item.done") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(data).ok()?;
+    if v.get("type")?.as_str()? != "response.output_item.done" {
+        return None;
+    }
+    carries_blob(v.get("item")?).map(str::to_owned)
+}
+
+/// Removes from `body`'s input every blob `keep` refuses: a reasoning item
+/// loses its `encrypted_content` (its summary stays), a compaction item goes
+/// whole. Returns how many blobs were removed.
+pub fn strip(body: &mut Value, keep: impl Fn(&str) -> bool) -> usize {
+    let Some(items) = body.get_mut("input").and_then(Value::as_array_mut) else {
+        return 0;
+    };
+    let mut removed = 0;
+    items.retain_mut(|item| {
+        let Some(blob) = carries_blob(item) else {
+            return true;
+        };
+        if keep(blob) {
+            return true;
+        }
+        removed += 1;
+        let reasoning = item.get("type").and_then(Value::as_str) == Some("reasoning");
+        if let (true, Some(obj)) = (reasoning, item.as_object_mut()) {
+            obj.remove("encrypted_content");
+            true
+        } else {
+            false
+        }
+    });
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body() -> Value {
+        json!({"input": [
+            {"type": "message", "role": "user", "content": "hi"},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thought"}],
+             "encrypted_content": "enc-a-1"},
+            {"type": "compaction", "encrypted_content": "enc-b-2"},
+            {"type": "reasoning", "summary": [], "encrypted_content": "enc-b-3"},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        ]})
+    }
+
+    #[test]
+    fn finds_the_blobs_a_request_carries() {
+        assert_eq!(in_request(&body()), ["enc-a-1", "enc-b-2", "enc-b-3"]);
+        assert!(in_request(&json!({"input": "text"})).is_empty());
+    }
+
+    #[test]
+    fn strips_foreign_blobs_and_keeps_summaries() {
+        let mut b = body();
+        let removed = strip(&mut b, |blob| blob.starts_with("enc-a"));
+        assert_eq!(removed, 2);
+        let items = b["input"].as_array().unwrap();
+        assert_eq!(items.len(), 4, "the compaction item went: {b}");
+        assert_eq!(items[1]["encrypted_content"], "enc-a-1", "own blob kept");
+        assert_eq!(items[2]["type"], "reasoning");
+        assert!(items[2].get("encrypted_content").is_none());
+        assert_eq!(items[3]["type"], "function_call");
+        assert_eq!(strip(&mut b, |_| false), 1);
+        assert!(in_request(&b).is_empty());
+    }
+
+    #[test]
+    fn finds_the_blob_of_a_finished_output_item() {
+        let done = json!({"type": "response.output_item.done", "output_index": 0,
+            "item": {"type": "reasoning", "summary": [], "encrypted_content": "enc-x"}})
+        .to_string();
+        assert_eq!(in_event(&done).as_deref(), Some("enc-x"));
+        let added = done.replace("output_item.done", "output_item.added");
+        assert_eq!(in_event(&added), None);
+        assert_eq!(
+            in_event(r#"{"type":"response.output_text.delta","delta":"x"}"#),
+            None
+        );
+    }
+}
