@@ -102,7 +102,11 @@ pub async fn serve(
         served_by: None,
         affinity: String::new(),
     };
-    let mut candidates = match snap.pool.plan(strategy, scope) {
+    let preferred = affinity::preferred(app, call, strategy);
+    let planned = snap
+        .pool
+        .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
+    let (candidates, kept) = match planned {
         Ok(c) => c,
         Err(x) => {
             tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, "no account can serve: {:?}", x);
@@ -110,7 +114,8 @@ pub async fn serve(
             return Err(ServeError::NoCandidate(x));
         }
     };
-    let mut placed = affinity::place(app, call, strategy, &mut candidates);
+    let enabled = snap.config.affinity.enabled;
+    let mut placed = affinity::outcome(enabled, preferred.map(|(_, r)| r), kept);
     tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(), affinity = %placed.describe(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;

@@ -449,7 +449,13 @@ fn the_dashboard_has_the_promised_rows_and_panels() {
         .collect();
     assert_eq!(
         rows,
-        ["Overview", "Accounts", "Usage", "Failovers and refreshes"]
+        [
+            "Overview",
+            "Accounts",
+            "Usage",
+            "Failovers and refreshes",
+            "Conversations"
+        ]
     );
     let panels = panels_by_row(&d);
     let row_exprs = |row: &str| -> String {
@@ -461,6 +467,18 @@ fn the_dashboard_has_the_promised_rows_and_panels() {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    let conversations = row_exprs("Conversations");
+    for needle in [
+        "codex_pool_affinity_total",
+        "kind=\"cached_input\"",
+        "sum by (account) (rate(codex_pool_tokens_total{kind=\"cached_input\"",
+        "sum by (api_key) (rate(codex_pool_tokens_total{kind=\"cached_input\"",
+    ] {
+        assert!(
+            conversations.contains(needle),
+            "Conversations lacks {needle}"
+        );
+    }
     let overview = row_exprs("Overview");
     for needle in [
         "rate(codex_pool_requests_total",

@@ -149,8 +149,14 @@ async fn a_scoped_key_never_fails_over_outside_its_accounts() {
 async fn per_key_strategy_override() {
     let mock = Mock::start().await;
     let gw = Gateway::start(&mock, &["a", "b"], &keys_config()).await;
-    for _ in 0..4 {
-        assert_eq!(ask_as(&gw, "sk-bob-123456", "gpt-5.4").await.0, 200);
+    // Four new conversations (one conversation would stay on its account).
+    for i in 0..4 {
+        let body = chat("gpt-5.4", &format!("question {i}"));
+        let key = [("authorization", "Bearer sk-bob-123456")];
+        assert_eq!(
+            gw.post_with("/v1/chat/completions", &body, &key).await.0,
+            200
+        );
     }
     for _ in 0..2 {
         assert_eq!(ask_as(&gw, "sk-alice-123456", "gpt-5.4").await.0, 200);

@@ -318,22 +318,57 @@ impl Pool {
         strategy: Strategy,
         scope: Option<&[String]>,
     ) -> Result<Vec<Arc<Account>>, Exhausted> {
+        self.plan_for(strategy, scope, None).map(|(list, _)| list)
+    }
+
+    /// `plan`, with `prefer` (a conversation's account) first when it is a
+    /// candidate; says whether it was. A conversation kept on its account
+    /// does not turn the round-robin wheel, so new conversations still spread
+    /// evenly.
+    pub fn plan_for(
+        &self,
+        strategy: Strategy,
+        scope: Option<&[String]>,
+        prefer: Option<&str>,
+    ) -> Result<(Vec<Arc<Account>>, bool), Exhausted> {
         let now = Instant::now();
         let in_scope = |a: &Account| scope.is_none_or(|s| s.iter().any(|n| n == &a.name));
-        let mut list = order(
-            strategy,
-            &self.accounts,
-            &self.by_priority,
-            |a| in_scope(a) && a.credentials().is_some() && a.availability(now).usable(),
-            &self.counter,
-        );
+        let usable =
+            |a: &Account| in_scope(a) && a.credentials().is_some() && a.availability(now).usable();
+        let round_robin = strategy == Strategy::RoundRobin;
+        let mut list = if round_robin && prefer.is_some() {
+            order(
+                Strategy::PrimaryFirst,
+                &self.accounts,
+                &self.by_priority,
+                usable,
+                &self.counter,
+            )
+        } else {
+            order(
+                strategy,
+                &self.accounts,
+                &self.by_priority,
+                usable,
+                &self.counter,
+            )
+        };
         if list.is_empty() {
             return Err(self.why_exhausted(scope));
+        }
+        let at = prefer.and_then(|p| list.iter().position(|a| a.name == p));
+        match at {
+            Some(i) => list[..=i].rotate_right(1),
+            None if round_robin && prefer.is_some() => {
+                let start = self.counter.fetch_add(1, Ordering::Relaxed) % list.len();
+                list.rotate_left(start);
+            }
+            None => {}
         }
         if let Some(max) = self.max_attempts {
             list.truncate(max.max(1));
         }
-        Ok(list)
+        Ok((list, at.is_some()))
     }
 
     /// Why every in-scope account is out: usage-limited when all are.

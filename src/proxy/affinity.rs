@@ -23,32 +23,28 @@ use crate::translate::blobs;
 
 /// Why a conversation prefers an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reason {
+pub(super) enum Reason {
     TurnState,
     Blobs,
     Conversation,
 }
 
-/// Puts the conversation's account first among `candidates` (when it is one
-/// of them) and says how the request was placed.
-pub(super) fn place(
-    app: &App,
-    call: &Call,
-    strategy: Strategy,
-    candidates: &mut [Arc<Account>],
-) -> Outcome {
+/// The account the conversation should go to, if it has one, and why.
+pub(super) fn preferred(app: &App, call: &Call, strategy: Strategy) -> Option<(Arc<str>, Reason)> {
     if !app.snapshot().config.affinity.enabled {
-        return Outcome::Off;
+        return None;
     }
-    let Some((account, reason)) = preferred(app, call, strategy) else {
-        return Outcome::New;
-    };
-    match candidates.iter().position(|a| *a.name == *account) {
-        Some(i) => {
-            candidates[..=i].rotate_right(1);
-            Outcome::Kept
-        }
-        None => Outcome::Moved(match reason {
+    preferred_account(app, call, strategy)
+}
+
+/// How the request was placed, given its preference and whether the plan
+/// could put that account first.
+pub(super) fn outcome(enabled: bool, preferred: Option<Reason>, kept: bool) -> Outcome {
+    match (enabled, preferred, kept) {
+        (false, _, _) => Outcome::Off,
+        (true, None, _) => Outcome::New,
+        (true, Some(_), true) => Outcome::Kept,
+        (true, Some(reason), false) => Outcome::Moved(match reason {
             Reason::TurnState => "the account that minted its turn-state cannot serve",
             Reason::Blobs => "the account that owns its encrypted content cannot serve",
             Reason::Conversation => "its account cannot serve",
@@ -56,7 +52,7 @@ pub(super) fn place(
     }
 }
 
-fn preferred(app: &App, call: &Call, strategy: Strategy) -> Option<(Arc<str>, Reason)> {
+fn preferred_account(app: &App, call: &Call, strategy: Strategy) -> Option<(Arc<str>, Reason)> {
     let table = &app.affinity;
     if let Some(a) = call
         .turn_state

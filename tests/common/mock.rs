@@ -9,6 +9,9 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[path = "conversation.rs"]
+pub mod conversation;
+
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -85,6 +88,8 @@ struct State {
     record: bool,
     /// Streams whose body was dropped before its last event was sent.
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
+    /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
+    conversations: Option<conversation::Sim>,
 }
 
 #[derive(Clone)]
@@ -219,6 +224,12 @@ impl Mock {
     pub fn cancelled_streams(&self) -> usize {
         let s = self.state.lock().expect("mock state");
         s.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Answers unscripted `/responses` requests as a backend that binds
+    /// conversation state to accounts (`tests/common/conversation.rs`).
+    pub fn conversation_mode(&self) {
+        self.state.lock().expect("mock state").conversations = Some(Default::default());
     }
 
     pub fn clear(&self) {
@@ -500,6 +511,23 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 let extra = s.headers.get(&account).cloned().unwrap_or_default();
                 (script, extra, s.default_delay, s.default_deltas, Arc::clone(&s.cancelled))
             };
+            let simulated = {
+                let mut s = st.lock().expect("mock state");
+                let ts = headers.get("x-codex-turn-state").map(String::as_str);
+                match (&script, s.conversations.as_mut()) {
+                    (None, Some(sim)) => Some(sim.answer(&account, ts, &body, &model)),
+                    _ => None,
+                }
+            };
+            match simulated {
+                Some(conversation::Verdict::Refuse(v)) => return full(400, v.to_string(), "application/json"),
+                Some(conversation::Verdict::Answer(events, ts)) => {
+                    let mut extra = extra;
+                    extra.push(("x-codex-turn-state".into(), ts));
+                    return stream_response(sse_bytes(&events), delay, &model, &extra, cancelled);
+                }
+                None => {}
+            }
             match script {
                 None => {
                     let events = default_answer(&body, &model, deltas);
