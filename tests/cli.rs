@@ -286,3 +286,51 @@ async fn metrics_can_have_their_own_listener() {
     assert!(ok && text.contains("codex_pool_build_info"), "{text}");
     assert_eq!(api, 404, "the metrics listener serves only /metrics");
 }
+
+#[tokio::test]
+async fn the_usage_probe_sends_no_token_of_a_disabled_account() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    for a in ["off", "on"] {
+        write_auth(
+            &dir.path().join(format!("{a}.json")),
+            a,
+            &access_token(a, 3600),
+            "rt",
+        );
+    }
+    let text = format!(
+        "{}[[accounts]]\nname = \"off\"\nauth_file = \"off.json\"\nenabled = false\n[[accounts]]\nname = \"on\"\nauth_file = \"on.json\"\n",
+        config_text(
+            &mock,
+            &[],
+            "[pool]\nusage_probe_interval = \"1h\"\n[admin]\ntoken = \"admin-secret\"\n"
+        )
+    );
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    let mut probed = false;
+    for _ in 0..50 {
+        let (_, text) = gw
+            .get(
+                "/admin/accounts",
+                &[("authorization", "Bearer admin-secret")],
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).unwrap();
+        // "off" comes first in the loop: once "on" has its quota, "off" was passed over.
+        if v["accounts"][1]["quota"].is_object() {
+            probed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let probes: Vec<String> = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/wham/usage"))
+        .map(|s| s.header("chatgpt-account-id").unwrap_or("").to_string())
+        .collect();
+    gw.stop().await;
+    assert!(probed, "the enabled account was probed");
+    assert_eq!(probes, vec!["on".to_string()]);
+}
