@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::auth::refresh;
 use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
-use crate::pool::{quota, Setback, State};
+use crate::pool::{quota, Availability, Setback, State};
 
 /// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
@@ -113,6 +113,13 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
         };
         let url = crate::upstream::usage_url(&snap.config.upstream.base_url);
         for account in snap.pool.accounts() {
+            // A disabled account or a dead login gets no token sent for it.
+            if matches!(
+                account.availability(Instant::now()),
+                Availability::Disabled { .. } | Availability::NeedsRelogin { .. }
+            ) {
+                continue;
+            }
             let Some(creds) = account.credentials() else {
                 continue;
             };

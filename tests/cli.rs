@@ -286,3 +286,204 @@ async fn metrics_can_have_their_own_listener() {
     assert!(ok && text.contains("codex_pool_build_info"), "{text}");
     assert_eq!(api, 404, "the metrics listener serves only /metrics");
 }
+
+fn check_config(path: &Path) -> (bool, String) {
+    let out = Command::new(binary())
+        .args(["check-config", "--config"])
+        .arg(path)
+        .env_remove("CODEX_POOL_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_reports_every_harmful_value_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("harmful.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[server]
+listen = "0.0.0.0:8787"
+header_read_timeout = "0s"
+[upstream]
+base_url = "http://example.com/backend-api/codex"
+issuer = "http://auth.example.com"
+models_refresh = "0s"
+first_byte_timeout = "0s"
+[pool]
+refresh_before_expiry = "2h"
+[admin]
+token = "change-me"
+[[accounts]]
+name = "a"
+auth_file = "a.json"
+[[accounts]]
+name = "b"
+auth_file = "./a.json"
+[[api_keys]]
+name = "k"
+key_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+"#,
+    )
+    .unwrap();
+    let (ok, err) = check_config(&cfg);
+    assert!(!ok);
+    for (key, says) in [
+        ("server.header_read_timeout", "minimum of 100ms"),
+        ("upstream.base_url", "in clear"),
+        ("upstream.issuer", "in clear"),
+        ("upstream.models_refresh", "minimum of 1m"),
+        ("upstream.first_byte_timeout", "minimum of 100ms"),
+        ("pool.refresh_before_expiry", "maximum of 30m"),
+        ("admin.token", "16 characters"),
+        ("accounts[1].auth_file", "accounts[0]"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("{}: {key}:", cfg.display())))
+            .unwrap_or_else(|| panic!("{key} missing in:\n{err}"));
+        assert!(line.contains(says), "{line}");
+    }
+    assert!(
+        !err.contains("change-me"),
+        "the token is not echoed:\n{err}"
+    );
+}
+
+#[test]
+fn check_config_warns_about_readable_secrets_and_shared_logins() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["a.json", "b.json"] {
+        write_auth(
+            &dir.path().join(file),
+            "acct-same",
+            &access_token("x", 3600),
+            "rt",
+        );
+    }
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[admin]\ntoken = \"a-long-admin-token\"\n[[accounts]]\nname = \"a\"\nauth_file = \"a.json\"\n[[accounts]]\nname = \"b\"\nauth_file = \"b.json\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, err) = check_config(&cfg);
+    assert!(ok, "warnings do not refuse the file:\n{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("warning:")
+            && l.contains("readable by group or others")
+            && l.contains("admin.token")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("warning:")
+            && l.contains("\"a\" and \"b\"")
+            && l.contains("acct-same")),
+        "{err}"
+    );
+    assert!(!err.contains("a-long-admin-token"), "{err}");
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, err) = check_config(&cfg);
+    assert!(!err.contains("readable by group"), "{err}");
+}
+
+#[tokio::test]
+async fn an_admin_token_from_the_cli_works_as_its_digest() {
+    let out = Command::new(binary()).arg("admin-token").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let token = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap()
+        .to_string();
+    let stanza: String = text
+        .lines()
+        .skip_while(|l| *l != "[admin]")
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(stanza.contains("token_sha256 = \""), "{text}");
+    assert!(!stanza.contains(&token), "only the digest goes in the file");
+
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], &stanza).await;
+    let bearer = format!("Bearer {token}");
+    let (ok, _) = gw
+        .get("/admin/accounts", &[("authorization", bearer.as_str())])
+        .await;
+    let (wrong, _) = gw
+        .get("/admin/accounts", &[("authorization", "Bearer not-it")])
+        .await;
+    assert_eq!((ok, wrong), (200, 401));
+
+    // `accounts` cannot authenticate with a digest: it says so and how.
+    let out = Command::new(binary())
+        .args(["accounts", "--config"])
+        .arg(&gw.config_path)
+        .env_remove("CODEX_POOL_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    gw.stop().await;
+    assert!(out.status.success());
+    assert!(
+        shown.contains("token_sha256") && shown.contains("CODEX_POOL_ADMIN_TOKEN"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn the_usage_probe_sends_no_token_of_a_disabled_account() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    for a in ["off", "on"] {
+        write_auth(
+            &dir.path().join(format!("{a}.json")),
+            a,
+            &access_token(a, 3600),
+            "rt",
+        );
+    }
+    let text = format!(
+        "{}[[accounts]]\nname = \"off\"\nauth_file = \"off.json\"\nenabled = false\n[[accounts]]\nname = \"on\"\nauth_file = \"on.json\"\n",
+        config_text(
+            &mock,
+            &[],
+            "[pool]\nusage_probe_interval = \"1h\"\n[admin]\ntoken = \"admin-secret\"\n"
+        )
+    );
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    let mut probed = false;
+    for _ in 0..50 {
+        let (_, text) = gw
+            .get(
+                "/admin/accounts",
+                &[("authorization", "Bearer admin-secret")],
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).unwrap();
+        // "off" comes first in the loop: once "on" has its quota, "off" was passed over.
+        if v["accounts"][1]["quota"].is_object() {
+            probed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let probes: Vec<String> = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/wham/usage"))
+        .map(|s| s.header("chatgpt-account-id").unwrap_or("").to_string())
+        .collect();
+    gw.stop().await;
+    assert!(probed, "the enabled account was probed");
+    assert_eq!(probes, vec!["on".to_string()]);
+}

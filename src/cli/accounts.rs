@@ -9,10 +9,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::auth::{login, store};
 use crate::clock;
 use crate::config::Config;
+use crate::secret::Secret;
 
 /// One line of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,9 +62,7 @@ pub async fn accounts(config_path: &Path) -> Result<(), String> {
 
 /// The server's view, or why it could not be had.
 async fn from_admin(config: &Config, now: i64) -> Result<(String, Vec<Row>), String> {
-    let Some(token) = config.admin_token.as_ref() else {
-        return Err("no [admin].token in the config, so the running server was not asked".into());
-    };
+    let token = bearer(config, std::env::var(TOKEN_ENV).ok())?;
     let url = format!("http://{}/admin/accounts", reachable(config.server.listen));
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -98,6 +99,33 @@ async fn from_admin(config: &Config, now: i64) -> Result<(String, Vec<Row>), Str
     };
     let rows = list.iter().map(|a| admin_row(a, now)).collect();
     Ok((url, rows))
+}
+
+/// Where `accounts` finds the admin token when the config holds only its digest.
+const TOKEN_ENV: &str = "CODEX_POOL_ADMIN_TOKEN";
+
+/// The admin token to present: the config's own, else `$CODEX_POOL_ADMIN_TOKEN`
+/// when `[admin]` gives only `token_sha256` (checked against it first, so a
+/// wrong one is never sent).
+fn bearer(config: &Config, env: Option<String>) -> Result<Secret<String>, String> {
+    let Some(admin) = config.admin_token.as_ref() else {
+        return Err("no [admin] token in the config, so the running server was not asked".into());
+    };
+    if let Some(clear) = &admin.clear {
+        return Ok(clear.clone());
+    }
+    let Some(token) = env.filter(|t| !t.is_empty()) else {
+        return Err(format!(
+            "[admin] gives only token_sha256, and a digest cannot authenticate: set {TOKEN_ENV} to the admin token to ask the running server"
+        ));
+    };
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if !bool::from(digest.ct_eq(&admin.sha256)) {
+        return Err(format!(
+            "{TOKEN_ENV} does not match [admin] token_sha256, so the running server was not asked"
+        ));
+    }
+    Ok(Secret::new(token))
 }
 
 /// Where to reach a listen address from this machine (0.0.0.0 → 127.0.0.1).
@@ -273,6 +301,34 @@ fn table(rows: &[Row]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn config(admin: &str) -> Config {
+        Config::parse(admin, Path::new("/tmp/config.toml"))
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_digest_only_admin_needs_the_token_from_the_environment() {
+        let clear = config("[admin]\ntoken = \"a-long-admin-token\"\n");
+        let got = bearer(&clear, Some("ignored".into())).map(|t| t.expose().clone());
+        assert_eq!(got.as_deref(), Ok("a-long-admin-token"));
+
+        let hash = hex::encode(Sha256::digest(b"a-long-admin-token"));
+        let hashed = config(&format!("[admin]\ntoken_sha256 = \"{hash}\"\n"));
+        let why = bearer(&hashed, None).err().unwrap_or_default();
+        assert!(
+            why.contains("token_sha256") && why.contains(TOKEN_ENV),
+            "{why}"
+        );
+        let got = bearer(&hashed, Some("a-long-admin-token".into())).map(|t| t.expose().clone());
+        assert_eq!(got.as_deref(), Ok("a-long-admin-token"));
+        let why = bearer(&hashed, Some("wrong".into()))
+            .err()
+            .unwrap_or_default();
+        assert!(why.contains("does not match"), "{why}");
+        assert!(bearer(&config(""), None).is_err());
+    }
 
     #[test]
     fn relative_times_are_coarse() {

@@ -1,6 +1,8 @@
-//! The command line: `serve`, `check-config`, `login`, `import`, `accounts`, `keys`.
+//! The command line: `serve`, `check-config`, `login`, `import`, `accounts`,
+//! `keys`, `admin-token`.
 
 mod accounts;
+mod check;
 mod login;
 
 use std::path::PathBuf;
@@ -64,6 +66,8 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print a fresh random admin token and its [admin] stanza (with only its hash).
+    AdminToken,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,7 +79,7 @@ pub enum KeysCommand {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
-        Command::CheckConfig { config } => check_config(config),
+        Command::CheckConfig { config } => check::check_config(config),
         Command::Login {
             config,
             account,
@@ -90,6 +94,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Keys {
             command: KeysCommand::New { name },
         } => keys_new(&name),
+        Command::AdminToken => admin_token(),
     }
 }
 
@@ -152,6 +157,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         }
     };
     init_logging(config.log.format, &config.log.level);
+    // `Config::load` logged these before logging was set up.
+    for w in &config.warnings {
+        tracing::warn!(key = %w.key, "{}", w.message);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -189,44 +198,23 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     })
 }
 
-fn check_config(path: Option<PathBuf>) -> ExitCode {
-    let Some(path) = path.or_else(config::default_path) else {
-        eprintln!("codex-pool: no --config given and no home folder for the default path");
-        return ExitCode::FAILURE;
-    };
-    match Config::load(&path) {
-        Ok(cfg) => {
-            println!(
-                "{}: ok ({} account(s), {} client key(s), strategy {})",
-                path.display(),
-                cfg.accounts.len(),
-                cfg.api_keys.len(),
-                cfg.pool.strategy.as_str()
-            );
-            // A login that cannot be used is not a config error (log in and the
-            // running gateway picks it up), but say so.
-            for a in &cfg.accounts {
-                if let Err(e) = crate::auth::store::load_credentials(&a.auth_file) {
-                    eprintln!("warning: account {:?}: {e}", a.name);
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+/// 32 random bytes in hex after `prefix`, and the SHA-256 of the whole, in hex.
+fn random_secret(prefix: &str) -> Result<(String, String), String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("codex-pool: no randomness: {e}"))?;
+    let secret = format!("{prefix}{}", hex::encode(bytes));
+    let hash = hex::encode(Sha256::digest(secret.as_bytes()));
+    Ok((secret, hash))
 }
 
 fn keys_new(name: &str) -> ExitCode {
-    let mut bytes = [0u8; 32];
-    if let Err(e) = getrandom::fill(&mut bytes) {
-        eprintln!("codex-pool: no randomness: {e}");
-        return ExitCode::FAILURE;
-    }
-    let key = format!("sk-pool-{}", hex::encode(bytes));
-    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let (key, hash) = match random_secret("sk-pool-") {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("# the key (give it to the client; it is not stored anywhere):");
     println!("{key}");
     println!();
@@ -234,5 +222,26 @@ fn keys_new(name: &str) -> ExitCode {
     println!("[[api_keys]]");
     println!("name = {}", toml_edit::Value::from(name));
     println!("key_sha256 = \"{hash}\"");
+    ExitCode::SUCCESS
+}
+
+fn admin_token() -> ExitCode {
+    let (token, hash) = match random_secret("adm-") {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "# the admin token (send it as `authorization: Bearer ...`; it is not stored anywhere):"
+    );
+    println!("{token}");
+    println!();
+    println!("# add to the config:");
+    println!("[admin]");
+    println!("token_sha256 = \"{hash}\"");
+    println!();
+    println!("# `codex-pool accounts` then reads the token from CODEX_POOL_ADMIN_TOKEN.");
     ExitCode::SUCCESS
 }

@@ -33,10 +33,15 @@ pub struct Config {
     pub pool: PoolConfig,
     pub accounts: Vec<AccountConfig>,
     pub api_keys: Vec<ApiKeyConfig>,
-    pub admin_token: Option<Secret<String>>,
+    /// `[admin]`: `None` turns the admin API off.
+    pub admin_token: Option<AdminToken>,
     pub metrics_listen: Option<SocketAddr>,
     pub log: LogConfig,
     pub affinity: AffinityConfig,
+    /// What is allowed but worth a look (a config that holds secrets and that
+    /// others can read, a chatty usage probe): `check-config` prints them,
+    /// `serve` and a reload log them.
+    pub warnings: Vec<Problem>,
 }
 
 /// `[affinity]`: keeping each conversation on one account.
@@ -47,6 +52,23 @@ pub struct AffinityConfig {
     pub ttl: Duration,
     /// Conversations remembered at most (least recently used go first).
     pub max_conversations: usize,
+}
+
+/// The admin API's token as the config gives it: its SHA-256, which requests
+/// are checked against, and the token itself when the file holds it in clear
+/// (`[admin] token`), which `codex-pool accounts` needs to call the API.
+#[derive(Clone)]
+pub struct AdminToken {
+    pub sha256: [u8; 32],
+    pub clear: Option<Secret<String>>,
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("clear", &self.clear.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -215,7 +237,8 @@ fn home_dir() -> Option<PathBuf> {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file, and logs its warnings (nothing
+    /// listens yet when `serve` loads its file, so it logs them again later).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_path_buf(),
@@ -224,12 +247,22 @@ impl Config {
                 message: format!("cannot read the file: {e}"),
             }],
         })?;
-        Self::parse(&text, path)
+        let cfg = Self::check(&text, path, file_mode(path))?;
+        for w in &cfg.warnings {
+            tracing::warn!(file = %path.display(), key = %w.key, "{}", w.message);
+        }
+        Ok(cfg)
     }
 
     /// Validates config text as if it were the file at `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Self::check(text, path, None)
+    }
+
+    /// `parse`, knowing the file's permission bits (`None`: not known).
+    fn check(text: &str, path: &Path, mode: Option<u32>) -> Result<Config, ConfigError> {
         let mut v = Validator::default();
+        v.file_mode = mode;
         let cfg = match text.parse::<toml::Table>() {
             Ok(table) => v.config(table, folder_of(path), Some(path.to_path_buf())),
             Err(e) => {
@@ -314,7 +347,14 @@ fn defaults() -> Config {
             format: LogFormat::Text,
             level: "info".into(),
         },
+        warnings: Vec::new(),
     }
+}
+
+/// The permission bits of the file at `path`.
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
 }
 
 /// Account and key names: 1-128 characters, no '/' or '\\', no control

@@ -73,6 +73,7 @@ pub struct RawApiKey {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub token: Option<Secret<String>>,
+    pub token_sha256: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -53,7 +53,10 @@ token = "change-me"
     let expected: [u8; 32] = Sha256::digest(b"sk-alice-example").into();
     assert_eq!(cfg.api_keys[0].key_sha256, expected);
     assert_eq!(
-        cfg.admin_token.as_ref().map(|t| t.expose().as_str()),
+        cfg.admin_token
+            .as_ref()
+            .and_then(|t| t.clear.as_ref())
+            .map(|t| t.expose().as_str()),
         Some("change-me")
     );
 }
@@ -191,3 +194,5 @@ fn the_folder_of_a_bare_file_name_is_the_working_folder() {
     assert_eq!(folder_of(Path::new("config.toml")), Path::new("."));
     assert_eq!(folder_of(Path::new("/")), Path::new("."));
 }
+
+mod hardening;

@@ -2,10 +2,13 @@
 //! deserialized on its own and checked, so one run reports every problem
 //! with its key.
 //!
-//! Here: the generic checks (a section, a list, a duration, an address, a
-//! URL, a positive number, one of an enum's names) and the order the file is
-//! read in. What each section asks of its values is in `validate/sections.rs`.
+//! Here: the generic checks (a section, a list, a duration and its range, an
+//! address, a URL, a positive number, one of an enum's names), the order the
+//! file is read in, and the warning about secrets in a file others can read.
+//! What each section asks of its values is in `validate/sections.rs`; client
+//! keys and the admin token in `validate/keys.rs`.
 
+mod keys;
 mod sections;
 
 use std::net::SocketAddr;
@@ -24,11 +27,28 @@ use super::{defaults, AffinityConfig, Config, Problem};
 /// The most conversations `[affinity]` may be told to remember.
 const MAX_CONVERSATIONS: usize = 10_000_000;
 
-/// Collects problems while turning raw sections into a `Config`.
+/// The range a duration key accepts, and why (shown with a refusal).
+pub(super) struct Bound {
+    pub(super) min: Duration,
+    pub(super) max: Option<Duration>,
+    pub(super) why: &'static str,
+}
+
+/// Collects problems (the file is refused) and warnings (it is not) while
+/// turning raw sections into a `Config`.
 #[derive(Default)]
 pub(super) struct Validator {
     pub(super) problems: Vec<Problem>,
+    pub(super) warnings: Vec<Problem>,
+    /// The file's permission bits, when it is read from disk.
+    pub(super) file_mode: Option<u32>,
+    /// Keys that hold a secret in clear (`admin.token`, `api_keys[0].key`).
+    clear_secrets: Vec<String>,
 }
+
+/// No duration key means anything past a year: a longer value is a typo, and
+/// would overflow the clock arithmetic it feeds.
+const LONGEST_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 impl Validator {
     pub(super) fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
@@ -36,6 +56,18 @@ impl Validator {
             key: key.into(),
             message: message.into(),
         });
+    }
+
+    pub(super) fn warning(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Notes that `key` holds a secret in clear, for `secrets_readable`.
+    pub(super) fn clear_secret(&mut self, key: impl Into<String>) {
+        self.clear_secrets.push(key.into());
     }
 
     /// Deserializes one section, reporting a type error or unknown key under `key`.
@@ -80,6 +112,10 @@ impl Validator {
     fn duration(&mut self, key: &str, value: Option<String>, default: Duration) -> Duration {
         let Some(text) = value else { return default };
         match humantime::parse_duration(&text) {
+            Ok(d) if d > LONGEST_DURATION => {
+                self.problem(key, format!("{text:?} is more than a year"));
+                default
+            }
             Ok(d) => d,
             Err(e) => {
                 self.problem(
@@ -89,6 +125,49 @@ impl Validator {
                 default
             }
         }
+    }
+
+    /// A duration with its own sane range (`Bound`); a value outside it is
+    /// reported with the bound and why it exists.
+    fn bounded(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        default: Duration,
+        bound: &Bound,
+    ) -> Duration {
+        let d = self.duration(key, value, default);
+        self.within(key, d, default, bound)
+    }
+
+    /// `d` when `bound` allows it; else the problem, and `default`.
+    fn within(&mut self, key: &str, d: Duration, default: Duration, bound: &Bound) -> Duration {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        if d < bound.min {
+            self.problem(
+                key,
+                format!(
+                    "{} is less than the minimum of {}: {}",
+                    show(d),
+                    show(bound.min),
+                    bound.why
+                ),
+            );
+            return default;
+        }
+        if let Some(max) = bound.max.filter(|&max| d > max) {
+            self.problem(
+                key,
+                format!(
+                    "{} is more than the maximum of {}: {}",
+                    show(d),
+                    show(max),
+                    bound.why
+                ),
+            );
+            return default;
+        }
+        d
     }
 
     fn addr(&mut self, key: &str, text: &str) -> Option<SocketAddr> {
@@ -114,16 +193,33 @@ impl Validator {
             .ok()
     }
 
+    /// An `https://` URL, or `http://` to a loopback host (a local mock or
+    /// tunnel): tokens travel to these URLs, and must not travel in clear.
     fn url(&mut self, key: &str, text: String, default: &str) -> String {
-        match url::Url::parse(&text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                text.trim_end_matches('/').to_string()
-            }
-            _ => {
+        let parsed = url::Url::parse(&text).ok();
+        let Some(u) = parsed.filter(|u| matches!(u.scheme(), "http" | "https")) else {
+            self.problem(key, format!("{text:?} is not an http(s) URL"));
+            return default.to_string();
+        };
+        let loopback = match u.host() {
+            None => {
                 self.problem(key, format!("{text:?} is not an http(s) URL"));
-                default.to_string()
+                return default.to_string();
             }
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        };
+        if u.scheme() == "http" && !loopback {
+            self.problem(
+                key,
+                format!(
+                    "{text:?} would send account tokens in clear: use https://, or http:// only to localhost, 127.0.0.0/8 or [::1]"
+                ),
+            );
+            return default.to_string();
         }
+        text.trim_end_matches('/').to_string()
     }
 
     pub(super) fn config(
@@ -152,7 +248,7 @@ impl Validator {
         let accounts = self.accounts(accounts, base);
         let api_keys = self.api_keys(api_keys, &accounts);
         self.exposure(&server, &api_keys);
-        let admin_token = self.admin(admin);
+        let admin_token = self.admin(admin, &server);
         let metrics_listen = metrics.listen.and_then(|t| self.addr("metrics.listen", &t));
         let log = self.log(log, d.log);
         let affinity = AffinityConfig {
@@ -173,6 +269,7 @@ impl Validator {
                 ),
             );
         }
+        self.secrets_readable();
 
         Some(Config {
             path,
@@ -185,7 +282,25 @@ impl Validator {
             metrics_listen,
             log,
             affinity,
+            warnings: std::mem::take(&mut self.warnings),
         })
+    }
+
+    /// A file that holds secrets in clear should be readable by its owner
+    /// only, as the auth files are; a wider one is a warning, not a refusal.
+    fn secrets_readable(&mut self) {
+        let Some(mode) = self.file_mode else { return };
+        if mode & 0o044 == 0 || self.clear_secrets.is_empty() {
+            return;
+        }
+        let keys = self.clear_secrets.join(", ");
+        self.warning(
+            "",
+            format!(
+                "the file is readable by group or others (mode {:o}) and holds secrets in clear ({keys}): chmod 600 it, or use token_sha256 / key_sha256",
+                mode & 0o777
+            ),
+        );
     }
 
     /// `server.allowed_origins`: `*` or `scheme://host[:port]`, nothing more.
@@ -205,6 +320,17 @@ impl Validator {
             }
         }
         list
+    }
+
+    /// A SHA-256 written as 64 hex characters, under `key`.
+    fn sha256_hex(&mut self, key: &str, text: &str) -> Option<[u8; 32]> {
+        let parsed = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        if parsed.is_none() {
+            self.problem(key, "must be 64 hex characters (a SHA-256)");
+        }
+        parsed
     }
 
     fn positive<T: TryFrom<u64> + Copy>(&mut self, key: &str, value: Option<u64>, default: T) -> T {

@@ -6,6 +6,7 @@
 use http::HeaderMap;
 use serde::Serialize;
 
+use super::health::LONGEST_COOLDOWN;
 use crate::clock::unix_now;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -34,12 +35,40 @@ fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// The longest a window can be said to reset in: what the pool would wait at
+/// most anyway. Upstream's numbers are not trusted past it.
+const LONGEST_SECS: i64 = LONGEST_COOLDOWN.as_secs() as i64;
+
+/// A reset `secs` from `now`, as upstream says it (`1e30`, `-5`, `NaN` come
+/// back within 0..=`LONGEST_SECS` of now, or not at all).
+fn reset_after(now: i64, secs: f64) -> Option<i64> {
+    if secs.is_nan() {
+        return None;
+    }
+    // A float-to-int `as` saturates, and the clamp keeps it in range.
+    let secs = (secs as i64).clamp(0, LONGEST_SECS);
+    Some(now.saturating_add(secs))
+}
+
+/// A reset at unix second `at`, as upstream says it: not before the epoch,
+/// so that `at - now` cannot overflow where it is shown.
+fn reset_at(at: i64) -> i64 {
+    at.max(0)
+}
+
+/// A used percentage only when it is a number (`NaN` and `inf` parse as f64).
+fn percent(p: f64) -> Option<f64> {
+    p.is_finite().then_some(p)
+}
+
 fn window(headers: &HeaderMap, which: &str, now: i64) -> Option<Window> {
-    let used: f64 = header(headers, &format!("x-codex-{which}-used-percent"))?;
-    let resets_at = header::<i64>(headers, &format!("x-codex-{which}-reset-at")).or_else(|| {
-        header::<f64>(headers, &format!("x-codex-{which}-reset-after-seconds"))
-            .map(|s| now + s as i64)
-    });
+    let used = percent(header(headers, &format!("x-codex-{which}-used-percent"))?)?;
+    let resets_at = header::<i64>(headers, &format!("x-codex-{which}-reset-at"))
+        .map(reset_at)
+        .or_else(|| {
+            header::<f64>(headers, &format!("x-codex-{which}-reset-after-seconds"))
+                .and_then(|s| reset_after(now, s))
+        });
     Some(Window {
         used_percent: used,
         window_minutes: header(headers, &format!("x-codex-{which}-window-minutes")),
@@ -69,14 +98,15 @@ pub fn from_usage_body(body: &serde_json::Value) -> Option<Quota> {
     let limits = body.get("rate_limit")?;
     let win = |key: &str| -> Option<Window> {
         let w = limits.get(key)?;
-        let used = w.get("used_percent")?.as_f64()?;
+        let used = percent(w.get("used_percent")?.as_f64()?)?;
         let resets_at = w
             .get("reset_at")
             .and_then(serde_json::Value::as_i64)
+            .map(reset_at)
             .or_else(|| {
                 w.get("reset_after_seconds")
                     .and_then(serde_json::Value::as_f64)
-                    .map(|s| now + s as i64)
+                    .and_then(|s| reset_after(now, s))
             });
         Some(Window {
             used_percent: used,
@@ -137,6 +167,48 @@ mod tests {
             s.resets_at.is_some_and(|r| (r - expect).abs() <= 2),
             "{s:?}"
         );
+    }
+
+    #[test]
+    fn absurd_resets_from_upstream_are_clamped_not_overflowed() {
+        let now = 1_800_000_000;
+        let ahead = now + LONGEST_SECS;
+        assert_eq!(reset_after(now, 1e30), Some(ahead));
+        assert_eq!(reset_after(now, f64::INFINITY), Some(ahead));
+        assert_eq!(reset_after(now, -5.0), Some(now));
+        assert_eq!(reset_after(now, f64::NEG_INFINITY), Some(now));
+        assert_eq!(reset_after(now, f64::NAN), None);
+        assert_eq!(reset_after(i64::MAX, 10.0), Some(i64::MAX));
+        assert_eq!(reset_after(now, 600.9), Some(now + 600));
+        assert_eq!(reset_at(i64::MIN), 0);
+        assert_eq!(reset_at(now + 60), now + 60);
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-codex-primary-used-percent",
+            HeaderValue::from_static("10"),
+        );
+        h.insert(
+            "x-codex-primary-reset-after-seconds",
+            HeaderValue::from_static("1e30"),
+        );
+        h.insert(
+            "x-codex-secondary-used-percent",
+            HeaderValue::from_static("NaN"),
+        );
+        let q = from_headers(&h).unwrap_or_default();
+        let at = q.primary.and_then(|w| w.resets_at).unwrap_or_default();
+        assert!(at > unix_now() && at <= unix_now() + LONGEST_SECS, "{at}");
+        assert_eq!(q.secondary, None, "a NaN percentage is no reading");
+
+        let body = serde_json::json!({"rate_limit": {
+            "primary_window": {"used_percent": 1, "reset_after_seconds": -1e30},
+            "secondary_window": {"used_percent": 2, "reset_after_seconds": 1e300}}});
+        let q = from_usage_body(&body).unwrap_or_default();
+        let p = q.primary.and_then(|w| w.resets_at).unwrap_or_default();
+        let s = q.secondary.and_then(|w| w.resets_at).unwrap_or_default();
+        assert!((p - unix_now()).abs() <= 2, "{p}");
+        assert!(s > unix_now() && s <= unix_now() + LONGEST_SECS, "{s}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The admin API under `/admin/*`, served only when `[admin].token` is set.
+//! The admin API under `/admin/*`, served only when `[admin]` sets `token`
+//! or `token_sha256`.
 //!
-//! Bearer token compared in constant time. Accounts (state, quota, counters),
-//! the last routing decisions, reload, and per-account disable/enable/refresh.
+//! Bearer token compared in constant time, as SHA-256 digests. Accounts
+//! (state, quota, counters), the last routing decisions, reload, and
+//! per-account disable/enable/refresh.
 
 use std::sync::atomic::Ordering;
 
@@ -25,10 +27,10 @@ pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
         return false;
     };
     // Digests of equal length: the comparison takes the same time whatever
-    // the presented token's length.
+    // the presented token's length. The configured digest was computed once,
+    // when the config was read (`[admin] token` or `token_sha256`).
     let presented = Sha256::digest(request::client_key(headers).unwrap_or("").as_bytes());
-    let expected = Sha256::digest(token.expose().as_bytes());
-    bool::from(presented.ct_eq(&expected))
+    bool::from(presented.as_slice().ct_eq(&token.sha256))
 }
 
 pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {

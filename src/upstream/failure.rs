@@ -304,7 +304,8 @@ impl Failure {
                 resets_at: Some(t), ..
             } => Some(
                 t.duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO),
+                    .unwrap_or(Duration::ZERO)
+                    .min(LONGEST_COOLDOWN),
             ),
             Failure::RateLimited { retry_after, .. } => *retry_after,
             _ => None,

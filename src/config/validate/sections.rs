@@ -1,23 +1,61 @@
 //! What each section of the config file asks of its values, one method per
 //! section (and per list element), in the order the file's problems are
-//! reported. The generic checks they use are in `validate.rs`.
+//! reported, and the range each duration key accepts. The generic checks
+//! they use are in `validate.rs`; the keys and the admin token in `keys.rs`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-use super::Validator;
-use crate::config::raw::{
-    RawAccount, RawAdmin, RawApiKey, RawLog, RawPool, RawServer, RawUpstream,
-};
+use super::{Bound, Validator};
+use crate::config::raw::{RawAccount, RawLog, RawPool, RawServer, RawUpstream};
 use crate::config::{
-    home_dir, valid_name, AccountConfig, ApiKeyConfig, LogConfig, LogFormat, PoolConfig,
-    ServerConfig, UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN,
-    MAX_CONCURRENCY, NAME_RULE,
+    home_dir, valid_name, AccountConfig, LogConfig, LogFormat, PoolConfig, ServerConfig,
+    UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN, MAX_CONCURRENCY, NAME_RULE,
 };
-use crate::secret::Secret;
+
+/// Timeouts a request waits on (headers in, connect, first byte, between
+/// events): zero fails every request, yet tests make them fire within a few
+/// hundred milliseconds, so the floor sits below that.
+const TIMEOUT: Bound = Bound {
+    min: Duration::from_millis(100),
+    max: None,
+    why: "a shorter timeout fails requests that are doing fine",
+};
+
+/// Each refresh sends an account's token to `/models`; `0s` made a tight loop.
+const MODELS_REFRESH: Bound = Bound {
+    min: Duration::from_secs(60),
+    max: None,
+    why: "every refresh sends an account's token to /models",
+};
+
+/// Each round sends every account's token to `/wham/usage`. The floor only
+/// stops a tight loop; below `USAGE_PROBE_QUIET` is a warning.
+const USAGE_PROBE: Bound = Bound {
+    min: Duration::from_secs(1),
+    max: None,
+    why: "every round sends each account's token to /wham/usage",
+};
+const USAGE_PROBE_QUIET: Duration = Duration::from_secs(60);
+
+/// The first cooldown of a failing account: zero sends its token again at once.
+const BACKOFF: Bound = Bound {
+    min: Duration::from_millis(100),
+    max: None,
+    why: "a shorter cooldown sends a failing account's token again at once",
+};
+
+/// The background refresher looks every 30 s (`background::refresh_loop`),
+/// so a margin under a minute can miss a token and leave requests to refresh
+/// in line. Access tokens can live as little as an hour, and a margin near
+/// that makes every fresh token due at once: a refresh, and a rotated refresh
+/// token, every 30 s. Half an hour keeps it at most every half-life.
+const REFRESH_BEFORE_EXPIRY: Bound = Bound {
+    min: Duration::from_secs(60),
+    max: Some(Duration::from_secs(30 * 60)),
+    why: "tokens are checked every 30s, and an access token may live only an hour",
+};
 
 impl Validator {
     pub(super) fn server(&mut self, raw: RawServer, d: &ServerConfig) -> ServerConfig {
@@ -35,10 +73,11 @@ impl Validator {
                 raw.shutdown_grace,
                 d.shutdown_grace,
             ),
-            header_read_timeout: self.duration(
+            header_read_timeout: self.bounded(
                 "server.header_read_timeout",
                 raw.header_read_timeout,
                 d.header_read_timeout,
+                &TIMEOUT,
             ),
             max_connections: self.positive(
                 "server.max_connections",
@@ -74,7 +113,12 @@ impl Validator {
     }
 
     pub(super) fn upstream(&mut self, raw: RawUpstream, d: &UpstreamConfig) -> UpstreamConfig {
-        let idle_timeout = self.duration("upstream.idle_timeout", raw.idle_timeout, d.idle_timeout);
+        let idle_timeout = self.bounded(
+            "upstream.idle_timeout",
+            raw.idle_timeout,
+            d.idle_timeout,
+            &TIMEOUT,
+        );
         UpstreamConfig {
             base_url: match raw.base_url {
                 Some(u) => self.url("upstream.base_url", u, DEFAULT_BASE_URL),
@@ -84,24 +128,27 @@ impl Validator {
                 Some(u) => self.url("upstream.issuer", u, DEFAULT_ISSUER),
                 None => d.issuer.clone(),
             },
-            connect_timeout: self.duration(
+            connect_timeout: self.bounded(
                 "upstream.connect_timeout",
                 raw.connect_timeout,
                 d.connect_timeout,
+                &TIMEOUT,
             ),
             idle_timeout,
-            first_byte_timeout: self.duration(
+            first_byte_timeout: self.bounded(
                 "upstream.first_byte_timeout",
                 raw.first_byte_timeout,
                 idle_timeout,
+                &TIMEOUT,
             ),
             client_version: raw
                 .client_version
                 .unwrap_or_else(|| d.client_version.clone()),
-            models_refresh: self.duration(
+            models_refresh: self.bounded(
                 "upstream.models_refresh",
                 raw.models_refresh,
                 d.models_refresh,
+                &MODELS_REFRESH,
             ),
         }
     }
@@ -111,22 +158,36 @@ impl Validator {
             .strategy
             .and_then(|s| self.choice("pool.strategy", &s))
             .unwrap_or(d.strategy);
-        let usage_probe_interval = raw
-            .usage_probe_interval
-            .map(|t| self.duration("pool.usage_probe_interval", Some(t), Duration::ZERO))
-            .filter(|d| !d.is_zero());
+        let backoff_base = self.bounded(
+            "pool.backoff_base",
+            raw.backoff_base,
+            d.backoff_base,
+            &BACKOFF,
+        );
+        let backoff_max = self.duration("pool.backoff_max", raw.backoff_max, d.backoff_max);
+        if backoff_max < backoff_base {
+            self.problem(
+                "pool.backoff_max",
+                format!(
+                    "{} is less than pool.backoff_base ({})",
+                    humantime::format_duration(backoff_max),
+                    humantime::format_duration(backoff_base)
+                ),
+            );
+        }
         PoolConfig {
             strategy,
             max_attempts: raw
                 .max_attempts
                 .map(|n| self.positive("pool.max_attempts", Some(n), 1)),
-            backoff_base: self.duration("pool.backoff_base", raw.backoff_base, d.backoff_base),
-            backoff_max: self.duration("pool.backoff_max", raw.backoff_max, d.backoff_max),
-            usage_probe_interval,
-            refresh_before_expiry: self.duration(
+            backoff_base,
+            backoff_max: backoff_max.max(backoff_base),
+            usage_probe_interval: self.usage_probe(raw.usage_probe_interval),
+            refresh_before_expiry: self.bounded(
                 "pool.refresh_before_expiry",
                 raw.refresh_before_expiry,
                 d.refresh_before_expiry,
+                &REFRESH_BEFORE_EXPIRY,
             ),
             activity_size: self.positive("pool.activity_size", raw.activity_size, d.activity_size),
             retry_budget: self.positive("pool.retry_budget", raw.retry_budget, d.retry_budget),
@@ -138,9 +199,33 @@ impl Validator {
         }
     }
 
-    /// `[[accounts]]`: unique valid names; auth files relative to `base`.
+    /// `pool.usage_probe_interval`: unset or `0s` is off; a short one is
+    /// allowed (a test setup may want it) but warned about.
+    fn usage_probe(&mut self, raw: Option<String>) -> Option<Duration> {
+        const KEY: &str = "pool.usage_probe_interval";
+        let every = self.duration(KEY, raw, Duration::ZERO);
+        if every.is_zero() {
+            return None;
+        }
+        let every = self.within(KEY, every, USAGE_PROBE.min, &USAGE_PROBE);
+        if every < USAGE_PROBE_QUIET {
+            self.warning(
+                KEY,
+                format!(
+                    "{} sends every account's token to /wham/usage that often; every response already carries the quota, so a probe every {} or more is plenty",
+                    humantime::format_duration(every),
+                    humantime::format_duration(USAGE_PROBE_QUIET)
+                ),
+            );
+        }
+        Some(every)
+    }
+
+    /// `[[accounts]]`: unique valid names; auth files relative to `base`,
+    /// each used by one account (two that refresh one login log it out).
     pub(super) fn accounts(&mut self, raw: Vec<RawAccount>, base: &Path) -> Vec<AccountConfig> {
         let mut seen = HashSet::new();
+        let mut files: HashMap<PathBuf, usize> = HashMap::new();
         let mut out = Vec::with_capacity(raw.len());
         for (i, a) in raw.into_iter().enumerate() {
             let key = format!("accounts[{i}]");
@@ -152,169 +237,28 @@ impl Validator {
                     format!("account {:?} is listed twice", a.name),
                 );
             }
+            let auth_file = resolve(base, &a.auth_file);
             if a.auth_file.trim().is_empty() {
                 self.problem(format!("{key}.auth_file"), "must not be empty");
+            } else if let Some(first) = files.get(&auth_file) {
+                self.problem(
+                    format!("{key}.auth_file"),
+                    format!(
+                        "{} is also the auth file of accounts[{first}]: two accounts refreshing one login log it out",
+                        auth_file.display()
+                    ),
+                );
+            } else {
+                files.insert(auth_file.clone(), i);
             }
             out.push(AccountConfig {
-                auth_file: resolve(base, &a.auth_file),
+                auth_file,
                 priority: a.priority.unwrap_or(i as i64 + 1),
                 enabled: a.enabled.unwrap_or(true),
                 name: a.name,
             });
         }
         out
-    }
-
-    /// `[[api_keys]]`: unique valid names and unique keys; each key on its own.
-    pub(super) fn api_keys(
-        &mut self,
-        raw: Vec<RawApiKey>,
-        accounts: &[AccountConfig],
-    ) -> Vec<ApiKeyConfig> {
-        let mut names = HashSet::new();
-        let mut hashes = HashSet::new();
-        let mut out = Vec::with_capacity(raw.len());
-        for (i, k) in raw.into_iter().enumerate() {
-            let key = format!("api_keys[{i}]");
-            if !valid_name(&k.name) {
-                self.problem(format!("{key}.name"), format!("{:?} {NAME_RULE}", k.name));
-            } else if !names.insert(k.name.clone()) {
-                self.problem(
-                    format!("{key}.name"),
-                    format!("key name {:?} is listed twice", k.name),
-                );
-            }
-            let hash = self.key_hash(&key, k.key.as_ref(), k.key_sha256.as_deref());
-            if let Some(h) = hash {
-                if !hashes.insert(h) {
-                    self.problem(key.as_str(), "the same key is configured twice");
-                }
-            }
-            out.push(self.api_key(&key, k, hash, accounts));
-        }
-        out
-    }
-
-    /// The SHA-256 a client key is checked against: from `key` or `key_sha256`.
-    fn key_hash(
-        &mut self,
-        key: &str,
-        plain: Option<&Secret<String>>,
-        hexed: Option<&str>,
-    ) -> Option<[u8; 32]> {
-        match (plain, hexed) {
-            (Some(_), Some(_)) => {
-                self.problem(key, "set either key or key_sha256, not both");
-                None
-            }
-            (None, None) => {
-                self.problem(key, "needs key or key_sha256");
-                None
-            }
-            (Some(secret), None) if secret.expose().is_empty() => {
-                self.problem(format!("{key}.key"), "must not be empty");
-                None
-            }
-            (Some(secret), None) => Some(Sha256::digest(secret.expose().as_bytes()).into()),
-            (None, Some(hexed)) => {
-                let parsed = hex::decode(hexed.trim())
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok());
-                if parsed.is_none() {
-                    self.problem(
-                        format!("{key}.key_sha256"),
-                        "must be 64 hex characters (a SHA-256)",
-                    );
-                }
-                parsed
-            }
-        }
-    }
-
-    /// One client key's routing (strategy, accounts) and limits.
-    fn api_key(
-        &mut self,
-        key: &str,
-        k: RawApiKey,
-        hash: Option<[u8; 32]>,
-        accounts: &[AccountConfig],
-    ) -> ApiKeyConfig {
-        let strategy = k
-            .strategy
-            .as_deref()
-            .and_then(|s| self.choice(&format!("{key}.strategy"), s));
-        if let Some(list) = &k.accounts {
-            self.key_scope(key, list, accounts);
-        }
-        let rpm = k
-            .requests_per_minute
-            .map(|n| self.positive(&format!("{key}.requests_per_minute"), Some(n), 1u32));
-        for (field, v) in [
-            ("tokens_per_hour", k.tokens_per_hour),
-            ("tokens_per_day", k.tokens_per_day),
-        ] {
-            if v == Some(0) {
-                self.problem(format!("{key}.{field}"), "must be greater than 0");
-            }
-        }
-        if k.models.as_ref().is_some_and(|m| m.is_empty()) {
-            self.problem(
-                format!("{key}.models"),
-                "is empty; remove it to allow every model",
-            );
-        }
-        ApiKeyConfig {
-            name: k.name,
-            key_sha256: hash.unwrap_or_default(),
-            strategy,
-            accounts: k.accounts,
-            requests_per_minute: rpm,
-            tokens_per_hour: k.tokens_per_hour,
-            tokens_per_day: k.tokens_per_day,
-            models: k.models,
-        }
-    }
-
-    /// A key's `accounts`: not empty, and every name a configured account.
-    fn key_scope(&mut self, key: &str, list: &[String], accounts: &[AccountConfig]) {
-        if list.is_empty() {
-            self.problem(
-                format!("{key}.accounts"),
-                "is empty; remove it to allow every account",
-            );
-        }
-        for name in list {
-            if !accounts.iter().any(|a| &a.name == name) {
-                self.problem(
-                    format!("{key}.accounts"),
-                    format!("no account named {name:?}"),
-                );
-            }
-        }
-    }
-
-    /// A listener others can reach needs client keys.
-    pub(super) fn exposure(&mut self, server: &ServerConfig, api_keys: &[ApiKeyConfig]) {
-        let listen = server.listen;
-        if !listen.ip().is_loopback() && api_keys.is_empty() {
-            self.problem(
-                "server.listen",
-                format!(
-                    "{listen} is not a loopback address, and without [[api_keys]] anyone who can reach it could spend your subscriptions; add a client key (run `codex-pool keys new NAME` and paste its [[api_keys]] stanza) or listen on 127.0.0.1"
-                ),
-            );
-        }
-    }
-
-    pub(super) fn admin(&mut self, raw: RawAdmin) -> Option<Secret<String>> {
-        let token = raw.token;
-        if token.as_ref().is_some_and(|t| t.expose().is_empty()) {
-            self.problem(
-                "admin.token",
-                "must not be empty; remove [admin] to turn the admin API off",
-            );
-        }
-        token
     }
 
     pub(super) fn log(&mut self, raw: RawLog, d: LogConfig) -> LogConfig {

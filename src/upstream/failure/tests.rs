@@ -83,6 +83,15 @@ fn other_classes() {
 }
 
 #[test]
+fn a_far_reset_gives_a_retry_after_no_longer_than_the_longest_cooldown() {
+    let f = Failure::UsageLimited {
+        resets_at: Some(SystemTime::now() + LONGEST_COOLDOWN * 100),
+        message: String::new(),
+    };
+    assert_eq!(f.retry_after(), Some(LONGEST_COOLDOWN));
+}
+
+#[test]
 fn cloudflare_by_server_header() {
     let mut h = HeaderMap::new();
     h.insert("server", HeaderValue::from_static("cloudflare"));
