@@ -350,3 +350,121 @@ async fn an_admin_refresh_after_a_new_login_revives_the_account() {
     );
     gw.stop().await;
 }
+
+/// Polls `done` every 20 ms for up to 5 s.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..250 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+fn unauthorized() -> Script {
+    Script::Status(
+        401,
+        json!({"error": {"message": "expired"}}).to_string(),
+        vec![],
+    )
+}
+
+#[tokio::test]
+async fn a_login_written_during_a_refresh_is_kept_and_used() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 3600, "").await;
+    mock.token_delay(Duration::from_millis(1500));
+    mock.script("a", unauthorized());
+    let first = {
+        let (client, url) = (gw.client(), gw.url("/v1/chat/completions"));
+        tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.headers()["x-codex-pool-account"].clone(),
+            )
+        })
+    };
+    assert!(eventually(|| mock.token_calls().len() == 1).await);
+    // While the issuer thinks, a new login lands in the file, without the lock
+    // (`codex login` writing a Codex CLI's own file, or a copy of it).
+    let newer = access_token("new-login", 3600);
+    write_auth(&gw.dir.path().join("a.json"), "a", &newer, "rt-new-login");
+    let (status, account) = first.await.unwrap();
+    assert_eq!((status, account.to_str().unwrap()), (200, "a"));
+    assert_eq!(
+        file_json(&gw, "a")["tokens"]["refresh_token"],
+        "rt-new-login",
+        "the newer login was overwritten by the refresh of the old one"
+    );
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(
+        (s, &h["x-codex-pool-account"]),
+        (200, &"a".parse().unwrap())
+    );
+    let seen = mock.responses();
+    assert_eq!(seen.len(), 3, "the 401, its replay, the next request");
+    for (i, s) in seen.iter().enumerate().skip(1) {
+        assert_eq!(
+            s.header("authorization").unwrap(),
+            format!("Bearer {newer}"),
+            "request {i} did not use the new login"
+        );
+    }
+    assert_eq!(mock.token_calls().len(), 1);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_refresh_waits_for_the_lock_of_the_file_a_symlink_points_to() {
+    use codex_pool::auth::lock::FileLock;
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let real = dir.path().join("real/a.json");
+    write_auth(&real, "a", &access_token("a", 3600), "rt-old");
+    std::os::unix::fs::symlink("real/a.json", dir.path().join("a.json")).unwrap();
+    let gw = Gateway::start_with(&mock, dir, &config_text(&mock, &["a"], "")).await;
+    // Another program holds the lock, having reached the file by its real path.
+    let held = FileLock::acquire(&real, Duration::from_secs(1)).unwrap();
+    mock.script("a", unauthorized());
+    let request = {
+        let (client, url) = (gw.client(), gw.url("/v1/chat/completions"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert!(eventually(|| mock.responses().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        mock.token_calls().is_empty(),
+        "the refresh did not wait for the lock"
+    );
+    drop(held);
+    assert_eq!(request.await.unwrap(), 200);
+    assert_eq!(mock.token_calls().len(), 1);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    assert_eq!(on_disk["tokens"]["refresh_token"], "rt-rotated-1");
+    assert!(std::fs::symlink_metadata(gw.dir.path().join("a.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    gw.stop().await;
+}

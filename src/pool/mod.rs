@@ -18,6 +18,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
+use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
 use crate::auth::store::{self, Credentials};
 use crate::config::{AccountConfig, Strategy};
@@ -115,10 +116,19 @@ impl Account {
         true
     }
 
-    /// Writes tokens a refresh could not write; true when none are left unsaved.
-    pub fn persist_unsaved(&self) -> bool {
-        self.tokens
-            .persist_unsaved(&self.settings().auth_file, &self.name)
+    /// Writes tokens a refresh could not write (compare-and-swap, off the
+    /// runtime's workers); true when none are left unsaved. A newer login found
+    /// in the file is adopted instead, and revives an account waiting for one.
+    pub async fn persist_unsaved(&self) -> bool {
+        let serving = self.settings().auth_file.clone();
+        match persist::persist_unsaved(&self.tokens, &self.name, &serving).await {
+            Persisted::Clean => true,
+            Persisted::Adopted => {
+                self.revive();
+                true
+            }
+            Persisted::Pending => false,
+        }
     }
 
     /// Fresh credentials arrived: an account waiting for a new login is back.
