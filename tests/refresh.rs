@@ -468,3 +468,32 @@ async fn a_refresh_waits_for_the_lock_of_the_file_a_symlink_points_to() {
         .is_symlink());
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_waits_for_a_refresh_in_flight_to_write_its_token() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 3600, "").await;
+    mock.token_delay(Duration::from_millis(1500));
+    mock.script("a", unauthorized());
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(chat("gpt-5.4", "x").to_string())
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up during the refresh");
+    assert_eq!(mock.token_calls().len(), 1, "the issuer is answering");
+    // Nothing is left to drain: only the refresh's own task still runs.
+    let dir = gw.stop_keeping_dir().await;
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("a.json")).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["tokens"]["refresh_token"], "rt-rotated-1",
+        "the gateway stopped before the rotated token reached the file"
+    );
+}

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::flights::Flights;
 use super::lock::FileLock;
 use super::persist::{self, Settled};
 use super::slot::{TokenSlot, Unsaved};
@@ -83,13 +84,15 @@ pub struct Refreshed {
 /// The flight runs in a task of its own: once the issuer may have rotated the
 /// refresh token, the new one must reach the file even if the request that
 /// started the flight goes away (a dropped future would lose it, and with it
-/// the account). The task is bounded by the lock wait and the issuer timeouts.
+/// the account). The task is bounded by the lock wait and the issuer timeouts,
+/// and counted in `flights` until it ends, so shutdown can wait for it.
 /// `on_renewed` runs in that task when the flight stored fresh tokens (from
 /// the issuer, or found in the file), so the caller's reaction is not lost
 /// with the caller either.
 pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
+    flights: &Flights,
     login: Login,
     stale: &Secret<String>,
     on_renewed: impl FnOnce() + Send + 'static,
@@ -101,7 +104,9 @@ pub async fn refresh(
         stale: stale.clone(),
         lock_wait: LOCK_WAIT,
     };
+    let ticket = flights.start();
     let flight = tokio::spawn(async move {
+        let _counted = ticket;
         let mut trace = Trace::default();
         let result = job.single_flight(&mut trace).await;
         if trace.renewed {
