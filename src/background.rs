@@ -14,12 +14,14 @@ use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Setback, State};
 
-/// Every 30 s: write tokens a file could not take yet; refresh tokens whose `exp` is near; re-read the file of an
+/// Every 30 s: write tokens a file could not take yet (also of accounts a
+/// reload dropped); refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
 pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let snap = app.snapshot();
         let margin = snap.config.pool.refresh_before_expiry;
+        app.accounts.persist_orphans().await;
         for account in snap.pool.accounts() {
             account.persist_unsaved().await;
             if account.health().state() == State::NeedsRelogin {

@@ -370,6 +370,24 @@ fn unauthorized() -> Script {
     )
 }
 
+/// One entry of `/admin/accounts` (admin token `t0ken-admin`).
+async fn admin_account(gw: &Gateway, name: &str) -> Value {
+    let (_, text) = gw
+        .get(
+            "/admin/accounts",
+            &[("authorization", "Bearer t0ken-admin")],
+        )
+        .await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap_or_else(|| panic!("no account {name} in {text}"))
+        .clone()
+}
+
 #[tokio::test]
 async fn a_login_written_during_a_refresh_is_kept_and_used() {
     let mock = Mock::start().await;
@@ -466,6 +484,77 @@ async fn a_refresh_waits_for_the_lock_of_the_file_a_symlink_points_to() {
         .unwrap()
         .file_type()
         .is_symlink());
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_the_file_cannot_take_are_kept_and_shown_as_unsaved() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A name the lock file fits in but the save's temp file does not
+    // (`.NAME.tmp-<32 hex>` passes 255 bytes): the save fails, even for root.
+    let long = format!("{}.json", "a".repeat(235));
+    write_auth(
+        &dir.path().join(&long),
+        "a",
+        &access_token("a", 3600),
+        "rt-old",
+    );
+    write_auth(
+        &dir.path().join("b.json"),
+        "b",
+        &access_token("b", 3600),
+        "rt-b",
+    );
+    let mut text = config_text(&mock, &[], "[admin]\ntoken = \"t0ken-admin\"\n");
+    text.push_str(&format!(
+        "[[accounts]]\nname = \"a\"\nauth_file = \"{long}\"\n[[accounts]]\nname = \"b\"\nauth_file = \"b.json\"\n"
+    ));
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    let unsaved_gauge = |scrape: &str, account: &str| {
+        metric(
+            scrape,
+            "codex_pool_account_unsaved_login",
+            &[("account", account)],
+        )
+    };
+    let (_, scrape) = gw.get("/metrics", &[]).await;
+    assert_eq!(unsaved_gauge(&scrape, "a"), Some(0.0));
+    assert_eq!(admin_account(&gw, "a").await["unsaved"], false);
+    mock.script("a", unauthorized());
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(
+        (s, &h["x-codex-pool-account"]),
+        (200, &"a".parse().unwrap())
+    );
+    assert_eq!(mock.token_calls().len(), 1);
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(gw.dir.path().join(&long)).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["tokens"]["refresh_token"], "rt-old",
+        "the save failed"
+    );
+    let (_, scrape) = gw.get("/metrics", &[]).await;
+    assert_eq!(unsaved_gauge(&scrape, "a"), Some(1.0));
+    assert_eq!(unsaved_gauge(&scrape, "b"), Some(0.0));
+    assert_eq!(admin_account(&gw, "a").await["unsaved"], true);
+    assert_eq!(admin_account(&gw, "b").await["unsaved"], false);
+    // The rotated tokens in memory are the ones used.
+    let (s, _, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    let seen = mock.responses();
+    assert_eq!(
+        seen[1].header("authorization"),
+        seen[2].header("authorization")
+    );
+    assert_ne!(
+        seen[0].header("authorization"),
+        seen[2].header("authorization")
+    );
     gw.stop().await;
 }
 

@@ -9,6 +9,10 @@
 //!   Codex CLI refresh): it is newer than ours, so it is adopted and ours dropped;
 //! - the file is gone: ours stay in memory only, and the file is not recreated;
 //! - the write failed: ours stay in memory, unsaved, and are tried again.
+//!
+//! Unsaved tokens show as `codex_pool_account_unsaved_login` and as
+//! `"unsaved": true` in `/admin/accounts`: until they are written, a restart
+//! loses the login.
 
 use std::path::Path;
 use std::time::Duration;

@@ -4,6 +4,12 @@
 //! by name in the `Registry` and outlives config snapshots; a `Pool` is one
 //! snapshot's ordered view of those accounts. `Pool::plan` turns a strategy into
 //! the candidate list one request walks.
+//!
+//! A reload that drops an account holding refreshed tokens its file could not
+//! take (`Account::has_unsaved_login`) does not drop those tokens: the account
+//! is kept aside, logged as an error, and its tokens are still written to their
+//! file by the 30 s retry (`Registry::persist_orphans`); listing the account
+//! again brings it back with them.
 
 pub mod activity;
 pub mod health;
@@ -131,6 +137,11 @@ impl Account {
         }
     }
 
+    /// Whether the account holds rotated tokens its file could not take yet.
+    pub fn has_unsaved_login(&self) -> bool {
+        self.tokens.has_unsaved()
+    }
+
     /// Fresh credentials arrived: an account waiting for a new login is back.
     pub fn revive(&self) {
         let mut h = self.health();
@@ -226,6 +237,8 @@ impl Drop for Claimed<'_> {
 #[derive(Default)]
 pub struct Registry {
     accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Accounts a reload dropped while they held unsaved tokens, until written.
+    orphans: Mutex<Vec<Arc<Account>>>,
 }
 
 impl Registry {
@@ -233,12 +246,22 @@ impl Registry {
     /// runtime state (and get the new settings), new ones load their file.
     pub fn sync(&self, configs: &[AccountConfig]) -> Vec<Arc<Account>> {
         let mut map = lock(&self.accounts);
+        let mut orphans = lock(&self.orphans);
         let mut out = Vec::with_capacity(configs.len());
         let mut to_load = Vec::new();
         for cfg in configs {
+            // Listed again: an account dropped with unsaved tokens comes back with them.
+            if let Some(i) = orphans.iter().position(|o| o.name == cfg.name) {
+                let back = orphans.swap_remove(i);
+                tracing::info!(account = %back.name, "the account is listed again; it keeps its unsaved tokens");
+                map.insert(cfg.name.clone(), back);
+            }
             let account = match map.get(&cfg.name) {
                 Some(existing) => {
                     let changed_file = existing.settings().auth_file != cfg.auth_file;
+                    if changed_file {
+                        moved_with_unsaved(existing, cfg);
+                    }
                     existing.settings.store(Arc::new(cfg.clone()));
                     if changed_file || existing.credentials().is_none() {
                         to_load.push(existing.clone());
@@ -254,7 +277,22 @@ impl Registry {
             };
             out.push(account);
         }
-        map.retain(|name, _| configs.iter().any(|c| &c.name == name));
+        let dropped: Vec<String> = map
+            .keys()
+            .filter(|name| !configs.iter().any(|c| &c.name == *name))
+            .cloned()
+            .collect();
+        for name in dropped {
+            let Some(gone) = map.remove(&name) else {
+                continue;
+            };
+            if let Some(file) = gone.tokens.unsaved_path() {
+                tracing::error!(account = %name, file = %file.display(),
+                    "the reload dropped an account that holds refreshed tokens its auth file could not take; still trying to write them there every 30 s (a restart before that loses the login)");
+                orphans.push(gone);
+            }
+        }
+        drop(orphans);
         drop(map);
         for a in to_load {
             if let Err(e) = a.load_credentials() {
@@ -262,6 +300,27 @@ impl Registry {
             }
         }
         out
+    }
+
+    /// Writes the unsaved tokens of accounts a reload dropped; forgets each
+    /// once nothing of it is left unsaved.
+    pub async fn persist_orphans(&self) {
+        let orphans = lock(&self.orphans).clone();
+        for a in orphans {
+            if a.persist_unsaved().await {
+                lock(&self.orphans).retain(|o| !Arc::ptr_eq(o, &a));
+            }
+        }
+    }
+}
+
+/// Says so when a reload moves the auth file of an account whose tokens the
+/// old file could not take: they belong to that login and keep being written
+/// there, while the account now serves the new file's login.
+fn moved_with_unsaved(account: &Account, new: &AccountConfig) {
+    if let Some(old) = account.tokens.unsaved_path() {
+        tracing::error!(account = %account.name, old_file = %old.display(), new_file = %new.auth_file.display(),
+            "the reload moved the auth file of an account that holds refreshed tokens the old file could not take; still trying to write them there every 30 s, and serving the new file's login");
     }
 }
 
@@ -376,3 +435,6 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

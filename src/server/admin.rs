@@ -169,6 +169,8 @@ pub fn account_json(a: &Account) -> Value {
         "priority": a.settings().priority,
         "quota": a.quota(),
         "last_error": a.last_error(),
+        // Rotated tokens the auth file could not take: a restart now loses the login.
+        "unsaved": a.has_unsaved_login(),
         "requests": a.requests.load(Ordering::Relaxed),
         "failures": a.failures.load(Ordering::Relaxed),
     })
