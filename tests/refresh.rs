@@ -488,6 +488,37 @@ async fn a_refresh_waits_for_the_lock_of_the_file_a_symlink_points_to() {
 }
 
 #[tokio::test]
+async fn a_401_right_after_a_refresh_cools_the_account_and_it_comes_back() {
+    let mock = Mock::start().await;
+    let extra =
+        "[pool]\nbackoff_base = \"1s\"\nbackoff_max = \"1s\"\n[admin]\ntoken = \"t0ken-admin\"\n";
+    let gw = Gateway::start(&mock, &["a", "b"], extra).await;
+    // Upstream refuses a's login, even once it is refreshed.
+    mock.script("a", unauthorized());
+    mock.script("a", unauthorized());
+    let (s, h, text) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(h["x-codex-pool-account"], "b");
+    assert_eq!(mock.accounts_hit(), ["a", "a", "b"]);
+    assert_eq!(mock.token_calls().len(), 1);
+    let a = admin_account(&gw, "a").await;
+    assert_eq!(a["state"], "cooling", "{a}");
+    assert_eq!(a["reason"], "auth_rejected_after_refresh");
+    // Upstream takes the login again; once the cooldown is over, a probe finds out.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "a", "a serves again");
+    assert_eq!(admin_account(&gw, "a").await["state"], "ready");
+    assert_eq!(mock.token_calls().len(), 1, "no refresh was needed");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn tokens_the_file_cannot_take_are_kept_and_shown_as_unsaved() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
