@@ -25,7 +25,13 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         for account in snap.pool.accounts() {
             account.persist_unsaved().await;
             if account.health().state() == State::NeedsRelogin {
-                if account.reload_if_relogged() {
+                let relogged = {
+                    let account = Arc::clone(account);
+                    tokio::task::spawn_blocking(move || account.reload_if_relogged())
+                        .await
+                        .unwrap_or(false)
+                };
+                if relogged {
                     tracing::info!(account = %account.name, "a new login was found in the auth file");
                 }
                 continue;

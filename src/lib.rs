@@ -135,7 +135,7 @@ async fn sighup(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>)
         tokio::select! {
             got = hup.recv() => {
                 if got.is_none() { return; }
-                let _ = reload::reload(&app, "SIGHUP");
+                let _ = reload::reload(&app, "SIGHUP").await;
             }
             _ = shutdown.changed() => return,
         }

@@ -4,6 +4,7 @@
 //! the last routing decisions, reload, and per-account disable/enable/refresh.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -31,7 +32,7 @@ pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
     bool::from(presented.ct_eq(&expected))
 }
 
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let snap = app.snapshot();
     if snap.config.admin_token.is_none() {
         return ApiError::not_found(req.uri().path()).into_response();
@@ -63,7 +64,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 &json!({"decisions": app.activity.recent(limit)}),
             )
         }
-        (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin") {
+        (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin").await {
             Ok(later) => body::json(
                 StatusCode::OK,
                 &json!({"status": "reloaded", "restart_required": later}),
