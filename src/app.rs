@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::auth::flights::Flights;
 use crate::auth::refresh::{self, RefreshError};
 use crate::auth::store::Credentials;
 use crate::config::Config;
@@ -39,6 +40,8 @@ pub struct App {
     /// One reload at a time (SIGHUP, the file watcher and the admin API).
     pub reloading: std::sync::Mutex<()>,
     pub models: ArcSwap<Catalog>,
+    /// Token refreshes in progress; shutdown waits for them (`run_app`).
+    pub flights: Flights,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,7 @@ impl App {
             affinity,
             reloading: std::sync::Mutex::new(()),
             models: ArcSwap::from_pointee(Catalog::builtin()),
+            flights: Flights::default(),
         }))
     }
 
@@ -124,6 +128,7 @@ impl App {
         let done = refresh::refresh(
             snap.upstream.http(),
             &snap.config.upstream.issuer,
+            &self.flights,
             login,
             &stale.access_token,
             revive,

@@ -14,16 +14,24 @@ use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Availability, Setback, State};
 
-/// Every 30 s: refresh tokens whose `exp` is near; re-read the file of an
+/// Every 30 s: write tokens a file could not take yet (also of accounts a
+/// reload dropped); refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
 pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let snap = app.snapshot();
         let margin = snap.config.pool.refresh_before_expiry;
+        app.accounts.persist_orphans().await;
         for account in snap.pool.accounts() {
-            account.persist_unsaved();
+            account.persist_unsaved().await;
             if account.health().state() == State::NeedsRelogin {
-                if account.reload_if_relogged() {
+                let relogged = {
+                    let account = Arc::clone(account);
+                    tokio::task::spawn_blocking(move || account.reload_if_relogged())
+                        .await
+                        .unwrap_or(false)
+                };
+                if relogged {
                     tracing::info!(account = %account.name, "a new login was found in the auth file");
                 }
                 continue;

@@ -52,7 +52,8 @@ use app::App;
 use config::Config;
 
 /// Runs the gateway on `listener` until `shutdown` resolves; background tasks
-/// are started here and joined before returning.
+/// are started here and joined before returning, and token refreshes still
+/// in flight are waited for (up to `FLIGHTS_WAIT`).
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -106,10 +107,22 @@ pub async fn run_app(
             },
         ));
     }
-    server::run(listener, app, server::Surface::Api, shutdown).await;
+    server::run(listener, Arc::clone(&app), server::Surface::Api, shutdown).await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    // A refresh whose request is gone may have spent the old refresh token
+    // already: let it write the new one before the runtime is dropped.
+    if !app.flights.wait_idle(FLIGHTS_WAIT).await {
+        tracing::warn!(
+            running = app.flights.running(),
+            "token refreshes still running at shutdown; the tokens they rotate may not reach their files"
+        );
+    }
 }
+
+/// How long shutdown waits for token refreshes in flight: longer than one
+/// issuer call may take (30 s, `src/auth/refresh.rs`).
+const FLIGHTS_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 #[cfg(unix)]
 async fn sighup(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -122,7 +135,7 @@ async fn sighup(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>)
         tokio::select! {
             got = hup.recv() => {
                 if got.is_none() { return; }
-                let _ = reload::reload(&app, "SIGHUP");
+                let _ = reload::reload(&app, "SIGHUP").await;
             }
             _ = shutdown.changed() => return,
         }

@@ -46,6 +46,7 @@ pub struct Metrics {
     quota_reset: GaugeVec,
     cooldown_until: GaugeVec,
     token_expiry: GaugeVec,
+    unsaved_login: IntGaugeVec,
     refreshes: IntCounterVec,
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
@@ -98,6 +99,14 @@ impl Metrics {
             &["account", "state"],
         )?;
         registry.register(Box::new(account_state.clone()))?;
+        let unsaved_login = IntGaugeVec::new(
+            opts(
+                "codex_pool_account_unsaved_login",
+                "1 while the account holds refreshed tokens its auth file could not take (a restart would lose the login).",
+            ),
+            &["account"],
+        )?;
+        registry.register(Box::new(unsaved_login.clone()))?;
         let build_info = IntGaugeVec::new(
             opts("codex_pool_build_info", "Always 1; the version is a label."),
             &["version"],
@@ -173,6 +182,7 @@ impl Metrics {
                 "When the account's access token expires (unix seconds).",
                 &["account"],
             )?,
+            unsaved_login,
             refreshes: counter(
                 "codex_pool_token_refreshes_total",
                 "Token refreshes by account and outcome.",
@@ -316,6 +326,7 @@ impl Metrics {
         self.quota_reset.reset();
         self.cooldown_until.reset();
         self.token_expiry.reset();
+        self.unsaved_login.reset();
         let now = Instant::now();
         for a in accounts {
             let name = a.name.as_str();
@@ -339,6 +350,9 @@ impl Metrics {
             self.cooldown_until
                 .with_label_values(&[name])
                 .set(until as f64);
+            self.unsaved_login
+                .with_label_values(&[name])
+                .set(i64::from(a.has_unsaved_login()));
             if let Some(exp) = a.credentials().and_then(|c| c.expires_at) {
                 self.token_expiry.with_label_values(&[name]).set(exp as f64);
             }

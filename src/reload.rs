@@ -1,6 +1,8 @@
 //! Live reload: parse and validate the config file, then swap the snapshot in
 //! one store. An invalid file changes nothing and every problem is reported.
 //! Triggers: SIGHUP, `POST /admin/reload`, and a change of the file on disk.
+//! A reload reads files (the config, the auth files of accounts it adds), so
+//! it runs on a blocking thread, never on a runtime worker that serves streams.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub enum ReloadError {
     NeedsRestart(String),
     #[error("cannot build the upstream client for the new config: {0}")]
     Start(#[from] crate::app::StartError),
+    #[error("the reload did not finish: {0}")]
+    Aborted(String),
 }
 
 impl ReloadError {
@@ -64,9 +68,21 @@ fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
     .collect()
 }
 
-/// Reloads from the snapshot's config file. `trigger` is for the log. On
-/// success, the keys that changed but wait for a restart.
-pub fn reload(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError> {
+/// Reloads from the snapshot's config file, on a blocking thread. `trigger`
+/// is for the log. On success, the keys that changed but wait for a restart.
+/// Once started, the reload finishes even if this future is dropped.
+pub async fn reload(
+    app: &Arc<App>,
+    trigger: &'static str,
+) -> Result<Vec<&'static str>, ReloadError> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || reload_blocking(&app, trigger))
+        .await
+        .unwrap_or_else(|e| Err(ReloadError::Aborted(e.to_string())))
+}
+
+/// `reload` on the calling thread, which it blocks on file reads.
+fn reload_blocking(app: &App, trigger: &str) -> Result<Vec<&'static str>, ReloadError> {
     let _one_at_a_time = crate::sync::lock(&app.reloading);
     let current = app.snapshot();
     let Some(path) = current.config.path.clone() else {
@@ -138,7 +154,7 @@ pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watc
                 // Debounce: editors write in several steps.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 while rx.try_recv().is_ok() {}
-                let _ = reload(&app, "file change");
+                let _ = reload(&app, "file change").await;
             }
             _ = shutdown.changed() => return,
         }

@@ -350,3 +350,270 @@ async fn an_admin_refresh_after_a_new_login_revives_the_account() {
     );
     gw.stop().await;
 }
+
+/// Polls `done` every 20 ms for up to 5 s.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..250 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+fn unauthorized() -> Script {
+    Script::Status(
+        401,
+        json!({"error": {"message": "expired"}}).to_string(),
+        vec![],
+    )
+}
+
+/// One entry of `/admin/accounts` (admin token `t0ken-admin`).
+async fn admin_account(gw: &Gateway, name: &str) -> Value {
+    let (_, text) = gw
+        .get(
+            "/admin/accounts",
+            &[("authorization", "Bearer t0ken-admin")],
+        )
+        .await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap_or_else(|| panic!("no account {name} in {text}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn a_login_written_during_a_refresh_is_kept_and_used() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 3600, "").await;
+    mock.token_delay(Duration::from_millis(1500));
+    mock.script("a", unauthorized());
+    let first = {
+        let (client, url) = (gw.client(), gw.url("/v1/chat/completions"));
+        tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.headers()["x-codex-pool-account"].clone(),
+            )
+        })
+    };
+    assert!(eventually(|| mock.token_calls().len() == 1).await);
+    // While the issuer thinks, a new login lands in the file, without the lock
+    // (`codex login` writing a Codex CLI's own file, or a copy of it).
+    let newer = access_token("new-login", 3600);
+    write_auth(&gw.dir.path().join("a.json"), "a", &newer, "rt-new-login");
+    let (status, account) = first.await.unwrap();
+    assert_eq!((status, account.to_str().unwrap()), (200, "a"));
+    assert_eq!(
+        file_json(&gw, "a")["tokens"]["refresh_token"],
+        "rt-new-login",
+        "the newer login was overwritten by the refresh of the old one"
+    );
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(
+        (s, &h["x-codex-pool-account"]),
+        (200, &"a".parse().unwrap())
+    );
+    let seen = mock.responses();
+    assert_eq!(seen.len(), 3, "the 401, its replay, the next request");
+    for (i, s) in seen.iter().enumerate().skip(1) {
+        assert_eq!(
+            s.header("authorization").unwrap(),
+            format!("Bearer {newer}"),
+            "request {i} did not use the new login"
+        );
+    }
+    assert_eq!(mock.token_calls().len(), 1);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_refresh_waits_for_the_lock_of_the_file_a_symlink_points_to() {
+    use codex_pool::auth::lock::FileLock;
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let real = dir.path().join("real/a.json");
+    write_auth(&real, "a", &access_token("a", 3600), "rt-old");
+    std::os::unix::fs::symlink("real/a.json", dir.path().join("a.json")).unwrap();
+    let gw = Gateway::start_with(&mock, dir, &config_text(&mock, &["a"], "")).await;
+    // Another program holds the lock, having reached the file by its real path.
+    let held = FileLock::acquire(&real, Duration::from_secs(1)).unwrap();
+    mock.script("a", unauthorized());
+    let request = {
+        let (client, url) = (gw.client(), gw.url("/v1/chat/completions"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert!(eventually(|| mock.responses().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        mock.token_calls().is_empty(),
+        "the refresh did not wait for the lock"
+    );
+    drop(held);
+    assert_eq!(request.await.unwrap(), 200);
+    assert_eq!(mock.token_calls().len(), 1);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    assert_eq!(on_disk["tokens"]["refresh_token"], "rt-rotated-1");
+    assert!(std::fs::symlink_metadata(gw.dir.path().join("a.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_401_right_after_a_refresh_cools_the_account_and_it_comes_back() {
+    let mock = Mock::start().await;
+    let extra =
+        "[pool]\nbackoff_base = \"1s\"\nbackoff_max = \"1s\"\n[admin]\ntoken = \"t0ken-admin\"\n";
+    let gw = Gateway::start(&mock, &["a", "b"], extra).await;
+    // Upstream refuses a's login, even once it is refreshed.
+    mock.script("a", unauthorized());
+    mock.script("a", unauthorized());
+    let (s, h, text) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(h["x-codex-pool-account"], "b");
+    assert_eq!(mock.accounts_hit(), ["a", "a", "b"]);
+    assert_eq!(mock.token_calls().len(), 1);
+    let a = admin_account(&gw, "a").await;
+    assert_eq!(a["state"], "cooling", "{a}");
+    assert_eq!(a["reason"], "auth_rejected_after_refresh");
+    // Upstream takes the login again; once the cooldown is over, a probe finds out.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-codex-pool-account"], "a", "a serves again");
+    assert_eq!(admin_account(&gw, "a").await["state"], "ready");
+    assert_eq!(mock.token_calls().len(), 1, "no refresh was needed");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_the_file_cannot_take_are_kept_and_shown_as_unsaved() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A name the lock file fits in but the save's temp file does not
+    // (`.NAME.tmp-<32 hex>` passes 255 bytes): the save fails, even for root.
+    let long = format!("{}.json", "a".repeat(235));
+    write_auth(
+        &dir.path().join(&long),
+        "a",
+        &access_token("a", 3600),
+        "rt-old",
+    );
+    write_auth(
+        &dir.path().join("b.json"),
+        "b",
+        &access_token("b", 3600),
+        "rt-b",
+    );
+    let mut text = config_text(&mock, &[], "[admin]\ntoken = \"t0ken-admin\"\n");
+    text.push_str(&format!(
+        "[[accounts]]\nname = \"a\"\nauth_file = \"{long}\"\n[[accounts]]\nname = \"b\"\nauth_file = \"b.json\"\n"
+    ));
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    let unsaved_gauge = |scrape: &str, account: &str| {
+        metric(
+            scrape,
+            "codex_pool_account_unsaved_login",
+            &[("account", account)],
+        )
+    };
+    let (_, scrape) = gw.get("/metrics", &[]).await;
+    assert_eq!(unsaved_gauge(&scrape, "a"), Some(0.0));
+    assert_eq!(admin_account(&gw, "a").await["unsaved"], false);
+    mock.script("a", unauthorized());
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(
+        (s, &h["x-codex-pool-account"]),
+        (200, &"a".parse().unwrap())
+    );
+    assert_eq!(mock.token_calls().len(), 1);
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(gw.dir.path().join(&long)).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["tokens"]["refresh_token"], "rt-old",
+        "the save failed"
+    );
+    let (_, scrape) = gw.get("/metrics", &[]).await;
+    assert_eq!(unsaved_gauge(&scrape, "a"), Some(1.0));
+    assert_eq!(unsaved_gauge(&scrape, "b"), Some(0.0));
+    assert_eq!(admin_account(&gw, "a").await["unsaved"], true);
+    assert_eq!(admin_account(&gw, "b").await["unsaved"], false);
+    // The rotated tokens in memory are the ones used.
+    let (s, _, _) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200);
+    let seen = mock.responses();
+    assert_eq!(
+        seen[1].header("authorization"),
+        seen[2].header("authorization")
+    );
+    assert_ne!(
+        seen[0].header("authorization"),
+        seen[2].header("authorization")
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_a_refresh_in_flight_to_write_its_token() {
+    let mock = Mock::start().await;
+    let gw = gateway_with_expiry(&mock, 3600, "").await;
+    mock.token_delay(Duration::from_millis(1500));
+    mock.script("a", unauthorized());
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient
+        .post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(chat("gpt-5.4", "x").to_string())
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up during the refresh");
+    assert_eq!(mock.token_calls().len(), 1, "the issuer is answering");
+    // Nothing is left to drain: only the refresh's own task still runs.
+    let dir = gw.stop_keeping_dir().await;
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("a.json")).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["tokens"]["refresh_token"], "rt-rotated-1",
+        "the gateway stopped before the rotated token reached the file"
+    );
+}

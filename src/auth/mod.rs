@@ -1,14 +1,18 @@
 //! ChatGPT OAuth accounts: JWT claims, the `auth.json` token store, the lock
-//! every writer of a login takes (`lock`), a login's token state (`slot`) and
-//! its single-flight refresh.
+//! every writer of a login takes (`lock`), a login's token state (`slot`), its
+//! single-flight refresh (`refresh`, counted in `flights` for shutdown), and
+//! how refreshed tokens reach the file without clobbering a newer login
+//! (`persist`).
 //!
 //! `login` has the login flows (browser PKCE, device code) and where a login
 //! is stored; the account commands around them live in `crate::cli`. What they
 //! write is what `store` reads.
 
+pub mod flights;
 pub mod jwt;
 pub mod lock;
 pub mod login;
+pub mod persist;
 pub mod refresh;
 pub mod slot;
 pub mod store;

@@ -1,28 +1,40 @@
-//! Token refresh: single flight per login, re-reading the file first.
+//! Token refresh: single flight per login, under the file's lock, re-reading
+//! the file first and saving by compare-and-swap.
 //!
 //! Refresh tokens rotate on every use, and two refreshes of one token log the
 //! account out (`refresh_token_reused`). So: one refresh per login at a time
-//! (the `TokenSlot`'s flight); whoever waited on it reuses the result;
-//! and before calling the issuer the file is read again, in case another
-//! program (a Codex CLI, another gateway) already refreshed it.
+//! (the `TokenSlot`'s flight); whoever waited on it reuses the result; other
+//! programs that take the auth file's `FileLock` (another gateway, `codex-pool
+//! login`/`import`) wait for the flight and it for them, and a lock that cannot
+//! be had fails the flight rather than refreshing unlocked. Before calling the
+//! issuer the file is read again, in case someone (a Codex CLI, another
+//! gateway) already refreshed it; the save then writes only over the login it
+//! loaded (`persist.rs`), since programs that do not take the lock can still
+//! write a newer login meanwhile.
 //! This module reports how a refresh ended; what that means for the account
 //! (back to ready, cooling, needs a new login) is the pool's decision.
 
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_json::json;
 
-use super::slot::TokenSlot;
-use super::store::{self, Credentials};
+use super::flights::Flights;
+use super::lock::FileLock;
+use super::persist::{self, Settled};
+use super::slot::{TokenSlot, Unsaved};
+use super::store::{self, AuthFile, Credentials};
 use super::CLIENT_ID;
 use crate::clock;
 use crate::secret::Secret;
 
 pub use super::slot::RefreshError;
+
+/// How long a flight waits for the auth file's lock (a `codex-pool login` or
+/// another gateway's refresh holds it) before it fails as transient.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -72,12 +84,15 @@ pub struct Refreshed {
 /// The flight runs in a task of its own: once the issuer may have rotated the
 /// refresh token, the new one must reach the file even if the request that
 /// started the flight goes away (a dropped future would lose it, and with it
-/// the account). The task is bounded by the issuer timeouts. `on_renewed` runs
-/// in that task when the flight stored fresh tokens (from the issuer, or found
-/// in the file), so the caller's reaction is not lost with the caller either.
+/// the account). The task is bounded by the lock wait and the issuer timeouts,
+/// and counted in `flights` until it ends, so shutdown can wait for it.
+/// `on_renewed` runs in that task when the flight stored fresh tokens (from
+/// the issuer, or found in the file), so the caller's reaction is not lost
+/// with the caller either.
 pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
+    flights: &Flights,
     login: Login,
     stale: &Secret<String>,
     on_renewed: impl FnOnce() + Send + 'static,
@@ -87,8 +102,11 @@ pub async fn refresh(
         issuer: issuer.to_string(),
         login,
         stale: stale.clone(),
+        lock_wait: LOCK_WAIT,
     };
+    let ticket = flights.start();
     let flight = tokio::spawn(async move {
+        let _counted = ticket;
         let mut trace = Trace::default();
         let result = job.single_flight(&mut trace).await;
         if trace.renewed {
@@ -113,6 +131,7 @@ struct Job {
     issuer: String,
     login: Login,
     stale: Secret<String>,
+    lock_wait: Duration,
 }
 
 /// What a flight did besides its result.
@@ -123,9 +142,17 @@ struct Trace {
     renewed: bool,
 }
 
+/// The login a flight starts from: the file's, or tokens it could not take.
+struct Base {
+    file: AuthFile,
+    creds: Credentials,
+    /// The refresh token the file holds: the save writes only over it.
+    expected: Secret<String>,
+}
+
 impl Job {
     async fn single_flight(&self, trace: &mut Trace) -> Result<Arc<Credentials>, RefreshError> {
-        let tokens = &self.login.tokens;
+        let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
         // A flight that ended while we waited shares its failure instead of repeating it.
         let flight = tokens.board().await?;
         if let Some(current) = tokens.credentials() {
@@ -133,28 +160,34 @@ impl Job {
                 return Ok(current);
             }
         }
-        // Other programs using this file (another gateway) wait for us, and we for them.
-        let _file_lock = lock_file(&self.login.path).await;
-        let result = self.renew(trace).await;
+        // Held from the re-read to the save. It is never taken twice: the slot's
+        // flight lock is held, and the retry of unsaved tokens boards it too.
+        let result = match FileLock::acquire_async(path, self.lock_wait).await {
+            Ok(file_lock) => self.renew(Arc::new(file_lock), trace).await,
+            Err(e) => {
+                tracing::warn!(account = %name, error = %e, "cannot lock the auth file; not refreshing without the lock");
+                Err(RefreshError::Transient(e.brief()))
+            }
+        };
         flight.land(result.as_ref().err().cloned());
         result
     }
 
     /// One refresh: re-read the file, call the issuer if still needed, persist.
-    async fn renew(&self, trace: &mut Trace) -> Result<Arc<Credentials>, RefreshError> {
+    async fn renew(
+        &self,
+        file_lock: Arc<FileLock>,
+        trace: &mut Trace,
+    ) -> Result<Arc<Credentials>, RefreshError> {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
-        // Tokens we could not write yet are newer than the file: they are the truth.
-        let (mut file, on_disk) = match tokens.unsaved() {
-            Some(pending) => {
-                let creds = pending
-                    .tokens
-                    .as_ref()
-                    .map(|t| Credentials::from_tokens(t, pending.last_refresh.as_deref()))
-                    .ok_or_else(|| RefreshError::Transient("no tokens in memory".into()))?;
-                (pending, creds)
-            }
-            None => store::load_credentials(path)
-                .map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?,
+        let Some(Base {
+            mut file,
+            creds: on_disk,
+            expected,
+        }) = self.base().await?
+        else {
+            trace.renewed = true;
+            return current(tokens);
         };
         let ours = tokens.credentials();
         if ours
@@ -167,9 +200,7 @@ impl Job {
             tracing::info!(account = %name, "auth file changed on disk; using its tokens instead of refreshing");
             tokens.set_credentials(on_disk);
             trace.renewed = true;
-            return tokens
-                .credentials()
-                .ok_or_else(|| RefreshError::Transient("credentials vanished".into()));
+            return current(tokens);
         }
         // A refresh token the issuer already called dead is not sent again.
         if tokens.is_dead(&on_disk.refresh_token) {
@@ -201,47 +232,70 @@ impl Job {
         }
         file.last_refresh = Some(clock::rfc3339_now());
         let creds = Credentials::from_tokens(new, file.last_refresh.as_deref());
-        // The old refresh token is spent now: the new one is kept in memory even if
-        // the file cannot be written, and written again until it is.
-        match store::save(path, &file) {
-            Ok(()) => tokens.set_unsaved(None),
-            Err(e) => {
-                tracing::error!(account = %name, error = %e, "refreshed tokens could not be written; keeping them in memory and retrying");
-                tokens.set_unsaved(Some(file));
+        // The old refresh token is spent now: the new one is kept in memory if
+        // the file cannot take it, and written again until it does.
+        let pending = Unsaved {
+            path: path.clone(),
+            file: file.clone(),
+            expected: expected.clone(),
+        };
+        let saved = store::save_if_unchanged_async(file_lock, Some(expected), file).await;
+        match persist::settle(tokens, name, path, pending, saved) {
+            // A newer login reached the file during the refresh: it is in use now.
+            Settled::Adopted => {}
+            // (`Left` cannot happen here: the flight saves the file it serves.)
+            Settled::Written | Settled::Kept | Settled::Left => {
+                tokens.set_credentials(creds);
+                tracing::info!(account = %name, "access token refreshed");
             }
         }
-        tokens.set_credentials(creds);
         trace.renewed = true;
-        tracing::info!(account = %name, "access token refreshed");
-        tokens
+        current(tokens)
+    }
+
+    /// What the flight starts from, read under the file's lock. Tokens the
+    /// file could not take yet are newer than the file, so they are the truth,
+    /// unless a new login reached the file since (then it is adopted, and
+    /// `None` says there is nothing left to refresh).
+    async fn base(&self) -> Result<Option<Base>, RefreshError> {
+        let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
+        let loaded = persist::load(path).await;
+        // Unsaved tokens of another file (the account's file before a reload
+        // moved it) are left to the retry, which writes them there.
+        let Some(pending) = tokens.unsaved().filter(|u| u.path == *path) else {
+            let (file, creds) =
+                loaded.map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?;
+            let expected = creds.refresh_token.clone();
+            return Ok(Some(Base {
+                file,
+                creds,
+                expected,
+            }));
+        };
+        if let Ok((_, theirs)) = loaded {
+            if theirs.refresh_token != pending.expected {
+                tracing::warn!(account = %name, "the auth file holds a newer login than the tokens it could not take; using it and dropping those");
+                tokens.clear_unsaved_for(path);
+                tokens.set_credentials(theirs);
+                return Ok(None);
+            }
+        }
+        let creds = pending
             .credentials()
-            .ok_or_else(|| RefreshError::Transient("credentials vanished".into()))
+            .ok_or_else(|| RefreshError::Transient("no tokens in memory".into()))?;
+        Ok(Some(Base {
+            file: pending.file,
+            creds,
+            expected: pending.expected,
+        }))
     }
 }
 
-/// An exclusive lock on `<auth_file>.lock`, so two processes sharing a login
-/// never refresh it at once. Best effort: without it, the in-process single
-/// flight and the file re-read still hold.
-async fn lock_file(path: &Path) -> Option<std::fs::File> {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&name)
-        .ok()?;
-    for _ in 0..600 {
-        match file.try_lock() {
-            Ok(()) => return Some(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(std::fs::TryLockError::Error(_)) => return None,
-        }
-    }
-    None
+/// The credentials the flight left in `tokens`.
+fn current(tokens: &TokenSlot) -> Result<Arc<Credentials>, RefreshError> {
+    tokens
+        .credentials()
+        .ok_or_else(|| RefreshError::Transient("credentials vanished".into()))
 }
 
 async fn call_issuer(
@@ -324,6 +378,39 @@ fn error_code(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_lock_that_cannot_be_had_fails_the_flight_without_calling_the_issuer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        let held = FileLock::acquire(&path, Duration::from_secs(1)).unwrap();
+        let tokens = Arc::new(TokenSlot::default());
+        let job = Job {
+            http: reqwest::Client::new(),
+            // Nothing listens there; the flight must not get that far.
+            issuer: "http://127.0.0.1:9".into(),
+            login: Login {
+                tokens: Arc::clone(&tokens),
+                path,
+                name: "a".into(),
+            },
+            stale: Secret::new("at".into()),
+            lock_wait: Duration::from_millis(100),
+        };
+        let mut trace = Trace::default();
+        let result = job.single_flight(&mut trace).await;
+        assert!(
+            matches!(&result, Err(RefreshError::Transient(m)) if m.contains("held by another program")),
+            "{:?}",
+            result.err()
+        );
+        assert!(!trace.called_issuer);
+        assert!(matches!(
+            tokens.last_error(),
+            Some(RefreshError::Transient(_))
+        ));
+        drop(held);
+    }
 
     #[test]
     fn issuer_error_codes_in_every_shape() {

@@ -2,18 +2,18 @@
 //!
 //! A `TokenSlot` holds the credentials requests use, the lock a refresh flight
 //! holds, how the last flight ended, a refreshed login the file could not take
-//! yet, and the refresh token the issuer refused for good. Only `auth` can
-//! board a flight or touch the refresh state; everyone else reads (and, on a
-//! new login, sets) the credentials.
+//! yet (`Unsaved`), and the refresh token the issuer refused for good. Only
+//! `auth` can board a flight or touch the refresh state; everyone else reads
+//! (and, on a new login, sets) the credentials.
 //! What a failed refresh does to the account's health is the pool's business.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
-use super::store::{self, AuthFile, Credentials};
+use super::store::{AuthFile, Credentials};
 use crate::secret::Secret;
 use crate::sync::lock;
 
@@ -49,9 +49,32 @@ pub struct TokenSlot {
     generation: AtomicU64,
     last_error: Mutex<Option<RefreshError>>,
     /// Refreshed tokens the file could not take yet (disk full, read-only).
-    unsaved: Mutex<Option<AuthFile>>,
+    unsaved: Mutex<Option<Unsaved>>,
     /// The refresh token the issuer last refused for good; never sent again.
     dead: Mutex<Option<Secret<String>>>,
+}
+
+/// Rotated tokens an auth file could not take, kept in memory (they are the
+/// only copy of the login's newest refresh token) and written again later.
+#[derive(Clone)]
+pub struct Unsaved {
+    /// The auth file they belong to: the account's file when they were made.
+    pub path: PathBuf,
+    pub file: AuthFile,
+    /// The refresh token that file held when the save first failed. They are
+    /// written only over a file that still holds it: anything else there is a
+    /// newer login, which wins (`store::save_if_unchanged`).
+    pub expected: Secret<String>,
+}
+
+impl Unsaved {
+    /// The credentials these tokens give, if they hold any.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.file
+            .tokens
+            .as_ref()
+            .map(|t| Credentials::from_tokens(t, self.file.last_refresh.as_deref()))
+    }
 }
 
 /// The flight lock, held: the one refresh of this login in progress.
@@ -107,32 +130,42 @@ impl TokenSlot {
         lock(&self.dead).as_ref() == Some(token)
     }
 
-    pub(super) fn unsaved(&self) -> Option<AuthFile> {
+    pub(super) fn unsaved(&self) -> Option<Unsaved> {
         lock(&self.unsaved).clone()
     }
 
-    pub(super) fn set_unsaved(&self, file: Option<AuthFile>) {
-        *lock(&self.unsaved) = file;
+    pub(crate) fn set_unsaved(&self, pending: Unsaved) {
+        *lock(&self.unsaved) = Some(pending);
     }
 
-    /// Writes tokens a refresh could not write to `path`; true when none are
-    /// left unsaved. `account` names the login in the log.
-    pub fn persist_unsaved(&self, path: &Path, account: &str) -> bool {
+    /// Forgets the unsaved tokens of the file at `path`, now that it holds a
+    /// login as new (written, or a newer one found there); unsaved tokens of
+    /// another file (the account's file before a reload moved it) stay.
+    pub(super) fn clear_unsaved_for(&self, path: &Path) {
         let mut pending = lock(&self.unsaved);
-        let Some(file) = pending.as_ref() else {
-            return true;
-        };
-        match store::save(path, file) {
-            Ok(()) => {
-                *pending = None;
-                tracing::info!(account = %account, "refreshed tokens written to the auth file");
-                true
-            }
-            Err(e) => {
-                tracing::error!(account = %account, error = %e, "refreshed tokens still cannot be written");
-                false
-            }
+        if pending.as_ref().is_some_and(|u| u.path == path) {
+            *pending = None;
         }
+    }
+
+    /// Whether this login holds rotated tokens its file could not take yet;
+    /// a restart now would lose them.
+    pub fn has_unsaved(&self) -> bool {
+        lock(&self.unsaved).is_some()
+    }
+
+    /// The auth file unsaved tokens wait for, if any.
+    pub fn unsaved_path(&self) -> Option<PathBuf> {
+        lock(&self.unsaved).as_ref().map(|u| u.path.clone())
+    }
+
+    /// The flight lock if no flight holds it now (`None`: one is in progress).
+    pub(super) fn try_board(&self) -> Option<Flight<'_>> {
+        let held = self.flight.try_lock().ok()?;
+        Some(Flight {
+            slot: self,
+            _held: held,
+        })
     }
 }
 

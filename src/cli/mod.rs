@@ -161,6 +161,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     for w in &config.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
+    warn_if_solo(&config);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -196,6 +197,22 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             }
         }
     })
+}
+
+/// Solo mode (no config file) serves the Codex CLI's own live login: both
+/// programs then refresh one rotating refresh token, and whichever spends it
+/// second logs the account out. Said once at start, with the way out.
+fn warn_if_solo(config: &Config) {
+    if config.path.is_some() {
+        return;
+    }
+    for a in &config.accounts {
+        let file = a.auth_file.display();
+        tracing::warn!(
+            auth_file = %file,
+            "solo mode: no config file, so this gateway serves the Codex CLI's own login and both refresh one token, which can log the account out; to avoid it, copy the login into a file of its own with `codex-pool import --config CONFIG --account NAME {file}`, serve with `--config CONFIG`, then run `codex login` again for the CLI"
+        );
+    }
 }
 
 /// 32 random bytes in hex after `prefix`, and the SHA-256 of the whole, in hex.

@@ -3,7 +3,10 @@
 //! ready → cooling (until a reset time, or exponential backoff) → probation (the
 //! cooldown has passed; one request decides) → ready or cooling again.
 //! `disabled` (plan without Codex, or an operator's choice) and `needs_relogin`
-//! (the refresh token is dead) stay until something outside changes them.
+//! (the issuer refused the refresh token, or the file holds no usable login)
+//! stay until something outside changes them. Upstream refusing a login the
+//! issuer just renewed is not that verdict: it cools for `backoff_max`, and the
+//! probe after it finds out whether upstream takes the login again.
 //! Time is tokio's, so tests can pause the clock.
 
 use std::time::{Duration, SystemTime};
@@ -55,6 +58,11 @@ pub enum Setback {
         kind: &'static str,
         retry_after: Option<Duration>,
     },
+    /// Upstream refused the login (401) even right after the issuer renewed
+    /// it. Only the issuer can say a login is dead, so this cools the account
+    /// for the longest backoff (`pool.backoff_max`) at once: an earlier retry
+    /// would spend another refresh for another 401.
+    LoginRejected,
     /// The login is dead: a new login is needed.
     NeedsRelogin { reason: String },
 }
@@ -244,6 +252,14 @@ impl Health {
                     .map_or(backoff, |r| r.max(backoff))
                     .min(LONGEST_COOLDOWN);
                 self.cool(now + wait, (*kind).to_string(), false);
+            }
+            Setback::LoginRejected => {
+                self.failures_in_row = self.failures_in_row.saturating_add(1);
+                self.cool(
+                    now + max.min(LONGEST_COOLDOWN),
+                    "auth_rejected_after_refresh".into(),
+                    false,
+                );
             }
             Setback::NeedsRelogin { reason } => {
                 self.set(State::NeedsRelogin, reason);
@@ -439,6 +455,21 @@ mod tests {
                 retry_after: None
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_login_rejected_after_refresh_cools_for_the_longest_backoff_then_is_probed() {
+        let mut h = Health::default();
+        let now = Instant::now();
+        h.on_setback(&Setback::LoginRejected, now, BASE, MAX);
+        assert_eq!(h.state(), State::Cooling, "not needs_relogin");
+        assert_eq!(h.until().map(|u| (u - now).as_secs()), Some(300));
+        assert_eq!(h.reason(), Some("auth_rejected_after_refresh"));
+        tokio::time::advance(MAX).await;
+        assert_eq!(h.availability(Instant::now()), Availability::Probation);
+        assert!(h.claim(Instant::now()).flatten().is_some());
+        h.on_success();
+        assert_eq!(h.state(), State::Ready);
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! by name in the `Registry` and outlives config snapshots; a `Pool` is one
 //! snapshot's ordered view of those accounts. `Pool::plan` turns a strategy into
 //! the candidate list one request walks.
+//!
+//! A reload that drops an account holding refreshed tokens its file could not
+//! take (`Account::has_unsaved_login`) does not drop those tokens: the account
+//! is kept aside, logged as an error, and its tokens are still written to their
+//! file by the 30 s retry (`Registry::persist_orphans`); listing the account
+//! again brings it back with them.
 
 pub mod activity;
 pub mod affinity;
@@ -19,6 +25,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
+use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
 use crate::auth::store::{self, Credentials};
 use crate::config::{AccountConfig, Strategy};
@@ -116,10 +123,24 @@ impl Account {
         true
     }
 
-    /// Writes tokens a refresh could not write; true when none are left unsaved.
-    pub fn persist_unsaved(&self) -> bool {
-        self.tokens
-            .persist_unsaved(&self.settings().auth_file, &self.name)
+    /// Writes tokens a refresh could not write (compare-and-swap, off the
+    /// runtime's workers); true when none are left unsaved. A newer login found
+    /// in the file is adopted instead, and revives an account waiting for one.
+    pub async fn persist_unsaved(&self) -> bool {
+        let serving = self.settings().auth_file.clone();
+        match persist::persist_unsaved(&self.tokens, &self.name, &serving).await {
+            Persisted::Clean => true,
+            Persisted::Adopted => {
+                self.revive();
+                true
+            }
+            Persisted::Pending => false,
+        }
+    }
+
+    /// Whether the account holds rotated tokens its file could not take yet.
+    pub fn has_unsaved_login(&self) -> bool {
+        self.tokens.has_unsaved()
     }
 
     /// Fresh credentials arrived: an account waiting for a new login is back.
@@ -241,6 +262,8 @@ impl Drop for Claimed<'_> {
 #[derive(Default)]
 pub struct Registry {
     accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Accounts a reload dropped while they held unsaved tokens, until written.
+    orphans: Mutex<Vec<Arc<Account>>>,
 }
 
 impl Registry {
@@ -248,12 +271,22 @@ impl Registry {
     /// runtime state (and get the new settings), new ones load their file.
     pub fn sync(&self, configs: &[AccountConfig]) -> Vec<Arc<Account>> {
         let mut map = lock(&self.accounts);
+        let mut orphans = lock(&self.orphans);
         let mut out = Vec::with_capacity(configs.len());
         let mut to_load = Vec::new();
         for cfg in configs {
+            // Listed again: an account dropped with unsaved tokens comes back with them.
+            if let Some(i) = orphans.iter().position(|o| o.name == cfg.name) {
+                let back = orphans.swap_remove(i);
+                tracing::info!(account = %back.name, "the account is listed again; it keeps its unsaved tokens");
+                map.insert(cfg.name.clone(), back);
+            }
             let account = match map.get(&cfg.name) {
                 Some(existing) => {
                     let changed_file = existing.settings().auth_file != cfg.auth_file;
+                    if changed_file {
+                        moved_with_unsaved(existing, cfg);
+                    }
                     existing.settings.store(Arc::new(cfg.clone()));
                     if changed_file || existing.credentials().is_none() {
                         to_load.push(existing.clone());
@@ -269,7 +302,22 @@ impl Registry {
             };
             out.push(account);
         }
-        map.retain(|name, _| configs.iter().any(|c| &c.name == name));
+        let dropped: Vec<String> = map
+            .keys()
+            .filter(|name| !configs.iter().any(|c| &c.name == *name))
+            .cloned()
+            .collect();
+        for name in dropped {
+            let Some(gone) = map.remove(&name) else {
+                continue;
+            };
+            if let Some(file) = gone.tokens.unsaved_path() {
+                tracing::error!(account = %name, file = %file.display(),
+                    "the reload dropped an account that holds refreshed tokens its auth file could not take; still trying to write them there every 30 s (a restart before that loses the login)");
+                orphans.push(gone);
+            }
+        }
+        drop(orphans);
         drop(map);
         for a in to_load {
             if let Err(e) = a.load_credentials() {
@@ -277,6 +325,27 @@ impl Registry {
             }
         }
         out
+    }
+
+    /// Writes the unsaved tokens of accounts a reload dropped; forgets each
+    /// once nothing of it is left unsaved.
+    pub async fn persist_orphans(&self) {
+        let orphans = lock(&self.orphans).clone();
+        for a in orphans {
+            if a.persist_unsaved().await {
+                lock(&self.orphans).retain(|o| !Arc::ptr_eq(o, &a));
+            }
+        }
+    }
+}
+
+/// Says so when a reload moves the auth file of an account whose tokens the
+/// old file could not take: they belong to that login and keep being written
+/// there, while the account now serves the new file's login.
+fn moved_with_unsaved(account: &Account, new: &AccountConfig) {
+    if let Some(old) = account.tokens.unsaved_path() {
+        tracing::error!(account = %account.name, old_file = %old.display(), new_file = %new.auth_file.display(),
+            "the reload moved the auth file of an account that holds refreshed tokens the old file could not take; still trying to write them there every 30 s, and serving the new file's login");
     }
 }
 
@@ -426,3 +495,6 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

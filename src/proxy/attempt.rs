@@ -63,11 +63,16 @@ async fn fresh_credentials(
     account: &Arc<Account>,
 ) -> Result<Arc<Credentials>, AttemptError> {
     let Some(creds) = account.credentials() else {
-        return Err(Failure::Unauthorized {
-            status: 0,
-            message: "no login loaded".into(),
-        }
-        .into());
+        // The file gave no login (loading it said why): that stays until one is there.
+        return Err(AttemptError {
+            failure: Failure::Unauthorized {
+                status: 0,
+                message: "no login loaded".into(),
+            },
+            setback: Some(Setback::NeedsRelogin {
+                reason: "no login loaded".into(),
+            }),
+        });
     };
     // The background refresher renews tokens well before `refresh_before_expiry`
     // runs out; a request refreshes in line only when its token is about to
@@ -148,6 +153,9 @@ pub(super) async fn attempt(
                 stripped_all = true;
                 body = clean;
             }
+            // A 401 may be an access token upstream stopped taking: refresh and
+            // replay once. A second 401 cools the account (`Setback::LoginRejected`,
+            // from `Failure::setback`); it does not mark the login dead.
             Err(Failure::Unauthorized { status: 401, .. }) if !replayed => {
                 replayed = true;
                 creds = app

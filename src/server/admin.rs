@@ -6,6 +6,7 @@
 //! per-account disable/enable/refresh.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -33,7 +34,7 @@ pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
     bool::from(presented.as_slice().ct_eq(&token.sha256))
 }
 
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let snap = app.snapshot();
     if snap.config.admin_token.is_none() {
         return ApiError::not_found(req.uri().path()).into_response();
@@ -65,7 +66,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
                 &json!({"decisions": app.activity.recent(limit)}),
             )
         }
-        (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin") {
+        (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin").await {
             Ok(later) => body::json(
                 StatusCode::OK,
                 &json!({"status": "reloaded", "restart_required": later}),
@@ -171,6 +172,8 @@ pub fn account_json(a: &Account) -> Value {
         "priority": a.settings().priority,
         "quota": a.quota(),
         "last_error": a.last_error(),
+        // Rotated tokens the auth file could not take: a restart now loses the login.
+        "unsaved": a.has_unsaved_login(),
         "requests": a.requests.load(Ordering::Relaxed),
         "failures": a.failures.load(Ordering::Relaxed),
     })

@@ -151,9 +151,10 @@ impl Failure {
             }),
             Failure::UsageNotIncluded { .. } => Some(Setback::UsageNotIncluded),
             Failure::RateLimited { retry_after, .. } => transient("rate_limited", *retry_after),
-            Failure::Unauthorized { .. } => Some(Setback::NeedsRelogin {
-                reason: "auth_failed".into(),
-            }),
+            // Only the issuer's verdict makes a login dead (`Setback::from` a
+            // `RefreshError`); upstream's 401 cools the account and a probe
+            // tries it again later (the request path refreshes before this).
+            Failure::Unauthorized { .. } => Some(Setback::LoginRejected),
             Failure::CloudflareBlocked => transient("cloudflare_blocked", None),
             Failure::Forbidden { .. } => transient("forbidden", None),
             Failure::ServerError { .. } => transient("server_error", None),

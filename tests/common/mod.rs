@@ -182,13 +182,19 @@ impl Gateway {
     }
 
     /// Lets in-flight work finish (shutdown grace) and waits for the server.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_dir().await;
+    }
+
+    /// `stop`, handing back the folder (config, auth files) to look at afterwards.
+    pub async fn stop_keeping_dir(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }
+        self.dir
     }
 }
 
