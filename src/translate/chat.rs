@@ -5,18 +5,22 @@
 //! `call_id`. Sampling and token-limit parameters are dropped (the backend
 //! refuses them); `n > 1`, `logprobs` and audio are refused with a 400.
 
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 mod messages;
 mod tools;
 
-use super::{session_id, Invalid, Upstream, REASONING_EFFORTS};
+use super::{limits, session_id, Invalid, Upstream, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
 
 /// The fields of a Chat Completions request this gateway reads; anything else
-/// the client sends lands in `dropped` and is not forwarded.
+/// the client sends is named in `dropped` (its value skipped, never kept) and
+/// is not forwarded.
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
@@ -54,7 +58,7 @@ pub struct ChatRequest {
     #[serde(default)]
     pub functions: Option<Value>,
     #[serde(flatten)]
-    pub dropped: Map<String, Value>,
+    pub dropped: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,8 +97,10 @@ impl ChatRequest {
             .unwrap_or(false)
     }
 
-    /// Parses JSON, naming the field that is wrong.
+    /// Parses JSON, naming the field that is wrong. A body past the count
+    /// limits (`translate::limits`) is refused before anything is parsed.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
+        limits::check(bytes, &limits::CHAT)?;
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let parsed: ChatRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();

@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod chat;
 pub mod chat_stream;
 mod chat_wire;
+pub mod limits;
 pub mod responses;
 
 use serde_json::{Map, Value};
@@ -95,6 +96,19 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// The most bytes of a client's string an error message quotes.
+const QUOTED_BYTES: usize = 100;
+
+/// A client string cut to what an error message may quote: at most
+/// `QUOTED_BYTES` bytes, on a character boundary.
+pub fn bounded(s: &str) -> &str {
+    let mut end = s.len().min(QUOTED_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The conversation's session: sets the body's `prompt_cache_key` and returns
