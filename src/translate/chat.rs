@@ -133,7 +133,7 @@ impl ChatRequest {
     /// Translates into a codex-responses request. `session_hint` is the client's
     /// session header, if any; `seed` makes derived session ids per client key.
     pub fn into_responses(
-        self,
+        mut self,
         session_hint: Option<&str>,
         seed: &str,
     ) -> Result<Upstream, Invalid> {
@@ -147,15 +147,16 @@ impl ChatRequest {
                 "'messages' must hold at least one message",
             ));
         }
-        let (instructions, input) = convert_messages(&self.messages)?;
+        // Moved out, not borrowed: what is translated is freed as it goes.
+        let (instructions, input) = convert_messages(std::mem::take(&mut self.messages))?;
 
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("instructions".into(), Value::String(instructions));
         body.insert("input".into(), Value::Array(input));
-        if let Some(tools) = &self.tools {
+        if let Some(tools) = self.tools.take() {
             let tools = tools
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, t)| convert_tool(t, i))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -165,7 +166,7 @@ impl ChatRequest {
         }
         body.insert(
             "tool_choice".into(),
-            match &self.tool_choice {
+            match self.tool_choice.take() {
                 Some(choice) => convert_tool_choice(choice)?,
                 None => json!("auto"),
             },
@@ -176,7 +177,7 @@ impl ChatRequest {
         );
         body.insert("reasoning".into(), self.reasoning_value()?);
         let mut text = Map::new();
-        if let Some(format) = &self.response_format {
+        if let Some(format) = self.response_format.take() {
             if let Some(f) = convert_response_format(format)? {
                 text.insert("format".into(), f);
             }

@@ -98,6 +98,18 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A JSON object of `entries`, moved in. (`json!` serializes an interpolated
+/// value by reference, a deep copy: a client's parts or text would be held
+/// twice.)
+pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
 /// The most bytes of a client's string an error message quotes.
 const QUOTED_BYTES: usize = 100;
 

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{limits, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
+use super::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
 
 /// The backend's body for a client's Responses request. A body past the
 /// count limits (`translate::limits`) is refused before anything is parsed.
@@ -68,12 +68,16 @@ pub fn normalize(
         None | Some(Value::Null) => {
             return Err(Invalid::field("input", "'input' is required"));
         }
-        Some(Value::String(s)) => {
-            let s = s.clone();
-            body.insert(
-                "input".into(),
-                json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": s}]}]),
-            );
+        Some(Value::String(_)) => {
+            // Moved, not copied: the text can be most of the body.
+            let text = body.remove("input").unwrap_or_default();
+            let part = object([("type", json!("input_text")), ("text", text)]);
+            let message = object([
+                ("type", json!("message")),
+                ("role", json!("user")),
+                ("content", Value::Array(vec![part])),
+            ]);
+            body.insert("input".into(), Value::Array(vec![message]));
         }
         Some(Value::Array(items)) => {
             if let Some(i) = items.iter().position(|it| !it.is_object()) {
