@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 mod messages;
 mod tools;
 
-use super::{limits, session_id, Invalid, Upstream, REASONING_EFFORTS};
+use super::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
 
@@ -113,6 +113,7 @@ impl ChatRequest {
                 };
             }
             let param = if path == "." { None } else { Some(path) };
+            let inner = serde_message(&inner);
             Invalid {
                 message: match &param {
                     Some(p) => format!("invalid value for '{p}': {inner}"),
@@ -186,7 +187,7 @@ impl ChatRequest {
             if !matches!(v.as_str(), "low" | "medium" | "high") {
                 return Err(Invalid::field(
                     "verbosity",
-                    format!("'verbosity' must be low, medium or high, not {v:?}"),
+                    format!("'verbosity' must be low, medium or high, not {}", quoted(v)),
                 ));
             }
             text.insert("verbosity".into(), json!(v));
@@ -262,8 +263,9 @@ impl ChatRequest {
                 return Err(Invalid::field(
                     param,
                     format!(
-                        "'{param}' must be one of {}, not {e:?}",
-                        REASONING_EFFORTS.join(", ")
+                        "'{param}' must be one of {}, not {}",
+                        REASONING_EFFORTS.join(", "),
+                        quoted(e)
                     ),
                 ));
             }
@@ -277,7 +279,10 @@ impl ChatRequest {
         if !matches!(summary.as_str(), "auto" | "concise" | "detailed" | "none") {
             return Err(Invalid::field(
                 "reasoning.summary",
-                format!("'reasoning.summary' must be auto, concise or detailed, not {summary:?}"),
+                format!(
+                    "'reasoning.summary' must be auto, concise or detailed, not {}",
+                    quoted(&summary)
+                ),
             ));
         }
         if summary != "none" {
@@ -285,6 +290,35 @@ impl ChatRequest {
         }
         Ok(Value::Object(r))
     }
+}
+
+/// A type error's text, with the client value it may quote (serde quotes a
+/// wrong string whole) elided past 100 bytes; what serde expected, at the
+/// end, and the position are kept.
+fn serde_message(e: &serde_json::Error) -> String {
+    /// What is kept of a long message's end.
+    const TAIL: usize = 60;
+    let full = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let text = full.strip_suffix(&at).unwrap_or(&full);
+    let head = super::bounded(text);
+    let mut tail = text.len().saturating_sub(TAIL).max(head.len());
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    if tail - head.len() < 20 {
+        return full;
+    }
+    let at = if text.len() < full.len() {
+        at.as_str()
+    } else {
+        ""
+    };
+    format!(
+        "{head}… ({} bytes elided) …{}{at}",
+        tail - head.len(),
+        &text[tail..]
+    )
 }
 
 #[cfg(test)]

@@ -123,6 +123,17 @@ pub fn bounded(s: &str) -> &str {
     &s[..end]
 }
 
+/// A client string quoted for an error message (`"…"`, escaped), at most
+/// `QUOTED_BYTES` bytes of it; a cut string is followed by `…`.
+pub fn quoted(s: &str) -> String {
+    let cut = bounded(s);
+    if cut.len() < s.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{s:?}")
+    }
+}
+
 /// The conversation's session: sets the body's `prompt_cache_key` and returns
 /// the id for the `session-id` header.
 ///
@@ -192,6 +203,18 @@ mod tests {
     fn body() -> Map<String, Value> {
         let v = json!({"instructions": "sys", "input": [{"type": "message", "role": "user"}]});
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn quoted_strings_are_cut_at_100_bytes_on_a_char_boundary() {
+        assert_eq!(quoted("wizard"), "\"wizard\"");
+        assert_eq!(quoted("a\nb"), "\"a\\nb\"");
+        let long = "x".repeat(5000);
+        assert_eq!(quoted(&long), format!("\"{}\"…", "x".repeat(100)));
+        let wide = "é".repeat(80); // 2 bytes each: 100 is a boundary
+        assert_eq!(bounded(&wide).len(), 100);
+        let odd = format!("x{}", "é".repeat(80)); // byte 100 splits a char
+        assert_eq!(bounded(&odd).len(), 99);
     }
 
     #[test]

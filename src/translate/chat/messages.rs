@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::Message;
-use crate::translate::{object, type_name, Invalid};
+use crate::translate::{object, quoted, type_name, Invalid};
 
 pub(super) fn convert_messages(messages: Vec<Message>) -> Result<(String, Vec<Value>), Invalid> {
     let mut instructions: Vec<String> = Vec::new();
@@ -83,7 +83,10 @@ pub(super) fn convert_messages(messages: Vec<Message>) -> Result<(String, Vec<Va
             other => {
                 return Err(Invalid::field(
                     at("role"),
-                    format!("unknown role {other:?}; expected system, developer, user, assistant or tool"),
+                    format!(
+                        "unknown role {}; expected system, developer, user, assistant or tool",
+                        quoted(other)
+                    ),
                 ))
             }
         }
@@ -195,7 +198,10 @@ fn user_part(p: Value, param: &str) -> Result<Value, Invalid> {
         other => {
             return Err(Invalid::field(
                 format!("{param}.type"),
-                format!("unknown content part type {other:?}; expected text, image_url or file"),
+                format!(
+                    "unknown content part type {}; expected text, image_url or file",
+                    quoted(other)
+                ),
             ))
         }
     };
@@ -347,7 +353,7 @@ fn convert_tool_call(call: Value, param: &str) -> Result<Value, Invalid> {
         }
         other => Err(Invalid::field(
             format!("{param}.type"),
-            format!("unknown tool call type {other:?}"),
+            format!("unknown tool call type {}", quoted(other)),
         )),
     }
 }

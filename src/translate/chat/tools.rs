@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::translate::{type_name, Invalid};
+use crate::translate::{bounded, quoted, type_name, Invalid};
 
 /// Chat's `{"type": T, T: {...}}` → Responses' flat `{"type": T, ...}`; anything
 /// else passes through untouched.
@@ -83,7 +83,10 @@ pub(super) fn convert_tool_choice(choice: Value) -> Result<Value, Invalid> {
         }
         Value::String(s) => Err(Invalid::field(
             "tool_choice",
-            format!("'tool_choice' must be auto, none, required or an object, not {s:?}"),
+            format!(
+                "'tool_choice' must be auto, none, required or an object, not {}",
+                quoted(&s)
+            ),
         )),
         Value::Object(mut o) => {
             let kind = o
@@ -110,7 +113,8 @@ pub(super) fn convert_tool_choice(choice: Value) -> Result<Value, Invalid> {
                     .enumerate()
                     .map(|(i, t)| {
                         flatten_tool(t, false).map_err(|m| {
-                            Invalid::field(format!("tool_choice.{kind}.tools[{i}]"), m)
+                            let param = format!("tool_choice.{}.tools[{i}]", bounded(&kind));
+                            Invalid::field(param, m)
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
