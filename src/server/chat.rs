@@ -17,6 +17,8 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(c) => c,
         Err(e) => return ctx.fail(e.into()),
     };
+    // The parsed request owns its strings: the bytes are not held through translation.
+    drop(bytes);
     if let Err(e) = ctx.admit_model(&chat.model) {
         return ctx.fail(e);
     }
@@ -26,7 +28,6 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(up) => up,
         Err(e) => return ctx.fail(e.into()),
     };
-    drop(bytes);
     let created = crate::clock::unix_now() as u64;
     dispatch(
         ctx,

@@ -5,18 +5,22 @@
 //! `call_id`. Sampling and token-limit parameters are dropped (the backend
 //! refuses them); `n > 1`, `logprobs` and audio are refused with a 400.
 
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 mod messages;
 mod tools;
 
-use super::{session_id, Invalid, Upstream, REASONING_EFFORTS};
+use super::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
 
 /// The fields of a Chat Completions request this gateway reads; anything else
-/// the client sends lands in `dropped` and is not forwarded.
+/// the client sends is named in `dropped` (its value skipped, never kept) and
+/// is not forwarded.
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
@@ -54,7 +58,7 @@ pub struct ChatRequest {
     #[serde(default)]
     pub functions: Option<Value>,
     #[serde(flatten)]
-    pub dropped: Map<String, Value>,
+    pub dropped: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,8 +97,10 @@ impl ChatRequest {
             .unwrap_or(false)
     }
 
-    /// Parses JSON, naming the field that is wrong.
+    /// Parses JSON, naming the field that is wrong. A body past the count
+    /// limits (`translate::limits`) is refused before anything is parsed.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
+        limits::check(bytes, &limits::CHAT)?;
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let parsed: ChatRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
@@ -107,6 +113,7 @@ impl ChatRequest {
                 };
             }
             let param = if path == "." { None } else { Some(path) };
+            let inner = serde_message(&inner);
             Invalid {
                 message: match &param {
                     Some(p) => format!("invalid value for '{p}': {inner}"),
@@ -127,7 +134,7 @@ impl ChatRequest {
     /// Translates into a codex-responses request. `session_hint` is the client's
     /// session header, if any; `seed` makes derived session ids per client key.
     pub fn into_responses(
-        self,
+        mut self,
         session_hint: Option<&str>,
         seed: &str,
     ) -> Result<Upstream, Invalid> {
@@ -141,15 +148,16 @@ impl ChatRequest {
                 "'messages' must hold at least one message",
             ));
         }
-        let (instructions, input) = convert_messages(&self.messages)?;
+        // Moved out, not borrowed: what is translated is freed as it goes.
+        let (instructions, input) = convert_messages(std::mem::take(&mut self.messages))?;
 
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("instructions".into(), Value::String(instructions));
         body.insert("input".into(), Value::Array(input));
-        if let Some(tools) = &self.tools {
+        if let Some(tools) = self.tools.take() {
             let tools = tools
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, t)| convert_tool(t, i))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -159,7 +167,7 @@ impl ChatRequest {
         }
         body.insert(
             "tool_choice".into(),
-            match &self.tool_choice {
+            match self.tool_choice.take() {
                 Some(choice) => convert_tool_choice(choice)?,
                 None => json!("auto"),
             },
@@ -170,7 +178,7 @@ impl ChatRequest {
         );
         body.insert("reasoning".into(), self.reasoning_value()?);
         let mut text = Map::new();
-        if let Some(format) = &self.response_format {
+        if let Some(format) = self.response_format.take() {
             if let Some(f) = convert_response_format(format)? {
                 text.insert("format".into(), f);
             }
@@ -179,7 +187,7 @@ impl ChatRequest {
             if !matches!(v.as_str(), "low" | "medium" | "high") {
                 return Err(Invalid::field(
                     "verbosity",
-                    format!("'verbosity' must be low, medium or high, not {v:?}"),
+                    format!("'verbosity' must be low, medium or high, not {}", quoted(v)),
                 ));
             }
             text.insert("verbosity".into(), json!(v));
@@ -255,8 +263,9 @@ impl ChatRequest {
                 return Err(Invalid::field(
                     param,
                     format!(
-                        "'{param}' must be one of {}, not {e:?}",
-                        REASONING_EFFORTS.join(", ")
+                        "'{param}' must be one of {}, not {}",
+                        REASONING_EFFORTS.join(", "),
+                        quoted(e)
                     ),
                 ));
             }
@@ -270,7 +279,10 @@ impl ChatRequest {
         if !matches!(summary.as_str(), "auto" | "concise" | "detailed" | "none") {
             return Err(Invalid::field(
                 "reasoning.summary",
-                format!("'reasoning.summary' must be auto, concise or detailed, not {summary:?}"),
+                format!(
+                    "'reasoning.summary' must be auto, concise or detailed, not {}",
+                    quoted(&summary)
+                ),
             ));
         }
         if summary != "none" {
@@ -278,6 +290,35 @@ impl ChatRequest {
         }
         Ok(Value::Object(r))
     }
+}
+
+/// A type error's text, with the client value it may quote (serde quotes a
+/// wrong string whole) elided past 100 bytes; what serde expected, at the
+/// end, and the position are kept.
+fn serde_message(e: &serde_json::Error) -> String {
+    /// What is kept of a long message's end.
+    const TAIL: usize = 60;
+    let full = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let text = full.strip_suffix(&at).unwrap_or(&full);
+    let head = super::bounded(text);
+    let mut tail = text.len().saturating_sub(TAIL).max(head.len());
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    if tail - head.len() < 20 {
+        return full;
+    }
+    let at = if text.len() < full.len() {
+        at.as_str()
+    } else {
+        ""
+    };
+    format!(
+        "{head}… ({} bytes elided) …{}{at}",
+        tail - head.len(),
+        &text[tail..]
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod chat;
 pub mod chat_stream;
 mod chat_wire;
+pub mod limits;
 pub mod responses;
 
 use serde_json::{Map, Value};
@@ -98,6 +99,42 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A JSON object of `entries`, moved in. (`json!` serializes an interpolated
+/// value by reference, a deep copy: a client's parts or text would be held
+/// twice.)
+pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+/// The most bytes of a client's string an error message quotes.
+const QUOTED_BYTES: usize = 100;
+
+/// A client string cut to what an error message may quote: at most
+/// `QUOTED_BYTES` bytes, on a character boundary.
+pub fn bounded(s: &str) -> &str {
+    let mut end = s.len().min(QUOTED_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A client string quoted for an error message (`"…"`, escaped), at most
+/// `QUOTED_BYTES` bytes of it; a cut string is followed by `…`.
+pub fn quoted(s: &str) -> String {
+    let cut = bounded(s);
+    if cut.len() < s.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{s:?}")
+    }
+}
+
 /// The conversation's session: sets the body's `prompt_cache_key` and returns
 /// the id for the `session-id` header.
 ///
@@ -167,6 +204,18 @@ mod tests {
     fn body() -> Map<String, Value> {
         let v = json!({"instructions": "sys", "input": [{"type": "message", "role": "user"}]});
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn quoted_strings_are_cut_at_100_bytes_on_a_char_boundary() {
+        assert_eq!(quoted("wizard"), "\"wizard\"");
+        assert_eq!(quoted("a\nb"), "\"a\\nb\"");
+        let long = "x".repeat(5000);
+        assert_eq!(quoted(&long), format!("\"{}\"…", "x".repeat(100)));
+        let wide = "é".repeat(80); // 2 bytes each: 100 is a boundary
+        assert_eq!(bounded(&wide).len(), 100);
+        let odd = format!("x{}", "é".repeat(80)); // byte 100 splits a char
+        assert_eq!(bounded(&odd).len(), 99);
     }
 
     #[test]

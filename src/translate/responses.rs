@@ -8,13 +8,16 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
+use super::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
 
+/// The backend's body for a client's Responses request. A body past the
+/// count limits (`translate::limits`) is refused before anything is parsed.
 pub fn normalize(
     bytes: &[u8],
     session_hint: Option<&str>,
     seed: &str,
 ) -> Result<Upstream, Invalid> {
+    limits::check(bytes, &limits::RESPONSES)?;
     let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
         param: None,
         code: "invalid_json",
@@ -65,12 +68,16 @@ pub fn normalize(
         None | Some(Value::Null) => {
             return Err(Invalid::field("input", "'input' is required"));
         }
-        Some(Value::String(s)) => {
-            let s = s.clone();
-            body.insert(
-                "input".into(),
-                json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": s}]}]),
-            );
+        Some(Value::String(_)) => {
+            // Moved, not copied: the text can be most of the body.
+            let text = body.remove("input").unwrap_or_default();
+            let part = object([("type", json!("input_text")), ("text", text)]);
+            let message = object([
+                ("type", json!("message")),
+                ("role", json!("user")),
+                ("content", Value::Array(vec![part])),
+            ]);
+            body.insert("input".into(), Value::Array(vec![message]));
         }
         Some(Value::Array(items)) => {
             if let Some(i) = items.iter().position(|it| !it.is_object()) {
@@ -250,6 +257,22 @@ mod tests {
             .map(|n| n.session_id)
             .ok();
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn input_items_and_tools_at_the_limit_pass_and_one_more_is_refused() {
+        use crate::translate::limits::{MAX_ITEMS, MAX_TOOLS};
+        let items = |n| json!({"model": "m", "input": vec![json!({"type": "x"}); n]});
+        assert_eq!(
+            norm(items(MAX_ITEMS)).map(|n| n.body["input"].as_array().map(Vec::len)),
+            Ok(Some(MAX_ITEMS))
+        );
+        let e = norm(items(MAX_ITEMS + 1)).err();
+        assert_eq!(e.and_then(|e| e.param), Some("input".into()));
+        let tools = |n| json!({"model": "m", "input": "x", "tools": vec![json!({"type": "web_search"}); n]});
+        assert!(norm(tools(MAX_TOOLS)).is_ok());
+        let e = norm(tools(MAX_TOOLS + 1)).err();
+        assert_eq!(e.and_then(|e| e.param), Some("tools".into()));
     }
 
     fn rewrite(body: &Value) -> Option<Value> {

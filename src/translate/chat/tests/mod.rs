@@ -54,5 +54,6 @@ fn assert_invalid(e: &Invalid, param: &str, code: &str) {
     assert!(!e.message.is_empty());
 }
 
+mod limits;
 mod messages;
 mod params;
