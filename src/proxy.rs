@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use crate::app::{App, Snapshot};
@@ -35,6 +35,11 @@ pub struct Call {
     pub model: String,
     pub session_id: String,
     pub body: Bytes,
+    /// Client headers sent upstream as they are, on top of the gateway's own
+    /// (the Codex CLI's identity headers on its native route,
+    /// `server/native/forward.rs`). Never credentials: `upstream::Client`
+    /// refuses to let these replace the account's.
+    pub forward: Vec<(HeaderName, HeaderValue)>,
 }
 
 pub struct Served {

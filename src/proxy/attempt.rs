@@ -117,6 +117,7 @@ pub(super) async fn attempt(
             .responses(
                 &creds,
                 &call.session_id,
+                &call.forward,
                 body.clone(),
                 up.first_byte_timeout,
             )

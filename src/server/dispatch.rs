@@ -33,8 +33,20 @@ use crate::translate::Upstream;
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
 pub async fn dispatch<C: Convert>(
+    ctx: Ctx,
+    up: Upstream,
+    collected: impl FnOnce(&Collector, &str) -> Value,
+    converter: impl FnOnce(&str) -> C,
+) -> Response<Body> {
+    dispatch_with(ctx, up, Vec::new(), collected, converter).await
+}
+
+/// `dispatch`, with client headers `forward`ed upstream as they are
+/// (`proxy::Call::forward`; the native Codex route's identity headers).
+pub async fn dispatch_with<C: Convert>(
     mut ctx: Ctx,
     up: Upstream,
+    forward: Vec<(http::HeaderName, http::HeaderValue)>,
     collected: impl FnOnce(&Collector, &str) -> Value,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
@@ -59,6 +71,7 @@ pub async fn dispatch<C: Convert>(
         model: model.clone(),
         session_id,
         body,
+        forward,
     };
     let mode = if stream { Mode::Stream } else { Mode::Collect };
     let app = std::sync::Arc::clone(ctx.app());

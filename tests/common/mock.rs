@@ -486,6 +486,18 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         .cloned()
         .unwrap_or_default();
     match (method.as_str(), path.as_str()) {
+        // For scripts driving the standalone mock: what it has seen so far.
+        ("GET", "/mock/seen") => {
+            let seen: Vec<Value> = st
+                .lock()
+                .expect("mock state")
+                .seen
+                .iter()
+                .filter(|s| s.path != "/mock/seen")
+                .map(|s| json!({"method": s.method, "path": s.path, "headers": s.headers, "body": s.body}))
+                .collect();
+            full(200, Value::Array(seen).to_string(), "application/json")
+        }
         ("POST", p) if p.ends_with("/responses") => {
             if !auth_ok {
                 return full(401, json!({"error": {"message": "token expired", "code": "token_expired"}}).to_string(), "application/json");
@@ -538,13 +550,7 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             if !auth_ok {
                 return full(401, "{}", "application/json");
             }
-            full(200, json!({"models": [
-                {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}],
-                    "base_instructions": model_prompt("gpt-5.4")},
-                {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list", "base_instructions": model_prompt("gpt-5.4-mini")},
-                {"slug": "internal-hidden", "visibility": "hide", "base_instructions": model_prompt("internal-hidden")},
-                {"slug": "legacy-prompt-model", "visibility": "list", "base_instructions": LEGACY_PROMPT}
-            ]}).to_string(), "application/json")
+            full(200, models_answer().to_string(), "application/json")
         }
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
@@ -591,6 +597,30 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         }
         _ => full(404, json!({"detail": "Not Found"}).to_string(), "application/json"),
     }
+}
+
+/// A model object in the backend's ModelInfo shape: every field the Codex
+/// CLI requires (it refuses the whole list when one is missing), and the
+/// model's own prompt.
+fn model_info(slug: &str, display: &str, visibility: &str, instructions: &str) -> Value {
+    json!({"slug": slug, "display_name": display, "description": format!("{display} (mock)"),
+        "context_window": 272000, "visibility": visibility, "supported_in_api": true, "priority": 1,
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": [{"effort": "low", "description": "low"}, {"effort": "medium", "description": "medium"}, {"effort": "high", "description": "high"}],
+        "shell_type": "shell_command", "support_verbosity": false,
+        "truncation_policy": {"mode": "tokens", "limit": 10000},
+        "experimental_supported_tools": [], "input_modalities": ["text", "image"],
+        "base_instructions": instructions})
+}
+
+/// The mock's `GET /codex/models` answer (more than `MODELS_LIST_MIN_BYTES`).
+pub fn models_answer() -> Value {
+    json!({"models": [
+        model_info("gpt-5.4", "GPT-5.4", "list", &model_prompt("gpt-5.4")),
+        model_info("gpt-5.4-mini", "GPT-5.4 mini", "list", &model_prompt("gpt-5.4-mini")),
+        model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
+        model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
+    ]})
 }
 
 /// An unsigned JWT with this payload.
