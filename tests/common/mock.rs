@@ -319,7 +319,14 @@ pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
             .and_then(|t| t["name"].as_str())
     });
     if let Some(name) = tool {
-        return tool_call_events(model, name, r#"{"path":"README.md"}"#, true);
+        // The Codex CLI's shell tools get a command it can run.
+        let args = match name {
+            "exec_command" => r#"{"cmd":"echo codex-pool-tool-ran"}"#,
+            "shell_command" => r#"{"command":"echo codex-pool-tool-ran"}"#,
+            "shell" => r#"{"command":["echo","codex-pool-tool-ran"]}"#,
+            _ => r#"{"path":"README.md"}"#,
+        };
+        return tool_call_events(model, name, args, true);
     }
     let parts: Vec<String> = (0..deltas.max(1))
         .map(|i| {
@@ -493,10 +500,14 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 .expect("mock state")
                 .seen
                 .iter()
-                .filter(|s| s.path != "/mock/seen")
+                .filter(|s| !s.path.starts_with("/mock/"))
                 .map(|s| json!({"method": s.method, "path": s.path, "headers": s.headers, "body": s.body}))
                 .collect();
             full(200, Value::Array(seen).to_string(), "application/json")
+        }
+        ("POST", "/mock/clear") => {
+            st.lock().expect("mock state").seen.clear();
+            full(200, "{}", "application/json")
         }
         ("POST", p) if p.ends_with("/responses") => {
             if !auth_ok {
@@ -618,6 +629,8 @@ pub fn models_answer() -> Value {
     json!({"models": [
         model_info("gpt-5.4", "GPT-5.4", "list", &model_prompt("gpt-5.4")),
         model_info("gpt-5.4-mini", "GPT-5.4 mini", "list", &model_prompt("gpt-5.4-mini")),
+        // The Codex CLI's helper threads (titles) ask for this one.
+        model_info("gpt-5.6-luna", "GPT-5.6 Luna", "list", "You are a small helper model."),
         model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
         model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
     ]})
