@@ -6,6 +6,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[allow(unused_imports, reason = "common re-exports what other test files use")]
 mod common;
 
 use std::path::Path;

@@ -629,8 +629,9 @@ pub fn models_answer() -> Value {
     json!({"models": [
         model_info("gpt-5.4", "GPT-5.4", "list", &model_prompt("gpt-5.4")),
         model_info("gpt-5.4-mini", "GPT-5.4 mini", "list", &model_prompt("gpt-5.4-mini")),
-        // The Codex CLI's helper threads (titles) ask for this one.
-        model_info("gpt-5.6-luna", "GPT-5.6 Luna", "list", "You are a small helper model."),
+        // The Codex CLI's helper threads (titles) ask for this one; hidden
+        // from pickers, as upstream hides its helpers.
+        model_info("gpt-5.6-luna", "GPT-5.6 Luna", "hide", "You are a small helper model."),
         model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
         model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
     ]})

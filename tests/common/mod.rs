@@ -1,12 +1,6 @@
 //! Test harness: the real gateway on `127.0.0.1:0` in process, against the mock.
 
-#![allow(
-    dead_code,
-    unused_imports,
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic
-)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod mock;
 
