@@ -1,8 +1,10 @@
 //! The test mock upstream and OAuth issuer as a standalone server on loopback,
 //! for the OpenAI SDK test, the Prometheus checks and the load benchmarks.
 //!
-//! `cargo run --example mock_upstream -- [--port N] [--deltas N] [--delay-ms N]`
-//! prints `listening on 127.0.0.1:PORT` and serves until killed.
+//! `cargo run --example mock_upstream -- [--port N] [--deltas N] [--delay-ms N] [--record]`
+//! prints `listening on 127.0.0.1:PORT` and serves until killed. With
+//! `--record` it keeps every request and shows them at `GET /mock/seen`
+//! (for scripts that assert on what reached the upstream).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -16,8 +18,13 @@ async fn main() {
     let mut port: u16 = 0;
     let mut deltas: usize = 2;
     let mut delay_ms: u64 = 0;
+    let mut record = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--record" {
+            record = true;
+            continue;
+        }
         let v = args.next().unwrap_or_default();
         match a.as_str() {
             "--port" => port = v.parse().expect("--port N"),
@@ -28,9 +35,9 @@ async fn main() {
     }
     let m = mock::Mock::start_on(port).await;
     m.set_default_stream(deltas, Duration::from_millis(delay_ms));
-    // Nobody can read the records of a standalone server; keeping them would
-    // grow its memory with every request of a load test.
-    m.set_record(false);
+    // Records only when asked: a load test would grow its memory with every
+    // request.
+    m.set_record(record);
     println!("listening on {}", m.addr);
     tokio::signal::ctrl_c().await.ok();
 }

@@ -85,27 +85,50 @@ pub async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Fetches upstream's list with the first account that has a login.
+/// Fetches upstream's list with one usable account per plan (plans list
+/// different models) and merges the answers; a plan whose fetch fails is
+/// left out while another answered.
 async fn fetch_models(app: &App) -> Result<Catalog, String> {
     let snap = app.snapshot();
     let cfg = &snap.config.upstream;
-    let account = snap
-        .pool
-        .accounts()
-        .iter()
-        .find(|a| a.credentials().is_some() && a.availability(Instant::now()).usable())
-        .ok_or("no usable account to ask for the models list")?;
-    let creds = account.credentials().ok_or("no credentials")?;
+    let mut plans: Vec<Option<String>> = Vec::new();
+    let mut askers = Vec::new();
+    for account in snap.pool.accounts() {
+        let Some(creds) = account.credentials() else {
+            continue;
+        };
+        if !account.availability(Instant::now()).usable() || plans.contains(&creds.plan) {
+            continue;
+        }
+        plans.push(creds.plan.clone());
+        askers.push((account, creds));
+    }
+    if askers.is_empty() {
+        return Err("no usable account to ask for the models list".into());
+    }
     let url = format!(
         "{}/models?client_version={}",
         cfg.base_url, cfg.client_version
     );
-    let (_, body) = snap
-        .upstream
-        .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
-        .await
-        .map_err(|e| e.to_string())?;
-    Catalog::from_upstream(body, clock::unix_now())
+    let mut bodies = Vec::new();
+    let mut last_error = String::new();
+    for (account, creds) in askers {
+        match snap
+            .upstream
+            .get_json(&url, &creds, cfg.connect_timeout + Duration::from_secs(20))
+            .await
+        {
+            Ok((_, body)) => bodies.push(body),
+            Err(e) => {
+                tracing::debug!(account = %account.name, error = %e, "models list not fetched with this account");
+                last_error = e.to_string();
+            }
+        }
+    }
+    if bodies.is_empty() {
+        return Err(last_error);
+    }
+    Catalog::merged(bodies, clock::unix_now())
 }
 
 /// Every `pool.usage_probe_interval` (when set): ask `/wham/usage` for each

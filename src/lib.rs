@@ -18,7 +18,8 @@
 //! - `auth`: JWT claims, the `auth.json` token store, single-flight refresh.
 //! - `upstream`: the codex-responses client, SSE decoding, events, failures.
 //! - `translate`: pure Chat ⇄ Responses translation.
-//! - `server`: accept loop and routes; `admin`: the admin API; `metrics`: Prometheus.
+//! - `server`: accept loop and routes (`server::native`: the Codex CLI's own
+//!   backend surface, docs/codex-native.md); `admin`: the admin API; `metrics`: Prometheus.
 //! - `cli`: commands other than `serve` (check-config, login, import, accounts, keys).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]

@@ -1,8 +1,14 @@
 //! The models catalog: upstream's `/models` answer, or a built-in list while
 //! upstream cannot be reached. Pure data; `background::models_loop` fetches it.
+//!
+//! Upstream's model objects are also kept as upstream sent them
+//! (`Catalog::native`), for the Codex CLI's own `GET /backend-api/codex/models`
+//! (`server/native/models.rs`), which needs every field of them.
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// Served when upstream's list is not available yet.
 const BUILTIN: &[&str] = &[
@@ -40,12 +46,16 @@ pub struct Catalog {
     pub source: &'static str,
     /// Unix seconds of the upstream fetch.
     pub fetched_at: i64,
+    /// Upstream's answer as the backend shapes it; `None` for the built-in list.
+    pub native: Option<Native>,
 }
 
-/// The body of upstream's `GET /models`.
-#[derive(Deserialize)]
-struct ModelsAnswer {
-    models: Vec<ModelInfo>,
+/// `{"models": [...]}` with upstream's model objects untouched, and its ETag.
+#[derive(Debug, Clone)]
+pub struct Native {
+    pub body: Bytes,
+    /// A strong ETag over `body` (quoted).
+    pub etag: String,
 }
 
 /// How a run of failed models refreshes is reported: at `debug` until it has
@@ -114,17 +124,46 @@ impl Catalog {
                 .collect(),
             source: "builtin",
             fetched_at: 0,
+            native: None,
         }
     }
 
     /// Upstream's `GET /models` answer, fetched at `fetched_at` (unix seconds).
     pub fn from_upstream(body: Value, fetched_at: i64) -> Result<Catalog, String> {
-        let answer: ModelsAnswer =
-            serde_json::from_value(body).map_err(|e| format!("unexpected /models answer: {e}"))?;
+        Catalog::merged(vec![body], fetched_at)
+    }
+
+    /// Several `GET /models` answers (one per plan) as one catalog: every
+    /// model once, by slug, from the first answer that lists it.
+    pub fn merged(bodies: Vec<Value>, fetched_at: i64) -> Result<Catalog, String> {
+        let mut raw: Vec<Value> = Vec::new();
+        let mut models: Vec<ModelInfo> = Vec::new();
+        for mut body in bodies {
+            let Some(Value::Array(list)) = body.get_mut("models").map(Value::take) else {
+                return Err("unexpected /models answer: no \"models\" list".into());
+            };
+            for m in list {
+                let info: ModelInfo = serde_json::from_value(m.clone())
+                    .map_err(|e| format!("unexpected /models answer: {e}"))?;
+                if models.iter().any(|k| k.slug == info.slug) {
+                    continue;
+                }
+                models.push(info);
+                raw.push(m);
+            }
+        }
+        let body = serde_json::to_vec(&json!({ "models": raw }))
+            .map_err(|e| format!("cannot encode the models list: {e}"))?;
+        let digest = Sha256::digest(&body);
+        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
         Ok(Catalog {
-            models: answer.models,
+            models,
             source: "upstream",
             fetched_at,
+            native: Some(Native {
+                body: Bytes::from(body),
+                etag,
+            }),
         })
     }
 
@@ -207,6 +246,24 @@ mod tests {
         assert_eq!(catalog.label("internal"), "internal");
         assert_eq!(catalog.label("gpt-9"), "other");
         assert!(Catalog::from_upstream(json!({"data": []}), 0).is_err());
+    }
+
+    #[test]
+    fn the_native_list_keeps_upstream_objects_and_merges_plans_by_slug() {
+        let plus = json!({"models": [{"slug": "a", "future_field": {"x": 1}}, {"slug": "b"}]});
+        let pro = json!({"models": [{"slug": "b", "other": true}, {"slug": "c"}]});
+        let c = Catalog::merged(vec![plus, pro], 1).unwrap();
+        let native = c.native.clone().unwrap();
+        let v: Value = serde_json::from_slice(&native.body).unwrap();
+        assert_eq!(
+            v,
+            json!({"models": [{"slug": "a", "future_field": {"x": 1}}, {"slug": "b"}, {"slug": "c"}]})
+        );
+        assert_eq!(c.models.len(), 3);
+        assert!(native.etag.starts_with('"') && native.etag.len() == 34);
+        let again = Catalog::merged(vec![json!({"models": [{"slug": "a"}]})], 2).unwrap();
+        assert_ne!(again.native.unwrap().etag, native.etag);
+        assert!(Catalog::builtin().native.is_none());
     }
 
     #[test]

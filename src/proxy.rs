@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use crate::app::{App, Snapshot};
@@ -44,6 +44,11 @@ pub struct Call {
     pub blobs: Vec<u64>,
     /// The client's `x-codex-turn-state`, if it sent one.
     pub turn_state: Option<String>,
+    /// Client headers sent upstream as they are, on top of the gateway's own
+    /// (the Codex CLI's identity headers on its native route,
+    /// `server/native/forward.rs`). Never credentials: `upstream::Client`
+    /// refuses to let these replace the account's.
+    pub forward: Vec<(HeaderName, HeaderValue)>,
 }
 
 pub struct Served {

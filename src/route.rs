@@ -8,16 +8,20 @@ pub enum Route {
     Chat,
     /// `POST /v1/responses`.
     Responses,
+    /// `POST /backend-api/codex/responses`: the Codex CLI in its own
+    /// ChatGPT-login mode (`server/native/`), served as `Responses` is.
+    Codex,
 }
 
 impl Route {
-    pub const ALL: [Route; 2] = [Route::Chat, Route::Responses];
+    pub const ALL: [Route; 3] = [Route::Chat, Route::Responses, Route::Codex];
 
     /// The `route` label.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Chat => "chat",
             Route::Responses => "responses",
+            Route::Codex => "codex",
         }
     }
 }

@@ -196,6 +196,24 @@ async fn a_turn_state_routes_back_to_the_account_that_minted_it() {
         assert_eq!(s, 200, "{text}");
         assert_eq!(h["x-codex-pool-account"], minted_by.as_str());
     }
+    let seen = mock.responses();
+    assert!(seen[1..]
+        .iter()
+        .all(|r| r.header("x-codex-turn-state") == Some(token.as_str())));
+    // Its account is out: the turn moves, without the token (never another
+    // account's turn-state).
+    mock.script(&minted_by, Script::Status(503, "down".into(), vec![]));
+    let (s, h, text) = gw
+        .post_with(
+            "/v1/responses",
+            &json!({"model": "gpt-5.4", "input": "moved", "prompt_cache_key": "t-moved"}),
+            &[("x-codex-turn-state", &token)],
+        )
+        .await;
+    assert_eq!(s, 200, "{text}");
+    assert_ne!(h["x-codex-pool-account"], minted_by.as_str());
+    let last = mock.responses().last().cloned().unwrap();
+    assert_eq!(last.header("x-codex-turn-state"), None);
     gw.stop().await;
 }
 

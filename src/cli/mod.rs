@@ -1,9 +1,11 @@
 //! The command line: `serve`, `check-config`, `login`, `import`, `accounts`,
-//! `keys`, `admin-token`.
+//! `keys`, `admin-token`, `codex-config`.
 
 mod accounts;
 mod check;
+mod codex_config;
 mod login;
+mod solo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,8 +41,9 @@ pub enum Command {
     },
     /// Log in to ChatGPT and store the account's tokens (browser, or --device).
     Login {
+        /// Config file; without it, the default file (created by the first login).
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         #[arg(long)]
         account: String,
         /// Device-code flow, for machines without a browser.
@@ -49,8 +52,9 @@ pub enum Command {
     },
     /// Copy an existing Codex auth.json into the pool as an account.
     Import {
+        /// Config file; without it, the default file (created if missing).
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         #[arg(long)]
         account: String,
         /// The auth.json to copy.
@@ -58,8 +62,33 @@ pub enum Command {
     },
     /// List the accounts: login, plan, expiry, state and quota.
     Accounts {
+        /// Config file; without it, the default file.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
+    },
+    /// Print the lines that point the Codex CLI (its own ChatGPT login) at
+    /// this gateway; --write puts them into $CODEX_HOME/config.toml.
+    CodexConfig {
+        /// Config file; without it, as `serve`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The gateway as the Codex CLI reaches it (default: from server.listen).
+        #[arg(long)]
+        url: Option<String>,
+        /// A second origin of the same gateway for the CLI's backend calls
+        /// (default: localhost for 127.0.0.1 and back; the same for https).
+        #[arg(long)]
+        backend_url: Option<String>,
+        /// The team layout (a provider block sending a client key) even
+        /// without [[api_keys]] in the config.
+        #[arg(long)]
+        team: bool,
+        /// The environment variable the CLI reads the client key from.
+        #[arg(long, default_value = "CODEX_POOL_KEY")]
+        key_env: String,
+        /// Apply to $CODEX_HOME/config.toml (a backup is saved first).
+        #[arg(long)]
+        write: bool,
     },
     /// Client keys for [[api_keys]].
     Keys {
@@ -84,13 +113,44 @@ pub fn main(cli: Cli) -> ExitCode {
             config,
             account,
             device,
-        } => runtime_then(|| login::login(&config, &account, device)),
+        } => match solo::config_path(config) {
+            Ok((path, default)) => runtime_then(|| async move {
+                let created = solo::creates_default(&path, default);
+                login::login(&path, &account, device).await?;
+                solo::add_header(&path, created)
+            }),
+            Err(e) => report(Err(e)),
+        },
         Command::Import {
             config,
             account,
             file,
-        } => report(login::import(&config, &account, &file)),
-        Command::Accounts { config } => runtime_then(|| accounts::accounts(&config)),
+        } => report(solo::config_path(config).and_then(|(path, default)| {
+            let created = solo::creates_default(&path, default);
+            login::import(&path, &account, &file)?;
+            solo::add_header(&path, created)
+        })),
+        Command::Accounts { config } => match solo::config_path(config) {
+            Ok((path, _)) => runtime_then(|| async move { accounts::accounts(&path).await }),
+            Err(e) => report(Err(e)),
+        },
+        Command::CodexConfig {
+            config,
+            url,
+            backend_url,
+            team,
+            key_env,
+            write,
+        } => {
+            let opts = codex_config::Options {
+                url,
+                backend_url,
+                team,
+                key_env,
+                write,
+            };
+            report(resolve_config(config).and_then(|c| codex_config::run(&c, &opts)))
+        }
         Command::Keys {
             command: KeysCommand::New { name },
         } => keys_new(&name),
@@ -132,6 +192,9 @@ pub fn resolve_config(explicit: Option<PathBuf>) -> Result<Config, String> {
     }
     let home = config::codex_home()
         .ok_or("cannot find a home folder: set $CODEX_HOME or pass --config")?;
+    if let Some(why) = solo::nothing_to_serve(&home) {
+        return Err(why);
+    }
     Ok(Config::solo(&home))
 }
 

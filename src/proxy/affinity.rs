@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 
 use super::Call;
 use crate::app::App;
@@ -94,4 +95,32 @@ pub(super) fn body_for(app: &App, call: &Call, account: &Account, all: bool) -> 
     tracing::info!(request_id = %call.request_id, account = %account.name, removed, every = all,
         "removed encrypted content this account cannot read");
     serde_json::to_vec(&body).ok().map(Bytes::from)
+}
+
+/// The client headers `account` is sent: the caller's turn-state token only
+/// to the account that minted it (another account would refuse it; the
+/// request then goes without it, `docs/upstream.md` §9).
+pub(super) fn headers_for<'c>(
+    app: &App,
+    call: &'c Call,
+    account: &Account,
+) -> std::borrow::Cow<'c, [(HeaderName, HeaderValue)]> {
+    let minted_here = call
+        .turn_state
+        .as_deref()
+        .and_then(|t| app.affinity.turn_state(t.as_bytes()))
+        .is_some_and(|owner| *owner == *account.name);
+    let token = call
+        .turn_state
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .filter(|_| minted_here);
+    match token {
+        Some(t) => {
+            let mut all = call.forward.clone();
+            all.push((HeaderName::from_static(super::TURN_STATE), t));
+            std::borrow::Cow::Owned(all)
+        }
+        None => std::borrow::Cow::Borrowed(&call.forward),
+    }
 }

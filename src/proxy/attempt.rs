@@ -119,12 +119,14 @@ pub(super) async fn attempt(
         super::affinity::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
     let mut stripped_all = false;
     let mut swapped_instructions = false;
+    let forward = super::affinity::headers_for(app, call, account);
     let answer = loop {
         let sent = snap
             .upstream
             .responses(
                 &creds,
                 &call.session_id,
+                &forward,
                 body.clone(),
                 up.first_byte_timeout,
             )

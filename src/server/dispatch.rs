@@ -34,8 +34,20 @@ use crate::translate::Upstream;
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
 pub async fn dispatch<C: Convert>(
+    ctx: Ctx,
+    up: Upstream,
+    collected: impl FnOnce(&Collector, &str) -> Value,
+    converter: impl FnOnce(&str) -> C,
+) -> Response<Body> {
+    dispatch_with(ctx, up, Vec::new(), collected, converter).await
+}
+
+/// `dispatch`, with client headers `forward`ed upstream as they are
+/// (`proxy::Call::forward`; the native Codex route's identity headers).
+pub async fn dispatch_with<C: Convert>(
     mut ctx: Ctx,
     up: Upstream,
+    forward: Vec<(http::HeaderName, http::HeaderValue)>,
     collected: impl FnOnce(&Collector, &str) -> Value,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
@@ -71,6 +83,7 @@ pub async fn dispatch<C: Convert>(
             .get(proxy::TURN_STATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        forward,
     };
     let mode = if stream { Mode::Stream } else { Mode::Collect };
     let app = std::sync::Arc::clone(ctx.app());

@@ -13,6 +13,7 @@ mod guard;
 mod health;
 mod ledger;
 mod models;
+mod native;
 mod relay;
 pub mod request;
 mod responses;
@@ -51,6 +52,8 @@ pub struct Shared {
     /// Whether the listener is bound to a loopback address: browser checks
     /// apply there, and what it shows without a key is limited elsewhere.
     pub loopback: bool,
+    /// What the Codex CLI's native surface remembers (`native::State`).
+    pub native: native::State,
 }
 
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n";
@@ -73,6 +76,7 @@ pub async fn run(
         app,
         surface,
         loopback,
+        native: native::State::default(),
     });
     let connections = Arc::new(Semaphore::new(cfg.max_connections));
     let graceful = GracefulShutdown::new();

@@ -7,12 +7,22 @@ use http::Response;
 
 use super::body::Body;
 use super::ctx::Ctx;
-use super::dispatch::dispatch;
+use super::dispatch::dispatch_with;
 use super::relay::Passthrough;
 use super::request;
 use crate::translate::responses::normalize;
 
-pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
+pub async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
+    serve(ctx, bytes, Vec::new()).await
+}
+
+/// `handle`, with client headers `forward`ed upstream (the native Codex
+/// route, `server/native/responses.rs`, serves its requests through here).
+pub async fn serve(
+    mut ctx: Ctx,
+    bytes: Bytes,
+    forward: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> Response<Body> {
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);
     let up = match normalize(&bytes, hint.as_deref(), ctx.session_seed()) {
         Ok(up) => up,
@@ -22,9 +32,10 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     if let Err(e) = ctx.admit_model(&up.model) {
         return ctx.fail(e);
     }
-    dispatch(
+    dispatch_with(
         ctx,
         up,
+        forward,
         |collector, model| collector.response_object(model),
         |_| Passthrough::default(),
     )

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use super::body::{self, Body};
 use super::ctx::{admit, authorize};
 use super::error::ApiError;
-use super::{admin, chat, guard, health, models, request, responses, Shared, Surface};
+use super::{admin, chat, guard, health, models, native, request, responses, Shared, Surface};
 use crate::route::Route;
 
 pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
@@ -88,6 +88,7 @@ async fn table(
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,
+        p if native::owns(p) => native::route(shared, req, started, ids).await,
         p => ApiError::not_found(p).into_response(),
     }
 }

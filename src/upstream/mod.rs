@@ -11,7 +11,7 @@ pub mod sse;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
@@ -96,10 +96,14 @@ impl Client {
     }
 
     /// `POST {base_url}/responses`; returns the 200 stream or a classified failure.
+    /// `forward` are client headers sent as they are (they replace the
+    /// gateway's own identity headers), except the ones that carry or choose
+    /// credentials (`is_credential`), which are always the account's.
     pub async fn responses(
         &self,
         creds: &Credentials,
         session_id: &str,
+        forward: &[(HeaderName, HeaderValue)],
         body: Bytes,
         first_byte_timeout: Duration,
     ) -> Result<Answer, Failure> {
@@ -119,6 +123,9 @@ impl Client {
         headers.insert("session-id", sid.clone());
         headers.insert("thread-id", sid.clone());
         headers.insert("x-client-request-id", sid);
+        for (name, value) in forward.iter().filter(|(n, _)| !is_credential(n)) {
+            headers.insert(name.clone(), value.clone());
+        }
         let request = self
             .http
             .post(self.responses_url.clone())
@@ -178,6 +185,19 @@ impl Client {
         })?;
         Ok((headers, json))
     }
+}
+
+/// Headers that carry or select an account's credentials: only ever the
+/// account's own, never a client's.
+pub fn is_credential(name: &HeaderName) -> bool {
+    const CREDENTIALS: [&str; 5] = [
+        "authorization",
+        "chatgpt-account-id",
+        "cookie",
+        "proxy-authorization",
+        "x-api-key",
+    ];
+    CREDENTIALS.contains(&name.as_str())
 }
 
 fn sensitive(mut v: HeaderValue) -> HeaderValue {

@@ -330,7 +330,14 @@ pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
             .and_then(|t| t["name"].as_str())
     });
     if let Some(name) = tool {
-        return tool_call_events(model, name, r#"{"path":"README.md"}"#, true);
+        // The Codex CLI's shell tools get a command it can run.
+        let args = match name {
+            "exec_command" => r#"{"cmd":"echo codex-pool-tool-ran"}"#,
+            "shell_command" => r#"{"command":"echo codex-pool-tool-ran"}"#,
+            "shell" => r#"{"command":["echo","codex-pool-tool-ran"]}"#,
+            _ => r#"{"path":"README.md"}"#,
+        };
+        return tool_call_events(model, name, args, true);
     }
     let parts: Vec<String> = (0..deltas.max(1))
         .map(|i| {
@@ -497,6 +504,22 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         .cloned()
         .unwrap_or_default();
     match (method.as_str(), path.as_str()) {
+        // For scripts driving the standalone mock: what it has seen so far.
+        ("GET", "/mock/seen") => {
+            let seen: Vec<Value> = st
+                .lock()
+                .expect("mock state")
+                .seen
+                .iter()
+                .filter(|s| !s.path.starts_with("/mock/"))
+                .map(|s| json!({"method": s.method, "path": s.path, "headers": s.headers, "body": s.body}))
+                .collect();
+            full(200, Value::Array(seen).to_string(), "application/json")
+        }
+        ("POST", "/mock/clear") => {
+            st.lock().expect("mock state").seen.clear();
+            full(200, "{}", "application/json")
+        }
         ("POST", p) if p.ends_with("/responses") => {
             if !auth_ok {
                 return full(401, json!({"error": {"message": "token expired", "code": "token_expired"}}).to_string(), "application/json");
@@ -566,13 +589,7 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             if !auth_ok {
                 return full(401, "{}", "application/json");
             }
-            full(200, json!({"models": [
-                {"slug": "gpt-5.4", "display_name": "GPT-5.4", "context_window": 272000, "visibility": "list", "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}, {"effort": "high"}],
-                    "base_instructions": model_prompt("gpt-5.4")},
-                {"slug": "gpt-5.4-mini", "display_name": "GPT-5.4 mini", "visibility": "list", "base_instructions": model_prompt("gpt-5.4-mini")},
-                {"slug": "internal-hidden", "visibility": "hide", "base_instructions": model_prompt("internal-hidden")},
-                {"slug": "legacy-prompt-model", "visibility": "list", "base_instructions": LEGACY_PROMPT}
-            ]}).to_string(), "application/json")
+            full(200, models_answer().to_string(), "application/json")
         }
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
@@ -619,6 +636,33 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         }
         _ => full(404, json!({"detail": "Not Found"}).to_string(), "application/json"),
     }
+}
+
+/// A model object in the backend's ModelInfo shape: every field the Codex
+/// CLI requires (it refuses the whole list when one is missing), and the
+/// model's own prompt.
+fn model_info(slug: &str, display: &str, visibility: &str, instructions: &str) -> Value {
+    json!({"slug": slug, "display_name": display, "description": format!("{display} (mock)"),
+        "context_window": 272000, "visibility": visibility, "supported_in_api": true, "priority": 1,
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": [{"effort": "low", "description": "low"}, {"effort": "medium", "description": "medium"}, {"effort": "high", "description": "high"}],
+        "shell_type": "shell_command", "support_verbosity": false,
+        "truncation_policy": {"mode": "tokens", "limit": 10000},
+        "experimental_supported_tools": [], "input_modalities": ["text", "image"],
+        "base_instructions": instructions})
+}
+
+/// The mock's `GET /codex/models` answer (more than `MODELS_LIST_MIN_BYTES`).
+pub fn models_answer() -> Value {
+    json!({"models": [
+        model_info("gpt-5.4", "GPT-5.4", "list", &model_prompt("gpt-5.4")),
+        model_info("gpt-5.4-mini", "GPT-5.4 mini", "list", &model_prompt("gpt-5.4-mini")),
+        // The Codex CLI's helper threads (titles) ask for this one; hidden
+        // from pickers, as upstream hides its helpers.
+        model_info("gpt-5.6-luna", "GPT-5.6 Luna", "hide", "You are a small helper model."),
+        model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
+        model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
+    ]})
 }
 
 /// An unsigned JWT with this payload.
