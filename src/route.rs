@@ -8,16 +8,27 @@ pub enum Route {
     Chat,
     /// `POST /v1/responses`.
     Responses,
+    /// `POST /v1/messages` (Anthropic Messages).
+    Messages,
+    /// `POST /v1/messages/count_tokens` (answered locally).
+    CountTokens,
 }
 
 impl Route {
-    pub const ALL: [Route; 2] = [Route::Chat, Route::Responses];
+    pub const ALL: [Route; 4] = [
+        Route::Chat,
+        Route::Responses,
+        Route::Messages,
+        Route::CountTokens,
+    ];
 
     /// The `route` label.
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Chat => "chat",
             Route::Responses => "responses",
+            Route::Messages => "messages",
+            Route::CountTokens => "count_tokens",
         }
     }
 }

@@ -36,6 +36,18 @@ pub struct Config {
     pub admin_token: Option<Secret<String>>,
     pub metrics_listen: Option<SocketAddr>,
     pub log: LogConfig,
+    pub models: ModelsConfig,
+}
+
+/// `[models]`: which backend model a requested name means
+/// (`translate::resolve_model`).
+#[derive(Debug, Clone)]
+pub struct ModelsConfig {
+    /// Alias (an exact name, or a glob with `*`) → backend model (which may
+    /// carry an effort suffix), in the file's order.
+    pub aliases: Vec<(String, String)>,
+    /// Whether the built-in Claude family aliases apply after these.
+    pub builtin_aliases: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +300,10 @@ fn defaults() -> Config {
         log: LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
+        },
+        models: ModelsConfig {
+            aliases: Vec::new(),
+            builtin_aliases: true,
         },
     }
 }

@@ -85,3 +85,11 @@ pub struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
 }
+
+/// `[models]`: aliases and the built-in Claude family defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModels {
+    pub aliases: Option<std::collections::BTreeMap<String, String>>,
+    pub builtin_aliases: Option<bool>,
+}

@@ -6,6 +6,7 @@
 //! URL, a positive number, one of an enum's names) and the order the file is
 //! read in. What each section asks of its values is in `validate/sections.rs`.
 
+mod models;
 mod sections;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use serde::de::value::StrDeserializer;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
+use super::raw::RawModels;
 use super::raw::{
     RawAccount, RawAdmin, RawApiKey, RawLog, RawMetrics, RawPool, RawServer, RawUpstream,
 };
@@ -137,6 +139,7 @@ impl Validator {
         let log: RawLog = self.section(&mut table, "log");
         let accounts: Vec<RawAccount> = self.list(&mut table, "accounts");
         let api_keys: Vec<RawApiKey> = self.list(&mut table, "api_keys");
+        let models: RawModels = self.section(&mut table, "models");
         for key in table.keys() {
             self.problem(key.as_str(), "unknown key");
         }
@@ -150,6 +153,7 @@ impl Validator {
         let admin_token = self.admin(admin);
         let metrics_listen = metrics.listen.and_then(|t| self.addr("metrics.listen", &t));
         let log = self.log(log, d.log);
+        let models = self.models(models);
 
         Some(Config {
             path,
@@ -161,6 +165,7 @@ impl Validator {
             admin_token,
             metrics_listen,
             log,
+            models,
         })
     }
 
