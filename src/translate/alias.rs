@@ -65,24 +65,23 @@ pub fn resolve_model(
     known: impl Fn(&str) -> bool,
 ) -> Resolved {
     let lookup = |name: &str| find_alias(name, aliases, builtin && !known(name));
-    if let Some((pattern, target)) = lookup(requested) {
-        let (model, effort) = split_effort(&target, &known);
+    // An alias written with its suffix is taken as written.
+    if let Some((pattern, target)) = aliases.iter().find(|(p, _)| p == requested) {
+        let (model, effort) = split_effort(target, &known);
         return Resolved {
             model,
             effort,
-            alias: Some(pattern),
+            alias: Some(pattern.clone()),
         };
     }
     let (base, effort) = split_effort(requested, &known);
-    if base != requested {
-        if let Some((pattern, target)) = lookup(&base) {
-            let (model, target_effort) = split_effort(&target, &known);
-            return Resolved {
-                model,
-                effort: effort.or(target_effort),
-                alias: Some(pattern),
-            };
-        }
+    if let Some((pattern, target)) = lookup(&base) {
+        let (model, target_effort) = split_effort(&target, &known);
+        return Resolved {
+            model,
+            effort: effort.or(target_effort),
+            alias: Some(pattern),
+        };
     }
     Resolved {
         model: base,
