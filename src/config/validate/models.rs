@@ -49,3 +49,43 @@ impl Validator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Config, Vec<String>> {
+        Config::parse(text, Path::new("c.toml")).map_err(|e| {
+            e.problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn aliases_are_read_in_order_and_bad_ones_are_named() {
+        let cfg = parse("[models]\nbuiltin_aliases = false\n[models.aliases]\n\"claude-opus-*\" = \"gpt-5.4-high\"\n\"b\" = \"gpt-5.2\"\n").unwrap();
+        assert_eq!(
+            cfg.models.aliases,
+            [
+                ("b".to_string(), "gpt-5.2".to_string()),
+                ("claude-opus-*".to_string(), "gpt-5.4-high".to_string())
+            ]
+        );
+        assert!(!cfg.models.builtin_aliases);
+        assert!(parse("").unwrap().models.builtin_aliases);
+        let problems =
+            parse("[models.aliases]\n\"x\" = \"gpt-*\"\n\" \" = \"gpt-5.4\"\n").unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("models.aliases.\"x\"") && p.contains("not a pattern")),
+            "{problems:?}"
+        );
+        let problems = parse("[models]\nalias = {}\n").unwrap_err();
+        assert!(problems[0].starts_with("models"), "{problems:?}");
+    }
+}
