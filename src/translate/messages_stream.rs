@@ -16,8 +16,13 @@
 //! counts), and the stop reason is `stop_sequence`.
 
 use bytes::{BufMut, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
+
+mod items;
+mod wire;
+
+use wire::{Delta, DeltaFrame, StreamItem};
 
 use super::chat_stream::Step;
 use super::messages::answer::{first_stop, message_id, stop_reason, AnthropicUsage};
@@ -66,58 +71,6 @@ pub struct MessagesStream {
     usage: Option<Usage>,
     /// Reused for each frame's JSON.
     scratch: Vec<u8>,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type")]
-enum Delta<'a> {
-    #[serde(rename = "text_delta")]
-    Text { text: &'a str },
-    #[serde(rename = "thinking_delta")]
-    Thinking { thinking: &'a str },
-    #[serde(rename = "signature_delta")]
-    Signature { signature: &'a str },
-    #[serde(rename = "input_json_delta")]
-    InputJson { partial_json: &'a str },
-}
-
-#[derive(Serialize)]
-struct DeltaFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    index: u32,
-    delta: Delta<'a>,
-}
-
-/// The parts of an output item the stream needs.
-#[derive(Deserialize, Default)]
-struct StreamItem {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    call_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
-    #[serde(default)]
-    encrypted_content: Option<String>,
-    #[serde(default)]
-    summary: Vec<TextPart>,
-    #[serde(default)]
-    content: Vec<TextPart>,
-}
-
-#[derive(Deserialize, Default)]
-struct TextPart {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
 }
 
 impl MessagesStream {
@@ -361,117 +314,6 @@ impl MessagesStream {
         };
         if !self.shape.omit_thinking {
             self.delta(out, index, Delta::Thinking { thinking: d });
-        }
-    }
-
-    fn tool_open(&mut self, out: &mut BytesMut, item: &StreamItem) {
-        self.tool_used = true;
-        let block = Block::Tool {
-            item_id: item.id.clone().unwrap_or_default(),
-            args_sent: false,
-        };
-        let id = item.call_id.as_deref().or(item.id.as_deref()).unwrap_or("");
-        let name = item.name.as_deref().unwrap_or("");
-        self.open(
-            out,
-            block,
-            json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-        );
-    }
-
-    fn item_done(&mut self, out: &mut BytesMut, item: &StreamItem) {
-        let same = |open_id: &str| item.id.as_deref().is_none_or(|i| i == open_id);
-        match item.kind.as_str() {
-            "reasoning" => {
-                let signature = item.encrypted_content.as_deref().unwrap_or("");
-                let summary: Vec<&str> = item
-                    .summary
-                    .iter()
-                    .filter_map(|s| s.text.as_deref())
-                    .collect();
-                let index = match &self.open {
-                    Some((i, Block::Thinking { item_id, text_sent })) if same(item_id) => {
-                        let (i, sent) = (*i, *text_sent);
-                        if !sent && !summary.is_empty() && !self.shape.omit_thinking {
-                            self.delta(
-                                out,
-                                i,
-                                Delta::Thinking {
-                                    thinking: &summary.join("\n\n"),
-                                },
-                            );
-                        }
-                        i
-                    }
-                    _ if signature.is_empty() && summary.is_empty() => return,
-                    _ => {
-                        let block = Block::Thinking {
-                            item_id: item.id.clone().unwrap_or_default(),
-                            text_sent: true,
-                        };
-                        let i = self.open(
-                            out,
-                            block,
-                            json!({"type": "thinking", "thinking": "", "signature": ""}),
-                        );
-                        if !summary.is_empty() && !self.shape.omit_thinking {
-                            self.delta(
-                                out,
-                                i,
-                                Delta::Thinking {
-                                    thinking: &summary.join("\n\n"),
-                                },
-                            );
-                        }
-                        i
-                    }
-                };
-                if !signature.is_empty() {
-                    self.delta(out, index, Delta::Signature { signature });
-                }
-                self.close(out);
-            }
-            "message" => {
-                if !self.text_streamed {
-                    for p in &item.content {
-                        self.refused |= p.kind == "refusal";
-                        if let Some(t) = p
-                            .text
-                            .as_deref()
-                            .or(p.refusal.as_deref())
-                            .filter(|t| !t.is_empty())
-                        {
-                            self.text(out, t);
-                        }
-                    }
-                }
-                self.text_streamed = false;
-                if matches!(self.open, Some((_, Block::Text))) {
-                    self.close(out);
-                }
-            }
-            "function_call" => {
-                let open_here =
-                    matches!(&self.open, Some((_, Block::Tool { item_id, .. })) if same(item_id));
-                if !open_here {
-                    self.tool_open(out, item);
-                }
-                if let Some((
-                    index,
-                    Block::Tool {
-                        args_sent: false, ..
-                    },
-                )) = &self.open
-                {
-                    let index = *index;
-                    let args = item.arguments.as_deref().unwrap_or("");
-                    if !args.is_empty() {
-                        self.delta(out, index, Delta::InputJson { partial_json: args });
-                    }
-                }
-                self.close(out);
-            }
-            _ => {}
         }
     }
 
