@@ -3,11 +3,13 @@
 //! ```text
 //! client ──► server::router ──► keys (authenticate, rate-limit)
 //!                 │
-//!                 ├─ translate::{chat, responses}   request → codex-responses body
+//!                 ├─ translate::{chat, responses,   request → codex-responses body
+//!                 │    messages} (alias: model)
 //!                 ├─ proxy::serve                    pick account (pool) → send (upstream)
 //!                 │      ▲          │                → on retryable failure before the
 //!                 │      └──────────┘                  first byte, pick again
-//!                 └─ relay / aggregate               translate::{chat_stream, aggregate}
+//!                 └─ relay / aggregate               translate::{chat_stream, messages_stream,
+//!                                                    aggregate}
 //!                        └─► proxy::Finish           metrics, tokens, budgets, cooldowns
 //! ```
 //!
@@ -17,7 +19,7 @@
 //! - `pool`: accounts, health (cooldowns), quota, strategies, activity log.
 //! - `auth`: JWT claims, the `auth.json` token store, single-flight refresh.
 //! - `upstream`: the codex-responses client, SSE decoding, events, failures.
-//! - `translate`: pure Chat ⇄ Responses translation.
+//! - `translate`: pure Chat / Messages ⇄ Responses translation, model aliases.
 //! - `server`: accept loop and routes (`server::native`: the Codex CLI's own
 //!   backend surface, docs/codex-native.md); `admin`: the admin API; `metrics`: Prometheus.
 //! - `cli`: commands other than `serve` (check-config, login, import, accounts, keys).

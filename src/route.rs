@@ -11,10 +11,20 @@ pub enum Route {
     /// `POST /backend-api/codex/responses`: the Codex CLI in its own
     /// ChatGPT-login mode (`server/native/`), served as `Responses` is.
     Codex,
+    /// `POST /v1/messages` (Anthropic Messages).
+    Messages,
+    /// `POST /v1/messages/count_tokens` (answered locally).
+    CountTokens,
 }
 
 impl Route {
-    pub const ALL: [Route; 3] = [Route::Chat, Route::Responses, Route::Codex];
+    pub const ALL: [Route; 5] = [
+        Route::Chat,
+        Route::Responses,
+        Route::Codex,
+        Route::Messages,
+        Route::CountTokens,
+    ];
 
     /// The `route` label.
     pub fn as_str(self) -> &'static str {
@@ -22,6 +32,8 @@ impl Route {
             Route::Chat => "chat",
             Route::Responses => "responses",
             Route::Codex => "codex",
+            Route::Messages => "messages",
+            Route::CountTokens => "count_tokens",
         }
     }
 }

@@ -42,6 +42,7 @@ pub struct Config {
     /// others can read, a chatty usage probe): `check-config` prints them,
     /// `serve` and a reload log them.
     pub warnings: Vec<Problem>,
+    pub models: ModelsConfig,
 }
 
 /// `[affinity]`: keeping each conversation on one account.
@@ -69,6 +70,17 @@ impl fmt::Debug for AdminToken {
             .field("clear", &self.clear.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// `[models]`: which backend model a requested name means
+/// (`translate::resolve_model`).
+#[derive(Debug, Clone)]
+pub struct ModelsConfig {
+    /// Alias (an exact name, or a glob with `*`) → backend model (which may
+    /// carry an effort suffix), in the file's order.
+    pub aliases: Vec<(String, String)>,
+    /// Whether the built-in Claude family aliases apply after these.
+    pub builtin_aliases: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +360,10 @@ fn defaults() -> Config {
             level: "info".into(),
         },
         warnings: Vec::new(),
+        models: ModelsConfig {
+            aliases: Vec::new(),
+            builtin_aliases: true,
+        },
     }
 }
 

@@ -96,3 +96,11 @@ pub struct RawAffinity {
     pub ttl: Option<String>,
     pub max_conversations: Option<u64>,
 }
+
+/// `[models]`: aliases and the built-in Claude family defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModels {
+    pub aliases: Option<std::collections::BTreeMap<String, String>>,
+    pub builtin_aliases: Option<bool>,
+}

@@ -9,6 +9,7 @@
 //! keys and the admin token in `validate/keys.rs`.
 
 mod keys;
+mod models;
 mod sections;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::de::value::StrDeserializer;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
+use super::raw::RawModels;
 use super::raw::{
     RawAccount, RawAdmin, RawAffinity, RawApiKey, RawLog, RawMetrics, RawPool, RawServer,
     RawUpstream,
@@ -238,6 +240,7 @@ impl Validator {
         let affinity: RawAffinity = self.section(&mut table, "affinity");
         let accounts: Vec<RawAccount> = self.list(&mut table, "accounts");
         let api_keys: Vec<RawApiKey> = self.list(&mut table, "api_keys");
+        let models: RawModels = self.section(&mut table, "models");
         for key in table.keys() {
             self.problem(key.as_str(), "unknown key");
         }
@@ -270,6 +273,7 @@ impl Validator {
             );
         }
         self.secrets_readable();
+        let models = self.models(models);
 
         Some(Config {
             path,
@@ -283,6 +287,7 @@ impl Validator {
             log,
             affinity,
             warnings: std::mem::take(&mut self.warnings),
+            models,
         })
     }
 

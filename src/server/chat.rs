@@ -19,15 +19,17 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     };
     // The parsed request owns its strings: the bytes are not held through translation.
     drop(bytes);
-    if let Err(e) = ctx.admit_model(&chat.model) {
+    let resolved = ctx.resolve_model(&chat.model);
+    if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
     }
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);
     let include_usage = chat.include_usage();
-    let up = match chat.into_responses(hint.as_deref(), ctx.session_seed()) {
+    let mut up = match chat.into_responses(hint.as_deref(), ctx.session_seed()) {
         Ok(up) => up,
         Err(e) => return ctx.fail(e.into()),
     };
+    resolved.apply(&mut up);
     let created = crate::clock::unix_now() as u64;
     dispatch(
         ctx,

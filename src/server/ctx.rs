@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::Body;
-use super::error::{ApiError, Code};
+use super::error::{ApiError, Code, Style};
 use super::ledger::Ledger;
 use super::{request, Shared};
 use crate::app::{App, Snapshot};
@@ -39,6 +39,16 @@ pub struct Ctx {
     /// The body's bytes held against `server.max_inflight_body_bytes`, until
     /// the request no longer holds its body (after the pool walk).
     pub body_permit: Option<OwnedSemaphorePermit>,
+    /// The envelope the route's errors are written in.
+    pub style: Style,
+}
+
+/// The error envelope of a route's clients.
+pub fn style_of(route: Route) -> Style {
+    match route {
+        Route::Chat | Route::Responses | Route::Codex => Style::OpenAi,
+        Route::Messages | Route::CountTokens => Style::Anthropic,
+    }
 }
 
 /// The client key of a request to a route that reads no body (`/v1/models`).
@@ -59,9 +69,10 @@ pub async fn admit(
     let permit = Arc::clone(&shared.inflight).try_acquire_owned().ok();
     let busy = permit.is_none();
     let mut ledger = Ledger::open(Arc::clone(app), route, started, permit);
+    let style = style_of(route);
     let fail = |ledger: &mut Ledger, e: ApiError| {
         ledger.refuse(&e);
-        e.into_response()
+        e.into_response_as(style, Some(ids.answered()))
     };
     if busy {
         return Err(fail(
@@ -113,6 +124,7 @@ pub async fn admit(
             headers: parts.headers,
             ledger,
             body_permit: Some(permit),
+            style,
         },
         bytes,
     ))
@@ -154,7 +166,17 @@ impl Ctx {
             tracing::debug!(request_id = %self.request_id, gateway_request_id = %self.gateway_request_id, code = %e.code, "{}", e.message);
         }
         self.ledger.refuse(&e);
-        e.into_response()
+        e.into_response_as(self.style, Some(&self.request_id))
+    }
+
+    /// Which backend model `requested` means (`[models]` aliases, effort
+    /// suffixes); names the catalog knows keep their suffix.
+    pub fn resolve_model(&self, requested: &str) -> crate::translate::Resolved {
+        let models = &self.snap.config.models;
+        let catalog = self.app().models.load();
+        crate::translate::resolve_model(requested, &models.aliases, models.builtin_aliases, |m| {
+            catalog.models.iter().any(|x| x.slug == m)
+        })
     }
 
     /// A seed for derived session ids: per client key, so two keys never share one.

@@ -4,9 +4,10 @@
 //! 1. **admit** — in-flight cap, client key, bounded body: `ctx::admit`.
 //! 2. **parse + key limits** — the route parses its body, then the key's model
 //!    allow-list, rate and budgets: `Ctx::admit_model` (`chat::handle`,
-//!    `responses::handle`).
+//!    `responses::handle`, `messages::handle`), on the model an alias
+//!    resolves to (`Ctx::resolve_model`).
 //! 3. **translate** — to the body the backend accepts: `translate::chat`,
-//!    `translate::responses`.
+//!    `translate::responses`, `translate::messages`.
 //! 4. **serve** — the pool walk: pick an account → send → on a retryable
 //!    failure before the first output, pick again: `proxy::serve`, one
 //!    account's try in `proxy/attempt.rs`. Its error becomes HTTP in

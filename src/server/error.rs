@@ -20,6 +20,18 @@ use crate::proxy::ServeError;
 use crate::translate::Invalid;
 use crate::upstream::Failure;
 
+mod anthropic;
+
+/// Which envelope a route's errors are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    /// `{"error":{"message","type","param","code"}}`.
+    #[default]
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}` (`error/anthropic.rs`).
+    Anthropic,
+}
+
 /// Codes upstream chooses that keep their name as a metric label; the
 /// label of any other upstream code is `other`, so the series stay bounded.
 pub const UPSTREAM_LABELS: &[&str] = &[
@@ -299,6 +311,14 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(Code::InternalError, message)
+    }
+
+    /// The response in `style`'s envelope.
+    pub fn into_response_as(self, style: Style, request_id: Option<&str>) -> Response<Body> {
+        match style {
+            Style::OpenAi => self.into_response(),
+            Style::Anthropic => self.into_anthropic_response(request_id),
+        }
     }
 
     /// The response, with `Retry-After` when known.

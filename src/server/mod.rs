@@ -12,6 +12,7 @@ pub mod error;
 mod guard;
 mod health;
 mod ledger;
+mod messages;
 mod models;
 mod native;
 mod relay;

@@ -17,6 +17,7 @@ use sse_stream::Sse;
 use super::body::{self, Body};
 use super::ledger::Ledger;
 use crate::translate::chat_stream::{self, ChatStream, Step};
+use crate::translate::messages_stream::{self, MessagesStream};
 use crate::upstream::events::{Event, Kind, Usage};
 use crate::upstream::sse::{self, EventStream};
 use crate::upstream::Failure;
@@ -39,6 +40,21 @@ impl Convert for ChatStream {
 
     fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
         chat_stream::error_frame(failure, out);
+    }
+
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+        (Some(self.model()), self.usage())
+    }
+}
+
+/// Anthropic Messages: each event becomes zero or more Messages events.
+impl Convert for MessagesStream {
+    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
+        self.push(sse.data.as_deref().unwrap_or(""), out)
+    }
+
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
+        messages_stream::error_frame(failure, out);
     }
 
     fn outcome(&self) -> (Option<&str>, Option<&Usage>) {

@@ -24,14 +24,16 @@ pub async fn serve(
     forward: Vec<(http::HeaderName, http::HeaderValue)>,
 ) -> Response<Body> {
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);
-    let up = match normalize(&bytes, hint.as_deref(), ctx.session_seed()) {
+    let mut up = match normalize(&bytes, hint.as_deref(), ctx.session_seed()) {
         Ok(up) => up,
         Err(e) => return ctx.fail(e.into()),
     };
     drop(bytes);
-    if let Err(e) = ctx.admit_model(&up.model) {
+    let resolved = ctx.resolve_model(&up.model);
+    if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
     }
+    resolved.apply(&mut up);
     dispatch_with(
         ctx,
         up,

@@ -8,9 +8,11 @@ use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 
 use super::body::{self, Body};
-use super::ctx::{admit, authorize};
+use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
-use super::{admin, chat, guard, health, models, native, request, responses, Shared, Surface};
+use super::{
+    admin, chat, guard, health, messages, models, native, request, responses, Shared, Surface,
+};
 use crate::route::Route;
 
 pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
@@ -65,18 +67,38 @@ async fn table(
             },
             _ => not_allowed(),
         },
-        "/v1/models" => match method {
-            Method::GET => match authorize(shared, req.headers()) {
-                Ok(_) => models::list(&shared.app),
-                Err(e) => e.into_response(),
+        "/v1/messages" => match method {
+            Method::POST => match admit(shared, req, Route::Messages, started, ids).await {
+                Ok((ctx, bytes)) => messages::handle(ctx, bytes).await,
+                Err(resp) => resp,
             },
+            _ => anthropic_not_allowed(&method, &path, ids),
+        },
+        "/v1/messages/count_tokens" => match method {
+            Method::POST => match admit(shared, req, Route::CountTokens, started, ids).await {
+                Ok((ctx, bytes)) => messages::count_tokens(ctx, bytes),
+                Err(resp) => resp,
+            },
+            _ => anthropic_not_allowed(&method, &path, ids),
+        },
+        "/v1/models" => match method {
+            Method::GET => {
+                let style = models::style(req.headers());
+                match authorize(shared, req.headers()) {
+                    Ok(_) => models::list(&shared.app, style),
+                    Err(e) => e.into_response_as(style, Some(ids.answered())),
+                }
+            }
             _ => not_allowed(),
         },
         p if p.starts_with("/v1/models/") => match method {
-            Method::GET => match authorize(shared, req.headers()) {
-                Ok(_) => models::get(&shared.app, &p["/v1/models/".len()..]),
-                Err(e) => e.into_response(),
-            },
+            Method::GET => {
+                let style = models::style(req.headers());
+                match authorize(shared, req.headers()) {
+                    Ok(_) => models::get(&shared.app, &p["/v1/models/".len()..], style),
+                    Err(e) => e.into_response_as(style, Some(ids.answered())),
+                }
+            }
             _ => not_allowed(),
         },
         "/healthz" => match method {
@@ -91,6 +113,12 @@ async fn table(
         p if native::owns(p) => native::route(shared, req, started, ids).await,
         p => ApiError::not_found(p).into_response(),
     }
+}
+
+/// A wrong method on a Messages route, in Anthropic's envelope.
+fn anthropic_not_allowed(method: &Method, path: &str, ids: &request::RequestId) -> Response<Body> {
+    ApiError::method_not_allowed(method, path)
+        .into_response_as(style_of(Route::Messages), Some(ids.answered()))
 }
 
 /// On a listener off loopback (of the main surface), `/metrics` names

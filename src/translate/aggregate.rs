@@ -128,6 +128,27 @@ impl Collector {
             .unwrap_or_default()
     }
 
+    /// The output items, for a route that renders them itself
+    /// (`translate::messages`).
+    pub fn output_items<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        self.output()
+    }
+
+    /// The final response's id, model, usage and incomplete reason.
+    pub fn info(&self) -> &ResponseInfo {
+        &self.info
+    }
+
+    /// Whether the stream ended with `response.incomplete`.
+    pub fn is_incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    /// The text deltas, for streams whose items carry none.
+    pub fn streamed_text(&self) -> &str {
+        &self.text
+    }
+
     pub fn usage(&self) -> Option<Usage> {
         self.info.usage.clone()
     }

@@ -2,16 +2,23 @@
 //!
 //! No I/O, no clocks beyond what callers pass in: Chat requests → Responses
 //! bodies (`chat`), a client's Responses request → what the backend accepts
-//! (`responses`), upstream events → Chat chunks (`chat_stream`), and whole
-//! streams → one JSON answer (`aggregate`).
+//! (`responses`), Anthropic Messages requests → Responses bodies
+//! (`messages`), upstream events → Chat chunks (`chat_stream`) or Messages
+//! events (`messages_stream`), whole streams → one JSON answer
+//! (`aggregate`), and which backend model a requested name means (`alias`).
 
 pub mod aggregate;
+pub mod alias;
 pub mod blobs;
 pub mod chat;
 pub mod chat_stream;
 mod chat_wire;
 pub mod limits;
+pub mod messages;
+pub mod messages_stream;
 pub mod responses;
+
+pub use alias::{resolve_model, Resolved};
 
 use serde_json::{Map, Value};
 

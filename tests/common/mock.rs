@@ -86,6 +86,9 @@ struct State {
     default_deltas: usize,
     /// Keep every request in `seen` (tests read it; the standalone server does not).
     record: bool,
+    /// Scripted agent turn: with a `Bash` tool offered and no tool output
+    /// yet, call it with this command (`bash_answer`).
+    bash_command: Option<String>,
     /// Streams whose body was dropped before its last event was sent.
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
@@ -166,6 +169,11 @@ impl Mock {
     /// Stop keeping requests (a long-running server would grow without bound).
     pub fn set_record(&self, record: bool) {
         self.state.lock().expect("mock state").record = record;
+    }
+
+    /// Answer requests that offer a `Bash` tool with a call running `command`.
+    pub fn set_bash_command(&self, command: &str) {
+        self.state.lock().expect("mock state").bash_command = Some(command.to_string());
     }
 
     pub fn set_default_stream(&self, deltas: usize, delay: Duration) {
@@ -352,6 +360,34 @@ pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
     text_events(model, &refs)
 }
 
+/// The scripted agent turn (`Mock::set_bash_command`): a request offering a
+/// `Bash` tool gets a call running `command` until a tool output comes back,
+/// then text quoting that output. `None` for requests without the tool.
+pub fn bash_answer(body: &Value, model: &str, command: &str) -> Option<Vec<Value>> {
+    let offers_bash = body
+        .get("tools")
+        .and_then(Value::as_array)?
+        .iter()
+        .any(|t| t["type"] == "function" && t["name"] == "Bash");
+    if !offers_bash {
+        return None;
+    }
+    let input = body.get("input").and_then(Value::as_array)?;
+    if let Some(out) = input
+        .iter()
+        .rev()
+        .find(|i| i["type"] == "function_call_output")
+    {
+        let output = match &out["output"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        return Some(text_events(model, &[&format!("The tool said: {output}")]));
+    }
+    let args = json!({"command": command, "description": "Create the requested file"}).to_string();
+    Some(tool_call_events(model, "Bash", &args, true))
+}
+
 /// A realistic successful stream for `model`.
 pub fn text_events(model: &str, text_parts: &[&str]) -> Vec<Value> {
     let text: String = text_parts.concat();
@@ -528,11 +564,11 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 return detail(&msg);
             }
             let model = body.get("model").and_then(Value::as_str).unwrap_or("gpt-5.4").to_string();
-            let (script, extra, delay, deltas, cancelled) = {
+            let (script, extra, delay, deltas, cancelled, bash) = {
                 let mut s = st.lock().expect("mock state");
                 let script = s.scripts.get_mut(&account).and_then(VecDeque::pop_front);
                 let extra = s.headers.get(&account).cloned().unwrap_or_default();
-                (script, extra, s.default_delay, s.default_deltas, Arc::clone(&s.cancelled))
+                (script, extra, s.default_delay, s.default_deltas, Arc::clone(&s.cancelled), s.bash_command.clone())
             };
             let simulated = {
                 let mut s = st.lock().expect("mock state");
@@ -553,7 +589,9 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             }
             match script {
                 None => {
-                    let events = default_answer(&body, &model, deltas);
+                    let events = bash
+                        .and_then(|cmd| bash_answer(&body, &model, &cmd))
+                        .unwrap_or_else(|| default_answer(&body, &model, deltas));
                     stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
                 }
                 Some(Script::Events(ev)) => {
