@@ -145,6 +145,8 @@ connect_timeout = "2s"
 usage_probe_interval = "2s"
 backoff_base = "1s"
 backoff_max = "2s"
+# One failed request cools an account here, so the cooling series appear.
+outlier_failures = 1
 
 [admin]
 token = "$admin_token"
