@@ -1,28 +1,53 @@
-//! codex-pool: an OpenAI-compatible gateway over ChatGPT subscriptions.
+//! codex-pool: an OpenAI- and Anthropic-compatible gateway over ChatGPT
+//! subscriptions, on the codex-responses transport, with an account pool.
+//!
+//! One request, phase by phase (`server/dispatch.rs` names each phase's
+//! functions):
 //!
 //! ```text
-//! client ──► server::router ──► keys (authenticate, rate-limit)
-//!                 │
-//!                 ├─ translate::{chat, responses,   request → codex-responses body
-//!                 │    messages} (alias: model)
-//!                 ├─ proxy::serve                    pick account (pool) → send (upstream)
-//!                 │      ▲          │                → on retryable failure before the
-//!                 │      └──────────┘                  first byte, pick again
-//!                 └─ relay / aggregate               translate::{chat_stream, messages_stream,
-//!                                                    aggregate}
-//!                        └─► proxy::Finish           metrics, tokens, budgets, cooldowns
+//! server::run ─► server::router (one match on the path; browser guard on loopback)
+//!   │
+//!   ├─ admit ............ server::ctx::admit      in-flight cap, client key, rate/budget,
+//!   │                                             bounded body (server::request)
+//!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
+//!   │                     → Ctx::admit_model       model length, key's allow-list and rate
+//!   ├─ translate ........ translate::{chat,responses,messages}  → translate::Upstream
+//!   │                     (translate::limits bounds it, translate::alias resolves the model)
+//!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
+//!   │                     │                        proxy/affinity.rs) → send (proxy/attempt.rs,
+//!   │                     │                        upstream::Client) → on a retryable failure
+//!   │                     └── pick again            before the first output, the next account
+//!   ├─ relay ............ server::relay::Relay<C> held-back events, then the live stream
+//!   │                     through the route's converter (translate::chat_stream,
+//!   │                     translate::messages_stream, passthrough) — or one JSON answer
+//!   │                     from translate::aggregate
+//!   └─ record ........... server::ledger::Ledger  metrics, tokens against budgets, a
+//!                                                  mid-stream failure's effect on the account
 //! ```
 //!
-//! Modules:
-//! - `config`: the TOML file → validated `Config`; `reload`: live reload into `app`.
-//! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics, catalog).
-//! - `pool`: accounts, health (cooldowns), quota, strategies, activity log.
-//! - `auth`: JWT claims, the `auth.json` token store, single-flight refresh.
-//! - `upstream`: the codex-responses client, SSE decoding, events, failures.
-//! - `translate`: pure Chat / Messages ⇄ Responses translation, model aliases.
-//! - `server`: accept loop and routes (`server::native`: the Codex CLI's own
-//!   backend surface, docs/codex-native.md); `admin`: the admin API; `metrics`: Prometheus.
-//! - `cli`: commands other than `serve` (check-config, login, import, accounts, keys).
+//! Modules, lower layers last (a module imports only from those below it):
+//! - `cli`: the commands (`serve`, `check-config`, `login`, `import`, `accounts`,
+//!   `keys`, `admin-token`, `codex-config`); `main.rs` only parses and calls it.
+//! - `server`: accept loop, router, admission, the routes (`native`: the Codex
+//!   CLI's own backend surface, docs/codex-native.md), relay, ledger, the admin
+//!   API, health, and the HTTP edge's errors (`server::error`: `Code`, `ApiError`).
+//! - `proxy`: the pool walk and one account's attempt; affinity placement.
+//! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
+//!   activity, affinity tables, the models catalog); `reload`: live reload into
+//!   it; `background`: proactive refresh, the usage probe, the models refresh.
+//! - `pool`: accounts, health (the circuit breaker), quota, strategies, activity
+//!   log, affinity tables.
+//! - `auth`: JWT claims, the `auth.json` token store, the login lock, a login's
+//!   token state (`slot`) and its single-flight refresh, the login flows.
+//! - `keys`: client keys, per-key limits (`keys::Refusal`, mapped at the edge).
+//! - `metrics`: Prometheus, every update a method.
+//! - `upstream`: the codex-responses client, SSE decoding, typed events,
+//!   classified failures.
+//! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
+//!   translation, stream conversion, aggregation, model aliases, request limits.
+//! - `models`: the models catalog (pure data).
+//! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
+//! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 
@@ -78,7 +103,8 @@ pub async fn run(
     Ok(())
 }
 
-/// `run` with an `App` the caller built (tests keep a handle to it).
+/// `run` with an `App` the caller built (the integration tests start the
+/// server in process this way, on a listener of their own).
 pub async fn run_app(
     app: Arc<App>,
     listener: TcpListener,

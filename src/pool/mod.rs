@@ -1,9 +1,9 @@
 //! The account pool: accounts, their health and quota, and routing strategies.
 //!
 //! An `Account`'s runtime state (credentials, cooldown, quota, counters) is keyed
-//! by name in the `Registry` and outlives config snapshots; a `Pool` is one
-//! snapshot's ordered view of those accounts. `Pool::plan` turns a strategy into
-//! the candidate list one request walks.
+//! by name in the `Registry` and outlives config snapshots; a `Pool`
+//! (`pool/plan.rs`) is one snapshot's ordered view of those accounts, and
+//! `Pool::plan_for` turns a strategy into the candidate list one request walks.
 //!
 //! A reload that drops an account holding refreshed tokens its file could not
 //! take (`Account::has_unsaved_login`) does not drop those tokens: the account
@@ -14,13 +14,13 @@
 pub mod activity;
 pub mod affinity;
 pub mod health;
+mod plan;
 pub mod quota;
 mod strategy;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
@@ -28,9 +28,10 @@ use tokio::time::Instant;
 use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
 use crate::auth::store::{self, Credentials};
-use crate::config::{AccountConfig, Strategy};
+use crate::config::AccountConfig;
 use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
+pub use plan::{Exhausted, Pool};
 pub use quota::Quota;
 pub use strategy::{order, priority_index};
 
@@ -346,153 +347,6 @@ fn moved_with_unsaved(account: &Account, new: &AccountConfig) {
     if let Some(old) = account.tokens.unsaved_path() {
         tracing::error!(account = %account.name, old_file = %old.display(), new_file = %new.auth_file.display(),
             "the reload moved the auth file of an account that holds refreshed tokens the old file could not take; still trying to write them there every 30 s, and serving the new file's login");
-    }
-}
-
-/// Why no account could take a request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Exhausted {
-    /// Every candidate's subscription window is spent; the earliest reset.
-    UsageLimited { earliest_reset: SystemTime },
-    /// Each account and why it cannot serve.
-    Unavailable { reasons: Vec<(String, String)> },
-}
-
-/// One snapshot's view of the accounts.
-pub struct Pool {
-    accounts: Vec<Arc<Account>>,
-    by_priority: Vec<usize>,
-    counter: AtomicUsize,
-    max_attempts: Option<usize>,
-}
-
-impl Pool {
-    pub fn new(accounts: Vec<Arc<Account>>, max_attempts: Option<usize>) -> Pool {
-        let prios: Vec<i64> = accounts.iter().map(|a| a.settings().priority).collect();
-        Pool {
-            by_priority: priority_index(&prios),
-            accounts,
-            counter: AtomicUsize::new(0),
-            max_attempts,
-        }
-    }
-
-    pub fn accounts(&self) -> &[Arc<Account>] {
-        &self.accounts
-    }
-
-    /// The candidates for one request, first choice first, at most `max_attempts`.
-    pub fn plan(
-        &self,
-        strategy: Strategy,
-        scope: Option<&[String]>,
-    ) -> Result<Vec<Arc<Account>>, Exhausted> {
-        self.plan_for(strategy, scope, None).map(|(list, _)| list)
-    }
-
-    /// `plan`, with `prefer` (a conversation's account) first when it is a
-    /// candidate; says whether it was. A conversation kept on its account
-    /// does not turn the round-robin wheel, so new conversations still spread
-    /// evenly.
-    pub fn plan_for(
-        &self,
-        strategy: Strategy,
-        scope: Option<&[String]>,
-        prefer: Option<&str>,
-    ) -> Result<(Vec<Arc<Account>>, bool), Exhausted> {
-        let now = Instant::now();
-        let in_scope = |a: &Account| scope.is_none_or(|s| s.iter().any(|n| n == &a.name));
-        let usable =
-            |a: &Account| in_scope(a) && a.credentials().is_some() && a.availability(now).usable();
-        let round_robin = strategy == Strategy::RoundRobin;
-        let mut list = if round_robin && prefer.is_some() {
-            order(
-                Strategy::PrimaryFirst,
-                &self.accounts,
-                &self.by_priority,
-                usable,
-                &self.counter,
-            )
-        } else {
-            order(
-                strategy,
-                &self.accounts,
-                &self.by_priority,
-                usable,
-                &self.counter,
-            )
-        };
-        if list.is_empty() {
-            return Err(self.why_exhausted(scope));
-        }
-        let at = prefer.and_then(|p| list.iter().position(|a| a.name == p));
-        match at {
-            Some(i) => list[..=i].rotate_right(1),
-            None if round_robin && prefer.is_some() => {
-                let start = self.counter.fetch_add(1, Ordering::Relaxed) % list.len();
-                list.rotate_left(start);
-            }
-            None => {}
-        }
-        if let Some(max) = self.max_attempts {
-            list.truncate(max.max(1));
-        }
-        Ok((list, at.is_some()))
-    }
-
-    /// Why every in-scope account is out: usage-limited when all are.
-    pub fn why_exhausted(&self, scope: Option<&[String]>) -> Exhausted {
-        let now = Instant::now();
-        let in_scope = |a: &Account| scope.is_none_or(|s| s.iter().any(|n| n == &a.name));
-        let mut reasons = Vec::new();
-        let mut earliest: Option<SystemTime> = None;
-        let mut all_limited = true;
-        for a in self.accounts.iter().filter(|a| in_scope(a)) {
-            let avail = a.availability(now);
-            let reason = match &avail {
-                Availability::Cooling {
-                    until,
-                    usage_limited,
-                    reason,
-                } => {
-                    let wall = SystemTime::now() + until.saturating_duration_since(now);
-                    if *usage_limited {
-                        earliest = Some(earliest.map_or(wall, |e| e.min(wall)));
-                    } else {
-                        all_limited = false;
-                    }
-                    format!(
-                        "cooling until {} ({reason})",
-                        humantime::format_rfc3339_seconds(wall)
-                    )
-                }
-                Availability::Probing => {
-                    all_limited = false;
-                    "on probation (another request is testing it)".into()
-                }
-                Availability::Disabled { reason } => {
-                    all_limited = false;
-                    format!("disabled ({reason})")
-                }
-                Availability::NeedsRelogin { reason } => {
-                    all_limited = false;
-                    format!("needs re-login ({reason})")
-                }
-                Availability::Ready | Availability::Probation => {
-                    all_limited = false;
-                    if a.credentials().is_none() {
-                        "no usable login".into()
-                    } else {
-                        "busy".into()
-                    }
-                }
-            };
-            reasons.push((a.name.clone(), reason));
-        }
-        match earliest {
-            Some(earliest_reset) if all_limited => Exhausted::UsageLimited { earliest_reset },
-            _ => Exhausted::Unavailable { reasons },
-        }
     }
 }
 

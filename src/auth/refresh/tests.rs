@@ -1,0 +1,74 @@
+//! Unit tests of `auth/refresh`.
+
+use super::*;
+
+#[tokio::test]
+async fn a_lock_that_cannot_be_had_fails_the_flight_without_calling_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.json");
+    let held = FileLock::acquire(&path, Duration::from_secs(1)).unwrap();
+    let tokens = Arc::new(TokenSlot::default());
+    let job = Job {
+        http: reqwest::Client::new(),
+        // Nothing listens there; the flight must not get that far.
+        issuer: "http://127.0.0.1:9".into(),
+        login: Login {
+            tokens: Arc::clone(&tokens),
+            path,
+            name: "a".into(),
+        },
+        stale: Secret::new("at".into()),
+        lock_wait: Duration::from_millis(100),
+    };
+    let mut trace = Trace::default();
+    let result = job.single_flight(&mut trace).await;
+    assert!(
+        matches!(&result, Err(RefreshError::Transient(m)) if m.contains("held by another program")),
+        "{:?}",
+        result.err()
+    );
+    assert!(!trace.called_issuer);
+    assert!(matches!(
+        tokens.last_error(),
+        Some(RefreshError::Transient(_))
+    ));
+    drop(held);
+}
+
+#[test]
+fn issuer_error_codes_in_every_shape() {
+    assert_eq!(
+        error_code(br#"{"error":{"code":"refresh_token_reused"}}"#).as_deref(),
+        Some("refresh_token_reused")
+    );
+    assert_eq!(
+        error_code(br#"{"error":"refresh_token_expired"}"#).as_deref(),
+        Some("refresh_token_expired")
+    );
+    assert_eq!(
+        error_code(br#"{"code":"refresh_token_invalidated"}"#).as_deref(),
+        Some("refresh_token_invalidated")
+    );
+    assert_eq!(error_code(b"<html>"), None);
+}
+
+#[test]
+fn due_by_exp_or_by_age() {
+    let mut c = Credentials {
+        access_token: Secret::new("a".into()),
+        refresh_token: Secret::new("r".into()),
+        account_id: None,
+        email: None,
+        plan: None,
+        expires_at: Some(clock::unix_now() + 60),
+        last_refresh: None,
+    };
+    assert!(due(&c, Duration::from_secs(300)));
+    c.expires_at = Some(clock::unix_now() + 3600);
+    assert!(!due(&c, Duration::from_secs(300)));
+    c.expires_at = None;
+    c.last_refresh = Some(SystemTime::now() - Duration::from_secs(9 * 24 * 3600));
+    assert!(due(&c, Duration::from_secs(300)));
+    c.last_refresh = Some(SystemTime::now());
+    assert!(!due(&c, Duration::from_secs(300)));
+}
