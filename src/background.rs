@@ -17,7 +17,7 @@ use crate::pool::{quota, Availability, Setback, State};
 /// Every 30 s: write tokens a file could not take yet (also of accounts a
 /// reload dropped); refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
-pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let snap = app.snapshot();
         let margin = snap.config.pool.refresh_before_expiry;
@@ -63,7 +63,7 @@ pub async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 
 /// The models catalog now and every `upstream.models_refresh` until shutdown;
 /// the last good one (or the built-in list) stays while upstream cannot answer.
-pub async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut streak = RefreshStreak::default();
     loop {
         let result = fetch_models(&app).await;
@@ -133,7 +133,7 @@ async fn fetch_models(app: &App) -> Result<Catalog, String> {
 
 /// Every `pool.usage_probe_interval` (when set): ask `/wham/usage` for each
 /// account's windows, so idle accounts show their quota too.
-pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let snap = app.snapshot();
         let Some(every) = snap.config.pool.usage_probe_interval else {

@@ -7,25 +7,25 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Now, in unix seconds.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     unix(SystemTime::now())
 }
 
 /// A time in unix seconds; times before 1970 are 0.
-pub fn unix(t: SystemTime) -> i64 {
+pub(crate) fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
 /// Unix seconds as a time; values past the year 9999 are clamped there.
-pub fn from_unix(secs: i64) -> SystemTime {
+pub(crate) fn from_unix(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs.clamp(0, 253_402_300_799) as u64)
 }
 
 /// Now, as RFC 3339 text with milliseconds: what Codex writes into
 /// `last_refresh`, and what logs and the activity view show.
-pub fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 

@@ -50,6 +50,7 @@
 //! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
+#![warn(unreachable_pub)]
 
 pub mod app;
 pub mod auth;
@@ -61,11 +62,11 @@ pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod pool;
-pub mod proxy;
-pub mod reload;
-pub mod route;
+pub(crate) mod proxy;
+pub(crate) mod reload;
+pub(crate) mod route;
 pub mod secret;
-pub mod server;
+pub(crate) mod server;
 mod sync;
 pub mod translate;
 pub mod upstream;

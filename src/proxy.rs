@@ -27,10 +27,10 @@ use crate::pool::{Account, Exhausted};
 use crate::route::Route;
 use crate::upstream::Failure;
 pub(crate) use attempt::remember_blob;
-pub use attempt::{Delivery, Mode};
+pub(crate) use attempt::{Delivery, Mode};
 
 /// What the route asks of the pool.
-pub struct Call {
+pub(crate) struct Call {
     pub route: Route,
     pub request_id: String,
     pub gateway_request_id: String,
@@ -51,7 +51,7 @@ pub struct Call {
     pub forward: Vec<(HeaderName, HeaderValue)>,
 }
 
-pub struct Served {
+pub(crate) struct Served {
     pub account: Arc<Account>,
     /// Upstream's response headers (`openai-model`, quota).
     pub headers: HeaderMap,
@@ -62,7 +62,7 @@ pub struct Served {
 
 impl Served {
     /// The model upstream says answered (`openai-model`), if it said.
-    pub fn upstream_model(&self) -> Option<&str> {
+    pub(crate) fn upstream_model(&self) -> Option<&str> {
         self.headers
             .get("openai-model")
             .and_then(|v| v.to_str().ok())
@@ -71,7 +71,7 @@ impl Served {
 
 /// Why the walk ended without an account serving.
 #[derive(Debug)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// No candidate could be planned (every account out, or none in scope).
     NoCandidate(Exhausted),
     /// Upstream refused the request itself: another account would too.
@@ -84,7 +84,7 @@ pub enum ServeError {
 }
 
 /// Walks the candidates for `call` until one account serves it.
-pub async fn serve(
+pub(crate) async fn serve(
     app: &App,
     snap: &Snapshot,
     call: &Call,
@@ -237,11 +237,11 @@ fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) {
 }
 
 /// The per-turn routing token the backend mints (`docs/upstream.md` §9).
-pub const TURN_STATE: &str = "x-codex-turn-state";
+pub(crate) const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier
 /// detection, however often a client sends it.
-pub fn body_digest(body: &[u8]) -> u64 {
+pub(crate) fn body_digest(body: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut h);

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::config::{Config, ConfigError, Problem};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     #[error("there is no config file to reload (the gateway runs on built-in defaults)")]
     NoFile,
     #[error("the new config is invalid; still serving the old one:\n{0}")]
@@ -28,7 +28,7 @@ pub enum ReloadError {
 }
 
 impl ReloadError {
-    pub fn problems(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn problems(&self) -> Vec<serde_json::Value> {
         match self {
             ReloadError::Invalid(e) => e
                 .problems
@@ -71,7 +71,7 @@ fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
 /// Reloads from the snapshot's config file, on a blocking thread. `trigger`
 /// is for the log. On success, the keys that changed but wait for a restart.
 /// Once started, the reload finishes even if this future is dropped.
-pub async fn reload(
+pub(crate) async fn reload(
     app: &Arc<App>,
     trigger: &'static str,
 ) -> Result<Vec<&'static str>, ReloadError> {
@@ -121,7 +121,11 @@ fn reload_blocking(app: &App, trigger: &str) -> Result<Vec<&'static str>, Reload
 }
 
 /// Watches the config file's folder and reloads, debounced, when the file changes.
-pub async fn watch(app: Arc<App>, path: PathBuf, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn watch(
+    app: Arc<App>,
+    path: PathBuf,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let name = path.file_name().map(|n| n.to_os_string());
     let handler = move |event: notify::Result<notify::Event>| {

@@ -41,7 +41,7 @@ const HEADER: [&str; 8] = [
     "RESETS",
 ];
 
-pub async fn accounts(config_path: &Path) -> Result<(), String> {
+pub(super) async fn accounts(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
     let now = clock::unix_now();
     let (source, rows) = match from_admin(&config, now).await {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use crate::auth::store;
 use crate::config::{self, Config};
 
-pub fn check_config(path: Option<PathBuf>) -> ExitCode {
+pub(super) fn check_config(path: Option<PathBuf>) -> ExitCode {
     let Some(path) = path.or_else(config::default_path) else {
         eprintln!("codex-pool: no --config given and no home folder for the default path");
         return ExitCode::FAILURE;

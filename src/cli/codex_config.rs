@@ -19,10 +19,10 @@ use toml_edit::{value, DocumentMut, InlineTable, Item, Table};
 use crate::config::{self, Config};
 
 /// The provider id of the team layout.
-pub const PROVIDER: &str = "codex-pool";
+pub(super) const PROVIDER: &str = "codex-pool";
 
 /// What the user asked for.
-pub struct Options {
+pub(super) struct Options {
     pub url: Option<String>,
     pub backend_url: Option<String>,
     pub team: bool,
@@ -32,7 +32,7 @@ pub struct Options {
 
 /// The two base URLs of one gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
+pub(super) struct Layout {
     /// `openai_base_url` (or the provider's `base_url`): `…/backend-api/codex`.
     pub model: String,
     /// `chatgpt_base_url`: `…/backend-api/`.
@@ -41,7 +41,7 @@ pub struct Layout {
     pub key_env: Option<String>,
 }
 
-pub fn run(config: &Config, opts: &Options) -> Result<(), String> {
+pub(super) fn run(config: &Config, opts: &Options) -> Result<(), String> {
     let layout = layout(config, opts)?;
     if !opts.write {
         print!("{}", snippet(&layout));
@@ -59,7 +59,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(), String> {
 }
 
 /// The URLs for this gateway, from `--url`/`--backend-url` or its listen address.
-pub fn layout(config: &Config, opts: &Options) -> Result<Layout, String> {
+pub(super) fn layout(config: &Config, opts: &Options) -> Result<Layout, String> {
     let url = match &opts.url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
@@ -106,7 +106,7 @@ fn second_origin(url: &url::Url) -> Option<String> {
 }
 
 /// The lines to add to `config.toml`.
-pub fn snippet(l: &Layout) -> String {
+pub(super) fn snippet(l: &Layout) -> String {
     let q = |s: &str| toml_edit::Value::from(s).to_string();
     match &l.key_env {
         None => format!(
@@ -136,7 +136,7 @@ pub fn snippet(l: &Layout) -> String {
 }
 
 /// Applies `l` to the file at `path` (created if missing); returns the backup's path.
-pub fn write(path: &Path, l: &Layout) -> Result<Option<PathBuf>, String> {
+pub(super) fn write(path: &Path, l: &Layout) -> Result<Option<PathBuf>, String> {
     let shown = path.display();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => Some(t),
@@ -164,7 +164,7 @@ pub fn write(path: &Path, l: &Layout) -> Result<Option<PathBuf>, String> {
 }
 
 /// The layout's keys set in `doc`; everything else stays as it was.
-pub fn apply(doc: &mut DocumentMut, l: &Layout) -> Result<(), String> {
+pub(super) fn apply(doc: &mut DocumentMut, l: &Layout) -> Result<(), String> {
     doc["chatgpt_base_url"] = value(l.backend.as_str());
     let Some(env) = &l.key_env else {
         doc["openai_base_url"] = value(l.model.as_str());

@@ -13,7 +13,7 @@ use crate::auth::login::{self, Destination, LoginOptions, Prompt};
 use crate::auth::store::{AuthFile, Credentials};
 use crate::config::Config;
 
-pub async fn login(config: &Path, account: &str, device: bool) -> Result<(), String> {
+pub(super) async fn login(config: &Path, account: &str, device: bool) -> Result<(), String> {
     let dest = Destination::resolve(config, account)?;
     let name = account.to_string();
     let opts = LoginOptions::new(
@@ -99,7 +99,7 @@ fn warn_duplicate(dest: &Destination, file: &AuthFile) {
     }
 }
 
-pub fn import(config: &Path, account: &str, file: &Path) -> Result<(), String> {
+pub(super) fn import(config: &Path, account: &str, file: &Path) -> Result<(), String> {
     let shown = file.display();
     let meta = fs::metadata(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let bytes = fs::read(file).map_err(|e| format!("cannot read {shown}: {e}"))?;

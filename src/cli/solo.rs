@@ -25,7 +25,7 @@ const HEADER: &str = "\
 ";
 
 /// `--config`, else the default config file.
-pub fn config_path(explicit: Option<PathBuf>) -> Result<(PathBuf, bool), String> {
+pub(super) fn config_path(explicit: Option<PathBuf>) -> Result<(PathBuf, bool), String> {
     match explicit {
         Some(p) => Ok((p, false)),
         None => config::default_path().map(|p| (p, true)).ok_or_else(|| {
@@ -35,13 +35,13 @@ pub fn config_path(explicit: Option<PathBuf>) -> Result<(PathBuf, bool), String>
 }
 
 /// Whether an account command on `path` is about to create the default file.
-pub fn creates_default(path: &Path, is_default: bool) -> bool {
+pub(super) fn creates_default(path: &Path, is_default: bool) -> bool {
     is_default && !path.exists()
 }
 
 /// After an account command: the default file it `created` gets the comment
 /// header (the command itself wrote only its `[[accounts]]` entry).
-pub fn add_header(path: &Path, created: bool) -> Result<(), String> {
+pub(super) fn add_header(path: &Path, created: bool) -> Result<(), String> {
     if !created || !path.exists() {
         return Ok(());
     }
@@ -55,7 +55,7 @@ pub fn add_header(path: &Path, created: bool) -> Result<(), String> {
 
 /// Why there is nothing to serve without a config, in one line, when the
 /// solo account's login (`$CODEX_HOME/auth.json`) does not exist either.
-pub fn nothing_to_serve(codex_home: &Path) -> Option<String> {
+pub(super) fn nothing_to_serve(codex_home: &Path) -> Option<String> {
     let auth = codex_home.join("auth.json");
     if auth.exists() {
         return None;

@@ -9,7 +9,7 @@ use crate::secret::Secret;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawServer {
+pub(super) struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace: Option<String>,
@@ -22,7 +22,7 @@ pub struct RawServer {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawUpstream {
+pub(super) struct RawUpstream {
     pub base_url: Option<String>,
     pub issuer: Option<String>,
     pub connect_timeout: Option<String>,
@@ -34,7 +34,7 @@ pub struct RawUpstream {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPool {
+pub(super) struct RawPool {
     pub strategy: Option<String>,
     pub max_attempts: Option<u64>,
     pub backoff_base: Option<String>,
@@ -48,7 +48,7 @@ pub struct RawPool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAccount {
+pub(super) struct RawAccount {
     pub name: String,
     pub auth_file: String,
     pub priority: Option<i64>,
@@ -57,7 +57,7 @@ pub struct RawAccount {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawApiKey {
+pub(super) struct RawApiKey {
     pub name: String,
     pub key: Option<Secret<String>>,
     pub key_sha256: Option<String>,
@@ -71,27 +71,27 @@ pub struct RawApiKey {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAdmin {
+pub(super) struct RawAdmin {
     pub token: Option<Secret<String>>,
     pub token_sha256: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMetrics {
+pub(super) struct RawMetrics {
     pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLog {
+pub(super) struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAffinity {
+pub(super) struct RawAffinity {
     pub enabled: Option<bool>,
     pub ttl: Option<String>,
     pub max_conversations: Option<u64>,
@@ -100,7 +100,7 @@ pub struct RawAffinity {
 /// `[models]`: aliases and the built-in Claude family defaults.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawModels {
+pub(super) struct RawModels {
     pub aliases: Option<std::collections::BTreeMap<String, String>>,
     pub builtin_aliases: Option<bool>,
 }

@@ -29,14 +29,14 @@ const INLINE_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 const HOLD_BACK_LIMIT: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Stop at the first output event and hand over the live stream.
     Stream,
     /// Read the whole stream into a `Collector`.
     Collect,
 }
 
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// Event payloads read before the first output, and the rest of the stream.
     Stream {
         buffered: VecDeque<Sse>,

@@ -23,7 +23,7 @@ use crate::server::body::{self, Body};
 use crate::server::request;
 
 /// Whether the request presents the admin token (never true without one set).
-pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
+pub(super) fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
     let Some(token) = snap.config.admin_token.as_ref() else {
         return false;
     };
@@ -34,7 +34,7 @@ pub fn presents_token(snap: &Snapshot, headers: &http::HeaderMap) -> bool {
     bool::from(presented.as_slice().ct_eq(&token.sha256))
 }
 
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let snap = app.snapshot();
     if snap.config.admin_token.is_none() {
         return ApiError::not_found(req.uri().path()).into_response();
@@ -142,7 +142,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// What `/admin/accounts` says of one account.
-pub fn account_json(a: &Account) -> Value {
+pub(super) fn account_json(a: &Account) -> Value {
     let now = Instant::now();
     let (state, reason, until) = {
         let h = a.health();

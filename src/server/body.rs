@@ -8,21 +8,21 @@ use futures_util::{Stream, StreamExt};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
 }
 
 /// A body that yields each chunk as the stream produces it (no buffering).
-pub fn stream<S>(s: S) -> Body
+pub(crate) fn stream<S>(s: S) -> Body
 where
     S: Stream<Item = Bytes> + Send + 'static,
 {
     StreamBody::new(s.map(|b| Ok::<_, Infallible>(Frame::data(b)))).boxed_unsync()
 }
 
-pub fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
+pub(crate) fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut r = http::Response::new(full(Bytes::from(bytes)));
     *r.status_mut() = status;
@@ -34,7 +34,7 @@ pub fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Respon
 }
 
 /// Headers every proxied answer carries.
-pub fn proxied_headers(resp: &mut http::Response<Body>, account: &str, model: Option<&str>) {
+pub(crate) fn proxied_headers(resp: &mut http::Response<Body>, account: &str, model: Option<&str>) {
     if let Ok(v) = http::HeaderValue::from_str(account) {
         resp.headers_mut().insert("x-codex-pool-account", v);
     }
@@ -44,7 +44,7 @@ pub fn proxied_headers(resp: &mut http::Response<Body>, account: &str, model: Op
 }
 
 /// A `text/event-stream` response around a body stream.
-pub fn sse_response(body: Body) -> http::Response<Body> {
+pub(crate) fn sse_response(body: Body) -> http::Response<Body> {
     let mut r = http::Response::new(body);
     let h = r.headers_mut();
     h.insert(

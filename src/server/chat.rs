@@ -12,7 +12,7 @@ use super::request;
 use crate::translate::chat::ChatRequest;
 use crate::translate::chat_stream::ChatStream;
 
-pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
+pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let chat = match ChatRequest::parse(&bytes) {
         Ok(c) => c,
         Err(e) => return ctx.fail(e.into()),

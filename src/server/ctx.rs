@@ -23,10 +23,10 @@ use crate::route::Route;
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The longest `model` a request may name.
-pub const MAX_MODEL_BYTES: usize = 256;
+pub(super) const MAX_MODEL_BYTES: usize = 256;
 
 /// What every API route knows before its own work starts.
-pub struct Ctx {
+pub(super) struct Ctx {
     /// The id the client knows the request by: its own `x-request-id`, else
     /// the gateway's.
     pub request_id: String,
@@ -44,7 +44,7 @@ pub struct Ctx {
 }
 
 /// The error envelope of a route's clients.
-pub fn style_of(route: Route) -> Style {
+pub(super) fn style_of(route: Route) -> Style {
     match route {
         Route::Chat | Route::Responses | Route::Codex => Style::OpenAi,
         Route::Messages | Route::CountTokens => Style::Anthropic,
@@ -52,13 +52,16 @@ pub fn style_of(route: Route) -> Style {
 }
 
 /// The client key of a request to a route that reads no body (`/v1/models`).
-pub fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<Option<Arc<ClientKey>>, ApiError> {
+pub(super) fn authorize(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<ClientKey>>, ApiError> {
     let snap = shared.app.snapshot();
     keys::authenticate(&snap.keys, request::client_key(headers)).map_err(|r| ApiError::from(&r))
 }
 
 /// In-flight cap → client key → body. On refusal, the finished error response.
-pub async fn admit(
+pub(super) async fn admit(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     route: Route,
@@ -131,14 +134,14 @@ pub async fn admit(
 }
 
 impl Ctx {
-    pub fn app(&self) -> &Arc<App> {
+    pub(super) fn app(&self) -> &Arc<App> {
         self.ledger.app()
     }
 
     /// The checks once the body has named the model: its length (a client
     /// string the gateway keeps in logs and the activity view), then the
     /// key's model allow-list.
-    pub fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
+    pub(super) fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
         if model.len() > MAX_MODEL_BYTES {
             return Err(ApiError::new(
                 Code::InvalidRequest,
@@ -159,7 +162,7 @@ impl Ctx {
     }
 
     /// Ends the request with an error response.
-    pub fn fail(mut self, e: ApiError) -> Response<Body> {
+    pub(super) fn fail(mut self, e: ApiError) -> Response<Body> {
         if e.status.is_server_error() {
             tracing::warn!(request_id = %self.request_id, gateway_request_id = %self.gateway_request_id, code = %e.code, "{}", e.message);
         } else {
@@ -171,7 +174,7 @@ impl Ctx {
 
     /// Which backend model `requested` means (`[models]` aliases, effort
     /// suffixes); names the catalog knows keep their suffix.
-    pub fn resolve_model(&self, requested: &str) -> crate::translate::Resolved {
+    pub(super) fn resolve_model(&self, requested: &str) -> crate::translate::Resolved {
         let models = &self.snap.config.models;
         let catalog = self.app().models.load();
         crate::translate::resolve_model(requested, &models.aliases, models.builtin_aliases, |m| {
@@ -180,7 +183,7 @@ impl Ctx {
     }
 
     /// A seed for derived session ids: per client key, so two keys never share one.
-    pub fn session_seed(&self) -> &str {
+    pub(super) fn session_seed(&self) -> &str {
         self.key.as_ref().map_or("", |k| k.name())
     }
 }

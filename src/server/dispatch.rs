@@ -34,7 +34,7 @@ use crate::translate::Upstream;
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
-pub async fn dispatch<C: Convert>(
+pub(super) async fn dispatch<C: Convert>(
     ctx: Ctx,
     up: Upstream,
     collected: impl FnOnce(&Collector, &str) -> Value,
@@ -45,7 +45,7 @@ pub async fn dispatch<C: Convert>(
 
 /// `dispatch`, with client headers `forward`ed upstream as they are
 /// (`proxy::Call::forward`; the native Codex route's identity headers).
-pub async fn dispatch_with<C: Convert>(
+pub(super) async fn dispatch_with<C: Convert>(
     mut ctx: Ctx,
     up: Upstream,
     forward: Vec<(http::HeaderName, http::HeaderValue)>,

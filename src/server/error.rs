@@ -23,11 +23,11 @@ use crate::upstream::Failure;
 mod anthropic;
 mod code;
 
-pub use code::{Code, UPSTREAM_LABELS};
+pub(crate) use code::Code;
 
 /// Which envelope a route's errors are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Style {
+pub(crate) enum Style {
     /// `{"error":{"message","type","param","code"}}`.
     #[default]
     OpenAi,
@@ -36,7 +36,7 @@ pub enum Style {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     /// OpenAI's `type`: `invalid_request_error`, `authentication_error`, …
     pub error_type: &'static str,
@@ -50,14 +50,18 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with one of the gateway's codes, at that code's status.
-    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> ApiError {
         let status = code.status().unwrap_or(StatusCode::BAD_GATEWAY);
         ApiError::with_status(status, code, message)
     }
 
     /// An error whose status the context decides (upstream's codes, or a
     /// gateway code used where its usual status would mislead).
-    pub fn with_status(status: StatusCode, code: Code, message: impl Into<String>) -> ApiError {
+    pub(crate) fn with_status(
+        status: StatusCode,
+        code: Code,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             error_type: type_for(status),
@@ -69,39 +73,39 @@ impl ApiError {
         }
     }
 
-    pub fn with_param(mut self, param: impl Into<String>) -> ApiError {
+    pub(crate) fn with_param(mut self, param: impl Into<String>) -> ApiError {
         self.param = Some(param.into().into_boxed_str());
         self
     }
 
-    pub fn with_retry_after(mut self, after: Duration) -> ApiError {
+    pub(crate) fn with_retry_after(mut self, after: Duration) -> ApiError {
         self.retry_after = Some(after);
         self
     }
 
-    pub fn not_found(path: &str) -> ApiError {
+    pub(crate) fn not_found(path: &str) -> ApiError {
         ApiError::new(Code::NotFound, format!("no route for {path}"))
     }
 
-    pub fn method_not_allowed(method: &http::Method, path: &str) -> ApiError {
+    pub(crate) fn method_not_allowed(method: &http::Method, path: &str) -> ApiError {
         ApiError::new(
             Code::MethodNotAllowed,
             format!("{method} is not allowed on {path}"),
         )
     }
 
-    pub fn too_large(limit: usize) -> ApiError {
+    pub(crate) fn too_large(limit: usize) -> ApiError {
         ApiError::new(
             Code::RequestTooLarge,
             format!("the request body is larger than the limit of {limit} bytes (server.max_body_bytes)"),
         )
     }
 
-    pub fn unauthorized(message: &str) -> ApiError {
+    pub(crate) fn unauthorized(message: &str) -> ApiError {
         ApiError::new(Code::InvalidApiKey, message)
     }
 
-    pub fn overloaded(what: &str) -> ApiError {
+    pub(crate) fn overloaded(what: &str) -> ApiError {
         ApiError::new(
             Code::ServerBusy,
             format!("the gateway is at its limit of {what}; retry shortly"),
@@ -109,12 +113,12 @@ impl ApiError {
         .with_retry_after(Duration::from_secs(1))
     }
 
-    pub fn internal(message: impl Into<String>) -> ApiError {
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(Code::InternalError, message)
     }
 
     /// The response in `style`'s envelope.
-    pub fn into_response_as(self, style: Style, request_id: Option<&str>) -> Response<Body> {
+    pub(crate) fn into_response_as(self, style: Style, request_id: Option<&str>) -> Response<Body> {
         match style {
             Style::OpenAi => self.into_response(),
             Style::Anthropic => self.into_anthropic_response(request_id),
@@ -122,7 +126,7 @@ impl ApiError {
     }
 
     /// The response, with `Retry-After` when known.
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         let body = json!({"error": {
             "message": self.message,
             "type": self.error_type,

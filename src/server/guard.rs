@@ -21,7 +21,7 @@ use super::error::{ApiError, Code};
 use super::request::bounded;
 
 /// Refuses a request a browser page could have sent against the user's will.
-pub fn check(headers: &HeaderMap, allowed_origins: &[String]) -> Result<(), ApiError> {
+pub(super) fn check(headers: &HeaderMap, allowed_origins: &[String]) -> Result<(), ApiError> {
     if let Some(host) = headers.get(http::header::HOST) {
         let host = host.to_str().unwrap_or("");
         if !is_loopback_host(strip_port(host)) {

@@ -7,13 +7,13 @@ use super::body::{self, Body};
 use crate::app::App;
 use crate::pool::Availability;
 
-pub fn healthz() -> Response<Body> {
+pub(super) fn healthz() -> Response<Body> {
     body::json(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 /// Off loopback, the answer says only whether and how many accounts can
 /// serve: account names and reasons are for the admin API.
-pub fn readyz(app: &App, loopback: bool) -> Response<Body> {
+pub(super) fn readyz(app: &App, loopback: bool) -> Response<Body> {
     let snap = app.snapshot();
     let now = tokio::time::Instant::now();
     let mut accounts = Vec::new();

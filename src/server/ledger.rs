@@ -18,7 +18,7 @@ use crate::route::Route;
 use crate::upstream::events::Usage;
 use crate::upstream::Failure;
 
-pub struct Ledger {
+pub(super) struct Ledger {
     app: Arc<App>,
     route: Route,
     started: Instant,
@@ -41,7 +41,7 @@ struct ServedBy {
 }
 
 impl Ledger {
-    pub fn open(
+    pub(super) fn open(
         app: Arc<App>,
         route: Route,
         started: Instant,
@@ -58,16 +58,16 @@ impl Ledger {
         }
     }
 
-    pub fn app(&self) -> &Arc<App> {
+    pub(super) fn app(&self) -> &Arc<App> {
         &self.app
     }
 
-    pub fn route(&self) -> Route {
+    pub(super) fn route(&self) -> Route {
         self.route
     }
 
     /// The pool walk found an account; `pool` is the request's own config.
-    pub fn served(
+    pub(super) fn served(
         &mut self,
         account: Arc<Account>,
         key: Option<Arc<ClientKey>>,
@@ -87,14 +87,14 @@ impl Ledger {
 
     /// An event relayed to the client: an encrypted blob in it belongs to the
     /// account that served it.
-    pub fn observe(&self, data: &str) {
+    pub(super) fn observe(&self, data: &str) {
         if let Some(s) = &self.served {
             crate::proxy::remember_blob(&self.app, &s.account, data);
         }
     }
 
     /// The model the answer itself reported, when it says one.
-    pub fn set_model(&mut self, model: &str) {
+    pub(super) fn set_model(&mut self, model: &str) {
         if let Some(s) = &mut self.served {
             if s.model != model {
                 s.model = model.to_string();
@@ -103,7 +103,7 @@ impl Ledger {
     }
 
     /// The request ended with this status and code label.
-    pub fn end(&mut self, status: u16, code: &'static str) {
+    pub(super) fn end(&mut self, status: u16, code: &'static str) {
         if self.done {
             return;
         }
@@ -114,12 +114,12 @@ impl Ledger {
     }
 
     /// The request ended with an error response.
-    pub fn refuse(&mut self, e: &ApiError) {
+    pub(super) fn refuse(&mut self, e: &ApiError) {
         self.end(e.status.as_u16(), e.code.label());
     }
 
     /// The answer was whole; counts its tokens.
-    pub fn complete(&mut self, usage: Option<&Usage>) {
+    pub(super) fn complete(&mut self, usage: Option<&Usage>) {
         if let (Some(u), Some(s)) = (usage, &self.served) {
             let catalog = self.app.models.load();
             let model = catalog.label(&s.model);
@@ -135,7 +135,7 @@ impl Ledger {
     /// Upstream failed after the first byte reached the client. The attempt
     /// was already counted (as `ok`, at its first output); the failure shows
     /// in the request's code and in the account's health.
-    pub fn fail(&mut self, failure: &Failure) {
+    pub(super) fn fail(&mut self, failure: &Failure) {
         if let Some(s) = &self.served {
             s.account.set_last_error(failure.kind());
             if let Some(setback) = failure.setback() {
@@ -153,7 +153,7 @@ impl Ledger {
     }
 
     /// Time to the response headers, and the gateway's own share of it.
-    pub fn first_byte(&self, upstream_wait: Duration) {
+    pub(super) fn first_byte(&self, upstream_wait: Duration) {
         let ttfb = self.started.elapsed();
         self.app
             .metrics

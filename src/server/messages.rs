@@ -18,7 +18,7 @@ use crate::translate::messages_stream::MessagesStream;
 /// Claude Code's conversation header.
 const CLAUDE_SESSION_HEADER: &str = "x-claude-code-session-id";
 
-pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
+pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let req = match MessagesRequest::parse(&bytes) {
         Ok(r) => r,
         Err(e) => return ctx.fail(e.into()),
@@ -52,7 +52,7 @@ pub async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     .await
 }
 
-pub fn count_tokens(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
+pub(super) fn count_tokens(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     match messages::estimate_input_tokens(&bytes) {
         Ok(n) => {
             ctx.ledger.end(200, "ok");

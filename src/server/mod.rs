@@ -4,11 +4,11 @@
 //! real server on `127.0.0.1:0` and stop it when they like.
 
 mod admin;
-pub mod body;
+pub(crate) mod body;
 mod chat;
 mod ctx;
 mod dispatch;
-pub mod error;
+pub(crate) mod error;
 mod guard;
 mod health;
 mod ledger;
@@ -16,7 +16,7 @@ mod messages;
 mod models;
 mod native;
 mod relay;
-pub mod request;
+pub(crate) mod request;
 mod responses;
 mod router;
 
@@ -36,7 +36,7 @@ use crate::app::App;
 
 /// Which routes a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
+pub(crate) enum Surface {
     /// The whole API (and `/metrics`, `/admin/*`).
     Api,
     /// Only `/metrics` (the optional `[metrics].listen`).
@@ -44,7 +44,7 @@ pub enum Surface {
 }
 
 /// Shared by every connection of one listener.
-pub struct Shared {
+pub(crate) struct Shared {
     pub app: Arc<App>,
     pub inflight: Arc<Semaphore>,
     /// Request-body bytes in flight (`server.max_inflight_body_bytes`).
@@ -61,7 +61,7 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: applicat
 
 /// Serves until `shutdown` resolves, then lets in-flight requests and streams
 /// finish within `[server].shutdown_grace` and cancels what remains.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     app: Arc<App>,
     surface: Surface,

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::translate::alias::BUILTIN_ALIASES;
 
 /// Anthropic's shape for a client that says it speaks Anthropic's API.
-pub fn style(headers: &HeaderMap) -> Style {
+pub(super) fn style(headers: &HeaderMap) -> Style {
     if headers.contains_key("anthropic-version") {
         Style::Anthropic
     } else {
@@ -54,7 +54,7 @@ fn anthropic_entry(entry: &Value) -> Value {
         "created_at": humantime::format_rfc3339_seconds(at).to_string()})
 }
 
-pub fn list(app: &App, style: Style) -> Response<Body> {
+pub(super) fn list(app: &App, style: Style) -> Response<Body> {
     let catalog = app.models.load();
     let mut v = catalog.list();
     let created = catalog.fetched_at;
@@ -75,7 +75,7 @@ pub fn list(app: &App, style: Style) -> Response<Body> {
     body::json(StatusCode::OK, &v)
 }
 
-pub fn get(app: &App, id: &str, style: Style) -> Response<Body> {
+pub(super) fn get(app: &App, id: &str, style: Style) -> Response<Body> {
     let catalog = app.models.load();
     let found = catalog.get(id).or_else(|| {
         aliases(app)

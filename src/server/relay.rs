@@ -23,7 +23,7 @@ use crate::upstream::sse::{self, EventStream};
 use crate::upstream::Failure;
 
 /// A route's per-event conversion of the upstream stream.
-pub trait Convert: Send + 'static {
+pub(super) trait Convert: Send + 'static {
     /// Appends what the client gets for one upstream event.
     fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step;
     /// Appends the frame that tells the client the stream failed.
@@ -65,7 +65,7 @@ impl Convert for MessagesStream {
 /// Responses: each event is relayed as upstream sent it, parsed once to see
 /// whether the stream ends with it.
 #[derive(Default)]
-pub struct Passthrough {
+pub(super) struct Passthrough {
     model: Option<String>,
     usage: Option<Usage>,
 }
@@ -107,7 +107,7 @@ impl Convert for Passthrough {
 }
 
 /// The state of one relayed stream.
-pub struct Relay<C> {
+pub(super) struct Relay<C> {
     conv: C,
     /// Events read before the first output (failover was still possible).
     buffered: VecDeque<Sse>,
@@ -118,7 +118,7 @@ pub struct Relay<C> {
 }
 
 impl<C: Convert> Relay<C> {
-    pub fn new(
+    pub(super) fn new(
         conv: C,
         buffered: VecDeque<Sse>,
         events: EventStream,
@@ -138,7 +138,7 @@ impl<C: Convert> Relay<C> {
     /// The response body that relays the stream as hyper pulls it. A panic
     /// while relaying (a bug) ends the body; the ledger, dropped while the
     /// panic unwinds, counts the request as `internal_error`.
-    pub fn into_body(self) -> Body {
+    pub(super) fn into_body(self) -> Body {
         let relayed = stream::unfold(self, Relay::next);
         let guarded = std::panic::AssertUnwindSafe(relayed)
             .catch_unwind()

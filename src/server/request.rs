@@ -14,7 +14,7 @@ use super::error::{ApiError, Code};
 /// Reads the whole body, at most `limit` bytes (after zstd decoding too),
 /// holding its bytes against `budget`, the bytes all requests in flight may
 /// hold; the returned permit gives them back when dropped.
-pub async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     mut body: Incoming,
     limit: usize,
@@ -100,7 +100,7 @@ fn hold(budget: &Arc<Semaphore>, n: usize) -> Result<OwnedSemaphorePermit, ApiEr
 }
 
 /// A client string as it may appear in an error message: at most 100 bytes.
-pub fn bounded(s: &str) -> &str {
+pub(crate) fn bounded(s: &str) -> &str {
     let mut end = s.len().min(100);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -109,7 +109,7 @@ pub fn bounded(s: &str) -> &str {
 }
 
 /// Decodes a zstd body without letting it expand past `limit`.
-pub fn decode_zstd(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn decode_zstd(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {
     use std::io::Read;
     let bad = |e: std::io::Error| {
         ApiError::new(
@@ -134,13 +134,13 @@ pub fn decode_zstd(bytes: &[u8], limit: usize) -> Result<Bytes, ApiError> {
 /// carry both, so a client that reuses or copies another's id cannot make two
 /// requests' entries indistinguishable.
 #[derive(Debug, Clone)]
-pub struct RequestId {
+pub(crate) struct RequestId {
     pub id: String,
     pub client: Option<String>,
 }
 
 impl RequestId {
-    pub fn of(headers: &HeaderMap) -> RequestId {
+    pub(crate) fn of(headers: &HeaderMap) -> RequestId {
         let client = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -154,13 +154,13 @@ impl RequestId {
     }
 
     /// What the answer's `x-request-id` says: the client's own id back, else ours.
-    pub fn answered(&self) -> &str {
+    pub(crate) fn answered(&self) -> &str {
         self.client.as_deref().unwrap_or(&self.id)
     }
 }
 
 /// The client's conversation id: new and old session header spellings.
-pub fn session_hint(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn session_hint(headers: &HeaderMap) -> Option<&str> {
     [
         "session-id",
         "session_id",
@@ -176,7 +176,7 @@ pub fn session_hint(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `Authorization: Bearer KEY` or `x-api-key: KEY`.
-pub fn client_key(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn client_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

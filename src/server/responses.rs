@@ -12,13 +12,13 @@ use super::relay::Passthrough;
 use super::request;
 use crate::translate::responses::normalize;
 
-pub async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
+pub(super) async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     serve(ctx, bytes, Vec::new()).await
 }
 
 /// `handle`, with client headers `forward`ed upstream (the native Codex
 /// route, `server/native/responses.rs`, serves its requests through here).
-pub async fn serve(
+pub(super) async fn serve(
     mut ctx: Ctx,
     bytes: Bytes,
     forward: Vec<(http::HeaderName, http::HeaderValue)>,

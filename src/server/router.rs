@@ -15,7 +15,7 @@ use super::{
 };
 use crate::route::Route;
 
-pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let started = std::time::Instant::now();
     let ids = request::RequestId::of(req.headers());
     let guarded = if shared.loopback {

@@ -71,7 +71,7 @@ pub(super) struct CustomDelta<'a> {
 /// Chat's usage object, shared with the non-stream answer. `Default` is the
 /// all-zero usage a stream reports when upstream sent none.
 #[derive(Debug, Serialize, Clone, Default, PartialEq)]
-pub struct ChatUsage {
+pub(super) struct ChatUsage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
@@ -80,12 +80,12 @@ pub struct ChatUsage {
 }
 
 #[derive(Debug, Serialize, Clone, Default, PartialEq)]
-pub struct CachedDetails {
+pub(super) struct CachedDetails {
     pub cached_tokens: u64,
 }
 
 #[derive(Debug, Serialize, Clone, Default, PartialEq)]
-pub struct ReasoningDetails {
+pub(super) struct ReasoningDetails {
     pub reasoning_tokens: u64,
 }
 
@@ -106,7 +106,7 @@ impl From<&Usage> for ChatUsage {
 }
 
 /// `finish_reason` for an `incomplete_details.reason`.
-pub fn incomplete_finish_reason(reason: Option<&str>) -> &'static str {
+pub(super) fn incomplete_finish_reason(reason: Option<&str>) -> &'static str {
     match reason {
         Some("content_filter") => "content_filter",
         _ => "length",

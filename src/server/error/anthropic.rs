@@ -18,13 +18,13 @@ use crate::translate::messages_stream::error_type;
 
 impl ApiError {
     /// The Anthropic `error.type` for this error.
-    pub fn anthropic_type(&self) -> &'static str {
+    pub(crate) fn anthropic_type(&self) -> &'static str {
         error_type(self.status.as_u16())
     }
 
     /// The response in Anthropic's envelope; the gateway's own code travels
     /// as an extra `error.code` (clients read `type` and `message`).
-    pub fn into_anthropic_response(self, request_id: Option<&str>) -> Response<Body> {
+    pub(crate) fn into_anthropic_response(self, request_id: Option<&str>) -> Response<Body> {
         let body = json!({
             "type": "error",
             "error": {

@@ -5,7 +5,7 @@ use http::StatusCode;
 
 /// Codes upstream chooses that keep their name as a metric label; the
 /// label of any other upstream code is `other`, so the series stay bounded.
-pub const UPSTREAM_LABELS: &[&str] = &[
+pub(crate) const UPSTREAM_LABELS: &[&str] = &[
     "context_length_exceeded",
     "server_is_overloaded",
     "rate_limit_exceeded",
@@ -16,7 +16,7 @@ pub const UPSTREAM_LABELS: &[&str] = &[
 
 /// An error `code` a client can see.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     InvalidJson,
     InvalidRequest,
     UnsupportedParameter,
@@ -56,7 +56,7 @@ pub enum Code {
 
 impl Code {
     /// Every code the gateway itself can choose.
-    pub const ALL: &'static [Code] = &[
+    pub(crate) const ALL: &'static [Code] = &[
         Code::InvalidJson,
         Code::InvalidRequest,
         Code::UnsupportedParameter,
@@ -92,7 +92,7 @@ impl Code {
         Code::UpstreamStreamTruncated,
     ];
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Code::Upstream(code) => code,
             known => known.name(),
@@ -101,7 +101,7 @@ impl Code {
 
     /// The `code` metric label: the gateway's codes by name, upstream's when
     /// it is one the label keeps (`UPSTREAM_LABELS`), else `other`.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Code::Upstream(code) => UPSTREAM_LABELS
                 .iter()
@@ -152,7 +152,7 @@ impl Code {
     }
 
     /// The code for a string: one of the gateway's, else upstream's own.
-    pub fn parse(code: &str) -> Code {
+    pub(crate) fn parse(code: &str) -> Code {
         Code::ALL
             .iter()
             .find(|c| c.as_str() == code)
@@ -162,7 +162,7 @@ impl Code {
 
     /// The HTTP status of a gateway code; `None` for upstream's codes, whose
     /// status comes from the failure that carried them.
-    pub fn status(&self) -> Option<StatusCode> {
+    pub(crate) fn status(&self) -> Option<StatusCode> {
         Some(match self {
             Code::InvalidJson
             | Code::InvalidRequest

@@ -37,7 +37,7 @@ const MAX_VALUE_BYTES: usize = 8 * 1024;
 /// that issued it: the pool walk adds it back for that account alone,
 /// `proxy/affinity.rs`) and
 /// `x-openai-account-routing-override` (the caller's own workspace routing).
-pub fn identity(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+pub(super) fn identity(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     IDENTITY
         .iter()
         .filter_map(|name| {
@@ -57,7 +57,7 @@ pub fn identity(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
 /// `env_http_headers`), or an `Authorization` bearer that is not a ChatGPT
 /// token (a provider's `experimental_bearer_token`). A JWT in `Authorization`
 /// is the caller's own login, never a client key.
-pub fn strip_caller_login(headers: &mut HeaderMap) {
+pub(super) fn strip_caller_login(headers: &mut HeaderMap) {
     headers.remove("chatgpt-account-id");
     let login = headers
         .get(AUTHORIZATION)

@@ -26,12 +26,16 @@ use super::super::Shared;
 use super::lock;
 
 /// At most this many distinct unknown paths are logged.
-pub const MAX_LOGGED_PATHS: usize = 64;
+pub(super) const MAX_LOGGED_PATHS: usize = 64;
 /// The largest body read from a start-up call (MCP messages, analytics).
 const MAX_BODY: usize = 1 << 20;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, sub: &str) -> Response<Body> {
+pub(super) async fn handle(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    sub: &str,
+) -> Response<Body> {
     let method = req.method().clone();
     let get = |v: Value| match method {
         Method::GET => body::json(StatusCode::OK, &v),

@@ -34,13 +34,13 @@ use super::request::RequestId;
 use super::Shared;
 
 /// Paths under `/backend-api` (and the `/api/codex` path style) this module answers.
-pub fn owns(path: &str) -> bool {
+pub(super) fn owns(path: &str) -> bool {
     path.starts_with("/backend-api/") || path == "/backend-api" || path == "/api/codex/usage"
 }
 
 /// What the native surface remembers between requests (per listener).
 #[derive(Default)]
-pub struct State {
+pub(crate) struct State {
     /// Unknown paths already logged (bounded: `local::MAX_LOGGED_PATHS`).
     unknown_paths: Mutex<HashSet<String>>,
     /// When each account's `/wham/usage` was last asked for (`usage.rs`).
@@ -52,7 +52,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The native route table.
-pub async fn route(
+pub(super) async fn route(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     started: std::time::Instant,

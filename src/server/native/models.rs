@@ -19,7 +19,7 @@ use super::super::error::{ApiError, Code};
 use super::super::Shared;
 use super::forward;
 
-pub fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> {
+pub(super) fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> {
     let mut presented = headers.clone();
     forward::strip_caller_login(&mut presented);
     if let Err(e) = authorize(shared, &presented) {

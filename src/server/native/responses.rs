@@ -20,7 +20,7 @@ use super::super::{responses, Shared};
 use super::forward;
 use crate::route::Route;
 
-pub async fn handle(
+pub(super) async fn handle(
     shared: &Arc<Shared>,
     mut req: Request<Incoming>,
     started: std::time::Instant,
@@ -35,7 +35,7 @@ pub async fn handle(
 }
 
 /// The WebSocket upgrade: not spoken yet, so `426 Upgrade Required`.
-pub fn upgrade(headers: &HeaderMap) -> Response<Body> {
+pub(super) fn upgrade(headers: &HeaderMap) -> Response<Body> {
     let websocket = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())

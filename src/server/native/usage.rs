@@ -40,7 +40,7 @@ const FRESH: i64 = 300;
 const PROBE_EVERY: Duration = Duration::from_secs(60);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> {
+pub(super) async fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> {
     let snap = shared.app.snapshot();
     let mut presented = headers.clone();
     forward::strip_caller_login(&mut presented);

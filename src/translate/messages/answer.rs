@@ -17,7 +17,7 @@ use crate::upstream::events::Usage;
 /// Anthropic's usage: `input_tokens` excludes the cached prefix, which is
 /// `cache_read_input_tokens`; the backend reports no cache writes.
 #[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AnthropicUsage {
+pub(crate) struct AnthropicUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
@@ -37,7 +37,7 @@ impl From<&Usage> for AnthropicUsage {
 }
 
 /// The `stop_reason` of a finished answer.
-pub fn stop_reason(
+pub(crate) fn stop_reason(
     incomplete_reason: Option<Option<&str>>,
     tool_used: bool,
     refused: bool,
@@ -52,7 +52,7 @@ pub fn stop_reason(
 }
 
 /// Where the first stop sequence starts in `text`, and which one it is.
-pub fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str)> {
+pub(crate) fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str)> {
     stops
         .iter()
         .filter_map(|s| text.find(s.as_str()).map(|at| (at, s.as_str())))
@@ -60,7 +60,7 @@ pub fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str
 }
 
 /// The message id for an upstream response id.
-pub fn message_id(response_id: Option<&str>) -> String {
+pub(crate) fn message_id(response_id: Option<&str>) -> String {
     match response_id {
         Some(id) => format!("msg_{}", id.strip_prefix("resp_").unwrap_or(id)),
         None => format!("msg_{}", uuid::Uuid::new_v4().simple()),
@@ -99,7 +99,7 @@ struct Part {
 
 /// A tool call's arguments as the `input` object; arguments that are not a
 /// JSON object are kept under `"arguments"` rather than lost.
-pub fn tool_input(arguments: &str) -> Value {
+pub(crate) fn tool_input(arguments: &str) -> Value {
     if arguments.trim().is_empty() {
         return Value::Object(Map::new());
     }

@@ -11,12 +11,12 @@
 /// One event grew past the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("upstream sent an event larger than {limit} bytes")]
-pub struct TooLarge {
+pub(super) struct TooLarge {
     pub limit: usize,
 }
 
 #[derive(Debug)]
-pub struct EventSize {
+pub(super) struct EventSize {
     limit: usize,
     /// Bytes since the last blank line.
     pending: usize,
@@ -25,7 +25,7 @@ pub struct EventSize {
 }
 
 impl EventSize {
-    pub fn new(limit: usize) -> EventSize {
+    pub(super) fn new(limit: usize) -> EventSize {
         EventSize {
             limit,
             pending: 0,
@@ -35,7 +35,7 @@ impl EventSize {
 
     /// Counts one chunk of the stream; `Err` once the event in progress is
     /// larger than the limit.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
+    pub(super) fn feed(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
         self.pending = match last_boundary(chunk, self.tail) {
             Some(end) => chunk.len() - end,
             None => self.pending.saturating_add(chunk.len()),
