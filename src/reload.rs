@@ -52,6 +52,10 @@ fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("server.max_inflight", o.max_inflight != n.max_inflight),
         (
+            "server.max_inflight_body_bytes",
+            o.max_inflight_body_bytes != n.max_inflight_body_bytes,
+        ),
+        (
             "server.header_read_timeout",
             o.header_read_timeout != n.header_read_timeout,
         ),

@@ -497,7 +497,7 @@ async fn reload_names_the_keys_that_wait_for_a_restart() {
     let text = config_text(
         &mock,
         &["a"],
-        "[admin]\ntoken = \"admin-secret\"\n[server]\nmax_inflight = 7\n[log]\nlevel = \"debug\"\n",
+        "[admin]\ntoken = \"admin-secret\"\n[server]\nmax_inflight = 7\nmax_inflight_body_bytes = 99999999\n[log]\nlevel = \"debug\"\n",
     );
     std::fs::write(&gw.config_path, text).unwrap();
     let r = gw
@@ -511,7 +511,11 @@ async fn reload_names_the_keys_that_wait_for_a_restart() {
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(
         v["restart_required"],
-        json!(["server.max_inflight", "log.level"])
+        json!([
+            "server.max_inflight",
+            "server.max_inflight_body_bytes",
+            "log.level"
+        ])
     );
     gw.stop().await;
 }
