@@ -250,8 +250,10 @@ impl ClientKey {
     pub fn spend(&self, tokens: u64) {
         let now = Instant::now();
         let mut b = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
-        b.hour.current(now, HOUR).tokens += tokens;
-        b.day.current(now, DAY).tokens += tokens;
+        let h = b.hour.current(now, HOUR);
+        h.tokens = h.tokens.saturating_add(tokens);
+        let d = b.day.current(now, DAY);
+        d.tokens = d.tokens.saturating_add(tokens);
     }
 }
 

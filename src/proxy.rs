@@ -240,10 +240,15 @@ fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) {
 pub(crate) const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier
-/// detection, however often a client sends it.
+/// detection, however often a client sends it. It reads the length and at
+/// most the first and last `DIGEST_SPAN` bytes, so it costs the same for any
+/// body (a conversation's next turn differs in its length and its tail).
 pub(crate) fn body_digest(body: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
+    const DIGEST_SPAN: usize = 512;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut h);
+    body.len().hash(&mut h);
+    body[..body.len().min(DIGEST_SPAN)].hash(&mut h);
+    body[body.len().saturating_sub(DIGEST_SPAN)..].hash(&mut h);
     h.finish()
 }

@@ -324,3 +324,31 @@ async fn a_key_over_its_rate_is_refused_before_its_body_is_read() {
     assert_eq!(mock.responses().len(), 1);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_declared_length_never_sent_holds_little_of_the_budget() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(
+        &mock,
+        &["a"],
+        "[server]\nmax_body_bytes = 100000\nmax_inflight_body_bytes = 200000\n",
+    )
+    .await;
+    // Three clients declare 100 kB each and send nothing: together they
+    // would hold more than the whole budget if a declaration reserved it.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n")
+            .await
+            .unwrap();
+        idle.push(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (s, _, text) = gw
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(s, 200, "{text}");
+    drop(idle);
+    gw.stop().await;
+}

@@ -263,8 +263,7 @@ impl Job {
         // Unsaved tokens of another file (the account's file before a reload
         // moved it) are left to the retry, which writes them there.
         let Some(pending) = tokens.unsaved().filter(|u| u.path == *path) else {
-            let (file, creds) =
-                loaded.map_err(|e| RefreshError::NeedsRelogin { reason: e.brief() })?;
+            let (file, creds) = loaded.map_err(|e| unreadable(&e))?;
             let expected = creds.refresh_token.clone();
             return Ok(Some(Base {
                 file,
@@ -373,6 +372,21 @@ fn error_code(body: &[u8]) -> Option<String> {
         .or_else(|| v.get("code"))
         .and_then(|c| c.as_str())
         .map(str::to_owned)
+}
+
+/// What an auth file that cannot be read now means before the issuer was
+/// asked: a file that is gone or holds no login needs a new login; one that
+/// is briefly unreadable, too open or half-written by another program is
+/// transient, and the next refresh tries again.
+fn unreadable(e: &store::StoreError) -> RefreshError {
+    use std::io::ErrorKind;
+    match e {
+        store::StoreError::NoTokens { .. } => RefreshError::NeedsRelogin { reason: e.brief() },
+        store::StoreError::Read { source, .. } if source.kind() == ErrorKind::NotFound => {
+            RefreshError::NeedsRelogin { reason: e.brief() }
+        }
+        _ => RefreshError::Transient(e.brief()),
+    }
 }
 
 #[cfg(test)]

@@ -96,7 +96,13 @@ pub(super) async fn admit(
         }
     }
     let (parts, incoming) = req.into_parts();
-    let limit = snap.config.server.max_body_bytes;
+    // A reload may raise the body limit past the budget sized at start: such
+    // a body is too large (413), not a wait that can never end (503).
+    let limit = snap
+        .config
+        .server
+        .max_body_bytes
+        .min(shared.body_budget_bytes);
     // A body trickled byte by byte would hold an in-flight slot forever.
     let read_limit = snap
         .config

@@ -90,6 +90,9 @@ pub(super) async fn dispatch_with<C: Convert>(
     let app = std::sync::Arc::clone(ctx.app());
     let served = proxy::serve(&app, &ctx.snap, &call, mode).await;
     // The body is no longer needed: give its bytes back to the budget.
+    // Tells this request from others to outlier detection after the first
+    // byte too (the same body resent is the same request).
+    let request = proxy::body_digest(&call.body);
     drop(call);
     ctx.body_permit = None;
     let served = match served {
@@ -98,7 +101,6 @@ pub(super) async fn dispatch_with<C: Convert>(
     };
     let upstream_model = served.upstream_model().map(str::to_owned);
     let model = upstream_model.clone().unwrap_or(model);
-    let request = proxy::body_digest(ctx.gateway_request_id.as_bytes());
     let ledger = &mut ctx.ledger;
     let pool_cfg = &ctx.snap.config.pool;
     ledger.served(

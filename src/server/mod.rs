@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub inflight: Arc<Semaphore>,
     /// Request-body bytes in flight (`server.max_inflight_body_bytes`).
     pub body_budget: Arc<Semaphore>,
+    /// The budget's size, fixed at start: no body larger than it can be read.
+    pub body_budget_bytes: usize,
     pub surface: Surface,
     /// Whether the listener is bound to a loopback address: browser checks
     /// apply there, and what it shows without a key is limited elsewhere.
@@ -74,6 +76,7 @@ pub(crate) async fn run(
         body_budget: Arc::new(Semaphore::new(
             cfg.max_inflight_body_bytes.min(Semaphore::MAX_PERMITS),
         )),
+        body_budget_bytes: cfg.max_inflight_body_bytes.min(Semaphore::MAX_PERMITS),
         app,
         surface,
         loopback,

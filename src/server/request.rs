@@ -44,8 +44,11 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    let mut held = hold(budget, declared.unwrap_or(0) as usize)?;
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    // What a declared length reserves (and allocates) before a byte arrives
+    // is small: a client that declares much and sends nothing holds little.
+    let upfront = declared.map_or(0, |n| n.min(UPFRONT_BYTES) as usize);
+    let mut held = hold(budget, upfront)?;
+    let mut buf = BytesMut::with_capacity(upfront);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::new(
@@ -88,6 +91,9 @@ pub(crate) async fn read_body(
         )),
     }
 }
+
+/// The most of a declared length reserved before the bytes arrive.
+const UPFRONT_BYTES: u64 = 64 << 10;
 
 /// `n` more bytes against the in-flight body budget, or a fast 503.
 fn hold(budget: &Arc<Semaphore>, n: usize) -> Result<OwnedSemaphorePermit, ApiError> {

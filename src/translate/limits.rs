@@ -60,6 +60,13 @@ pub const RESPONSES: Shape = Shape {
     parts: &["content"],
 };
 
+/// `/v1/messages` and its `count_tokens`: messages and their content blocks.
+pub const MESSAGES: Shape = Shape {
+    items: "messages",
+    noun: "message",
+    parts: &["content"],
+};
+
 /// Refuses a body holding more than the limits allow, naming the field.
 pub fn check(bytes: &[u8], shape: &Shape) -> Result<(), Invalid> {
     let mut walk = Walk {

@@ -110,6 +110,7 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
 
 impl MessagesRequest {
     pub fn parse(bytes: &[u8]) -> Result<MessagesRequest, Invalid> {
+        super::limits::check(bytes, &super::limits::MESSAGES)?;
         parse_body(bytes)
     }
 

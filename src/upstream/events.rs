@@ -205,7 +205,7 @@ impl Usage {
         if self.total_tokens > 0 {
             self.total_tokens
         } else {
-            self.input_tokens + self.output_tokens
+            self.input_tokens.saturating_add(self.output_tokens)
         }
     }
 }

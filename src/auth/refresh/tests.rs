@@ -72,3 +72,31 @@ fn due_by_exp_or_by_age() {
     c.last_refresh = Some(SystemTime::now());
     assert!(!due(&c, Duration::from_secs(300)));
 }
+
+#[test]
+fn only_a_missing_file_or_one_without_a_login_reads_as_a_dead_login() {
+    let path = std::path::PathBuf::from("a.json");
+    let gone = store::StoreError::Read {
+        path: path.clone(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    };
+    assert!(matches!(
+        unreadable(&gone),
+        RefreshError::NeedsRelogin { .. }
+    ));
+    let empty = store::StoreError::NoTokens { path: path.clone() };
+    assert!(matches!(
+        unreadable(&empty),
+        RefreshError::NeedsRelogin { .. }
+    ));
+    let half_written = store::StoreError::Invalid {
+        path: path.clone(),
+        reason: "EOF while parsing".into(),
+    };
+    assert!(matches!(
+        unreadable(&half_written),
+        RefreshError::Transient(_)
+    ));
+    let too_open = store::StoreError::TooOpen { path, mode: 0o644 };
+    assert!(matches!(unreadable(&too_open), RefreshError::Transient(_)));
+}

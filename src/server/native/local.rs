@@ -27,8 +27,9 @@ use super::lock;
 
 /// At most this many distinct unknown paths are logged.
 pub(super) const MAX_LOGGED_PATHS: usize = 64;
-/// The largest body read from a start-up call (MCP messages, analytics).
-const MAX_BODY: usize = 1 << 20;
+/// The largest MCP message read (the CLI's `initialize` and `tools/list` are
+/// a few hundred bytes); these routes need no client key, so this stays small.
+const MAX_BODY: usize = 64 << 10;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) async fn handle(
@@ -57,10 +58,9 @@ pub(super) async fn handle(
             _ => ApiError::method_not_allowed(&method, "/backend-api/ps/mcp").into_response(),
         },
         "/codex/analytics-events/events" => match method {
-            Method::POST => {
-                let _ = read(req).await;
-                body::json(StatusCode::OK, &json!({}))
-            }
+            // Dropped unread: these routes need no client key, so nothing
+            // a caller sends here may cost the gateway memory.
+            Method::POST => body::json(StatusCode::OK, &json!({})),
             _ => ApiError::method_not_allowed(&method, req.uri().path()).into_response(),
         },
         _ => unknown(shared, req.uri().path()),

@@ -165,3 +165,23 @@ fn values_that_are_not_arrays_are_not_counted_as_entries() {
     passes(r#"{"messages":"hi","tools":{},"input":7}"#, &CHAT);
     passes(r#"{"input":{"content":[1,2]}}"#, &RESPONSES);
 }
+
+#[test]
+fn anthropic_messages_and_count_tokens_are_bounded_before_the_parse() {
+    let blocks = many(PART, MAX_PARTS_PER_ITEM + 1);
+    let body = format!(
+        r#"{{"model":"m","max_tokens":1,"messages":[{{"role":"user","content":[{blocks}]}}]}}"#
+    );
+    let e = refused(&body, &MESSAGES);
+    assert_names(&e, "messages[0].content", "");
+    let e = crate::translate::messages::MessagesRequest::parse(body.as_bytes()).err();
+    assert_eq!(
+        e.and_then(|e| e.param).as_deref(),
+        Some("messages[0].content")
+    );
+    let e = crate::translate::messages::estimate_input_tokens(body.as_bytes()).err();
+    assert_eq!(
+        e.and_then(|e| e.param).as_deref(),
+        Some("messages[0].content")
+    );
+}

@@ -19,6 +19,7 @@ const BYTES_PER_TOKEN: u64 = 4;
 /// The estimate for a `count_tokens` body (a Messages request without
 /// `max_tokens`).
 pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, Invalid> {
+    crate::translate::limits::check(body, &crate::translate::limits::MESSAGES)?;
     let v: Value = serde_json::from_slice(body).map_err(|e| Invalid {
         param: None,
         code: "invalid_json",
