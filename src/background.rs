@@ -1,6 +1,6 @@
 //! Background work tied to shutdown: proactive token refresh (and re-reading
-//! files of accounts that need a new login), the models catalog, and the
-//! optional usage probe.
+//! files of accounts that need a new login), the models catalog, the
+//! optional usage probe, and (with `[store]`) keeping in step with the store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,6 +172,76 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// How often a replica checks the shared store and adopts its logins.
+const STORE_SYNC: Duration = Duration::from_secs(1);
+
+/// With `[store]`: connects, and every `STORE_SYNC` pings the store (the
+/// `codex_pool_store_up` gauge) and brings each account's login in step with
+/// the store's (adopting a login another replica refreshed, seeding the store
+/// from the auth file when it has none or the file holds a new login). After
+/// an outage this is the resync; nothing else waits for it.
+pub async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let Some(shared) = app.store.clone() else {
+        return;
+    };
+    shared.connect();
+    loop {
+        let up = shared.ping().await;
+        app.metrics.store_up(up);
+        if up {
+            for account in app.snapshot().pool.accounts() {
+                sync_account(&app, &shared, account).await;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(STORE_SYNC) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One account: one GET in the common case (nothing changed).
+async fn sync_account(
+    app: &App,
+    shared: &crate::store::Shared,
+    account: &Arc<crate::pool::Account>,
+) {
+    let local = account.credentials();
+    let Ok(stored) = shared.load_login(&account.name).await else {
+        return;
+    };
+    let in_step = match (&stored, &local) {
+        (Some(entry), Some(local)) => {
+            if entry.is_new_login(shared, local.refresh_token.expose()) {
+                false
+            } else {
+                if let Some(theirs) = entry.credentials() {
+                    if theirs.access_token != local.access_token {
+                        account.tokens.set_credentials(theirs);
+                        account.revive();
+                        let path = account.settings().auth_file.clone();
+                        refresh::backup_to_file(shared, entry, &path, &account.name).await;
+                    }
+                }
+                true
+            }
+        }
+        (Some(entry), None) => {
+            if let Some(theirs) = entry.credentials() {
+                account.tokens.set_credentials(theirs);
+                account.revive();
+            }
+            true
+        }
+        (None, _) => false,
+    };
+    if !in_step {
+        if let Err(e) = app.sync_login(account).await {
+            tracing::debug!(account = %account.name, error = %e, "login not synced with the store");
         }
     }
 }

@@ -22,6 +22,7 @@
 //! - `translate`: pure Chat / Messages ⇄ Responses translation, model aliases.
 //! - `server`: accept loop and routes (`server::native`: the Codex CLI's own
 //!   backend surface, docs/codex-native.md); `admin`: the admin API; `metrics`: Prometheus.
+//! - `store`: the optional Redis store shared by replicas (`[store]`).
 //! - `cli`: commands other than `serve` (check-config, login, import, accounts, keys).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
@@ -41,6 +42,7 @@ pub mod reload;
 pub mod route;
 pub mod secret;
 pub mod server;
+pub mod store;
 mod sync;
 pub mod translate;
 pub mod upstream;
@@ -94,6 +96,7 @@ pub async fn run_app(
         Arc::clone(&app),
         stop_rx.clone(),
     ));
+    tasks.spawn(background::store_loop(Arc::clone(&app), stop_rx.clone()));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
     }

@@ -1,0 +1,344 @@
+//! Two gateway processes (the real binary) on one real Redis (`[store]`):
+//! they refresh a login once between them, keep token bytes out of Redis,
+//! and ride out Redis going away and coming back.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+#[path = "common/redis.rs"]
+mod redis_server;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use redis_server::Redis;
+use serde_json::Value;
+
+const ADMIN: &str = "adm-replica-test-token";
+
+/// One gateway process with its own folder (config, auth files, log).
+struct Replica {
+    port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Replica {
+    /// Starts a replica whose accounts are `(name, access token, refresh token)`.
+    async fn start(
+        mock: &Mock,
+        redis: &Redis,
+        key: &Path,
+        accounts: &[(&str, &str, &str)],
+        extra: &str,
+    ) -> Replica {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, access, refresh) in accounts {
+            write_auth(
+                &dir.path().join(format!("{name}.json")),
+                name,
+                access,
+                refresh,
+            );
+        }
+        let port = free_port();
+        let names: Vec<&str> = accounts.iter().map(|a| a.0).collect();
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[store]\nredis_url = \"{}\"\nencryption_key_file = \"{}\"\n[admin]\ntoken = \"{ADMIN}\"\n{extra}\n{}",
+            redis.url(),
+            key.display(),
+            config_text(mock, &names, "")
+        );
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, text).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        assert!(wait_healthy(port).await, "replica did not start");
+        Replica { port, child, dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    async fn chat(&self) -> (u16, String) {
+        let resp = client()
+            .post(self.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(chat("gpt-5.4", "hi").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    async fn admin_refresh(&self, account: &str) -> u16 {
+        client()
+            .post(self.url(&format!("/admin/accounts/{account}/refresh")))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let resp = client().get(self.url(path)).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    fn file(&self, account: &str) -> Value {
+        serde_json::from_slice(
+            &std::fs::read(self.dir.path().join(format!("{account}.json"))).unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// A store key file (mode 0600) in `dir`.
+fn key_file(dir: &Path) -> PathBuf {
+    let out = Command::new(binary()).arg("store-key").output().unwrap();
+    assert!(out.status.success());
+    let p = dir.join("store.key");
+    std::fs::write(&p, &out.stdout).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// The access tokens the mock upstream saw, in order.
+fn bearers(mock: &Mock) -> Vec<String> {
+    mock.responses()
+        .iter()
+        .map(|s| s.header("authorization").unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_refresh_an_expiring_login_once_and_keep_tokens_out_of_redis() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    mock.token_delay(Duration::from_millis(300));
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let old = access_token("old", 30);
+    let login = [("a", old.as_str(), "rt-original")];
+    let r1 = Replica::start(&mock, &redis, &key, &login, "").await;
+    let r2 = Replica::start(&mock, &redis, &key, &login, "").await;
+    let mut handles = Vec::new();
+    for i in 0..20 {
+        let url = if i % 2 == 0 { r1.url("") } else { r2.url("") };
+        handles.push(tokio::spawn(async move {
+            let resp = client()
+                .post(format!("{url}/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string())
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    let calls = mock.token_calls();
+    assert_eq!(
+        calls.len(),
+        1,
+        "one issuer call for both replicas: {calls:?}\n--- r1:\n{}\n--- r2:\n{}",
+        r1.log(),
+        r2.log()
+    );
+    assert_eq!(calls[0]["refresh_token"], "rt-original");
+    let seen = bearers(&mock);
+    assert_eq!(seen.len(), 20);
+    let new = format!("Bearer {}", seen[0].trim_start_matches("Bearer "));
+    assert_ne!(new, format!("Bearer {old}"));
+    assert!(
+        seen.iter().all(|b| *b == new),
+        "every request used the refreshed token"
+    );
+    // The refreshing replica's file took the rotated login as a backup.
+    let rotated: Vec<String> = [&r1, &r2]
+        .iter()
+        .map(|r| {
+            r.file("a")["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(rotated.contains(&"rt-rotated-1".to_string()), "{rotated:?}");
+
+    // No token, in whole or as a JWT part, is stored in clear.
+    let new_token = new.trim_start_matches("Bearer ").to_string();
+    let dump = redis.dump().await;
+    assert!(
+        dump.iter().any(|(k, _)| k == "codex-pool:tokens:a"),
+        "{:?}",
+        dump.iter().map(|d| &d.0).collect::<Vec<_>>()
+    );
+    for (k, v) in &dump {
+        for secret in [
+            "rt-original",
+            "rt-rotated-1",
+            old.as_str(),
+            new_token.as_str(),
+        ] {
+            let parts: Vec<&str> = secret.split('.').filter(|p| p.len() > 8).collect();
+            for p in std::iter::once(secret).chain(parts) {
+                assert!(
+                    !v.windows(p.len()).any(|w| w == p.as_bytes()),
+                    "{k} holds token bytes in clear"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_keep_serving_through_a_redis_restart_and_refresh_only_under_the_lock() {
+    let mut redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let token = access_token("a", 3600);
+    let login = [("a", token.as_str(), "rt-a")];
+    let r1 = Replica::start(&mock, &redis, &key, &login, "").await;
+    let r2 = Replica::start(&mock, &redis, &key, &login, "").await;
+    assert_eq!(r1.chat().await.0, 200);
+    assert_eq!(r2.chat().await.0, 200);
+    wait_for(|| async {
+        metric(
+            &r1.get("/metrics").await.1,
+            "codex_pool_store_up",
+            &[("backend", "redis")],
+        ) == Some(1.0)
+    })
+    .await;
+
+    redis.stop();
+    wait_for(|| async {
+        metric(
+            &r1.get("/metrics").await.1,
+            "codex_pool_store_up",
+            &[("backend", "redis")],
+        ) == Some(0.0)
+    })
+    .await;
+    // Both serve on with the still-valid token...
+    for _ in 0..3 {
+        assert_eq!(r1.chat().await.0, 200);
+        assert_eq!(r2.chat().await.0, 200);
+    }
+    let (ready, body) = r1.get("/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    // ...and no refresh happens without the shared lock.
+    assert_ne!(r1.admin_refresh("a").await, 200);
+    assert!(
+        mock.token_calls().is_empty(),
+        "the issuer was called without the lock"
+    );
+
+    // Redis comes back empty (no persistence): the replicas seed it again
+    // from their files, and a refresh works once, for both.
+    redis.restart().await;
+    wait_for(|| async {
+        metric(
+            &r1.get("/metrics").await.1,
+            "codex_pool_store_up",
+            &[("backend", "redis")],
+        ) == Some(1.0)
+    })
+    .await;
+    let mut stored = false;
+    for _ in 0..100 {
+        if redis
+            .dump()
+            .await
+            .iter()
+            .any(|(k, _)| k == "codex-pool:tokens:a")
+        {
+            stored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stored, "the store was not seeded again");
+    // The account cooled after the failed refresh; make it serve again.
+    let enable = client()
+        .post(r1.url("/admin/accounts/a/enable"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enable.status().as_u16(), 200);
+    assert_eq!(r1.admin_refresh("a").await, 200, "{}", r1.log());
+    assert_eq!(mock.token_calls().len(), 1);
+    assert_eq!(mock.token_calls()[0]["refresh_token"], "rt-a");
+    // r2 picks the rotated login up from the store without calling the issuer.
+    let mut converged = false;
+    for _ in 0..50 {
+        let before = mock.responses().len();
+        assert_eq!(r2.chat().await.0, 200);
+        let seen = bearers(&mock);
+        if seen[before..]
+            .iter()
+            .all(|b| *b != format!("Bearer {token}"))
+        {
+            converged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(converged, "r2 never used the rotated token");
+    assert_eq!(mock.token_calls().len(), 1);
+}
+
+/// Polls `check` for up to 10 s.
+async fn wait_for<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("condition not met within 10 s");
+}
