@@ -176,8 +176,10 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
     }
 }
 
-/// How often a replica checks the shared store and adopts its logins.
-const STORE_SYNC: Duration = Duration::from_secs(1);
+/// How often a replica shares account health with the store.
+const STORE_SYNC: Duration = Duration::from_millis(250);
+/// Logins are checked every this many rounds (1 s).
+const LOGIN_EVERY: u32 = 4;
 
 /// With `[store]`: connects, and every `STORE_SYNC` pings the store (the
 /// `codex_pool_store_up` gauge) and brings each account's login in step with
@@ -189,14 +191,24 @@ pub async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         return;
     };
     shared.connect();
+    let mut seen = std::collections::HashMap::new();
+    let mut round = 0u32;
     loop {
-        let up = shared.ping().await;
-        app.metrics.store_up(up);
-        if up {
-            for account in app.snapshot().pool.accounts() {
-                sync_account(&app, &shared, account).await;
+        let snap = app.snapshot();
+        let accounts = snap.pool.accounts();
+        if round.is_multiple_of(LOGIN_EVERY) || !shared.is_up() {
+            let up = shared.ping().await;
+            app.metrics.store_up(up);
+            if up {
+                for account in accounts {
+                    sync_account(&app, &shared, account).await;
+                }
             }
         }
+        if shared.is_up() {
+            shared.sync_health(accounts, &mut seen).await;
+        }
+        round = round.wrapping_add(1);
         tokio::select! {
             _ = tokio::time::sleep(STORE_SYNC) => {}
             _ = shutdown.changed() => return,

@@ -98,6 +98,16 @@ impl Replica {
             .as_u16()
     }
 
+    async fn admin_get(&self, path: &str) -> (u16, String) {
+        let resp = client()
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
     async fn get(&self, path: &str) -> (u16, String) {
         let resp = client().get(self.url(path)).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
@@ -268,6 +278,8 @@ async fn replicas_keep_serving_through_a_redis_restart_and_refresh_only_under_th
     assert_eq!(ready, 200, "{body}");
     // ...and no refresh happens without the shared lock.
     assert_ne!(r1.admin_refresh("a").await, 200);
+    let (_, accounts) = r1.admin_get("/admin/accounts").await;
+    assert!(accounts.contains("store unavailable"), "{accounts}");
     assert!(
         mock.token_calls().is_empty(),
         "the issuer was called without the lock"
@@ -313,7 +325,11 @@ async fn replicas_keep_serving_through_a_redis_restart_and_refresh_only_under_th
     let mut converged = false;
     for _ in 0..50 {
         let before = mock.responses().len();
-        assert_eq!(r2.chat().await.0, 200);
+        // (r2 may still hold the cooldown r1 shared, until r1's enable reaches it.)
+        if r2.chat().await.0 != 200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         let seen = bearers(&mock);
         if seen[before..]
             .iter()
@@ -341,4 +357,44 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("condition not met within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usage_limit_seen_by_one_replica_is_honoured_by_the_other_without_a_try() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let (ta, tb) = (access_token("a", 3600), access_token("b", 3600));
+    let logins = [("a", ta.as_str(), "rt-a"), ("b", tb.as_str(), "rt-b")];
+    let r1 = Replica::start(&mock, &redis, &key, &logins, "").await;
+    let r2 = Replica::start(&mock, &redis, &key, &logins, "").await;
+    let resets = now() + 3600;
+    mock.script(
+        "a",
+        Script::Status(
+            429,
+            serde_json::json!({"error": {"type": "usage_limit_reached", "resets_at": resets}})
+                .to_string(),
+            vec![],
+        ),
+    );
+    assert_eq!(r1.chat().await.0, 200);
+    let hit = mock.accounts_hit();
+    assert_eq!(hit, ["a", "b"], "r1 tried a, then moved to b");
+    // r2 learns it through the store.
+    wait_for(|| async {
+        let (_, body) = r2.admin_get("/admin/accounts").await;
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        v["accounts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "a"))
+            .is_some_and(|a| a["state"] == "cooling")
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(r2.chat().await.0, 200);
+    }
+    let hit = mock.accounts_hit();
+    assert_eq!(hit, ["a", "b", "b", "b", "b"], "r2 never tried a");
 }

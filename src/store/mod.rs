@@ -7,12 +7,14 @@
 //! gauge), and the encryption key. What is kept there, and how:
 //! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
+//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour.
 //!
 //! Every call has a short deadline: a store that does not answer is treated
 //! as down (and the caller falls back to what this replica knows), never
 //! waited on by a request.
 
 mod crypto;
+pub mod health;
 pub mod tokens;
 
 use std::sync::atomic::{AtomicBool, Ordering};
