@@ -203,6 +203,12 @@ impl ClientKey {
     /// Once the body named the model: the allow-list, then one request of the
     /// rate (a request refused for its model spends none).
     pub fn admit_model(&self, model: &str) -> Result<(), Refusal> {
+        self.admit_listed(model)?;
+        self.admit_rate_locally()
+    }
+
+    /// The key's model allow-list.
+    pub fn admit_listed(&self, model: &str) -> Result<(), Refusal> {
         if let Some(models) = self
             .config
             .models
@@ -215,21 +221,36 @@ impl ClientKey {
                 allowed: models.clone(),
             });
         }
+        Ok(())
+    }
+
+    /// One request of the rate, counted in this process only.
+    pub fn admit_rate_locally(&self) -> Result<(), Refusal> {
         let Some(limiter) = &self.state.limiter else {
             return Ok(());
         };
         let Err(not_until) = limiter.check() else {
             return Ok(());
         };
-        let wait = not_until
-            .wait_time_from(DefaultClock::default().now())
-            .max(Duration::from_millis(1));
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        Err(self.refuse_for(wait))
+    }
+
+    /// The key's `requests_per_minute`, if it has one.
+    pub fn rpm(&self) -> Option<u32> {
+        self.state.rpm.filter(|n| *n > 0)
+    }
+
+    /// Refuses for `wait` (the rate is spent until then; shared limiters
+    /// decide it elsewhere), so the next requests are refused before their body.
+    pub fn refuse_for(&self, wait: Duration) -> Refusal {
+        let wait = wait.max(Duration::from_millis(1));
         *self
             .state
             .limited_until
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
-        Err(self.rate_limited(wait))
+        self.rate_limited(wait)
     }
 
     /// Every per-request check, in order.

@@ -77,8 +77,15 @@ impl Replica {
     }
 
     async fn chat(&self) -> (u16, String) {
-        let resp = client()
-            .post(self.url("/v1/chat/completions"))
+        self.chat_as("").await
+    }
+
+    async fn chat_as(&self, key: &str) -> (u16, String) {
+        let mut req = client().post(self.url("/v1/chat/completions"));
+        if !key.is_empty() {
+            req = req.bearer_auth(key);
+        }
+        let resp = req
             .header("content-type", "application/json")
             .body(chat("gpt-5.4", "hi").to_string())
             .send()
@@ -397,4 +404,43 @@ async fn a_usage_limit_seen_by_one_replica_is_honoured_by_the_other_without_a_tr
     }
     let hit = mock.accounts_hit();
     assert_eq!(hit, ["a", "b", "b", "b", "b"], "r2 never tried a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_per_minute_holds_across_both_replicas() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let ta = access_token("a", 3600);
+    let logins = [("a", ta.as_str(), "rt-a")];
+    let team = "[[api_keys]]\nname = \"team\"\nkey = \"sk-team-123456\"\nrequests_per_minute = 4\n";
+    let r1 = Replica::start(&mock, &redis, &key, &logins, team).await;
+    let r2 = Replica::start(&mock, &redis, &key, &logins, team).await;
+    for r in [&r1, &r2] {
+        wait_for(|| async {
+            metric(
+                &r.get("/metrics").await.1,
+                "codex_pool_store_up",
+                &[("backend", "redis")],
+            ) == Some(1.0)
+        })
+        .await;
+    }
+    let mut ok = 0;
+    let mut limited = 0;
+    for i in 0..8 {
+        let r = if i % 2 == 0 { &r1 } else { &r2 };
+        match r.chat_as("sk-team-123456").await.0 {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        (ok, limited),
+        (4, 4),
+        "4 per minute for both replicas together"
+    );
+    assert_eq!(mock.responses().len(), 4);
 }

@@ -7,7 +7,8 @@
 //! gauge), and the encryption key. What is kept there, and how:
 //! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
-//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour.
+//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
+//! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua.
 //!
 //! Every call has a short deadline: a store that does not answer is treated
 //! as down (and the caller falls back to what this replica knows), never
@@ -15,6 +16,7 @@
 
 mod crypto;
 pub mod health;
+mod rate;
 pub mod tokens;
 
 use std::sync::atomic::{AtomicBool, Ordering};
