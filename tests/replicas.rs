@@ -444,3 +444,53 @@ async fn requests_per_minute_holds_across_both_replicas() {
     );
     assert_eq!(mock.responses().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_alternating_replicas_stays_on_one_account() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let (ta, tb) = (access_token("a", 3600), access_token("b", 3600));
+    let logins = [("a", ta.as_str(), "rt-a"), ("b", tb.as_str(), "rt-b")];
+    let rr = "[pool]\nstrategy = \"round_robin\"\n";
+    let r1 = Replica::start(&mock, &redis, &key, &logins, rr).await;
+    let r2 = Replica::start(&mock, &redis, &key, &logins, rr).await;
+    for r in [&r1, &r2] {
+        wait_for(|| async {
+            metric(
+                &r.get("/metrics").await.1,
+                "codex_pool_store_up",
+                &[("backend", "redis")],
+            ) == Some(1.0)
+        })
+        .await;
+    }
+    async fn turn(r: &Replica, session: &str) -> String {
+        let body = serde_json::json!({"model": "gpt-5.4", "prompt_cache_key": session,
+            "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}]});
+        let resp = client()
+            .post(r.url("/v1/responses"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.headers()["x-codex-pool-account"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+    let mut on = Vec::new();
+    for i in 0..8 {
+        let r = if i % 2 == 0 { &r1 } else { &r2 };
+        // New conversations in between turn each replica's wheel, by
+        // different amounts, so that its own placement would differ.
+        for j in 0..(1 + i % 2) {
+            turn(r, &format!("other-{i}-{j}")).await;
+        }
+        on.push(turn(r, "conv-x").await);
+    }
+    assert!(on.iter().all(|a| *a == on[0]), "{on:?}");
+}

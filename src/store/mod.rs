@@ -8,12 +8,14 @@
 //! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
 //! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
-//! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua.
+//! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
+//! - `affinity.rs`: which account each conversation is on.
 //!
 //! Every call has a short deadline: a store that does not answer is treated
 //! as down (and the caller falls back to what this replica knows), never
 //! waited on by a request.
 
+mod affinity;
 mod crypto;
 pub mod health;
 mod rate;
