@@ -283,6 +283,7 @@ async fn replicas_keep_serving_through_a_redis_restart_and_refresh_only_under_th
     }
     let (ready, body) = r1.get("/readyz").await;
     assert_eq!(ready, 200, "{body}");
+    assert!(body.contains("degraded"), "{body}");
     // ...and no refresh happens without the shared lock.
     assert_ne!(r1.admin_refresh("a").await, 200);
     let (_, accounts) = r1.admin_get("/admin/accounts").await;
