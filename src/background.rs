@@ -14,6 +14,9 @@ use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Availability, Setback, State};
 
+mod store;
+pub use store::store_loop;
+
 /// Every 30 s: write tokens a file could not take yet (also of accounts a
 /// reload dropped); refresh tokens whose `exp` is near; re-read the file of an
 /// account that needs a new login, in case someone logged it in again.
@@ -172,88 +175,6 @@ pub async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// How often a replica shares account health with the store.
-const STORE_SYNC: Duration = Duration::from_millis(250);
-/// Logins are checked every this many rounds (1 s).
-const LOGIN_EVERY: u32 = 4;
-
-/// With `[store]`: connects, and every `STORE_SYNC` pings the store (the
-/// `codex_pool_store_up` gauge) and brings each account's login in step with
-/// the store's (adopting a login another replica refreshed, seeding the store
-/// from the auth file when it has none or the file holds a new login). After
-/// an outage this is the resync; nothing else waits for it.
-pub async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let Some(shared) = app.store.clone() else {
-        return;
-    };
-    shared.connect();
-    let mut seen = std::collections::HashMap::new();
-    let mut round = 0u32;
-    loop {
-        let snap = app.snapshot();
-        let accounts = snap.pool.accounts();
-        if round.is_multiple_of(LOGIN_EVERY) || !shared.is_up() {
-            let up = shared.ping().await;
-            app.metrics.store_up(up);
-            if up {
-                for account in accounts {
-                    sync_account(&app, &shared, account).await;
-                }
-            }
-        }
-        if shared.is_up() {
-            shared.sync_health(accounts, &mut seen).await;
-        }
-        round = round.wrapping_add(1);
-        tokio::select! {
-            _ = tokio::time::sleep(STORE_SYNC) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// One account: one GET in the common case (nothing changed).
-async fn sync_account(
-    app: &App,
-    shared: &crate::store::Shared,
-    account: &Arc<crate::pool::Account>,
-) {
-    let local = account.credentials();
-    let Ok(stored) = shared.load_login(&account.name).await else {
-        return;
-    };
-    let in_step = match (&stored, &local) {
-        (Some(entry), Some(local)) => {
-            if entry.is_new_login(shared, local.refresh_token.expose()) {
-                false
-            } else {
-                if let Some(theirs) = entry.credentials() {
-                    if theirs.access_token != local.access_token {
-                        account.tokens.set_credentials(theirs);
-                        account.revive();
-                        let path = account.settings().auth_file.clone();
-                        refresh::backup_to_file(shared, entry, &path, &account.name).await;
-                    }
-                }
-                true
-            }
-        }
-        (Some(entry), None) => {
-            if let Some(theirs) = entry.credentials() {
-                account.tokens.set_credentials(theirs);
-                account.revive();
-            }
-            true
-        }
-        (None, _) => false,
-    };
-    if !in_step {
-        if let Err(e) = app.sync_login(account).await {
-            tracing::debug!(account = %account.name, error = %e, "login not synced with the store");
         }
     }
 }

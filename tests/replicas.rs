@@ -495,3 +495,40 @@ async fn a_conversation_alternating_replicas_stays_on_one_account() {
     }
     assert!(on.iter().all(|a| *a == on[0]), "{on:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_in_one_replicas_file_replaces_the_stores_for_both() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let old = access_token("a", 3600);
+    let login = [("a", old.as_str(), "rt-a")];
+    let r1 = Replica::start(&mock, &redis, &key, &login, "").await;
+    let r2 = Replica::start(&mock, &redis, &key, &login, "").await;
+    assert_eq!(r1.chat().await.0, 200);
+    let fresh = access_token("relogged", 3600);
+    write_auth(&r2.dir.path().join("a.json"), "a", &fresh, "rt-relogged");
+    let mut used = false;
+    for _ in 0..50 {
+        let before = mock.responses().len();
+        assert_eq!(r1.chat().await.0, 200);
+        if bearers(&mock)[before..] == [format!("Bearer {fresh}")] {
+            used = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(used, "r1 never used the login written to r2's file");
+    assert!(mock.token_calls().is_empty());
+    // r1 keeps its file in step with the store.
+    let mut synced = false;
+    for _ in 0..30 {
+        if r1.file("a")["tokens"]["refresh_token"] == "rt-relogged" {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(synced, "r1's auth file did not take the store's login");
+}

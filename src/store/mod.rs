@@ -53,6 +53,13 @@ pub struct Shared {
     prefix: String,
     key: StoreKey,
     up: AtomicBool,
+    /// Lua scripts, hashed once (sent by their SHA, the body only on a miss).
+    pub(crate) scripts: Scripts,
+}
+
+pub(crate) struct Scripts {
+    pub(crate) gcra: redis::Script,
+    pub(crate) unlock: redis::Script,
 }
 
 impl std::fmt::Debug for Shared {
@@ -74,6 +81,10 @@ impl Shared {
             prefix: config.key_prefix.clone(),
             key: config.key.clone(),
             up: AtomicBool::new(false),
+            scripts: Scripts {
+                gcra: redis::Script::new(rate::GCRA),
+                unlock: redis::Script::new(tokens::UNLOCK),
+            },
         }))
     }
 

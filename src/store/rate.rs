@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Shared, StoreError};
 
-const GCRA: &str = r"
+pub(super) const GCRA: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -31,8 +31,7 @@ impl Shared {
     pub async fn take_rate(&self, name: &str, rpm: u32) -> Result<Option<Duration>, StoreError> {
         let interval = 60_000.0 / f64::from(rpm.max(1));
         let burst = interval * f64::from(rpm.max(1));
-        let script = redis::Script::new(GCRA);
-        let mut inv = script.prepare_invoke();
+        let mut inv = self.scripts.gcra.prepare_invoke();
         inv.key(self.key("rate", name)).arg(interval).arg(burst);
         let wait: i64 = self.call(&inv).await?;
         Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))

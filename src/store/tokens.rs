@@ -132,8 +132,7 @@ impl Shared {
 
     /// Releases the lock if we still own it.
     pub async fn unlock(&self, account: &str, token: LockToken) -> Result<(), StoreError> {
-        let script = redis::Script::new(UNLOCK);
-        let mut inv = script.prepare_invoke();
+        let mut inv = self.scripts.unlock.prepare_invoke();
         inv.key(self.key("lock", account)).arg(&token.owner);
         self.call::<i64>(&inv).await.map(|_| ())
     }
@@ -144,7 +143,7 @@ pub struct LockToken {
     owner: String,
 }
 
-const UNLOCK: &str = r"
+pub(super) const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
