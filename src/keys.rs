@@ -70,6 +70,20 @@ pub struct KeyState {
     /// Until when the rate limiter refuses (set when it last refused), so a
     /// limited key is refused before its body is read.
     limited_until: Mutex<Option<Instant>>,
+    /// With `[store]`: the budgets as all replicas spent them.
+    pub shared: Mutex<SharedBudget>,
+}
+
+/// The token budgets across replicas (`store::rate`): the store's totals of
+/// the current wall-clock hour and day, and what this replica spent since
+/// it last told the store. Used instead of the local windows once the store
+/// has answered; while it does not, the last totals plus what is spent here.
+#[derive(Default)]
+pub struct SharedBudget {
+    pub unsent: u64,
+    /// (window index: unix seconds / window length, tokens of all replicas).
+    pub hour: Option<(u64, u64)>,
+    pub day: Option<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -112,6 +126,7 @@ impl KeyState {
                 .map(|n| RateLimiter::direct(Quota::per_minute(n))),
             budget,
             limited_until: Mutex::new(None),
+            shared: Mutex::new(SharedBudget::default()),
         }
     }
 }
@@ -178,6 +193,9 @@ impl ClientKey {
             .unwrap_or_else(|p| p.into_inner());
         if let Some(until) = until.filter(|u| *u > now) {
             return Err(self.rate_limited(until - now));
+        }
+        if let Some(refusal) = self.over_shared_budget() {
+            return Err(refusal);
         }
         let mut guard = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *guard;
@@ -267,8 +285,40 @@ impl ClientKey {
         }
     }
 
+    /// The budgets as all replicas spent them, once the store has told them
+    /// (`None`: within them, or no store). Windows are wall-clock hours and days.
+    fn over_shared_budget(&self) -> Option<Refusal> {
+        let shared = self.state.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::clock::unix_now().max(0) as u64;
+        for (limit, window, len, label) in [
+            (self.config.tokens_per_hour, shared.hour, HOUR, "hour"),
+            (self.config.tokens_per_day, shared.day, DAY, "day"),
+        ] {
+            let (Some(limit), Some((index, total))) = (limit, window) else {
+                continue;
+            };
+            let len = len.as_secs();
+            let current = now / len;
+            let used = shared.unsent + if index == current { total } else { 0 };
+            if used >= limit {
+                return Some(Refusal::BudgetExceeded {
+                    key: self.config.name.clone(),
+                    window: label,
+                    used,
+                    limit,
+                    left: Duration::from_secs((current + 1) * len - now),
+                });
+            }
+        }
+        None
+    }
+
     /// Counts tokens reported by upstream against the budgets.
     pub fn spend(&self, tokens: u64) {
+        {
+            let mut shared = self.state.shared.lock().unwrap_or_else(|p| p.into_inner());
+            shared.unsent = shared.unsent.saturating_add(tokens);
+        }
         let now = Instant::now();
         let mut b = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
         b.hour.current(now, HOUR).tokens += tokens;

@@ -532,3 +532,27 @@ async fn a_new_login_in_one_replicas_file_replaces_the_stores_for_both() {
     }
     assert!(synced, "r1's auth file did not take the store's login");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_budgets_count_across_both_replicas() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let ta = access_token("a", 3600);
+    let logins = [("a", ta.as_str(), "rt-a")];
+    let dave = "[[api_keys]]\nname = \"dave\"\nkey = \"sk-dave-123456\"\ntokens_per_hour = 50\n";
+    let r1 = Replica::start(&mock, &redis, &key, &logins, dave).await;
+    let r2 = Replica::start(&mock, &redis, &key, &logins, dave).await;
+    // 30 tokens an answer: one on each replica spends the 50 between them.
+    assert_eq!(r1.chat_as("sk-dave-123456").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(r2.chat_as("sk-dave-123456").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for r in [&r1, &r2] {
+        let (status, text) = r.chat_as("sk-dave-123456").await;
+        assert_eq!(status, 429, "{text}");
+        assert!(text.contains("budget_exceeded"), "{text}");
+    }
+    assert_eq!(mock.responses().len(), 2);
+}

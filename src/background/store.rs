@@ -40,6 +40,7 @@ pub async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
         if shared.is_up() {
             shared.sync_health(accounts, &mut seen).await;
+            shared.sync_budgets(&snap.keys).await;
         }
         round = round.wrapping_add(1);
         tokio::select! {
