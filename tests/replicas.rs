@@ -128,12 +128,18 @@ impl Replica {
     }
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
+impl Replica {
+    fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -555,4 +561,53 @@ async fn token_budgets_count_across_both_replicas() {
         assert!(text.contains("budget_exceeded"), "{text}");
     }
     assert_eq!(mock.responses().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_writes_the_new_login_to_the_store() {
+    let redis = Redis::start().await;
+    let mock = Mock::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let old = access_token("a", 3600);
+    let login = [("a", old.as_str(), "rt-a")];
+    let mut r1 = Replica::start(&mock, &redis, &key, &login, "").await;
+    let r2 = Replica::start(&mock, &redis, &key, &login, "").await;
+    assert_eq!(r2.chat().await.0, 200);
+    // r1 is stopped: only the store can carry the login to r2.
+    let config = r1.dir.path().join("config.toml");
+    let dir = tempfile::tempdir().unwrap();
+    r1.stop();
+    let fresh = access_token("imported", 3600);
+    let src = dir.path().join("auth.json");
+    write_auth(&src, "a", &fresh, "rt-imported");
+    let out = Command::new(binary())
+        .args(["import", "--config"])
+        .arg(&config)
+        .args(["--account", "a"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("shared store"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut used = false;
+    for _ in 0..50 {
+        let before = mock.responses().len();
+        assert_eq!(r2.chat().await.0, 200);
+        if bearers(&mock)[before..] == [format!("Bearer {fresh}")] {
+            used = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(used, "r2 never used the imported login");
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod check;
 mod codex_config;
 mod login;
+mod shared;
 mod solo;
 
 use std::path::PathBuf;
@@ -127,11 +128,15 @@ pub fn main(cli: Cli) -> ExitCode {
             config,
             account,
             file,
-        } => report(solo::config_path(config).and_then(|(path, default)| {
-            let created = solo::creates_default(&path, default);
-            login::import(&path, &account, &file)?;
-            solo::add_header(&path, created)
-        })),
+        } => match solo::config_path(config) {
+            Ok((path, default)) => runtime_then(|| async move {
+                let created = solo::creates_default(&path, default);
+                let login = login::import(&path, &account, &file)?;
+                solo::add_header(&path, created)?;
+                shared::store_login(&path, &account, &login).await
+            }),
+            Err(e) => report(Err(e)),
+        },
         Command::Accounts { config } => match solo::config_path(config) {
             Ok((path, _)) => runtime_then(|| async move { accounts::accounts(&path).await }),
             Err(e) => report(Err(e)),
