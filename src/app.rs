@@ -101,6 +101,11 @@ impl App {
         } else {
             Arc::new(upstream::Client::new(now)?)
         };
+        if old.config.store != config.store {
+            tracing::warn!(
+                "[store] changed; the shared store is set at start: restart to use the new one"
+            );
+        }
         if old.config.affinity != config.affinity {
             self.affinity
                 .resize(config.affinity.max_conversations, config.affinity.ttl);
