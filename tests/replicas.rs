@@ -611,3 +611,28 @@ async fn import_writes_the_new_login_to_the_store() {
     }
     assert!(used, "r2 never used the imported login");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_to_a_server_without_tls_fails_without_panicking() {
+    let redis = Redis::start().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path());
+    let cfg = keys.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nredis_url = \"rediss://127.0.0.1:{}/0\"\nencryption_key_file = \"{}\"\n",
+            redis.port,
+            key.display()
+        ),
+    )
+    .unwrap();
+    let config = codex_pool::config::Config::load(&cfg).unwrap();
+    let shared = codex_pool::store::Shared::new(config.store.as_ref().unwrap()).unwrap();
+    shared.connect();
+    assert!(
+        !shared.ping().await,
+        "a TLS handshake with a plain server cannot succeed"
+    );
+    assert!(!shared.is_up());
+}
