@@ -141,22 +141,37 @@ impl Shared {
             let generation = a.health().generation();
             let health_key = self.key("health", &a.name);
             if generation != entry.generation {
-                // Our own news wins: publish it.
+                // Our own news wins: publish it. Not a cooldown shorter
+                // than one already there (another replica's usage limit
+                // outlasts our backoff), nor one for want of the store (this
+                // replica's trouble, not the account's).
                 entry.generation = generation;
                 entry.adopted = false;
                 match local_verdict(self, a) {
+                    Some((v, _)) if v.reason == crate::auth::refresh::UNAVAILABLE => {}
+                    Some((v, _))
+                        if v.state == "cooling"
+                            && remote.as_ref().is_some_and(|r| {
+                                r.state == "cooling" && r.until_ms > v.until_ms
+                            }) =>
+                    {
+                        if let Some(r) = &remote {
+                            entry.adopted = adopt(self, a, r);
+                        }
+                    }
                     Some((v, ttl)) => {
                         let text = serde_json::to_string(&v).unwrap_or_default();
                         write.cmd("SET").arg(&health_key).arg(text);
                         if let Some(ttl) = ttl {
                             write.arg("PX").arg(ttl.as_millis().max(1) as u64);
                         }
+                        writes += 1;
                     }
                     None => {
                         write.cmd("DEL").arg(&health_key);
+                        writes += 1;
                     }
                 }
-                writes += 1;
             } else {
                 match &remote {
                     Some(v)
