@@ -407,6 +407,23 @@ tests:
         values: '0x10'
     alert_rule_test:
       - {eval_time: 10m, alertname: CodexPoolNoAccountReady, exp_alerts: []}
+  # The shared store: unreachable for a minute fires; a blip does not.
+  - interval: 1m
+    input_series:
+      - series: 'codex_pool_store_up{job="gw",instance="i",backend="redis"}'
+        values: '1 1 0 0 0 0 1 1 1 1 1'
+      - series: 'codex_pool_store_up{job="gw",instance="j",backend="redis"}'
+        values: '1 1 0 1 1 1 1 1 1 1 1'
+    alert_rule_test:
+      - {eval_time: 2m, alertname: CodexPoolStoreUnreachable, exp_alerts: []}
+      - eval_time: 4m
+        alertname: CodexPoolStoreUnreachable
+        exp_alerts:
+          - exp_labels: {severity: critical, job: gw, instance: i}
+            exp_annotations:
+              summary: 'codex-pool on i cannot reach its shared store'
+              description: 'The replica on i has not reached its Redis store for a minute. It keeps serving from its last known state with local limits, but renews no token (an account whose access token expires meanwhile stops serving, reason "store unavailable"), and its cooldowns, rates and conversations are no longer shared. Check Redis and the network to it; the replica reconnects and resyncs by itself.'
+      - {eval_time: 8m, alertname: CodexPoolStoreUnreachable, exp_alerts: []}
 EOF
 if ! promtool test rules "$tmp/alerts_test.yml" >"$tmp/promtool-test.out" 2>&1; then
   cat "$tmp/promtool-test.out" >&2

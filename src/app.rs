@@ -18,6 +18,7 @@ use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
 use crate::models::Catalog;
 use crate::pool::{activity::Activity, affinity::Affinity, Account, Pool, Registry};
+use crate::store::Shared;
 use crate::upstream;
 
 /// Everything one configuration version decides.
@@ -42,6 +43,9 @@ pub struct App {
     pub models: ArcSwap<Catalog>,
     /// Token refreshes in progress; shutdown waits for them (`run_app`).
     pub flights: Flights,
+    /// `[store]`: the state shared with other replicas; `None` (the default)
+    /// keeps everything in this process. Set at start; a reload does not change it.
+    pub store: Option<Arc<Shared>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +54,17 @@ pub enum StartError {
     Upstream(#[from] upstream::ClientError),
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("store.redis_url cannot be used ({0:?})")]
+    Store(redis::ErrorKind),
 }
 
 impl App {
     pub fn new(config: Config) -> Result<Arc<App>, StartError> {
         let upstream = Arc::new(upstream::Client::new(&config.upstream)?);
+        let store = match &config.store {
+            Some(c) => Some(Shared::new(c).map_err(|e| StartError::Store(e.kind()))?),
+            None => None,
+        };
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
@@ -70,6 +80,7 @@ impl App {
             reloading: std::sync::Mutex::new(()),
             models: ArcSwap::from_pointee(Catalog::builtin()),
             flights: Flights::default(),
+            store,
         }))
     }
 
@@ -90,6 +101,11 @@ impl App {
         } else {
             Arc::new(upstream::Client::new(now)?)
         };
+        if old.config.store != config.store {
+            tracing::warn!(
+                "[store] changed; the shared store is set at start: restart to use the new one"
+            );
+        }
         if old.config.affinity != config.affinity {
             self.affinity
                 .resize(config.affinity.max_conversations, config.affinity.ttl);
@@ -115,6 +131,23 @@ impl App {
         account: &Arc<Account>,
         stale: &Credentials,
     ) -> Result<Arc<Credentials>, RefreshError> {
+        self.renew(account, Some(&stale.access_token)).await
+    }
+
+    /// With a shared store: adopts the store's login of `account`, or seeds
+    /// the store from its auth file (under the store's lock; no issuer call).
+    pub async fn sync_login(
+        &self,
+        account: &Arc<Account>,
+    ) -> Result<Arc<Credentials>, RefreshError> {
+        self.renew(account, None).await
+    }
+
+    async fn renew(
+        &self,
+        account: &Arc<Account>,
+        stale: Option<&crate::secret::Secret<String>>,
+    ) -> Result<Arc<Credentials>, RefreshError> {
         let snap = self.snapshot();
         let login = refresh::Login {
             tokens: Arc::clone(&account.tokens),
@@ -129,8 +162,9 @@ impl App {
             snap.upstream.http(),
             &snap.config.upstream.issuer,
             &self.flights,
+            self.store.as_ref(),
             login,
-            &stale.access_token,
+            stale,
             revive,
         )
         .await;

@@ -1,6 +1,6 @@
 //! Background work tied to shutdown: proactive token refresh (and re-reading
-//! files of accounts that need a new login), the models catalog, and the
-//! optional usage probe.
+//! files of accounts that need a new login), the models catalog, the
+//! optional usage probe, and (with `[store]`) keeping in step with the store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,9 @@ use crate::auth::refresh;
 use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Availability, Setback, State};
+
+mod store;
+pub(crate) use store::store_loop;
 
 /// Every 30 s: write tokens a file could not take yet (also of accounts a
 /// reload dropped); refresh tokens whose `exp` is near; re-read the file of an

@@ -70,6 +70,20 @@ pub struct KeyState {
     /// Until when the rate limiter refuses (set when it last refused), so a
     /// limited key is refused before its body is read.
     limited_until: Mutex<Option<Instant>>,
+    /// With `[store]`: the budgets as all replicas spent them.
+    pub shared: Mutex<SharedBudget>,
+}
+
+/// The token budgets across replicas (`store::rate`): the store's totals of
+/// the current wall-clock hour and day, and what this replica spent since
+/// it last told the store. Used instead of the local windows once the store
+/// has answered; while it does not, the last totals plus what is spent here.
+#[derive(Default)]
+pub struct SharedBudget {
+    pub unsent: u64,
+    /// (window index: unix seconds / window length, tokens of all replicas).
+    pub hour: Option<(u64, u64)>,
+    pub day: Option<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -112,6 +126,7 @@ impl KeyState {
                 .map(|n| RateLimiter::direct(Quota::per_minute(n))),
             budget,
             limited_until: Mutex::new(None),
+            shared: Mutex::new(SharedBudget::default()),
         }
     }
 }
@@ -179,6 +194,9 @@ impl ClientKey {
         if let Some(until) = until.filter(|u| *u > now) {
             return Err(self.rate_limited(until - now));
         }
+        if let Some(refusal) = self.over_shared_budget() {
+            return Err(refusal);
+        }
         let mut guard = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *guard;
         for (limit, window, len, label) in [
@@ -203,6 +221,12 @@ impl ClientKey {
     /// Once the body named the model: the allow-list, then one request of the
     /// rate (a request refused for its model spends none).
     pub fn admit_model(&self, model: &str) -> Result<(), Refusal> {
+        self.admit_listed(model)?;
+        self.admit_rate_locally()
+    }
+
+    /// The key's model allow-list.
+    pub fn admit_listed(&self, model: &str) -> Result<(), Refusal> {
         if let Some(models) = self
             .config
             .models
@@ -215,21 +239,36 @@ impl ClientKey {
                 allowed: models.clone(),
             });
         }
+        Ok(())
+    }
+
+    /// One request of the rate, counted in this process only.
+    pub fn admit_rate_locally(&self) -> Result<(), Refusal> {
         let Some(limiter) = &self.state.limiter else {
             return Ok(());
         };
         let Err(not_until) = limiter.check() else {
             return Ok(());
         };
-        let wait = not_until
-            .wait_time_from(DefaultClock::default().now())
-            .max(Duration::from_millis(1));
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        Err(self.refuse_for(wait))
+    }
+
+    /// The key's `requests_per_minute`, if it has one.
+    pub fn rpm(&self) -> Option<u32> {
+        self.state.rpm.filter(|n| *n > 0)
+    }
+
+    /// Refuses for `wait` (the rate is spent until then; shared limiters
+    /// decide it elsewhere), so the next requests are refused before their body.
+    pub fn refuse_for(&self, wait: Duration) -> Refusal {
+        let wait = wait.max(Duration::from_millis(1));
         *self
             .state
             .limited_until
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + wait);
-        Err(self.rate_limited(wait))
+        self.rate_limited(wait)
     }
 
     /// Every per-request check, in order.
@@ -246,8 +285,40 @@ impl ClientKey {
         }
     }
 
+    /// The budgets as all replicas spent them, once the store has told them
+    /// (`None`: within them, or no store). Windows are wall-clock hours and days.
+    fn over_shared_budget(&self) -> Option<Refusal> {
+        let shared = self.state.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::clock::unix_now().max(0) as u64;
+        for (limit, window, len, label) in [
+            (self.config.tokens_per_hour, shared.hour, HOUR, "hour"),
+            (self.config.tokens_per_day, shared.day, DAY, "day"),
+        ] {
+            let (Some(limit), Some((index, total))) = (limit, window) else {
+                continue;
+            };
+            let len = len.as_secs();
+            let current = now / len;
+            let used = shared.unsent + if index == current { total } else { 0 };
+            if used >= limit {
+                return Some(Refusal::BudgetExceeded {
+                    key: self.config.name.clone(),
+                    window: label,
+                    used,
+                    limit,
+                    left: Duration::from_secs((current + 1) * len - now),
+                });
+            }
+        }
+        None
+    }
+
     /// Counts tokens reported by upstream against the budgets.
     pub fn spend(&self, tokens: u64) {
+        {
+            let mut shared = self.state.shared.lock().unwrap_or_else(|p| p.into_inner());
+            shared.unsent = shared.unsent.saturating_add(tokens);
+        }
         let now = Instant::now();
         let mut b = self.state.budget.lock().unwrap_or_else(|p| p.into_inner());
         let h = b.hour.current(now, HOUR);

@@ -47,6 +47,7 @@
 //!   translation, stream conversion, aggregation, model aliases, request limits.
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
+//! - `store`: the optional Redis store shared by replicas (`[store]`).
 //! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
@@ -67,6 +68,7 @@ pub(crate) mod reload;
 pub(crate) mod route;
 pub mod secret;
 pub(crate) mod server;
+pub mod store;
 mod sync;
 pub mod translate;
 pub mod upstream;
@@ -121,6 +123,7 @@ pub async fn run_app(
         Arc::clone(&app),
         stop_rx.clone(),
     ));
+    tasks.spawn(background::store_loop(Arc::clone(&app), stop_rx.clone()));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
     }

@@ -53,6 +53,7 @@ pub struct Metrics {
     models_refreshes: IntCounterVec,
     affinity: IntCounterVec,
     blobs_stripped: IntCounterVec,
+    store_up: IntGaugeVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -115,7 +116,16 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let store_up = IntGaugeVec::new(
+            opts(
+                "codex_pool_store_up",
+                "1 while the shared store ([store]) answers, 0 while it does not; absent without [store].",
+            ),
+            &["backend"],
+        )?;
+        registry.register(Box::new(store_up.clone()))?;
         Ok(Metrics {
+            store_up,
             requests: counter(
                 "codex_pool_requests_total",
                 "Client requests by route, status class and error code.",
@@ -298,6 +308,13 @@ impl Metrics {
     /// `n` encrypted blobs were removed from a request for `account`.
     pub fn blobs_stripped(&self, account: &str, n: u64) {
         self.blobs_stripped.with_label_values(&[account]).inc_by(n);
+    }
+
+    /// Whether the shared store answers now.
+    pub fn store_up(&self, up: bool) {
+        self.store_up
+            .with_label_values(&["redis"])
+            .set(i64::from(up));
     }
 
     /// A refresh of the models list from upstream succeeded (`true`) or not.

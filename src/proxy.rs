@@ -107,6 +107,9 @@ pub(crate) async fn serve(
         served_by: None,
         affinity: String::new(),
     };
+    if snap.config.affinity.enabled && strategy == crate::config::Strategy::RoundRobin {
+        affinity::recall(app, call).await;
+    }
     let preferred = affinity::preferred(app, call, strategy);
     let planned = snap
         .pool
@@ -160,8 +163,8 @@ pub(crate) async fn serve(
                 if i > 0 && placed == Outcome::Kept {
                     placed = Outcome::Moved("its account failed this request");
                 }
-                if placed != Outcome::Off {
-                    remember(app, call, account, &headers);
+                if placed != Outcome::Off && remember(app, call, account, &headers) {
+                    affinity::share(app, call, account).await;
                 }
                 app.metrics.affinity(placed.label());
                 decision.affinity = placed.describe();
@@ -228,12 +231,14 @@ pub(crate) async fn serve(
 
 /// What the gateway learns from an answer: the conversation is on `account`
 /// now, and a turn-state token it minted belongs to it.
-fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) {
+/// True when other replicas should hear of the conversation's account.
+fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) -> bool {
     let now = Instant::now();
-    app.affinity.served(call.conversation, &account.name, now);
+    let news = app.affinity.served(call.conversation, &account.name, now);
     if let Some(t) = headers.get(TURN_STATE) {
         app.affinity.minted(t.as_bytes(), &account.name);
     }
+    news
 }
 
 /// The per-turn routing token the backend mints (`docs/upstream.md` §9).

@@ -82,6 +82,9 @@ async fn live_families() -> BTreeMap<String, Family> {
     let extra =
         "[pool]\noutlier_failures = 1\n[[api_keys]]\nname = \"team\"\nkey = \"sk-team-key\"\n";
     let gw = Gateway::start(&mock, &["a", "b"], extra).await;
+    // The store's gauge exists only with [store] (tests/replicas.rs runs one);
+    // set here so the alert on it is checked against the real family.
+    gw.app.metrics.store_up(true);
     let key = [("authorization", "Bearer sk-team-key")];
     mock.answer_headers(
         "a",

@@ -29,8 +29,12 @@ use super::store::{self, AuthFile, Credentials};
 use super::CLIENT_ID;
 use crate::clock;
 use crate::secret::Secret;
+use crate::store::Shared;
 
 pub use super::slot::RefreshError;
+pub use shared::{backup_to_file, UNAVAILABLE};
+
+mod shared;
 
 /// How long a flight waits for the auth file's lock (a `codex-pool login` or
 /// another gateway's refresh holds it) before it fails as transient.
@@ -80,6 +84,8 @@ pub struct Refreshed {
 }
 
 /// Refreshes `login`'s token unless someone already replaced `stale`.
+/// `stale: None` (with a shared store only): a sync, which adopts the
+/// store's login (or seeds it from the auth file) and never calls the issuer.
 ///
 /// The flight runs in a task of its own: once the issuer may have rotated the
 /// refresh token, the new one must reach the file even if the request that
@@ -93,16 +99,18 @@ pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
     flights: &Flights,
+    shared: Option<&Arc<Shared>>,
     login: Login,
-    stale: &Secret<String>,
+    stale: Option<&Secret<String>>,
     on_renewed: impl FnOnce() + Send + 'static,
 ) -> Refreshed {
     let job = Job {
         http: http.clone(),
         issuer: issuer.to_string(),
         login,
-        stale: stale.clone(),
+        stale: stale.cloned(),
         lock_wait: LOCK_WAIT,
+        shared: shared.cloned(),
     };
     let ticket = flights.start();
     let flight = tokio::spawn(async move {
@@ -130,8 +138,10 @@ struct Job {
     http: reqwest::Client,
     issuer: String,
     login: Login,
-    stale: Secret<String>,
+    stale: Option<Secret<String>>,
     lock_wait: Duration,
+    /// The shared store: its lock and login replace the file's (`shared.rs`).
+    shared: Option<Arc<Shared>>,
 }
 
 /// What a flight did besides its result.
@@ -155,10 +165,18 @@ impl Job {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
         // A flight that ended while we waited shares its failure instead of repeating it.
         let flight = tokens.board().await?;
-        if let Some(current) = tokens.credentials() {
-            if current.access_token != self.stale {
+        if let (Some(current), Some(stale)) = (tokens.credentials(), &self.stale) {
+            if current.access_token != *stale {
                 return Ok(current);
             }
+        }
+        if let Some(shared) = &self.shared {
+            let result = self.shared_flight(shared, trace).await;
+            flight.land(result.as_ref().err().cloned());
+            return result;
+        }
+        if self.stale.is_none() {
+            return current(tokens);
         }
         // Held from the re-read to the save. It is never taken twice: the slot's
         // flight lock is held, and the retry of unsaved tokens boards it too.
@@ -193,7 +211,7 @@ impl Job {
         if ours
             .as_ref()
             .is_some_and(|c| c.refresh_token != on_disk.refresh_token)
-            || on_disk.access_token != self.stale
+            || Some(&on_disk.access_token) != self.stale.as_ref()
         {
             // Someone else refreshed (or logged in again): use theirs, do not spend
             // the old refresh token.

@@ -30,7 +30,7 @@ pub(super) async fn login(config: &Path, account: &str, device: bool) -> Result<
     println!("logged in: {}", describe(&file));
     report_stored(&dest, added);
     warn_duplicate(&dest, &file);
-    Ok(())
+    super::shared::store_login(&dest.config_path, account, &file).await
 }
 
 fn print_prompt(account: &str, prompt: &Prompt) {
@@ -99,7 +99,8 @@ fn warn_duplicate(dest: &Destination, file: &AuthFile) {
     }
 }
 
-pub(super) fn import(config: &Path, account: &str, file: &Path) -> Result<(), String> {
+/// Returns the imported login (for the shared store, `cli::shared`).
+pub(super) fn import(config: &Path, account: &str, file: &Path) -> Result<AuthFile, String> {
     let shown = file.display();
     let meta = fs::metadata(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let bytes = fs::read(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
@@ -151,5 +152,5 @@ pub(super) fn import(config: &Path, account: &str, file: &Path) -> Result<(), St
     eprintln!(
         "For the Codex CLI, run `codex login` again so that it gets a separate login of its own."
     );
-    Ok(())
+    Ok(parsed)
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod check;
 mod codex_config;
 mod login;
+mod shared;
 mod solo;
 
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ pub enum Command {
     },
     /// Print a fresh random admin token and its [admin] stanza (with only its hash).
     AdminToken,
+    /// Print a fresh random encryption key for [store] encryption_key_file.
+    StoreKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,11 +128,15 @@ pub fn main(cli: Cli) -> ExitCode {
             config,
             account,
             file,
-        } => report(solo::config_path(config).and_then(|(path, default)| {
-            let created = solo::creates_default(&path, default);
-            login::import(&path, &account, &file)?;
-            solo::add_header(&path, created)
-        })),
+        } => match solo::config_path(config) {
+            Ok((path, default)) => runtime_then(|| async move {
+                let created = solo::creates_default(&path, default);
+                let login = login::import(&path, &account, &file)?;
+                solo::add_header(&path, created)?;
+                shared::store_login(&path, &account, &login).await
+            }),
+            Err(e) => report(Err(e)),
+        },
         Command::Accounts { config } => match solo::config_path(config) {
             Ok((path, _)) => runtime_then(|| async move { accounts::accounts(&path).await }),
             Err(e) => report(Err(e)),
@@ -155,6 +162,7 @@ pub fn main(cli: Cli) -> ExitCode {
             command: KeysCommand::New { name },
         } => keys_new(&name),
         Command::AdminToken => admin_token(),
+        Command::StoreKey => store_key(),
     }
 }
 
@@ -303,6 +311,22 @@ fn keys_new(name: &str) -> ExitCode {
     println!("name = {}", toml_edit::Value::from(name));
     println!("key_sha256 = \"{hash}\"");
     ExitCode::SUCCESS
+}
+
+/// A new store key on stdout, the only line there, so that
+/// `codex-pool store-key > key && chmod 600 key` makes the file.
+fn store_key() -> ExitCode {
+    match crate::store::StoreKey::generate() {
+        Ok(key) => {
+            println!("{key}");
+            eprintln!("# save it in a file only its owner can read (chmod 600), the same on every replica, and set [store] encryption_key_file to it");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot make a random key: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn admin_token() -> ExitCode {

@@ -43,7 +43,23 @@ pub struct Config {
     /// `serve` and a reload log them.
     pub warnings: Vec<Problem>,
     pub models: ModelsConfig,
+    /// `[store]`: `None` keeps all state in this process (the default).
+    pub store: Option<StoreConfig>,
 }
+
+/// `[store]`: Redis, shared by the replicas of one gateway (`crate::store`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// May hold a password: never printed.
+    pub redis_url: Secret<String>,
+    /// Every Redis key starts with it (several gateways on one Redis).
+    pub key_prefix: String,
+    pub key_file: PathBuf,
+    pub key: crate::store::StoreKey,
+}
+
+/// `[store] key_prefix` when unset.
+pub const DEFAULT_KEY_PREFIX: &str = "codex-pool:";
 
 /// `[affinity]`: keeping each conversation on one account.
 #[derive(Debug, Clone, PartialEq)]
@@ -364,6 +380,7 @@ fn defaults() -> Config {
             aliases: Vec::new(),
             builtin_aliases: true,
         },
+        store: None,
     }
 }
 

@@ -97,6 +97,15 @@ pub(super) struct RawAffinity {
     pub max_conversations: Option<u64>,
 }
 
+/// `[store]`: the optional shared state on Redis.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub redis_url: Option<Secret<String>>,
+    pub key_prefix: Option<String>,
+    pub encryption_key_file: Option<String>,
+}
+
 /// `[models]`: aliases and the built-in Claude family defaults.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

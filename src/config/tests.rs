@@ -196,3 +196,4 @@ fn the_folder_of_a_bare_file_name_is_the_working_folder() {
 }
 
 mod hardening;
+mod store;

@@ -11,6 +11,7 @@
 mod keys;
 mod models;
 mod sections;
+mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use super::raw::RawModels;
 use super::raw::{
-    RawAccount, RawAdmin, RawAffinity, RawApiKey, RawLog, RawMetrics, RawPool, RawServer,
+    RawAccount, RawAdmin, RawAffinity, RawApiKey, RawLog, RawMetrics, RawPool, RawServer, RawStore,
     RawUpstream,
 };
 use super::{defaults, AffinityConfig, Config, Problem};
@@ -241,6 +242,7 @@ impl Validator {
         let accounts: Vec<RawAccount> = self.list(&mut table, "accounts");
         let api_keys: Vec<RawApiKey> = self.list(&mut table, "api_keys");
         let models: RawModels = self.section(&mut table, "models");
+        let store: RawStore = self.section(&mut table, "store");
         for key in table.keys() {
             self.problem(key.as_str(), "unknown key");
         }
@@ -274,6 +276,7 @@ impl Validator {
         }
         self.secrets_readable();
         let models = self.models(models);
+        let store = self.store(store, base);
 
         Some(Config {
             path,
@@ -288,6 +291,7 @@ impl Validator {
             affinity,
             warnings: std::mem::take(&mut self.warnings),
             models,
+            store,
         })
     }
 

@@ -36,6 +36,8 @@ pub struct Affinity {
 struct Pin {
     account: Arc<str>,
     last_used: Instant,
+    /// When other replicas last heard of it.
+    shared_at: Instant,
 }
 
 /// How a request's account was chosen, for the activity log and metrics.
@@ -107,21 +109,50 @@ impl Affinity {
         Some(Arc::clone(&pin.account))
     }
 
-    /// The conversation was served by `account` now.
-    pub fn served(&self, id: u64, account: &str, now: Instant) {
+    /// The conversation was served by `account` now. True when other
+    /// replicas should hear of it (`store`): the conversation is new here or
+    /// moved, or was last shared a quarter of its `ttl` ago.
+    pub fn served(&self, id: u64, account: &str, now: Instant) -> bool {
+        let quarter = *lock(&self.ttl) / 4;
         let mut map = lock(&self.conversations);
         match map.get_mut(&id) {
-            Some(pin) if &*pin.account == account => pin.last_used = now,
+            Some(pin) if &*pin.account == account => {
+                pin.last_used = now;
+                if now.saturating_duration_since(pin.shared_at) >= quarter {
+                    pin.shared_at = now;
+                    return true;
+                }
+                false
+            }
             _ => {
                 map.put(
                     id,
                     Pin {
                         account: account.into(),
                         last_used: now,
+                        shared_at: now,
                     },
                 );
+                true
             }
         }
+    }
+
+    /// Another replica served the conversation on `account` (`store`).
+    pub fn adopt(&self, id: u64, account: &str, now: Instant) {
+        lock(&self.conversations).put(
+            id,
+            Pin {
+                account: account.into(),
+                last_used: now,
+                shared_at: now,
+            },
+        );
+    }
+
+    /// The tables' `ttl`.
+    pub fn ttl(&self) -> Duration {
+        *lock(&self.ttl)
     }
 
     /// How many conversations are remembered.

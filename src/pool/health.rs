@@ -75,6 +75,14 @@ impl From<&RefreshError> for Setback {
             RefreshError::NeedsRelogin { reason } => Setback::NeedsRelogin {
                 reason: reason.clone(),
             },
+            // Not the account's fault: the shared store is down and the
+            // token cannot be renewed without its lock (`auth::refresh`).
+            RefreshError::Transient(m) if m == crate::auth::refresh::UNAVAILABLE => {
+                Setback::Transient {
+                    kind: crate::auth::refresh::UNAVAILABLE,
+                    retry_after: None,
+                }
+            }
             RefreshError::Transient(_) => Setback::Transient {
                 kind: "auth_failed",
                 retry_after: None,
@@ -99,6 +107,9 @@ pub struct Health {
     suspects_in_row: u32,
     /// The body digest of the last such failure.
     last_suspect: Option<u64>,
+    /// Bumped by every change this replica makes itself (not by `adopt`), so
+    /// the shared store's sync (`store::health`) tells its own news from others'.
+    generation: u64,
 }
 
 /// Whether one account may take a request now.
@@ -141,6 +152,7 @@ impl Default for Health {
             admin_disabled: false,
             suspects_in_row: 0,
             last_suspect: None,
+            generation: 0,
         }
     }
 }
@@ -221,6 +233,7 @@ impl Health {
             self.reason = None;
             self.until = None;
             self.usage_limited = false;
+            self.generation += 1;
         }
     }
 
@@ -296,6 +309,7 @@ impl Health {
         self.until = Some(until);
         self.reason = Some(reason);
         self.usage_limited = usage_limited;
+        self.generation += 1;
     }
 
     fn set(&mut self, state: State, reason: &str) {
@@ -303,6 +317,44 @@ impl Health {
         self.reason = Some(reason.to_string());
         self.until = None;
         self.usage_limited = false;
+        self.generation += 1;
+    }
+
+    /// How many changes this replica made itself.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Takes on a verdict another replica made (through the shared store):
+    /// a cooldown until `until`, or a lasting state. Not counted as a change
+    /// of ours; an operator's disable stays.
+    pub fn adopt(
+        &mut self,
+        state: State,
+        until: Option<Instant>,
+        reason: &str,
+        usage_limited: bool,
+    ) {
+        if self.admin_disabled {
+            return;
+        }
+        self.probing = None;
+        self.state = state;
+        self.until = until;
+        self.reason = Some(reason.to_string());
+        self.usage_limited = usage_limited;
+    }
+
+    /// Back to ready because the replica whose verdict was adopted lifted it.
+    pub fn adopt_ready(&mut self) {
+        if self.admin_disabled {
+            return;
+        }
+        self.state = State::Ready;
+        self.reason = None;
+        self.until = None;
+        self.usage_limited = false;
+        self.probing = None;
     }
 
     /// An operator's `disable`: stays until `enable`.
@@ -313,7 +365,10 @@ impl Health {
 
     /// An operator's `enable`, or a fresh login: back to ready.
     pub fn reset(&mut self) {
-        *self = Health::default();
+        *self = Health {
+            generation: self.generation + 1,
+            ..Health::default()
+        };
     }
 
     /// A login that could not be loaded (missing or unsafe file).

@@ -4,12 +4,12 @@
 //! when the optional probe runs); the latest reading per account is kept.
 
 use http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::health::LONGEST_COOLDOWN;
 use crate::clock::unix_now;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     pub used_percent: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -19,7 +19,7 @@ pub struct Window {
     pub resets_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quota {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<Window>,

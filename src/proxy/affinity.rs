@@ -38,6 +38,31 @@ pub(super) fn preferred(app: &App, call: &Call, strategy: Strategy) -> Option<(A
     preferred_account(app, call, strategy)
 }
 
+/// With a shared store: a conversation this replica does not know may be
+/// another replica's; ask the store (one round trip, only on a miss here).
+pub(super) async fn recall(app: &App, call: &Call) {
+    let Some(shared) = app.store.as_ref().filter(|s| s.is_up()) else {
+        return;
+    };
+    let now = tokio::time::Instant::now();
+    if app.affinity.conversation(call.conversation, now).is_some() {
+        return;
+    }
+    if let Ok(Some(account)) = shared.conversation(call.conversation).await {
+        app.affinity.adopt(call.conversation, &account, now);
+    }
+}
+
+/// With a shared store: tells the other replicas the conversation's account.
+pub(super) async fn share(app: &App, call: &Call, account: &Account) {
+    let Some(shared) = app.store.as_ref().filter(|s| s.is_up()) else {
+        return;
+    };
+    let _ = shared
+        .pin_conversation(call.conversation, &account.name, app.affinity.ttl())
+        .await;
+}
+
 /// How the request was placed, given its preference and whether the plan
 /// could put that account first.
 pub(super) fn outcome(enabled: bool, preferred: Option<Reason>, kept: bool) -> Outcome {

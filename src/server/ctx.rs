@@ -147,7 +147,7 @@ impl Ctx {
     /// The checks once the body has named the model: its length (a client
     /// string the gateway keeps in logs and the activity view), then the
     /// key's model allow-list.
-    pub(super) fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
+    pub(super) async fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
         if model.len() > MAX_MODEL_BYTES {
             return Err(ApiError::new(
                 Code::InvalidRequest,
@@ -159,7 +159,21 @@ impl Ctx {
             .with_param("model"));
         }
         let Some(key) = &self.key else { return Ok(()) };
-        key.admit_model(model).map_err(|r| {
+        let store = self.ledger.app().store.clone();
+        let admitted = match (store.filter(|s| s.is_up()), key.rpm()) {
+            // With a shared store the rate counts across replicas; a store
+            // that does not answer leaves it to this replica's limiter.
+            (Some(shared), Some(rpm)) => match key.admit_listed(model) {
+                Err(r) => Err(r),
+                Ok(()) => match shared.take_rate(key.name(), rpm).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(wait)) => Err(key.refuse_for(wait)),
+                    Err(_) => key.admit_rate_locally(),
+                },
+            },
+            _ => key.admit_model(model),
+        };
+        admitted.map_err(|r| {
             if matches!(r, Refusal::RateLimited { .. }) {
                 self.ledger.app().metrics.client_rate_limited(key.name());
             }

@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process is up) and `GET /readyz` (an account can serve).
+//! `GET /healthz` (the process is up) and `GET /readyz` (an account can serve;
+//! `degraded` says so while the shared store does not answer).
 
 use http::{Response, StatusCode};
 use serde_json::json;
@@ -43,6 +44,13 @@ pub(super) fn readyz(app: &App, loopback: bool) -> Response<Body> {
             json!({"status": "not_ready", "reason": "no account can serve requests", "usable_accounts": 0}),
         )
     };
+    // Still ready without the shared store (each replica serves from what
+    // it knows), but the load balancer's operator should know.
+    if app.store.as_ref().is_some_and(|s| !s.is_up()) {
+        answer["degraded"] = json!(
+            "store unavailable: serving from this replica's last known state with local limits; no token refresh until it is back"
+        );
+    }
     if loopback {
         answer["accounts"] = json!(accounts);
     }

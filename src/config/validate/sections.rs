@@ -280,7 +280,7 @@ impl Validator {
 }
 
 /// An `auth_file` as written: `~/` is the home folder; relative is to `base`.
-fn resolve(base: &Path, path: &str) -> PathBuf {
+pub(super) fn resolve(base: &Path, path: &str) -> PathBuf {
     let expanded = match path.strip_prefix("~/") {
         Some(rest) => home_dir()
             .map(|h| h.join(rest))

@@ -1,0 +1,199 @@
+//! The optional shared store: Redis, so several replicas behave as one
+//! gateway (`[store]`, README "Several replicas"). Without `[store]` nothing
+//! here runs and all state stays in the process, as it always did.
+//!
+//! `Shared` owns the connection (redis' `ConnectionManager`, which reconnects
+//! by itself), whether the store answers now (`up`, the `codex_pool_store_up`
+//! gauge), and the encryption key. What is kept there, and how:
+//! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
+//!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
+//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
+//! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
+//! - `affinity.rs`: which account each conversation is on.
+//!
+//! Every call has a short deadline: a store that does not answer is treated
+//! as down (and the caller falls back to what this replica knows), never
+//! waited on by a request.
+
+mod affinity;
+mod crypto;
+pub mod health;
+mod rate;
+pub mod tokens;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use crypto::{KeyError, StoreKey};
+
+use crate::config::StoreConfig;
+
+/// The longest one store call may take before it counts as down.
+const CALL_DEADLINE: Duration = Duration::from_millis(800);
+
+/// Why a store call did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Not connected, timed out, or Redis answered with an error.
+    #[error("store unavailable")]
+    Unavailable,
+    /// A value that does not decrypt with this key (another key, tampering).
+    #[error("a value in the store does not decrypt with this encryption key")]
+    Undecryptable,
+}
+
+/// The shared store of one gateway.
+pub struct Shared {
+    client: redis::Client,
+    conn: ArcSwapOption<ConnectionManager>,
+    prefix: String,
+    key: StoreKey,
+    up: AtomicBool,
+    /// Lua scripts, hashed once (sent by their SHA, the body only on a miss).
+    pub(crate) scripts: Scripts,
+}
+
+pub(crate) struct Scripts {
+    pub(crate) gcra: redis::Script,
+    pub(crate) unlock: redis::Script,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("prefix", &self.prefix)
+            .field("up", &self.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// The store `config` describes; it connects on first use (`connect`).
+    pub fn new(config: &StoreConfig) -> Result<Arc<Shared>, redis::RedisError> {
+        let client = redis::Client::open(config.redis_url.expose().as_str())?;
+        Ok(Arc::new(Shared {
+            client,
+            conn: ArcSwapOption::empty(),
+            prefix: config.key_prefix.clone(),
+            key: config.key.clone(),
+            up: AtomicBool::new(false),
+            scripts: Scripts {
+                gcra: redis::Script::new(rate::GCRA),
+                unlock: redis::Script::new(tokens::UNLOCK),
+            },
+        }))
+    }
+
+    /// Makes the connection manager (in the runtime; it connects lazily and
+    /// reconnects by itself).
+    pub fn connect(&self) {
+        if self.conn.load().is_some() {
+            return;
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CALL_DEADLINE))
+            .set_response_timeout(Some(CALL_DEADLINE))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+            Ok(c) => self.conn.store(Some(Arc::new(c))),
+            Err(e) => tracing::warn!(kind = ?e.kind(), "cannot set up the store connection"),
+        }
+    }
+
+    /// Whether the last call reached the store.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn mark(&self, up: bool) {
+        let was = self.up.swap(up, Ordering::Relaxed);
+        if was != up {
+            if up {
+                tracing::info!("the shared store is reachable");
+            } else {
+                tracing::warn!("the shared store is unreachable; serving from what this replica knows, no token refresh until it is back");
+            }
+        }
+    }
+
+    /// The Redis key for `parts` under the prefix.
+    pub(crate) fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}:{name}", self.prefix)
+    }
+
+    pub(crate) fn cipher(&self) -> &StoreKey {
+        &self.key
+    }
+
+    /// Runs one command or pipeline against the store, within the deadline.
+    pub(crate) async fn call<T: redis::FromRedisValue>(
+        &self,
+        cmd: &(impl RedisRunnable + ?Sized),
+    ) -> Result<T, StoreError> {
+        let Some(conn) = self.conn.load_full() else {
+            self.mark(false);
+            return Err(StoreError::Unavailable);
+        };
+        let mut conn = (*conn).clone();
+        match tokio::time::timeout(CALL_DEADLINE, cmd.run(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.mark(true);
+                redis::from_redis_value(v).map_err(|_| StoreError::Unavailable)
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(kind = ?e.kind(), "store call failed");
+                self.mark(false);
+                Err(StoreError::Unavailable)
+            }
+            Err(_) => {
+                self.mark(false);
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
+    /// A PING, to tell whether the store is back.
+    pub async fn ping(&self) -> bool {
+        self.call::<String>(&redis::cmd("PING")).await.is_ok()
+    }
+}
+
+/// A command, a pipeline or a script invocation.
+pub(crate) trait RedisRunnable: Sync {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut ConnectionManager,
+    ) -> futures_util::future::BoxFuture<'a, redis::RedisResult<redis::Value>>;
+}
+
+impl RedisRunnable for redis::Cmd {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut ConnectionManager,
+    ) -> futures_util::future::BoxFuture<'a, redis::RedisResult<redis::Value>> {
+        Box::pin(self.query_async(conn))
+    }
+}
+
+impl RedisRunnable for redis::Pipeline {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut ConnectionManager,
+    ) -> futures_util::future::BoxFuture<'a, redis::RedisResult<redis::Value>> {
+        Box::pin(self.query_async(conn))
+    }
+}
+
+impl RedisRunnable for redis::ScriptInvocation<'_> {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut ConnectionManager,
+    ) -> futures_util::future::BoxFuture<'a, redis::RedisResult<redis::Value>> {
+        Box::pin(self.invoke_async(conn))
+    }
+}
