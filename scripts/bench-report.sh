@@ -90,6 +90,10 @@ EOF
 # The section between the markers is replaced; the rest of the file is kept.
 printf '%s\n' "$SECTION" >"$tmp/section.md"
 OUT=$ROOT/BENCHMARKS.md
+if [[ -n ${BENCH_GATEWAY:-} ]]; then
+  log "BENCH_GATEWAY is set: BENCHMARKS.md left as it is"
+  exit 0
+fi
 if [[ -f $OUT ]] && grep -q '^<!-- bench.sh:begin' "$OUT"; then
   awk -v section="$tmp/section.md" '
     /^<!-- bench.sh:begin/ {while ((getline line < section) > 0) print line; skip = 1; next}

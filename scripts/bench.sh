@@ -18,7 +18,8 @@
 # Env: DURATION (seconds per wrk run, 5), ROUNDS (repeats of every wrk cell, interleaved, 3;
 #      the table shows the median and the min–max spread), STREAMS (held streams, 1000),
 #      TTFB_N (requests per time-to-first-byte sample, 200), KEEP_TMP=1 (keep configs, logs),
-#      BENCH_PROFILE=dev (use debug binaries instead of building release ones).
+#      BENCH_PROFILE=dev (use debug binaries instead of building release ones),
+#      BENCH_GATEWAY=PATH (measure that gateway binary; it is not written into BENCHMARKS.md).
 # Needs: cargo, curl; wrk and nginx for the full run (apt-get install -y wrk nginx).
 set -euo pipefail
 
@@ -28,7 +29,7 @@ SMOKE=0
 case "${1:-}" in
   --smoke) SMOKE=1 ;;
   "") ;;
-  -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/bench.sh [--smoke]" >&2; exit 2 ;;
 esac
 DURATION=${DURATION:-5}
@@ -42,7 +43,8 @@ case $PROFILE in
   dev) BUILD_FLAGS=() OUT_DIR=debug ;;
   *) echo "bench: BENCH_PROFILE must be release or dev" >&2; exit 2 ;;
 esac
-GATEWAY_BIN=$ROOT/target/$OUT_DIR/codex-pool
+# BENCH_GATEWAY=PATH measures another gateway binary (an older build, for before/after).
+GATEWAY_BIN=${BENCH_GATEWAY:-$ROOT/target/$OUT_DIR/codex-pool}
 MOCK_BIN=$ROOT/target/$OUT_DIR/examples/mock_upstream
 
 export NO_PROXY='*' no_proxy='*' NO_COLOR=1
