@@ -97,7 +97,7 @@ impl Fast {
                         after: first_byte_timeout,
                     })
                 }
-                Ok(Err(e)) => return Err(failure(&e, first_byte_timeout)),
+                Ok(Err(e)) => return Err(failure(&e, &self.url, first_byte_timeout)),
                 Ok(Ok(r)) => r,
             };
         let (parts, body) = response.into_parts();
@@ -125,8 +125,9 @@ fn tls_config() -> Option<rustls::ClientConfig> {
 }
 
 /// A timed-out connect is a timeout (reqwest's `is_timeout` looks for the
-/// same `TimedOut` in the chain); anything else is a connection failure.
-fn failure(e: &hyper_util::client::legacy::Error, after: Duration) -> Failure {
+/// same `TimedOut` in the chain); anything else is a connection failure, in
+/// the words reqwest used (`error sending request for url (…)`).
+fn failure(e: &hyper_util::client::legacy::Error, url: &Uri, after: Duration) -> Failure {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if err
@@ -142,6 +143,6 @@ fn failure(e: &hyper_util::client::legacy::Error, after: Duration) -> Failure {
     }
     // hyper's errors never include headers, so no token can leak here.
     Failure::Connect {
-        message: format!("error sending request: {}", error_chain(e)),
+        message: format!("error sending request for url ({url}): {}", error_chain(e)),
     }
 }
