@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of the gateway, on loopback only, in one command:
 #
-#   scripts/bench.sh            full run (about 2 minutes after the build); prints one
+#   scripts/bench.sh            full run (about 3 minutes after the build); prints one
 #                               markdown table and writes it into BENCHMARKS.md
 #   scripts/bench.sh --smoke    the smallest scenario (a few seconds after the build):
 #                               concurrency 1 for 2 s against the mock and the gateway;
@@ -15,9 +15,11 @@
 #     what a plain reverse proxy adds (proxy_buffering off, HTTP/1.1 keepalive upstream).
 # Load comes from wrk (Debian package; --smoke falls back to curl without it).
 #
-# Env: DURATION (seconds per wrk run, 10), STREAMS (held streams, 1000),
+# Env: DURATION (seconds per wrk run, 5), ROUNDS (repeats of every wrk cell, interleaved, 3;
+#      the table shows the median and the min–max spread), STREAMS (held streams, 1000),
 #      TTFB_N (requests per time-to-first-byte sample, 200), KEEP_TMP=1 (keep configs, logs),
-#      BENCH_PROFILE=dev (use debug binaries instead of building release ones).
+#      BENCH_PROFILE=dev (use debug binaries instead of building release ones),
+#      BENCH_GATEWAY=PATH (measure that gateway binary; it is not written into BENCHMARKS.md).
 # Needs: cargo, curl; wrk and nginx for the full run (apt-get install -y wrk nginx).
 set -euo pipefail
 
@@ -27,10 +29,11 @@ SMOKE=0
 case "${1:-}" in
   --smoke) SMOKE=1 ;;
   "") ;;
-  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/bench.sh [--smoke]" >&2; exit 2 ;;
 esac
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 STREAMS=${STREAMS:-1000}
 TTFB_N=${TTFB_N:-200}
 # BENCH_PROFILE=dev reuses a debug build (e.g. CI's, for --smoke); numbers then mean little.
@@ -40,7 +43,8 @@ case $PROFILE in
   dev) BUILD_FLAGS=() OUT_DIR=debug ;;
   *) echo "bench: BENCH_PROFILE must be release or dev" >&2; exit 2 ;;
 esac
-GATEWAY_BIN=$ROOT/target/$OUT_DIR/codex-pool
+# BENCH_GATEWAY=PATH measures another gateway binary (an older build, for before/after).
+GATEWAY_BIN=${BENCH_GATEWAY:-$ROOT/target/$OUT_DIR/codex-pool}
 MOCK_BIN=$ROOT/target/$OUT_DIR/examples/mock_upstream
 
 export NO_PROXY='*' no_proxy='*' NO_COLOR=1
@@ -317,19 +321,36 @@ wait_for nginx 20 "$NGINX_PID" curl -sf --max-time 2 -H 'content-type: applicati
 
 # ------------------------------------------------------------------ non-stream chat
 FAILED=0
-# M["rps gateway 16"], M["p99 direct 1"], …
+# M["rps gateway 16 2"] (round 2), …; rounds interleave the three targets so that drift
+# in the machine's load hits all of them alike.
 declare -A M
-for c in 1 16 64; do
-  for target in direct nginx gateway; do
-    case $target in
-      direct) load "$target-c$c" "$DIRECT_URL" "$tmp/responses.json" "$c" "$DURATION" ;;
-      nginx) load "$target-c$c" "$NGINX_URL" "$tmp/responses.json" "$c" "$DURATION" ;;
-      gateway) load "$target-c$c" "$GW_URL" "$tmp/chat.json" "$c" "$DURATION" ;;
-    esac
-    M["rps $target $c"]=$R_rps M["p50 $target $c"]=$R_p50 M["p99 $target $c"]=$R_p99
-    FAILED=$((FAILED + R_err))
+for round in $(seq "$ROUNDS"); do
+  for c in 1 16 64; do
+    for target in direct nginx gateway; do
+      case $target in
+        direct) load "$target-c$c-r$round" "$DIRECT_URL" "$tmp/responses.json" "$c" "$DURATION" ;;
+        nginx) load "$target-c$c-r$round" "$NGINX_URL" "$tmp/responses.json" "$c" "$DURATION" ;;
+        gateway) load "$target-c$c-r$round" "$GW_URL" "$tmp/chat.json" "$c" "$DURATION" ;;
+      esac
+      M["rps $target $c $round"]=$R_rps M["p50 $target $c $round"]=$R_p50 M["p99 $target $c $round"]=$R_p99
+      FAILED=$((FAILED + R_err))
+    done
   done
 done
+# med Q TARGET C: the median over rounds; spread Q TARGET C: "min–max".
+vals() { local r; for r in $(seq "$ROUNDS"); do echo "${M["$1 $2 $3 $r"]}"; done | sort -g; }
+med() { vals "$@" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+spread() { vals "$@" | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
+# rounds_holding EXPR: in how many rounds EXPR (awk, with d n g = direct nginx gateway of
+# that round, for the Q and C given) holds.
+rounds_holding() {
+  local q=$1 c=$2 expr=$3 r k=0
+  for r in $(seq "$ROUNDS"); do
+    awk -v d="${M["$q direct $c $r"]}" -v n="${M["$q nginx $c $r"]}" -v g="${M["$q gateway $c $r"]}" \
+      "BEGIN {exit !($expr)}" && k=$((k + 1))
+  done
+  echo "$k of $ROUNDS rounds"
+}
 
 # ------------------------------------------------------------------ streaming: first byte
 ttfb ttfb-direct "$DIRECT_URL" "$tmp/responses.json"
@@ -365,97 +386,5 @@ BIN_SIZE=$(stat -c %s "$GATEWAY_BIN")
 MOCK_RSS=$(rss_kb "$FAST_MOCK_PID")
 
 # ------------------------------------------------------------------ the table
-ms() { calc "%.3f" "$1"; }
-yes_no() { if awk "BEGIN {exit !($1)}"; then echo "holds"; else echo "**misses**"; fi; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b <= 0) print "n/a"; else printf "%.1f×", a / b}'; }
-
-table() {
-  echo "| measurement | direct → mock | nginx → mock | gateway → mock | gateway − direct | gateway ÷ nginx overhead | target |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
-  local c
-  for c in 1 16 64; do
-    local d=${M["rps direct $c"]} n=${M["rps nginx $c"]} g=${M["rps gateway $c"]}
-    local tgt=""
-    [[ $c == 64 ]] && tgt="gateway ≥ 70% of nginx: $(calc "%.0f" "100 * $g / $n")% — $(yes_no "$g >= 0.7 * $n")"
-    echo "| non-stream chat, c=$c: requests/s | $d | $n | $g | $(calc "%+.0f" "$g - $d") | gateway = $(calc "%.0f" "100 * $g / $n")% of nginx | $tgt |"
-    local q
-    for q in p50 p99; do
-      d=${M["$q direct $c"]} n=${M["$q nginx $c"]} g=${M["$q gateway $c"]}
-      tgt=""
-      if [[ $c == 1 && $q == p50 ]]; then tgt="added ≤ 0.3 ms — $(yes_no "$g - $d <= 0.3")"; fi
-      if [[ $c == 1 && $q == p99 ]]; then tgt="added ≤ 1 ms — $(yes_no "$g - $d <= 1")"; fi
-      echo "| non-stream chat, c=$c: $q latency (ms) | $d | $n | $g | $(calc "%+.3f" "$g - $d") | $(ratio "$(calc "%.6f" "$g - $d")" "$(calc "%.6f" "$n - $d")") | $tgt |"
-    done
-  done
-  echo "| streaming chat, c=1: time to first byte p50 (ms) | $td50 | | $tg50 | $(calc "%+.3f" "$tg50 - $td50") | | |"
-  echo "| streaming chat, c=1: time to first byte p99 (ms) | $td99 | | $tg99 | $(calc "%+.3f" "$tg99 - $td99") | | |"
-  echo "| gateway RSS idle (MB) | | | $(calc "%.1f" "$IDLE_RSS / 1024") | | | ≤ 30 MB — $(yes_no "$IDLE_RSS <= 30 * 1024") |"
-  echo "| gateway RSS before → during $STREAMS held streams (MB) | | | $(calc "%.1f" "$HOLD_BEFORE / 1024") → $(calc "%.1f" "$HOLD_DURING / 1024") | | | |"
-  local per
-  per=$(calc "%.1f" "($HOLD_DURING - $HOLD_BEFORE) / $STREAMS")
-  echo "| gateway RSS per held stream (KB) | | | $per | | | ≤ 64 KB — $(yes_no "$per <= 64") |"
-  echo "| gateway binary size (MB) | | | $(calc "%.1f" "$BIN_SIZE / 1048576") | | | |"
-}
-
-notes() {
-  cat <<EOF
-Notes:
-- direct → mock and nginx → mock POST the Responses body the gateway would send straight to the
-  mock's \`/backend-api/codex/responses\` (\`stream: true\`, the only mode the mock speaks) and get
-  its SSE stream back unaggregated ($DIRECT_BYTES bytes, $DIRECT_EVENTS events); gateway → mock POSTs
-  \`/v1/chat/completions\` with \`stream: false\`, so the gateway also translates the request,
-  parses every event and aggregates them into one \`chat.completion\` ($GW_BYTES bytes).
-  Overhead = gateway − direct; the second-last column divides it by nginx − direct (what a
-  plain reverse proxy adds), or compares throughput with nginx's.
-- wrk ($DURATION s per cell, 1 thread at c=1, 2 threads above), keep-alive connections; latency
-  is to the last byte of the response. Everything (wrk, nginx, gateway, mock) shares the same
-  $(nproc) cores, so throughput is bounded by the machine, not by one process.
-- Time to first byte: $TTFB_N sequential \`stream: true\` requests on one keep-alive connection
-  (curl \`time_starttransfer\`); the gateway sends its headers once upstream's first output event
-  is in (it can still fail over before that), the mock as soon as it answers.
-- Held streams: $STREAMS concurrent streamed chats (wrk -c$STREAMS) against a second gateway whose
-  mock sends one event a second; sampled after 9 s (inflight gauge: ${HELD:-?},
-  established client connections: ${CLIENT_CONNS:-?}). "Before" is after one warm-up request.
-  RSS is VmRSS from /proc/PID/status. Binary: target/release/codex-pool as built (not stripped).
-- Load average before the run: $LOAD_BEFORE (other work on the machine adds noise). The fast
-  mock's RSS at the end: $(calc "%.0f" "$MOCK_RSS / 1024") MB.
-- Failed requests (connect/read errors or non-2xx) across all wrk runs: $FAILED.
-EOF
-}
-
-TABLE=$(table)
-NOTES=$(notes)
-printf '\n%s\n\n%s\n' "$TABLE" "$NOTES"
-
-MACHINE="$(nproc) cores, $(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) memory, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
-SECTION=$(
-  cat <<EOF
-<!-- bench.sh:begin (written by scripts/bench.sh; edit outside these markers) -->
-## Load benchmark
-
-- Command: \`bash scripts/bench.sh\` (DURATION=$DURATION STREAMS=$STREAMS TTFB_N=$TTFB_N, $PROFILE build)
-- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo "?")$(git diff --quiet HEAD -- src 2>/dev/null || echo " with uncommitted changes in src/")
-- Machine: $MACHINE; $(uname -sr); $(rustc --version); $(nginx -v 2>&1 | sed 's,.*/,nginx ,'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)
-
-$TABLE
-
-$NOTES
-<!-- bench.sh:end -->
-EOF
-)
-# The section between the markers is replaced; the rest of the file is kept.
-printf '%s\n' "$SECTION" >"$tmp/section.md"
-OUT=$ROOT/BENCHMARKS.md
-if [[ -f $OUT ]] && grep -q '^<!-- bench.sh:begin' "$OUT"; then
-  awk -v section="$tmp/section.md" '
-    /^<!-- bench.sh:begin/ {while ((getline line < section) > 0) print line; skip = 1; next}
-    /^<!-- bench.sh:end/ {skip = 0; next}
-    !skip {print}' "$OUT" >"$tmp/BENCHMARKS.md"
-  cat "$tmp/BENCHMARKS.md" >"$OUT"
-elif [[ -f $OUT ]]; then
-  printf '\n' >>"$OUT"
-  cat "$tmp/section.md" >>"$OUT"
-else
-  { printf '# Benchmarks\n\n'; cat "$tmp/section.md"; } >"$OUT"
-fi
-log "written into BENCHMARKS.md"
+# shellcheck source=scripts/bench-report.sh
+source "$ROOT/scripts/bench-report.sh"

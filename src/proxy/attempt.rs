@@ -172,7 +172,7 @@ pub(super) async fn attempt(
         account.set_quota(q);
     }
     let headers = answer.headers;
-    let mut events = EventStream::from_response(answer.body);
+    let mut events = EventStream::from_body(answer.body);
     match mode {
         Mode::Stream => {
             let mut buffered = VecDeque::new();

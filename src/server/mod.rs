@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub loopback: bool,
     /// What the Codex CLI's native surface remembers (`native::State`).
     pub native: native::State,
+    /// The gateway's own request ids (`request::IdSource`).
+    pub ids: request::IdSource,
 }
 
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n";
@@ -81,6 +83,7 @@ pub(crate) async fn run(
         surface,
         loopback,
         native: native::State::default(),
+        ids: request::IdSource::default(),
     });
     let connections = Arc::new(Semaphore::new(cfg.max_connections));
     let graceful = GracefulShutdown::new();

@@ -146,7 +146,7 @@ pub(crate) struct RequestId {
 }
 
 impl RequestId {
-    pub(crate) fn of(headers: &HeaderMap) -> RequestId {
+    pub(crate) fn of(headers: &HeaderMap, ids: &IdSource) -> RequestId {
         let client = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -154,7 +154,7 @@ impl RequestId {
             .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
             .map(str::to_owned);
         RequestId {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: ids.mint(),
             client,
         }
     }
@@ -162,6 +162,30 @@ impl RequestId {
     /// What the answer's `x-request-id` says: the client's own id back, else ours.
     pub(crate) fn answered(&self) -> &str {
         self.client.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// Mints the gateway's request ids, UUID-v4-shaped: SipHash under a key the
+/// OS gave once at start (`RandomState`) of a per-process counter. Unique in
+/// practice (122 bits of a keyed hash of distinct inputs) and unguessable
+/// without the key, as `Uuid::new_v4` was, without a `getrandom` call per
+/// request.
+#[derive(Default)]
+pub(crate) struct IdSource {
+    key: std::hash::RandomState,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl IdSource {
+    pub(crate) fn mint(&self) -> String {
+        use std::hash::BuildHasher;
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.key.hash_one((n, 0u8)).to_le_bytes());
+        bytes[8..].copy_from_slice(&self.key.hash_one((n, 1u8)).to_le_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 }
 
@@ -207,6 +231,20 @@ pub(crate) fn client_key(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minted_ids_are_distinct_uuids_and_differ_between_sources() {
+        let a = IdSource::default();
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| a.mint()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+        }
+        // Another process (another key) does not repeat this one's ids.
+        let b = IdSource::default();
+        assert!(!ids.contains(&b.mint()));
+    }
 
     #[test]
     fn zstd_round_trip_and_bomb_limit() {

@@ -17,7 +17,7 @@ use crate::route::Route;
 
 pub(super) async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let started = std::time::Instant::now();
-    let ids = request::RequestId::of(req.headers());
+    let ids = request::RequestId::of(req.headers(), &shared.ids);
     let guarded = if shared.loopback {
         let snap = shared.app.snapshot();
         guard::check(req.headers(), &snap.config.server.allowed_origins)

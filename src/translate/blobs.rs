@@ -8,7 +8,12 @@
 //! what is readable (a reasoning item's summary stays; a compaction item,
 //! nothing but its blob, goes).
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
+
+use crate::upstream::events::{Event, Kind};
 
 /// The item types whose `encrypted_content` is bound to an account.
 fn carries_blob(item: &Value) -> Option<&str> {
@@ -36,11 +41,28 @@ pub fn in_event(data: &str) -> Option<String> {
     if !data.contains("encrypted_content") || !data.contains("response.output_item.done") {
         return None;
     }
-    let v: Value = serde_json::from_str(data).ok()?;
-    if v.get("type")?.as_str()? != "response.output_item.done" {
+    // The event borrows from `data` and leaves its item raw; only the item's
+    // two fields that matter are parsed, not the whole event into a tree.
+    let event = Event::parse(data).ok()?;
+    if event.kind() != Kind::OutputItemDone {
         return None;
     }
-    carries_blob(v.get("item")?).map(str::to_owned)
+    let item: BlobItem = serde_json::from_str(event.item?.get()).ok()?;
+    let blob = item.encrypted_content?;
+    let bound = matches!(
+        &*item.kind,
+        "reasoning" | "compaction" | "compaction_summary"
+    );
+    (bound && !blob.is_empty()).then(|| blob.into_owned())
+}
+
+/// The fields of an output item `in_event` reads (as `carries_blob` does).
+#[derive(Deserialize)]
+struct BlobItem<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    encrypted_content: Option<Cow<'a, str>>,
 }
 
 /// Removes from `body`'s input every blob `keep` refuses: a reasoning item

@@ -101,6 +101,12 @@ impl ChatRequest {
     /// limits (`translate::limits`) is refused before anything is parsed.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
         limits::check(bytes, &limits::CHAT)?;
+        // A valid body, the common case, is parsed without path tracking (which
+        // allocates per key); one that fails is parsed again with it, for the
+        // message that names the field. `from_slice` also refuses trailing bytes.
+        if let Ok(parsed) = serde_json::from_slice::<ChatRequest>(bytes) {
+            return Ok(parsed);
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let parsed: ChatRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();

@@ -79,6 +79,12 @@ pub struct Shape {
 
 /// Parses a JSON body into `T`, naming the field that is wrong.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
+    // A valid body, the common case, is parsed without path tracking (which
+    // allocates per key); one that fails is parsed again with it, for the
+    // message that names the field. `from_slice` also refuses trailing bytes.
+    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
+        return Ok(parsed);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let parsed: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

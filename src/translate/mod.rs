@@ -166,16 +166,17 @@ pub fn session_id(
     let key = match given {
         Some(s) => s.to_string(),
         None => {
+            // The same bytes as `Value::to_string`, without `fmt`'s machinery.
             let first = body
                 .get("input")
                 .and_then(|i| i.get(0))
-                .map(Value::to_string)
+                .and_then(|v| serde_json::to_vec(v).ok())
                 .unwrap_or_default();
             let instructions = body
                 .get("instructions")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            derived_session_id(&[seed.as_bytes(), instructions.as_bytes(), first.as_bytes()])
+            derived_session_id(&[seed.as_bytes(), instructions.as_bytes(), &first])
         }
     };
     let id = if http::HeaderValue::from_str(&key).is_ok() {

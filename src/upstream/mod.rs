@@ -7,19 +7,31 @@
 pub mod events;
 mod failure;
 pub mod sse;
+mod transport;
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::store::Credentials;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;
+pub use transport::BodyStream;
+use transport::{Fast, Received};
 
 /// The `originator` the Codex CLI uses for its Rust client (also the start
 /// of its `User-Agent`, and the login's `originator` parameter).
 pub const ORIGINATOR: &str = "codex_cli_rs";
+// Header names built at compile time: a string name is parsed on every insert.
+const CHATGPT_ACCOUNT_ID: HeaderName = HeaderName::from_static("chatgpt-account-id");
+const ORIGINATOR_HEADER: HeaderName = HeaderName::from_static("originator");
+const VERSION: HeaderName = HeaderName::from_static("version");
+const SESSION_ID: HeaderName = HeaderName::from_static("session-id");
+const THREAD_ID: HeaderName = HeaderName::from_static("thread-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-client-request-id");
+
 /// At most this much of an error body is read for classification.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The largest successful JSON answer `get_json` accepts. Upstream's `/models`
@@ -37,6 +49,8 @@ pub struct Client {
     version: HeaderValue,
     /// `{base_url}/responses`, parsed once.
     responses_url: reqwest::Url,
+    /// The hot path's own transport, unless a proxy applies (`transport.rs`).
+    fast: Option<Fast>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +64,7 @@ pub enum ClientError {
 /// The parts of a 200 answer the gateway keeps.
 pub struct Answer {
     pub headers: HeaderMap,
-    pub body: reqwest::Response,
+    pub body: BodyStream,
 }
 
 impl Client {
@@ -62,13 +76,15 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let ua = user_agent(&cfg.client_version);
+        let responses_url = format!("{}/responses", cfg.base_url);
         Ok(Client {
             http,
             user_agent: HeaderValue::from_str(&ua)
                 .unwrap_or_else(|_| HeaderValue::from_static(ORIGINATOR)),
             version: HeaderValue::from_str(&cfg.client_version)
                 .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
-            responses_url: reqwest::Url::parse(&format!("{}/responses", cfg.base_url))?,
+            responses_url: reqwest::Url::parse(&responses_url)?,
+            fast: Fast::for_url(&responses_url, cfg.connect_timeout),
         })
     }
 
@@ -77,7 +93,7 @@ impl Client {
     }
 
     fn auth_headers(&self, creds: &Credentials) -> Result<HeaderMap, Failure> {
-        let mut h = HeaderMap::with_capacity(8);
+        let mut h = HeaderMap::with_capacity(16);
         let bearer = HeaderValue::from_str(&format!("Bearer {}", creds.access_token.expose()))
             .map_err(|_| Failure::Unauthorized {
                 status: 0,
@@ -86,12 +102,12 @@ impl Client {
         h.insert(http::header::AUTHORIZATION, sensitive(bearer));
         if let Some(id) = creds.account_id.as_deref() {
             if let Ok(v) = HeaderValue::from_str(id) {
-                h.insert("chatgpt-account-id", v);
+                h.insert(CHATGPT_ACCOUNT_ID, v);
             }
         }
-        h.insert("originator", HeaderValue::from_static(ORIGINATOR));
+        h.insert(ORIGINATOR_HEADER, HeaderValue::from_static(ORIGINATOR));
         h.insert(http::header::USER_AGENT, self.user_agent.clone());
-        h.insert("version", self.version.clone());
+        h.insert(VERSION, self.version.clone());
         Ok(h)
     }
 
@@ -120,12 +136,37 @@ impl Client {
         // keeps a caller that did not use it from losing the request.
         let sid = HeaderValue::from_str(session_id)
             .unwrap_or_else(|_| HeaderValue::from_static("codex-pool"));
-        headers.insert("session-id", sid.clone());
-        headers.insert("thread-id", sid.clone());
-        headers.insert("x-client-request-id", sid);
+        headers.insert(SESSION_ID, sid.clone());
+        headers.insert(THREAD_ID, sid.clone());
+        headers.insert(CLIENT_REQUEST_ID, sid);
         for (name, value) in forward.iter().filter(|(n, _)| !is_credential(n)) {
             headers.insert(name.clone(), value.clone());
         }
+        let received = match &self.fast {
+            Some(fast) => fast.post(headers, body, first_byte_timeout).await?,
+            None => self.post_reqwest(headers, body, first_byte_timeout).await?,
+        };
+        if received.status.is_success() {
+            return Ok(Answer {
+                headers: received.headers,
+                body: received.body,
+            });
+        }
+        let error = read_limited(received.body, first_byte_timeout).await;
+        Err(Failure::from_response(
+            received.status,
+            &received.headers,
+            &error,
+        ))
+    }
+
+    /// The same `POST` through reqwest: when a proxy from the environment applies.
+    async fn post_reqwest(
+        &self,
+        headers: HeaderMap,
+        body: Bytes,
+        first_byte_timeout: Duration,
+    ) -> Result<Received, Failure> {
         let request = self
             .http
             .post(self.responses_url.clone())
@@ -141,16 +182,11 @@ impl Client {
             Ok(Err(e)) => return Err(transport_failure(&e, first_byte_timeout)),
             Ok(Ok(r)) => r,
         };
-        let status = response.status();
-        if status.is_success() {
-            return Ok(Answer {
-                headers: response.headers().clone(),
-                body: response,
-            });
-        }
-        let headers = response.headers().clone();
-        let body = read_limited(response, first_byte_timeout).await;
-        Err(Failure::from_response(status, &headers, &body))
+        Ok(Received {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: reqwest_body(response),
+        })
     }
 
     /// `GET` a JSON document with an account's credentials (models, usage probe).
@@ -175,7 +211,7 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         if !status.is_success() {
-            let body = read_limited(response, timeout).await;
+            let body = read_limited(reqwest_body(response), timeout).await;
             return Err(Failure::from_response(status, &headers, &body));
         }
         let body = read_whole(response, JSON_BODY_LIMIT, timeout).await?;
@@ -219,6 +255,10 @@ fn transport_failure(e: &reqwest::Error, after: Duration) -> Failure {
     }
 }
 
+fn reqwest_body(response: reqwest::Response) -> BodyStream {
+    Box::pin(response.bytes_stream().map_err(|e| error_chain(&e)))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -232,10 +272,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// At most `ERROR_BODY_LIMIT` of an error answer, best effort: whatever
 /// arrived within `timeout` is enough to classify it.
-async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Vec<u8> {
+async fn read_limited(mut body: BodyStream, timeout: Duration) -> Vec<u8> {
     let mut out = Vec::new();
     let read = async {
-        while let Ok(Some(chunk)) = response.chunk().await {
+        while let Some(Ok(chunk)) = body.next().await {
             let room = ERROR_BODY_LIMIT.saturating_sub(out.len());
             out.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if out.len() >= ERROR_BODY_LIMIT {
@@ -356,7 +396,7 @@ mod tests {
         .await;
         assert_eq!(got.map(|b| b.len()), Ok(body.len()));
         // Error bodies stay capped.
-        let cut = read_limited(answer(500, body), Duration::from_secs(5)).await;
+        let cut = read_limited(reqwest_body(answer(500, body)), Duration::from_secs(5)).await;
         assert_eq!(cut.len(), ERROR_BODY_LIMIT);
     }
 

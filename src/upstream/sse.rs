@@ -71,8 +71,8 @@ impl EventStream {
         }
     }
 
-    pub fn from_response(response: reqwest::Response) -> EventStream {
-        EventStream::new(response.bytes_stream())
+    pub fn from_body(body: super::BodyStream) -> EventStream {
+        EventStream::new(body)
     }
 
     /// From now on, the stream fails with a timeout once `total` has passed,
