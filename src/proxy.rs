@@ -110,7 +110,8 @@ pub(crate) async fn serve(
     if snap.config.affinity.enabled && strategy == crate::config::Strategy::RoundRobin {
         affinity::recall(app, call).await;
     }
-    let preferred = affinity::preferred(app, call, strategy);
+    let enabled = snap.config.affinity.enabled;
+    let preferred = affinity::preferred(app, call, strategy, enabled);
     let planned = snap
         .pool
         .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
@@ -122,7 +123,6 @@ pub(crate) async fn serve(
             return Err(ServeError::NoCandidate(x));
         }
     };
-    let enabled = snap.config.affinity.enabled;
     let mut placed = affinity::outcome(enabled, preferred.map(|(_, r)| r), kept);
     tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(), affinity = %placed.describe(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");

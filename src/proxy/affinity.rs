@@ -30,9 +30,15 @@ pub(super) enum Reason {
     Conversation,
 }
 
-/// The account the conversation should go to, if it has one, and why.
-pub(super) fn preferred(app: &App, call: &Call, strategy: Strategy) -> Option<(Arc<str>, Reason)> {
-    if !app.snapshot().config.affinity.enabled {
+/// The account the conversation should go to, if it has one, and why
+/// (`enabled`: the request's own snapshot's `affinity.enabled`).
+pub(super) fn preferred(
+    app: &App,
+    call: &Call,
+    strategy: Strategy,
+    enabled: bool,
+) -> Option<(Arc<str>, Reason)> {
+    if !enabled {
         return None;
     }
     preferred_account(app, call, strategy)
