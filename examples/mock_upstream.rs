@@ -7,7 +7,10 @@
 //! at `GET /mock/seen` (for scripts that assert on what reached the upstream).
 //! With `--bash-command`, a request offering a `Bash` tool is answered with a
 //! call running CMD, and the turn after its output with text quoting it (the
-//! Claude Code check, `scripts/check-claude-code.sh`).
+//! Claude Code check, `scripts/check-claude-code.sh`). A request forcing the
+//! `image_generation` tool gets a real small PNG; `--refuse-images ACCOUNT`
+//! (repeatable) answers it for that account as the backend does for a plan
+//! without images.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -23,6 +26,7 @@ async fn main() {
     let mut delay_ms: u64 = 0;
     let mut record = false;
     let mut bash: Option<String> = None;
+    let mut no_images: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--record" {
@@ -35,6 +39,7 @@ async fn main() {
             "--deltas" => deltas = v.parse().expect("--deltas N"),
             "--delay-ms" => delay_ms = v.parse().expect("--delay-ms N"),
             "--bash-command" => bash = Some(v),
+            "--refuse-images" => no_images.push(v),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -42,6 +47,9 @@ async fn main() {
     m.set_default_stream(deltas, Duration::from_millis(delay_ms));
     if let Some(cmd) = &bash {
         m.set_bash_command(cmd);
+    }
+    for account in &no_images {
+        m.refuse_images(account);
     }
     // Records only when asked: a load test would grow its memory with every
     // request.

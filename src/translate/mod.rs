@@ -5,7 +5,8 @@
 //! (`responses`), Anthropic Messages requests → Responses bodies
 //! (`messages`), upstream events → Chat chunks (`chat_stream`) or Messages
 //! events (`messages_stream`), whole streams → one JSON answer
-//! (`aggregate`), and which backend model a requested name means (`alias`).
+//! (`aggregate`), which backend model a requested name means (`alias`), and
+//! the Images API onto the `image_generation` tool (`images`).
 
 pub mod aggregate;
 pub mod alias;
@@ -13,6 +14,7 @@ pub mod blobs;
 pub mod chat;
 pub mod chat_stream;
 mod chat_wire;
+pub mod images;
 pub mod limits;
 pub mod messages;
 pub mod messages_stream;
@@ -50,6 +52,15 @@ impl Invalid {
         Invalid {
             param: Some(param.into()),
             code: "invalid_request_error",
+            message: message.into(),
+        }
+    }
+
+    /// A parameter the gateway does not support, with what to do instead.
+    pub fn unsupported_because(param: &str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            param: Some(param.into()),
+            code: "unsupported_parameter",
             message: message.into(),
         }
     }

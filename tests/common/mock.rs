@@ -11,6 +11,8 @@
 
 #[path = "conversation.rs"]
 pub mod conversation;
+#[path = "images.rs"]
+pub mod images;
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -93,6 +95,8 @@ struct State {
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
     conversations: Option<conversation::Sim>,
+    /// Accounts on a plan without image generation (`images::refusal`).
+    no_images: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -238,6 +242,16 @@ impl Mock {
     /// conversation state to accounts (`tests/common/conversation.rs`).
     pub fn conversation_mode(&self) {
         self.state.lock().expect("mock state").conversations = Some(Default::default());
+    }
+
+    /// `account`'s plan has no image generation: a request forcing the tool
+    /// gets the backend's 400.
+    pub fn refuse_images(&self, account: &str) {
+        self.state
+            .lock()
+            .expect("mock state")
+            .no_images
+            .push(account.to_string());
     }
 
     pub fn clear(&self) {
@@ -563,6 +577,10 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             if let Some(msg) = check_rules(&body) {
                 return detail(&msg);
             }
+            let image = images::tool(&body).is_some();
+            if image && st.lock().expect("mock state").no_images.contains(&account) {
+                return full(400, images::refusal().to_string(), "application/json");
+            }
             let model = body.get("model").and_then(Value::as_str).unwrap_or("gpt-5.4").to_string();
             let (script, extra, delay, deltas, cancelled, bash) = {
                 let mut s = st.lock().expect("mock state");
@@ -588,6 +606,9 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 None => {}
             }
             match script {
+                None if image => {
+                    stream_response(sse_bytes(&images::answer(&body, &model)), delay, &model, &extra, cancelled)
+                }
                 None => {
                     let events = bash
                         .and_then(|cmd| bash_answer(&body, &model, &cmd))
