@@ -483,3 +483,58 @@ async fn a_stream_sends_partial_images_then_the_completed_one() {
     assert_eq!(mock.responses()[0].body["tools"][0]["partial_images"], 2);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_fails_over_a_plan_without_images_and_shows_in_the_activity_log() {
+    let mock = Mock::start().await;
+    mock.refuse_images("free");
+    let gw = Gateway::start(&mock, &["free", "plus"], "").await;
+    let (status, _, text) = gw.post("/v1/images/edits", &json!({})).await;
+    assert_eq!(status, 415, "an edit is a form: {text}");
+    let (status, h2, text) = gw
+        .post_with(
+            "/v1/images/generations",
+            &json!({"prompt": "p", "stream": true}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(h2["x-codex-pool-account"], "plus");
+    let kinds: Vec<Value> = sse_data(&text).iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [json!("image_generation.completed")],
+        "no partial images asked: {text}"
+    );
+    assert_eq!(mock.accounts_hit(), ["free", "plus"]);
+    let recent = gw.app.activity.recent(1);
+    let d = &recent[0];
+    assert_eq!((d.route, d.served_by.as_deref()), ("images", Some("plus")));
+    let outcomes: Vec<&str> = d.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(outcomes, ["not_in_plan", "ok"]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_after_its_first_event_ends_with_an_error_event() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    let mut events = common::mock::images::answer(&json!({}), "gpt-5.4");
+    events.truncate(2);
+    events.push(json!({"type": "response.failed", "response": {"error": {"code": "content_policy_violation", "message": "refused by moderation"}}}));
+    mock.script("a", Script::Events(events));
+    let (status, _, text) = gw
+        .post_with(
+            "/v1/images/generations",
+            &json!({"prompt": "p", "stream": true}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let frames = sse_data(&text);
+    assert_eq!(frames.len(), 1, "{text}");
+    assert_eq!(frames[0]["type"], "error");
+    assert_eq!(frames[0]["error"]["code"], "content_policy_violation");
+    assert_eq!(frames[0]["error"]["type"], "invalid_request_error");
+    gw.stop().await;
+}
