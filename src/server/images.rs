@@ -23,6 +23,7 @@ use crate::translate::chat_stream::Step;
 use crate::translate::images::answer::{self, Made};
 use crate::translate::images::stream::{self, ImageStream};
 use crate::translate::images::{ImageRequest, InputImage, Kind};
+use crate::translate::Upstream;
 use crate::upstream::events::Usage;
 use crate::upstream::Failure;
 
@@ -78,18 +79,15 @@ pub(super) async fn edits(ctx: Ctx, bytes: Bytes) -> Response<Body> {
 /// The key's limits on the model the client named, then the calls.
 async fn serve(mut ctx: Ctx, job: Job) -> Response<Body> {
     // Aliases apply to the name the client gave; the allow-list checks what
-    // it resolves to. A name the catalog does not know (`gpt-image-1`) is
-    // served by the catalog's default model.
+    // it resolves to. Each image is one request of the key's rate.
     let resolved = ctx.resolve_model(&job.request.model);
-    if let Err(e) = ctx.admit_model(&resolved.model).await {
-        return ctx.fail(e);
-    }
-    // Each further image is one more request of the key's rate.
-    for _ in 1..job.request.n {
+    for _ in 0..job.request.n {
         if let Err(e) = ctx.admit_model(&resolved.model).await {
             return ctx.fail(e);
         }
     }
+    // A name the catalog does not know (`gpt-image-1`) is served by the
+    // catalog's default model; one it knows, as itself (its effort suffix too).
     let catalog = ctx.app().models.load();
     let known = catalog.models.iter().any(|m| m.slug == resolved.model);
     let model = if known {
@@ -119,25 +117,27 @@ async fn serve(mut ctx: Ctx, job: Job) -> Response<Body> {
         )
         .await;
     }
-    // One body for every call (images can make it tens of MB): its bytes are
-    // shared, and each call has a session of its own.
-    let body = match serde_json::to_vec(&up.body) {
-        Ok(b) => Bytes::from(b),
-        Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
+    let calls = match calls(&ctx, up, job.request.n) {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(e),
     };
-    drop(up.body);
-    let calls = (0..job.request.n)
-        .map(|i| {
-            let session = if i == 0 {
-                up.session_id.clone()
-            } else {
-                uuid::Uuid::new_v4().to_string()
-            };
-            call(&ctx, &up.model, session, body.clone())
-        })
-        .collect();
-    drop(body);
     collect(ctx, &job.request, calls, created).await
+}
+
+/// `n` calls of one body: its bytes (tens of MB with input images) are
+/// shared; each call has a session of its own.
+fn calls(ctx: &Ctx, up: Upstream, n: u64) -> Result<Vec<Call>, ApiError> {
+    let body = serde_json::to_vec(&up.body).map_err(|e| ApiError::internal(e.to_string()))?;
+    let body = Bytes::from(body);
+    let mut session = Some(up.session_id);
+    Ok((0..n)
+        .map(|_| {
+            let id = session
+                .take()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            call(ctx, &up.model, id, body.clone())
+        })
+        .collect())
 }
 
 /// What the pool is asked for one image: no affinity (the route has no
