@@ -48,7 +48,8 @@
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
-//! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
+//! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `seal`
+//!   (the store's encryption key and sealed values).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
@@ -66,6 +67,7 @@ pub mod pool;
 pub(crate) mod proxy;
 pub(crate) mod reload;
 pub(crate) mod route;
+pub mod seal;
 pub mod secret;
 pub(crate) mod server;
 pub mod store;

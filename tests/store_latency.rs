@@ -58,7 +58,7 @@ async fn added_latency_of_the_shared_store() {
     let mock = Mock::start().await;
     let key_dir = tempfile::tempdir().unwrap();
     let key = key_dir.path().join("store.key");
-    std::fs::write(&key, codex_pool::store::StoreKey::generate().unwrap()).unwrap();
+    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let base = "[pool]\nstrategy = \"round_robin\"\n[[api_keys]]\nname = \"bench\"\nkey = \"sk-bench-123456\"\nrequests_per_minute = 100000000\n";
     let store = format!(

@@ -5,7 +5,7 @@
 //! `Shared` owns the connection (redis' `ConnectionManager`, which reconnects
 //! by itself), whether the store answers now (`up`, the `codex_pool_store_up`
 //! gauge), and the encryption key. What is kept there, and how:
-//! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
+//! - `tokens.rs`: each account's login, sealed (`crate::seal`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
 //! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
 //! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
@@ -16,7 +16,6 @@
 //! waited on by a request.
 
 mod affinity;
-mod crypto;
 pub mod health;
 mod rate;
 pub mod tokens;
@@ -28,9 +27,8 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub use crypto::{KeyError, StoreKey};
-
 use crate::config::StoreConfig;
+use crate::seal;
 
 /// The longest one store call may take before it counts as down.
 const CALL_DEADLINE: Duration = Duration::from_millis(800);
@@ -51,7 +49,7 @@ pub struct Shared {
     client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
     prefix: String,
-    key: StoreKey,
+    key: seal::Key,
     up: AtomicBool,
     /// Lua scripts, hashed once (sent by their SHA, the body only on a miss).
     pub(crate) scripts: Scripts,
@@ -126,7 +124,7 @@ impl Shared {
         format!("{}{kind}:{name}", self.prefix)
     }
 
-    pub(crate) fn cipher(&self) -> &StoreKey {
+    pub(crate) fn cipher(&self) -> &seal::Key {
         &self.key
     }
 

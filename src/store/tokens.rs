@@ -23,7 +23,7 @@ const HISTORY: usize = 64;
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub file: AuthFile,
-    /// Keyed digests (`StoreKey::digest`) of refresh tokens held before, newest first.
+    /// Keyed digests (`seal::Key::digest`) of refresh tokens held before, newest first.
     #[serde(default)]
     pub seen: Vec<String>,
 }

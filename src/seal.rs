@@ -1,7 +1,12 @@
-//! The store's encryption key and the AEAD (ChaCha20-Poly1305) every secret
-//! written to Redis goes through: a random 96-bit nonce per value, prefixed to
-//! the ciphertext, and the Redis key as associated data, so a value copied
-//! under another key does not decrypt.
+//! Sealed values: the key of `[store] encryption_key_file` and the AEAD
+//! (ChaCha20-Poly1305) every secret written to the shared store goes
+//! through: a random 96-bit nonce per value, prefixed to the ciphertext, and
+//! the value's name (its Redis key) as associated data, so a value copied
+//! under another name does not decrypt. Also the keyed digest that lets a
+//! replica recognise a token without storing it.
+//!
+//! A leaf (it imports only `secret`): `config` reads the key while it
+//! validates, and `store` seals with it, without either importing the other.
 //!
 //! The key file holds 32 bytes in base64; like an auth file it must not be
 //! readable by group or others. The key never reaches a log (`Debug` hides it).
@@ -19,11 +24,11 @@ const NONCE_LEN: usize = 12;
 
 /// The 32-byte key of `[store] encryption_key_file`.
 #[derive(Clone, PartialEq)]
-pub struct StoreKey(Secret<[u8; 32]>);
+pub struct Key(Secret<[u8; 32]>);
 
-impl fmt::Debug for StoreKey {
+impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreKey(*****)")
+        f.write_str("seal::Key(*****)")
     }
 }
 
@@ -40,9 +45,9 @@ pub enum KeyError {
     Invalid,
 }
 
-impl StoreKey {
+impl Key {
     /// Reads a key file, refusing one readable by group or others.
-    pub fn load(path: &Path) -> Result<StoreKey, KeyError> {
+    pub fn load(path: &Path) -> Result<Key, KeyError> {
         use std::os::unix::fs::PermissionsExt;
         let meta = std::fs::metadata(path).map_err(|e| KeyError::Read(e.kind()))?;
         let mode = meta.permissions().mode() & 0o777;
@@ -50,16 +55,16 @@ impl StoreKey {
             return Err(KeyError::TooOpen(mode));
         }
         let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read(e.kind()))?;
-        StoreKey::parse(&text)
+        Key::parse(&text)
     }
 
     /// A key from its base64 text.
-    pub fn parse(text: &str) -> Result<StoreKey, KeyError> {
+    pub fn parse(text: &str) -> Result<Key, KeyError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|_| KeyError::Invalid)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Invalid)?;
-        Ok(StoreKey(Secret::new(key)))
+        Ok(Key(Secret::new(key)))
     }
 
     /// A new random key, as base64 text (`codex-pool store-key`).
@@ -126,8 +131,8 @@ impl StoreKey {
 mod tests {
     use super::*;
 
-    fn key() -> StoreKey {
-        StoreKey::parse(&StoreKey::generate().unwrap()).unwrap()
+    fn key() -> Key {
+        Key::parse(&Key::generate().unwrap()).unwrap()
     }
 
     #[test]
@@ -143,9 +148,9 @@ mod tests {
 
     #[test]
     fn a_key_is_32_bytes_of_base64_and_hidden_in_debug() {
-        assert_eq!(StoreKey::parse("c2hvcnQ="), Err(KeyError::Invalid));
-        assert_eq!(StoreKey::parse("not base64!"), Err(KeyError::Invalid));
-        assert_eq!(format!("{:?}", key()), "StoreKey(*****)");
+        assert_eq!(Key::parse("c2hvcnQ="), Err(KeyError::Invalid));
+        assert_eq!(Key::parse("not base64!"), Err(KeyError::Invalid));
+        assert_eq!(format!("{:?}", key()), "seal::Key(*****)");
     }
 
     #[test]
@@ -153,10 +158,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
-        std::fs::write(&p, StoreKey::generate().unwrap()).unwrap();
+        std::fs::write(&p, Key::generate().unwrap()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(StoreKey::load(&p), Err(KeyError::TooOpen(0o644)));
+        assert_eq!(Key::load(&p), Err(KeyError::TooOpen(0o644)));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(StoreKey::load(&p).is_ok());
+        assert!(Key::load(&p).is_ok());
     }
 }
