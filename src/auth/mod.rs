@@ -19,3 +19,9 @@ pub mod store;
 
 /// The Codex CLI's OAuth client id.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+
+/// The `originator` the Codex CLI uses for its Rust client: the login's
+/// `originator` parameter, and (`upstream`) the header of that name and the
+/// start of the `User-Agent`. The gateway presents itself as that client
+/// everywhere, so the identity lives here, beside `CLIENT_ID`.
+pub const ORIGINATOR: &str = "codex_cli_rs";
