@@ -26,6 +26,10 @@ pub enum RefreshError {
     /// The issuer could not be reached or failed; try again later.
     #[error("token refresh failed: {0}")]
     Transient(String),
+    /// The shared store (`[store]`) did not answer: without its lock the
+    /// token is not renewed. This replica's trouble, not the account's.
+    #[error("token refresh failed: store unavailable")]
+    StoreUnavailable,
 }
 
 impl RefreshError {
@@ -33,7 +37,7 @@ impl RefreshError {
     pub fn outcome(&self) -> &'static str {
         match self {
             RefreshError::NeedsRelogin { .. } => "needs_relogin",
-            RefreshError::Transient(_) => "failed",
+            RefreshError::Transient(_) | RefreshError::StoreUnavailable => "failed",
         }
     }
 }

@@ -83,7 +83,7 @@ async fn fresh_credentials(
     match app.refresh_login(account, &creds).await {
         Ok(c) => Ok(c),
         // A proactive refresh that failed transiently: the old token may still work.
-        Err(RefreshError::Transient(_))
+        Err(RefreshError::Transient(_) | RefreshError::StoreUnavailable)
             if creds
                 .expires_at
                 .is_some_and(|e| e > crate::clock::unix_now()) =>

@@ -147,8 +147,9 @@ impl Shared {
                 // replica's trouble, not the account's).
                 entry.generation = generation;
                 entry.adopted = false;
+                let store_outage = a.health().store_outage();
                 match local_verdict(self, a) {
-                    Some((v, _)) if v.reason == crate::auth::refresh::UNAVAILABLE => {}
+                    Some(_) if store_outage => {}
                     Some((v, _))
                         if v.state == "cooling"
                             && remote.as_ref().is_some_and(|r| {

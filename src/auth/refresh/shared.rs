@@ -7,7 +7,7 @@
 //! the rotated login to the store before it releases the lock. A replica that
 //! finds the lock held never calls the issuer: it waits for the store's login
 //! to change and uses it. A store that cannot be reached fails the flight
-//! (`store unavailable`) rather than refreshing without the lock. The auth
+//! (`RefreshError::StoreUnavailable`) rather than refreshing without the lock. The auth
 //! file gets the rotated login too, as a backup; the store is the truth.
 
 use std::path::Path;
@@ -32,12 +32,9 @@ const LOCK_TTL: Duration = Duration::from_secs(100);
 /// How often a replica waiting for another's refresh looks at the store.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The reason an account shows while its token cannot be renewed.
-pub const UNAVAILABLE: &str = "store unavailable";
-
 fn unavailable(e: StoreError) -> RefreshError {
     match e {
-        StoreError::Unavailable => RefreshError::Transient(UNAVAILABLE.into()),
+        StoreError::Unavailable => RefreshError::StoreUnavailable,
         StoreError::Undecryptable => RefreshError::Transient(e.to_string()),
     }
 }
