@@ -233,7 +233,7 @@ async fn browser_login_exchanges_the_code_and_stores_the_account() {
     );
     let config = Config::load(&config_path).unwrap();
     assert_eq!(config.account("work").unwrap().auth_file, auth_path);
-    let (_, creds) = codex_pool::auth::store::load_credentials(&auth_path).unwrap();
+    let (_, creds) = codex_pool::auth::file::load_credentials(&auth_path).unwrap();
     assert_eq!(creds.account_id.as_deref(), Some("acct-login-1"));
 }
 

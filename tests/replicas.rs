@@ -628,7 +628,7 @@ async fn rediss_to_a_server_without_tls_fails_without_panicking() {
     )
     .unwrap();
     let config = codex_pool::config::Config::load(&cfg).unwrap();
-    let shared = codex_pool::store::Shared::new(config.store.as_ref().unwrap()).unwrap();
+    let shared = codex_pool::store::Redis::new(config.store.as_ref().unwrap()).unwrap();
     shared.connect();
     assert!(
         !shared.ping().await,

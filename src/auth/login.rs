@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::file::{AuthFile, TokenData};
 use super::jwt;
-use super::store::{AuthFile, TokenData};
 use super::{CLIENT_ID, ORIGINATOR};
 use crate::secret::Secret;
 

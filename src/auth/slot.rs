@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
-use super::store::{AuthFile, Credentials};
+use super::file::{AuthFile, Credentials};
 use crate::secret::Secret;
 use crate::sync::lock;
 
@@ -67,7 +67,7 @@ pub struct Unsaved {
     pub file: AuthFile,
     /// The refresh token that file held when the save first failed. They are
     /// written only over a file that still holds it: anything else there is a
-    /// newer login, which wins (`store::save_if_unchanged`).
+    /// newer login, which wins (`file::save_if_unchanged`).
     pub expected: Secret<String>,
 }
 

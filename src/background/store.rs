@@ -53,7 +53,7 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
 /// One account: one GET in the common case (nothing changed).
 async fn sync_account(
     app: &App,
-    shared: &crate::store::Shared,
+    shared: &crate::store::Redis,
     account: &Arc<crate::pool::Account>,
 ) {
     let local = account.credentials();
@@ -63,7 +63,7 @@ async fn sync_account(
     // A new login written to this replica's auth file replaces the store's.
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
-        crate::auth::store::load_credentials(&path)
+        crate::auth::file::load_credentials(&path)
             .ok()
             .map(|(_, c)| c.refresh_token)
     })

@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::auth::store::AuthFile;
+use crate::auth::file::AuthFile;
 use crate::config::Config;
 use crate::store::tokens::Entry;
-use crate::store::Shared;
+use crate::store::Redis;
 
 /// How long to wait for a replica's refresh of the account to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -33,7 +33,7 @@ pub(super) async fn store_login(
     let Some(store) = &config.store else {
         return Ok(());
     };
-    let shared = Shared::new(store)
+    let shared = Redis::new(store)
         .map_err(|e| format!("store.redis_url cannot be used ({:?})", e.kind()))?;
     shared.connect();
     let started = tokio::time::Instant::now();

@@ -13,8 +13,8 @@ use sse_stream::Sse;
 
 use super::Call;
 use crate::app::{App, Snapshot};
+use crate::auth::file::Credentials;
 use crate::auth::refresh::{self, RefreshError};
-use crate::auth::store::Credentials;
 use crate::pool::{self, Account, Setback};
 use crate::translate::aggregate::Collector;
 use crate::translate::responses::with_base_instructions;

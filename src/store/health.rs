@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::Shared;
+use super::Redis;
 use crate::pool::{Account, Quota, State};
 
 /// One replica's verdict about an account.
@@ -53,7 +53,7 @@ fn now_ms() -> u64 {
 }
 
 /// This replica's verdict about `account`, if it is not ready.
-fn local_verdict(shared: &Shared, account: &Account) -> Option<(Verdict, Option<Duration>)> {
+fn local_verdict(shared: &Redis, account: &Account) -> Option<(Verdict, Option<Duration>)> {
     let login = account
         .credentials()
         .map(|c| shared.cipher().digest(c.refresh_token.expose()));
@@ -92,7 +92,7 @@ fn local_verdict(shared: &Shared, account: &Account) -> Option<(Verdict, Option<
 }
 
 /// Takes on `v` (another replica's verdict) locally.
-fn adopt(shared: &Shared, account: &Account, v: &Verdict) -> bool {
+fn adopt(shared: &Redis, account: &Account, v: &Verdict) -> bool {
     let ours = account
         .credentials()
         .map(|c| shared.cipher().digest(c.refresh_token.expose()));
@@ -118,7 +118,7 @@ fn adopt(shared: &Shared, account: &Account, v: &Verdict) -> bool {
     true
 }
 
-impl Shared {
+impl Redis {
     /// One round: publish this replica's changes, adopt the others'.
     pub async fn sync_health(&self, accounts: &[Arc<Account>], seen: &mut HashMap<String, Seen>) {
         let mut read = redis::pipe();

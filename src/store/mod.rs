@@ -2,7 +2,7 @@
 //! gateway (`[store]`, README "Several replicas"). Without `[store]` nothing
 //! here runs and all state stays in the process, as it always did.
 //!
-//! `Shared` owns the connection (redis' `ConnectionManager`, which reconnects
+//! `Redis` owns the connection (redis' `ConnectionManager`, which reconnects
 //! by itself), whether the store answers now (`up`, the `codex_pool_store_up`
 //! gauge), and the encryption key. What is kept there, and how:
 //! - `tokens.rs`: each account's login, sealed (`crate::seal`), and the refresh
@@ -35,7 +35,7 @@ const CALL_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Why a store call did not give an answer.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum Error {
     /// Not connected, timed out, or Redis answered with an error.
     #[error("store unavailable")]
     Unavailable,
@@ -45,7 +45,7 @@ pub enum StoreError {
 }
 
 /// The shared store of one gateway.
-pub struct Shared {
+pub struct Redis {
     client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
     prefix: String,
@@ -60,20 +60,20 @@ pub(crate) struct Scripts {
     pub(crate) unlock: redis::Script,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("store::Redis")
             .field("prefix", &self.prefix)
             .field("up", &self.is_up())
             .finish_non_exhaustive()
     }
 }
 
-impl Shared {
+impl Redis {
     /// The store `config` describes; it connects on first use (`connect`).
-    pub fn new(config: &StoreConfig) -> Result<Arc<Shared>, redis::RedisError> {
+    pub fn new(config: &StoreConfig) -> Result<Arc<Redis>, redis::RedisError> {
         let client = redis::Client::open(config.redis_url.expose().as_str())?;
-        Ok(Arc::new(Shared {
+        Ok(Arc::new(Redis {
             client,
             conn: ArcSwapOption::empty(),
             prefix: config.key_prefix.clone(),
@@ -132,25 +132,25 @@ impl Shared {
     pub(crate) async fn call<T: redis::FromRedisValue>(
         &self,
         cmd: &(impl RedisRunnable + ?Sized),
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, Error> {
         let Some(conn) = self.conn.load_full() else {
             self.mark(false);
-            return Err(StoreError::Unavailable);
+            return Err(Error::Unavailable);
         };
         let mut conn = (*conn).clone();
         match tokio::time::timeout(CALL_DEADLINE, cmd.run(&mut conn)).await {
             Ok(Ok(v)) => {
                 self.mark(true);
-                redis::from_redis_value(v).map_err(|_| StoreError::Unavailable)
+                redis::from_redis_value(v).map_err(|_| Error::Unavailable)
             }
             Ok(Err(e)) => {
                 tracing::debug!(kind = ?e.kind(), "store call failed");
                 self.mark(false);
-                Err(StoreError::Unavailable)
+                Err(Error::Unavailable)
             }
             Err(_) => {
                 self.mark(false);
-                Err(StoreError::Unavailable)
+                Err(Error::Unavailable)
             }
         }
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Shared, StoreError};
-use crate::auth::store::{AuthFile, Credentials};
+use super::{Error, Redis};
+use crate::auth::file::{AuthFile, Credentials};
 
 /// Digests of past refresh tokens kept per login: more than the refreshes
 /// that can happen while a replica's file is stale.
@@ -30,7 +30,7 @@ pub struct Entry {
 
 impl Entry {
     /// A first entry, from an auth file.
-    pub fn seed(shared: &Shared, file: AuthFile) -> Entry {
+    pub fn seed(shared: &Redis, file: AuthFile) -> Entry {
         let mut e = Entry {
             file,
             seen: Vec::new(),
@@ -56,7 +56,7 @@ impl Entry {
     }
 
     /// Records the current refresh token in the history.
-    pub fn remember(&mut self, shared: &Shared) {
+    pub fn remember(&mut self, shared: &Redis) {
         let Some(rt) = self.refresh_token() else {
             return;
         };
@@ -68,46 +68,36 @@ impl Entry {
 
     /// Whether `refresh_token` (an auth file's) is a login this entry never
     /// held: someone logged in again, and that login replaces the store's.
-    pub fn is_new_login(&self, shared: &Shared, refresh_token: &str) -> bool {
+    pub fn is_new_login(&self, shared: &Redis, refresh_token: &str) -> bool {
         let d = shared.cipher().digest(refresh_token);
         !self.seen.contains(&d) && self.refresh_token() != Some(refresh_token)
     }
 }
 
-impl Shared {
+impl Redis {
     /// The account's login in the store, if any.
-    pub async fn load_login(&self, account: &str) -> Result<Option<Entry>, StoreError> {
+    pub async fn load_login(&self, account: &str) -> Result<Option<Entry>, Error> {
         let key = self.key("tokens", account);
         let raw: Option<Vec<u8>> = self.call(redis::cmd("GET").arg(&key)).await?;
         let Some(raw) = raw else { return Ok(None) };
-        let plain = self
-            .cipher()
-            .open(&key, &raw)
-            .ok_or(StoreError::Undecryptable)?;
+        let plain = self.cipher().open(&key, &raw).ok_or(Error::Undecryptable)?;
         serde_json::from_slice(&plain)
             .map(Some)
-            .map_err(|_| StoreError::Undecryptable)
+            .map_err(|_| Error::Undecryptable)
     }
 
     /// Writes the account's login (sealed).
-    pub async fn save_login(&self, account: &str, entry: &Entry) -> Result<(), StoreError> {
+    pub async fn save_login(&self, account: &str, entry: &Entry) -> Result<(), Error> {
         let key = self.key("tokens", account);
-        let plain = serde_json::to_vec(entry).map_err(|_| StoreError::Unavailable)?;
-        let sealed = self
-            .cipher()
-            .seal(&key, &plain)
-            .ok_or(StoreError::Unavailable)?;
+        let plain = serde_json::to_vec(entry).map_err(|_| Error::Unavailable)?;
+        let sealed = self.cipher().seal(&key, &plain).ok_or(Error::Unavailable)?;
         self.call::<()>(redis::cmd("SET").arg(&key).arg(sealed))
             .await
     }
 
     /// Takes the refresh lock of `account` for `ttl`; `Ok(None)`: another
     /// replica holds it.
-    pub async fn try_lock(
-        &self,
-        account: &str,
-        ttl: Duration,
-    ) -> Result<Option<LockToken>, StoreError> {
+    pub async fn try_lock(&self, account: &str, ttl: Duration) -> Result<Option<LockToken>, Error> {
         let owner = uuid::Uuid::new_v4().to_string();
         let got: Option<String> = self
             .call(
@@ -123,7 +113,7 @@ impl Shared {
     }
 
     /// Whether someone holds the refresh lock of `account`.
-    pub async fn locked(&self, account: &str) -> Result<bool, StoreError> {
+    pub async fn locked(&self, account: &str) -> Result<bool, Error> {
         let n: i64 = self
             .call(redis::cmd("EXISTS").arg(self.key("lock", account)))
             .await?;
@@ -131,7 +121,7 @@ impl Shared {
     }
 
     /// Releases the lock if we still own it.
-    pub async fn unlock(&self, account: &str, token: LockToken) -> Result<(), StoreError> {
+    pub async fn unlock(&self, account: &str, token: LockToken) -> Result<(), Error> {
         let mut inv = self.scripts.unlock.prepare_invoke();
         inv.key(self.key("lock", account)).arg(&token.owner);
         self.call::<i64>(&inv).await.map(|_| ())

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::store::Credentials;
+use crate::auth::file::Credentials;
 use crate::auth::ORIGINATOR;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;

@@ -17,13 +17,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{call_issuer, current, Job, RefreshError, Trace};
+use crate::auth::file::{self, Credentials};
 use crate::auth::lock::FileLock;
 use crate::auth::persist;
-use crate::auth::store::{self, Credentials};
 use crate::clock;
 use crate::secret::Secret;
 use crate::store::tokens::Entry;
-use crate::store::{Shared, StoreError};
+use crate::store::{self, Redis};
 
 /// The lock's expiry: longer than the issuer may take (three tries of 30 s
 /// at most, `call_issuer`), so it never expires under a live holder.
@@ -32,10 +32,10 @@ const LOCK_TTL: Duration = Duration::from_secs(100);
 /// How often a replica waiting for another's refresh looks at the store.
 const POLL: Duration = Duration::from_millis(100);
 
-fn unavailable(e: StoreError) -> RefreshError {
+fn unavailable(e: store::Error) -> RefreshError {
     match e {
-        StoreError::Unavailable => RefreshError::StoreUnavailable,
-        StoreError::Undecryptable => RefreshError::Transient(e.to_string()),
+        store::Error::Unavailable => RefreshError::StoreUnavailable,
+        store::Error::Undecryptable => RefreshError::Transient(e.to_string()),
     }
 }
 
@@ -46,7 +46,7 @@ fn credentials(entry: &Entry) -> Option<Credentials> {
 impl Job {
     pub(super) async fn shared_flight(
         &self,
-        shared: &Shared,
+        shared: &Redis,
         trace: &mut Trace,
     ) -> Result<Arc<Credentials>, RefreshError> {
         let (tokens, name) = (&self.login.tokens, &self.login.name);
@@ -85,7 +85,7 @@ impl Job {
     /// holding the other replicas off the spent refresh token meanwhile).
     async fn renew_shared(
         &self,
-        shared: &Shared,
+        shared: &Redis,
         trace: &mut Trace,
     ) -> (Result<Arc<Credentials>, RefreshError>, bool) {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
@@ -184,7 +184,7 @@ impl Job {
 
     /// Writes the rotated login to the store, trying a few times: until it is
     /// there, it is the only copy of the account's newest refresh token.
-    async fn store_rotated(&self, shared: &Shared, entry: &Entry) -> bool {
+    async fn store_rotated(&self, shared: &Redis, entry: &Entry) -> bool {
         for attempt in 0..5u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200) * attempt).await;
@@ -204,7 +204,7 @@ impl Job {
 /// held before only: a new login found there is left, and replaces the
 /// store's at the next flight or sync. A store that lost its data (Redis
 /// without persistence, restarted) is seeded again from these files.
-pub async fn backup_to_file(shared: &Shared, entry: &Entry, path: &Path, name: &str) {
+pub async fn backup_to_file(shared: &Redis, entry: &Entry, path: &Path, name: &str) {
     let Ok(lock) = FileLock::acquire_async(path, Duration::from_secs(5)).await else {
         return;
     };
@@ -218,7 +218,7 @@ pub async fn backup_to_file(shared: &Shared, entry: &Entry, path: &Path, name: &
     {
         return;
     }
-    let saved = store::save_if_unchanged_async(
+    let saved = file::save_if_unchanged_async(
         Arc::new(lock),
         Some(on_disk.refresh_token),
         entry.file.clone(),

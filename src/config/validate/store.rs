@@ -8,8 +8,8 @@ use super::sections::resolve;
 use super::Validator;
 use crate::config::raw::RawStore;
 use crate::config::{StoreConfig, DEFAULT_KEY_PREFIX};
-use crate::secret::Secret;
 use crate::seal;
+use crate::secret::Secret;
 
 /// A prefix longer than this is a typo; it is in every key of every request.
 const MAX_PREFIX: usize = 64;

@@ -162,5 +162,8 @@ fn a_store_outage_cools_as_transient_and_is_marked_as_this_replicas_own() {
     assert_eq!(h.reason(), Some("store unavailable"));
     assert!(h.store_outage());
     h.on_setback(&transient(), Instant::now(), BASE, MAX);
-    assert!(!h.store_outage(), "an upstream failure is the account's news");
+    assert!(
+        !h.store_outage(),
+        "an upstream failure is the account's news"
+    );
 }

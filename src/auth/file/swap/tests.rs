@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::auth::store::{load, save, TokenData};
+use crate::auth::file::{load, save, TokenData};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -121,7 +121,7 @@ fn unreadable_content_on_disk_is_an_error_and_stays() {
     let lock = FileLock::acquire(&p, WAIT).unwrap();
     let expected = Secret::new("rt-1".to_string());
     let err = save_if_unchanged(&lock, Some(&expected), &login("rt-2")).unwrap_err();
-    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert!(matches!(err, FileError::Invalid { .. }), "{err}");
     assert!(!err.to_string().contains("rt-in"), "{err}");
     assert_eq!(
         fs::read_to_string(&p).unwrap(),

@@ -1,12 +1,14 @@
-//! The token store: a Codex CLI `auth.json` on disk.
+//! A login's file: a Codex CLI `auth.json` on disk. (The Redis store shared
+//! by replicas is `crate::store`; this module is only the file.)
 //!
 //! Reads refuse files that group or others can read (as ssh does); writes are
 //! atomic (temp file in the same folder, fsync, rename, fsync the folder) with
 //! mode 0600, so a crash leaves either the old file or the new one, never half.
 //! A symlinked file stays a link, and a rewritten file keeps its owner
-//! (`store/replace.rs`). A writer that loaded the file first saves with
-//! `save_if_unchanged` (`store/swap.rs`), which keeps a newer login it finds. Fields this program does not know are kept as they
-//! were, and `Debug` shows none of them but their names (`store/debug.rs`).
+//! (`file/replace.rs`). A writer that loaded the file first saves with
+//! `save_if_unchanged` (`file/swap.rs`), which keeps a newer login it finds.
+//! Fields this program does not know are kept as they were, and `Debug`
+//! shows none of them but their names (`file/debug.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -27,7 +29,7 @@ mod swap;
 pub(crate) use replace::canonical_target;
 pub use swap::{save_if_unchanged, save_if_unchanged_async, Saved};
 
-/// The Codex CLI's `auth.json`. Its `Debug` (in `store/debug.rs`) shows no secret.
+/// The Codex CLI's `auth.json`. Its `Debug` (in `file/debug.rs`) shows no secret.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct AuthFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,7 +56,7 @@ pub struct TokenData {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum FileError {
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -83,7 +85,7 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
+impl FileError {
     /// The problem without the folder it is in, and without file contents:
     /// fit for `/readyz`, admin views and client error messages. The full
     /// text (with the path) is for the operator's log.
@@ -94,25 +96,25 @@ impl StoreError {
                 .unwrap_or_else(|| "the auth file".into())
         };
         match self {
-            StoreError::Read { path, source } => match source.kind() {
+            FileError::Read { path, source } => match source.kind() {
                 std::io::ErrorKind::NotFound => format!("{} does not exist; log in", name(path)),
                 _ => format!("{} cannot be read ({})", name(path), source.kind()),
             },
-            StoreError::TooOpen { path, mode } => {
+            FileError::TooOpen { path, mode } => {
                 format!(
                     "{} has permissions {mode:04o}, too open; chmod 600 it",
                     name(path)
                 )
             }
-            StoreError::Invalid { path, .. } => format!("{} is not a Codex auth.json", name(path)),
-            StoreError::NoTokens { path } => format!("{} holds no ChatGPT login", name(path)),
-            StoreError::Write { path, source } => {
+            FileError::Invalid { path, .. } => format!("{} is not a Codex auth.json", name(path)),
+            FileError::NoTokens { path } => format!("{} holds no ChatGPT login", name(path)),
+            FileError::Write { path, source } => {
                 format!("{} cannot be written ({})", name(path), source.kind())
             }
-            StoreError::Lock { lock_path, source } => {
+            FileError::Lock { lock_path, source } => {
                 format!("{} cannot be locked ({})", name(lock_path), source.kind())
             }
-            StoreError::Busy { lock_path, .. } => {
+            FileError::Busy { lock_path, .. } => {
                 format!("{} is held by another program", name(lock_path))
             }
         }
@@ -159,15 +161,15 @@ fn first<T>(a: &Claims, b: &Claims, f: impl Fn(&Claims) -> Option<T>) -> Option<
 }
 
 /// Reads `path`, refusing a file readable by group or others.
-pub fn load(path: &Path) -> Result<AuthFile, StoreError> {
-    let read_err = |source| StoreError::Read {
+pub fn load(path: &Path) -> Result<AuthFile, FileError> {
+    let read_err = |source| FileError::Read {
         path: path.to_path_buf(),
         source,
     };
     let meta = fs::metadata(path).map_err(read_err)?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(StoreError::TooOpen {
+        return Err(FileError::TooOpen {
             path: path.to_path_buf(),
             mode,
         });
@@ -177,8 +179,8 @@ pub fn load(path: &Path) -> Result<AuthFile, StoreError> {
 }
 
 /// Parses the bytes of the auth file `path`.
-fn parse(path: &Path, bytes: &[u8]) -> Result<AuthFile, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Invalid {
+fn parse(path: &Path, bytes: &[u8]) -> Result<AuthFile, FileError> {
+    serde_json::from_slice(bytes).map_err(|e| FileError::Invalid {
         path: path.to_path_buf(),
         // serde's message can quote the offending value (a token): keep only where.
         reason: format!(
@@ -191,15 +193,15 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<AuthFile, StoreError> {
 }
 
 /// Reads `path` and derives its credentials.
-pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), StoreError> {
+pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), FileError> {
     let file = load(path)?;
     let Some(tokens) = file.tokens.as_ref() else {
-        return Err(StoreError::NoTokens {
+        return Err(FileError::NoTokens {
             path: path.to_path_buf(),
         });
     };
     if tokens.access_token.expose().is_empty() {
-        return Err(StoreError::NoTokens {
+        return Err(FileError::NoTokens {
             path: path.to_path_buf(),
         });
     }
@@ -211,17 +213,17 @@ pub fn load_credentials(path: &Path) -> Result<(AuthFile, Credentials), StoreErr
 /// now. A writer that loaded the file before (a refresh) uses
 /// `save_if_unchanged` instead, so that it cannot overwrite a newer login.
 /// This blocks on fsync: async code calls it from `spawn_blocking`.
-pub fn save(path: &Path, file: &AuthFile) -> Result<(), StoreError> {
+pub fn save(path: &Path, file: &AuthFile) -> Result<(), FileError> {
     let bytes = encode(path, file)?;
-    write_atomic(path, &bytes).map_err(|source| StoreError::Write {
+    write_atomic(path, &bytes).map_err(|source| FileError::Write {
         path: path.to_path_buf(),
         source,
     })
 }
 
 /// `file` as the JSON text `save` writes.
-fn encode(path: &Path, file: &AuthFile) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| StoreError::Invalid {
+fn encode(path: &Path, file: &AuthFile) -> Result<Vec<u8>, FileError> {
+    let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| FileError::Invalid {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

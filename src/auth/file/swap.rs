@@ -15,7 +15,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{encode, parse, write_atomic_with, AuthFile, StoreError};
+use super::{encode, parse, write_atomic_with, AuthFile, FileError};
 use crate::auth::lock::FileLock;
 use crate::secret::Secret;
 
@@ -48,11 +48,11 @@ pub fn save_if_unchanged(
     lock: &FileLock,
     expected: Option<&Secret<String>>,
     file: &AuthFile,
-) -> Result<Saved, StoreError> {
+) -> Result<Saved, FileError> {
     let path = lock.path();
     let bytes = encode(path, file)?;
     let veto = write_atomic_with(path, &bytes, |target| Ok(compare(path, target, expected)))
-        .map_err(|source| StoreError::Write {
+        .map_err(|source| FileError::Write {
             path: path.to_path_buf(),
             source,
         })?;
@@ -65,12 +65,12 @@ pub async fn save_if_unchanged_async(
     lock: Arc<FileLock>,
     expected: Option<Secret<String>>,
     file: AuthFile,
-) -> Result<Saved, StoreError> {
+) -> Result<Saved, FileError> {
     let path = lock.path().to_path_buf();
     tokio::task::spawn_blocking(move || save_if_unchanged(&lock, expected.as_ref(), &file))
         .await
         .unwrap_or_else(|e| {
-            Err(StoreError::Write {
+            Err(FileError::Write {
                 path,
                 source: io::Error::other(format!("the save task ended: {e}")),
             })
@@ -83,7 +83,7 @@ fn compare(
     path: &Path,
     target: &Path,
     expected: Option<&Secret<String>>,
-) -> Option<Result<Saved, StoreError>> {
+) -> Option<Result<Saved, FileError>> {
     let disk = match fs::read(target) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -93,7 +93,7 @@ fn compare(
             return Some(Ok(Saved::Vanished));
         }
         Err(source) => {
-            return Some(Err(StoreError::Read {
+            return Some(Err(FileError::Read {
                 path: path.to_path_buf(),
                 source,
             }))
