@@ -24,7 +24,7 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
         return;
     };
     shared.connect();
-    let mut seen = std::collections::HashMap::new();
+    let mut health = crate::pool::replicas::HealthSync::default();
     let mut round = 0u32;
     loop {
         let snap = app.snapshot();
@@ -39,7 +39,7 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
             }
         }
         if shared.is_up() {
-            shared.sync_health(accounts, &mut seen).await;
+            health.round(&shared, accounts).await;
             shared.sync_budgets(&snap.keys).await;
         }
         round = round.wrapping_add(1);

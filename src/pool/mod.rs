@@ -16,6 +16,7 @@ pub mod affinity;
 pub mod health;
 mod plan;
 pub mod quota;
+pub mod replicas;
 mod strategy;
 
 use std::collections::HashMap;

@@ -7,7 +7,8 @@
 //! gauge), and the encryption key. What is kept there, and how:
 //! - `tokens.rs`: each account's login, sealed (`crate::seal`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
-//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
+//! - `values.rs`: plain values, many read or written in one round trip
+//!   (account health and quota: `pool::replicas`);
 //! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
 //! - `affinity.rs`: which account each conversation is on.
 //!
@@ -16,9 +17,9 @@
 //! waited on by a request.
 
 mod affinity;
-pub mod health;
 mod rate;
 pub mod tokens;
+mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,6 +27,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use values::Writes;
 
 use crate::config::StoreConfig;
 use crate::seal;
@@ -119,12 +122,13 @@ impl Redis {
         }
     }
 
-    /// The Redis key for `parts` under the prefix.
+    /// The Redis key of the value `name` of a `kind`, under the prefix.
     pub(crate) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}{kind}:{name}", self.prefix)
     }
 
-    pub(crate) fn cipher(&self) -> &seal::Key {
+    /// The key values are sealed with (and tokens digested with).
+    pub(crate) fn sealing_key(&self) -> &seal::Key {
         &self.key
     }
 

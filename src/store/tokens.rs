@@ -60,7 +60,7 @@ impl Entry {
         let Some(rt) = self.refresh_token() else {
             return;
         };
-        let d = shared.cipher().digest(rt);
+        let d = shared.sealing_key().digest(rt);
         self.seen.retain(|s| *s != d);
         self.seen.insert(0, d);
         self.seen.truncate(HISTORY);
@@ -69,7 +69,7 @@ impl Entry {
     /// Whether `refresh_token` (an auth file's) is a login this entry never
     /// held: someone logged in again, and that login replaces the store's.
     pub fn is_new_login(&self, shared: &Redis, refresh_token: &str) -> bool {
-        let d = shared.cipher().digest(refresh_token);
+        let d = shared.sealing_key().digest(refresh_token);
         !self.seen.contains(&d) && self.refresh_token() != Some(refresh_token)
     }
 }
@@ -80,7 +80,10 @@ impl Redis {
         let key = self.key("tokens", account);
         let raw: Option<Vec<u8>> = self.call(redis::cmd("GET").arg(&key)).await?;
         let Some(raw) = raw else { return Ok(None) };
-        let plain = self.cipher().open(&key, &raw).ok_or(Error::Undecryptable)?;
+        let plain = self
+            .sealing_key()
+            .open(&key, &raw)
+            .ok_or(Error::Undecryptable)?;
         serde_json::from_slice(&plain)
             .map(Some)
             .map_err(|_| Error::Undecryptable)
@@ -90,7 +93,10 @@ impl Redis {
     pub async fn save_login(&self, account: &str, entry: &Entry) -> Result<(), Error> {
         let key = self.key("tokens", account);
         let plain = serde_json::to_vec(entry).map_err(|_| Error::Unavailable)?;
-        let sealed = self.cipher().seal(&key, &plain).ok_or(Error::Unavailable)?;
+        let sealed = self
+            .sealing_key()
+            .seal(&key, &plain)
+            .ok_or(Error::Unavailable)?;
         self.call::<()>(redis::cmd("SET").arg(&key).arg(sealed))
             .await
     }
