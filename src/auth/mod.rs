@@ -16,6 +16,7 @@ pub mod login;
 pub mod persist;
 pub mod refresh;
 pub mod slot;
+pub mod stored;
 
 /// The Codex CLI's OAuth client id.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";

@@ -99,7 +99,7 @@ pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
     flights: &Flights,
-    shared: Option<&Arc<Redis>>,
+    store: Option<&Arc<Redis>>,
     login: Login,
     stale: Option<&Secret<String>>,
     on_renewed: impl FnOnce() + Send + 'static,
@@ -110,7 +110,7 @@ pub async fn refresh(
         login,
         stale: stale.cloned(),
         lock_wait: LOCK_WAIT,
-        shared: shared.cloned(),
+        store: store.cloned(),
     };
     let ticket = flights.start();
     let flight = tokio::spawn(async move {
@@ -141,7 +141,7 @@ struct Job {
     stale: Option<Secret<String>>,
     lock_wait: Duration,
     /// The shared store: its lock and login replace the file's (`shared.rs`).
-    shared: Option<Arc<Redis>>,
+    store: Option<Arc<Redis>>,
 }
 
 /// What a flight did besides its result.
@@ -170,8 +170,8 @@ impl Job {
                 return Ok(current);
             }
         }
-        if let Some(shared) = &self.shared {
-            let result = self.shared_flight(shared, trace).await;
+        if let Some(store) = &self.store {
+            let result = self.shared_flight(store, trace).await;
             flight.land(result.as_ref().err().cloned());
             return result;
         }

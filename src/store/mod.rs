@@ -17,8 +17,10 @@
 //! waited on by a request.
 
 mod affinity;
+mod lock;
 mod rate;
-pub mod tokens;
+mod scripts;
+mod sealed;
 mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +30,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use lock::LockToken;
 pub use values::Writes;
 
 use crate::config::StoreConfig;
@@ -54,13 +57,7 @@ pub struct Redis {
     prefix: String,
     key: seal::Key,
     up: AtomicBool,
-    /// Lua scripts, hashed once (sent by their SHA, the body only on a miss).
-    pub(crate) scripts: Scripts,
-}
-
-pub(crate) struct Scripts {
-    pub(crate) gcra: redis::Script,
-    pub(crate) unlock: redis::Script,
+    scripts: scripts::Scripts,
 }
 
 impl std::fmt::Debug for Redis {
@@ -82,10 +79,7 @@ impl Redis {
             prefix: config.key_prefix.clone(),
             key: config.key.clone(),
             up: AtomicBool::new(false),
-            scripts: Scripts {
-                gcra: redis::Script::new(rate::GCRA),
-                unlock: redis::Script::new(tokens::UNLOCK),
-            },
+            scripts: scripts::Scripts::new(),
         }))
     }
 

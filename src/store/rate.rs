@@ -16,23 +16,6 @@ use crate::keys::ClientKey;
 
 use super::{Error, Redis};
 
-pub(super) const GCRA: &str = r"
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst
-if allow_at > now then
-  return allow_at - now
-end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
-return 0
-";
-
 impl Redis {
     /// Takes one request of `rpm` for the client key `name`: `None` when
     /// allowed, `Some(wait)` when the rate is spent for that long.

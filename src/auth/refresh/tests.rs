@@ -19,7 +19,7 @@ async fn a_lock_that_cannot_be_had_fails_the_flight_without_calling_the_issuer()
         },
         stale: Some(Secret::new("at".into())),
         lock_wait: Duration::from_millis(100),
-        shared: None,
+        store: None,
     };
     let mut trace = Trace::default();
     let result = job.single_flight(&mut trace).await;
