@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 mod messages;
 mod tools;
 
+use super::parse::parse_body;
 use super::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
 use messages::convert_messages;
 use tools::{convert_response_format, convert_tool, convert_tool_choice};
@@ -101,40 +102,7 @@ impl ChatRequest {
     /// limits (`translate::limits`) is refused before anything is parsed.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
         limits::check(bytes, &limits::CHAT)?;
-        // A valid body, the common case, is parsed without path tracking (which
-        // allocates per key); one that fails is parsed again with it, for the
-        // message that names the field. `from_slice` also refuses trailing bytes.
-        if let Ok(parsed) = serde_json::from_slice::<ChatRequest>(bytes) {
-            return Ok(parsed);
-        }
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let parsed: ChatRequest = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                return Invalid {
-                    param: None,
-                    code: "invalid_json",
-                    message: format!("the request body is not valid JSON: {inner}"),
-                };
-            }
-            let param = if path == "." { None } else { Some(path) };
-            let inner = serde_message(&inner);
-            Invalid {
-                message: match &param {
-                    Some(p) => format!("invalid value for '{p}': {inner}"),
-                    None => format!("invalid request: {inner}"),
-                },
-                param,
-                code: "invalid_request_error",
-            }
-        })?;
-        de.end().map_err(|e| Invalid {
-            param: None,
-            code: "invalid_json",
-            message: format!("the request body is not valid JSON: {e}"),
-        })?;
-        Ok(parsed)
+        parse_body(bytes)
     }
 
     /// Translates into a codex-responses request. `session_hint` is the client's
@@ -296,35 +264,6 @@ impl ChatRequest {
         }
         Ok(Value::Object(r))
     }
-}
-
-/// A type error's text, with the client value it may quote (serde quotes a
-/// wrong string whole) elided past 100 bytes; what serde expected, at the
-/// end, and the position are kept.
-fn serde_message(e: &serde_json::Error) -> String {
-    /// What is kept of a long message's end.
-    const TAIL: usize = 60;
-    let full = e.to_string();
-    let at = format!(" at line {} column {}", e.line(), e.column());
-    let text = full.strip_suffix(&at).unwrap_or(&full);
-    let head = super::bounded(text);
-    let mut tail = text.len().saturating_sub(TAIL).max(head.len());
-    while !text.is_char_boundary(tail) {
-        tail += 1;
-    }
-    if tail - head.len() < 20 {
-        return full;
-    }
-    let at = if text.len() < full.len() {
-        at.as_str()
-    } else {
-        ""
-    };
-    format!(
-        "{head}… ({} bytes elided) …{}{at}",
-        tail - head.len(),
-        &text[tail..]
-    )
 }
 
 #[cfg(test)]

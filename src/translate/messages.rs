@@ -21,7 +21,6 @@
 //! `messages/answer.rs`). The answer side is in `messages/answer.rs` (one
 //! JSON message) and `messages_stream.rs` (the event stream).
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -33,6 +32,7 @@ mod tools;
 pub use answer::message;
 pub use count::estimate_input_tokens;
 
+use super::parse::parse_body;
 use super::{session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
 
 /// The fields of a Messages request this gateway reads; the rest is dropped.
@@ -75,43 +75,6 @@ pub struct Shape {
     pub stop_sequences: Vec<String>,
     /// `thinking.display: "omitted"`: thinking blocks carry only the signature.
     pub omit_thinking: bool,
-}
-
-/// Parses a JSON body into `T`, naming the field that is wrong.
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
-    // A valid body, the common case, is parsed without path tracking (which
-    // allocates per key); one that fails is parsed again with it, for the
-    // message that names the field. `from_slice` also refuses trailing bytes.
-    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
-        return Ok(parsed);
-    }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let parsed: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return Invalid {
-                param: None,
-                code: "invalid_json",
-                message: format!("the request body is not valid JSON: {inner}"),
-            };
-        }
-        let param = (path != ".").then_some(path);
-        Invalid {
-            message: match &param {
-                Some(p) => format!("invalid value for '{p}': {inner}"),
-                None => format!("invalid request: {inner}"),
-            },
-            param,
-            code: "invalid_request_error",
-        }
-    })?;
-    de.end().map_err(|e| Invalid {
-        param: None,
-        code: "invalid_json",
-        message: format!("the request body is not valid JSON: {e}"),
-    })?;
-    Ok(parsed)
 }
 
 impl MessagesRequest {

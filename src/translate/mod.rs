@@ -16,6 +16,7 @@ mod chat_wire;
 pub mod limits;
 pub mod messages;
 pub mod messages_stream;
+mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::parse::parse_body;
 use super::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
 
 /// The backend's body for a client's Responses request. A body past the
@@ -18,11 +19,7 @@ pub fn normalize(
     seed: &str,
 ) -> Result<Upstream, Invalid> {
     limits::check(bytes, &limits::RESPONSES)?;
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
-        param: None,
-        code: "invalid_json",
-        message: format!("the request body is not valid JSON: {e}"),
-    })?;
+    let value: Value = parse_body(bytes)?;
     let Value::Object(mut body) = value else {
         return Err(Invalid::field(
             "body",

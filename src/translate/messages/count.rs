@@ -20,11 +20,7 @@ const BYTES_PER_TOKEN: u64 = 4;
 /// `max_tokens`).
 pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, Invalid> {
     crate::translate::limits::check(body, &crate::translate::limits::MESSAGES)?;
-    let v: Value = serde_json::from_slice(body).map_err(|e| Invalid {
-        param: None,
-        code: "invalid_json",
-        message: format!("the request body is not valid JSON: {e}"),
-    })?;
+    let v: Value = crate::translate::parse::parse_body(body)?;
     if !v.get("messages").is_some_and(Value::is_array) {
         return Err(Invalid::field("messages", "'messages' must be an array"));
     }

@@ -256,6 +256,18 @@ fn what_the_backend_cannot_do_is_a_clear_400() {
 }
 
 #[test]
+fn a_type_error_quotes_at_most_100_bytes_of_the_value_as_chat_does() {
+    let long = "z".repeat(10_000);
+    let body = json!({"model": "m", "stream": long, "messages": []});
+    let e = MessagesRequest::parse(body.to_string().as_bytes())
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.param.as_deref(), Some("stream"));
+    assert!(e.message.len() < 300, "{}", e.message);
+    assert!(e.message.contains("expected a boolean"), "{}", e.message);
+}
+
+#[test]
 fn a_plain_user_id_is_the_session_and_the_claude_header_is_the_fallback() {
     let b = json!({"model": "m", "metadata": {"user_id": "user-42"}, "messages": [{"role": "user", "content": "x"}]});
     let (up, _) = MessagesRequest::parse(b.to_string().as_bytes())
