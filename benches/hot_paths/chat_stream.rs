@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use codex_pool::translate::chat_stream::{ChatStream, Step};
+use codex_pool::translate::chat::{ChatStream, Step};
 use criterion::{Criterion, Throughput};
 
 use crate::mock;

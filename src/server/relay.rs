@@ -16,8 +16,8 @@ use sse_stream::Sse;
 
 use super::body::{self, Body};
 use super::ledger::Ledger;
-use crate::translate::chat_stream::{self, ChatStream, Step};
-use crate::translate::messages_stream::{self, MessagesStream};
+use crate::translate::anthropic::{self, MessagesStream};
+use crate::translate::chat::{self, ChatStream, Step};
 use crate::upstream::events::{Event, Kind, Usage};
 use crate::upstream::sse::{self, EventStream};
 use crate::upstream::Failure;
@@ -39,7 +39,7 @@ impl Convert for ChatStream {
     }
 
     fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        chat_stream::error_frame(failure, out);
+        chat::error_frame(failure, out);
     }
 
     fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
@@ -54,7 +54,7 @@ impl Convert for MessagesStream {
     }
 
     fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        messages_stream::error_frame(failure, out);
+        anthropic::error_frame(failure, out);
     }
 
     fn outcome(&self) -> (Option<&str>, Option<&Usage>) {

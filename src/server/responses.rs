@@ -10,7 +10,7 @@ use super::ctx::Ctx;
 use super::dispatch::dispatch_with;
 use super::relay::Passthrough;
 use super::request;
-use crate::translate::responses::normalize;
+use crate::translate::responses::{self, normalize};
 
 pub(super) async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     serve(ctx, bytes, Vec::new()).await
@@ -34,12 +34,8 @@ pub(super) async fn serve(
         return ctx.fail(e);
     }
     resolved.apply(&mut up);
-    dispatch_with(
-        ctx,
-        up,
-        forward,
-        |collector, model| collector.response_object(model),
-        |_| Passthrough::default(),
-    )
+    dispatch_with(ctx, up, forward, responses::answer, |_| {
+        Passthrough::default()
+    })
     .await
 }

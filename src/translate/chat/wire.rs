@@ -1,8 +1,8 @@
 //! The Chat Completions answer on the wire: the `chat.completion.chunk`
-//! structs a stream is serialized from (`chat_stream`), and the usage object
-//! and finish reason shared with the non-stream answer (`aggregate`).
+//! structs a stream is serialized from (`stream`), and the usage object
+//! and finish reason shared with the non-stream answer (`answer`).
 //!
-//! Only shapes live here; which event fills which field is `chat_stream`'s.
+//! Only shapes live here; which event fills which field is `stream`'s.
 
 use serde::Serialize;
 

@@ -6,11 +6,12 @@
 //! `tool_calls` with a stable `index` and `id`.
 //!
 //! `push` hands each event family to one helper; tool-call tracking is in
-//! `chat_stream/tools.rs`, the chunk structs in `translate/chat_wire.rs`.
+//! `stream/tools.rs`, the chunk structs in `chat/wire.rs`.
 
 use bytes::{BufMut, BytesMut};
 
-use super::chat_wire::{incomplete_finish_reason, ChatUsage, Choice, Chunk, Delta};
+use super::error::error_frame;
+use super::wire::{incomplete_finish_reason, ChatUsage, Choice, Chunk, Delta};
 use crate::upstream::events::{Event, Kind, Usage};
 use crate::upstream::{sse, Failure};
 
@@ -285,19 +286,6 @@ impl ChatStream {
         }
         out.put_slice(sse::DONE);
     }
-}
-
-/// An OpenAI-style error inside a stream: `data: {"error":{…}}`.
-pub fn error_frame(failure: &Failure, out: &mut BytesMut) {
-    let body = serde_json::json!({"error": {
-        "message": failure.to_string(),
-        "type": "upstream_error",
-        "param": null,
-        "code": failure.client_code(),
-    }});
-    out.put_slice(b"data: ");
-    let _ = serde_json::to_writer((&mut *out).writer(), &body);
-    out.put_slice(b"\n\n");
 }
 
 #[cfg(test)]

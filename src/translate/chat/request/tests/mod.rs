@@ -5,9 +5,9 @@ use super::*;
 use crate::translate::{Upstream, REFUSED_PARAMS};
 
 const GOLDEN_REQUEST: &str =
-    include_str!("../../../../tests/fixtures/translate/chat_request_full.json");
+    include_str!("../../../../../tests/fixtures/translate/chat_request_full.json");
 const GOLDEN_BODY: &str =
-    include_str!("../../../../tests/fixtures/translate/responses_body_full.json");
+    include_str!("../../../../../tests/fixtures/translate/responses_body_full.json");
 
 fn translate(v: Value) -> Result<Upstream, Invalid> {
     ChatRequest::parse(v.to_string().as_bytes())?.into_responses(None, "seed")

@@ -11,13 +11,10 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-mod messages;
-mod tools;
-
-use super::parse::parse_body;
-use super::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
-use messages::convert_messages;
-use tools::{convert_response_format, convert_tool, convert_tool_choice};
+use super::messages::convert_messages;
+use super::tools::{convert_response_format, convert_tool, convert_tool_choice};
+use crate::translate::parse::parse_body;
+use crate::translate::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
 
 /// The fields of a Chat Completions request this gateway reads; anything else
 /// the client sends is named in `dropped` (its value skipped, never kept) and

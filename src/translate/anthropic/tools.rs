@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::wrong_type;
+use super::request::wrong_type;
 use crate::translate::Invalid;
 
 pub(super) fn convert_tools(tools: &[Value]) -> Result<Vec<Value>, Invalid> {

@@ -8,13 +8,13 @@ use super::*;
 use serde_json::{json, Value};
 
 const TOOLS_EVENTS: &str =
-    include_str!("../../../../tests/fixtures/translate/stream_tools.events.json");
+    include_str!("../../../../../tests/fixtures/translate/stream_tools.events.json");
 const TOOLS_CHUNKS: &str =
-    include_str!("../../../../tests/fixtures/translate/stream_tools.chunks.json");
+    include_str!("../../../../../tests/fixtures/translate/stream_tools.chunks.json");
 const CUSTOM_EVENTS: &str =
-    include_str!("../../../../tests/fixtures/translate/stream_custom_tool.events.json");
+    include_str!("../../../../../tests/fixtures/translate/stream_custom_tool.events.json");
 const CUSTOM_CHUNKS: &str =
-    include_str!("../../../../tests/fixtures/translate/stream_custom_tool.chunks.json");
+    include_str!("../../../../../tests/fixtures/translate/stream_custom_tool.chunks.json");
 
 const DONE: &str = "[DONE]";
 

@@ -24,26 +24,11 @@ mod wire;
 
 use wire::{Delta, DeltaFrame, StreamItem};
 
-use super::chat_stream::Step;
-use super::messages::answer::{first_stop, message_id, stop_reason, AnthropicUsage};
-use super::messages::Shape;
+use super::answer::{first_stop, message_id, stop_reason, AnthropicUsage};
+use super::error::error_frame;
+use super::Shape;
+use crate::translate::chat::Step;
 use crate::upstream::events::{Event, Kind, Usage};
-use crate::upstream::Failure;
-
-/// The `error.type` Anthropic uses for an HTTP status.
-pub fn error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        402 => "billing_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        503 | 529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
 
 #[derive(Debug)]
 enum Block {
@@ -366,17 +351,6 @@ fn held_back(text: &str, stops: &[String]) -> usize {
         })
         .max()
         .unwrap_or(0)
-}
-
-/// An Anthropic `error` event: the stream failed after it began.
-pub fn error_frame(failure: &Failure, out: &mut BytesMut) {
-    let body = json!({"type": "error", "error": {
-        "type": error_type(failure.client_status().as_u16()),
-        "message": failure.to_string(),
-    }});
-    out.put_slice(b"event: error\ndata: ");
-    let _ = serde_json::to_writer((&mut *out).writer(), &body);
-    out.put_slice(b"\n\n");
 }
 
 #[cfg(test)]

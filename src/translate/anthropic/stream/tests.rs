@@ -5,6 +5,7 @@ use bytes::BytesMut;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::upstream::Failure;
 
 /// Feeds events; returns every frame as (event name, data) and the last step.
 fn run(shape: Shape, events: &[Value]) -> (Vec<(String, Value)>, Step) {
@@ -320,18 +321,4 @@ fn omitted_thinking_keeps_the_signature_and_incomplete_is_max_tokens() {
         ]
     );
     assert_eq!(frames[3].1["delta"]["text"], "whole");
-}
-
-#[test]
-fn error_types_follow_the_status() {
-    assert_eq!(error_type(400), "invalid_request_error");
-    assert_eq!(error_type(401), "authentication_error");
-    assert_eq!(error_type(403), "permission_error");
-    assert_eq!(error_type(404), "not_found_error");
-    assert_eq!(error_type(413), "request_too_large");
-    assert_eq!(error_type(415), "invalid_request_error");
-    assert_eq!(error_type(429), "rate_limit_error");
-    assert_eq!(error_type(500), "api_error");
-    assert_eq!(error_type(502), "api_error");
-    assert_eq!(error_type(503), "overloaded_error");
 }

@@ -1,8 +1,8 @@
 //! Anthropic Messages request → codex-responses request body.
 //!
 //! `system` becomes `instructions`; messages become input items
-//! (`messages/content.rs`), tools and `tool_choice` their Responses forms
-//! (`messages/tools.rs`). Extended thinking maps to `reasoning.effort`:
+//! (`anthropic/content.rs`), tools and `tool_choice` their Responses forms
+//! (`anthropic/tools.rs`). Extended thinking maps to `reasoning.effort`:
 //!
 //! | request | effort |
 //! |---|---|
@@ -17,23 +17,15 @@
 //! `max_tokens`, `temperature`, `top_p`, `top_k`, `metadata` and the other
 //! sampling or beta parameters are dropped (the backend refuses or ignores
 //! them). `stop_sequences` cannot be sent (the backend has no stop
-//! parameter): the gateway cuts the answer itself (`messages_stream.rs`,
-//! `messages/answer.rs`). The answer side is in `messages/answer.rs` (one
-//! JSON message) and `messages_stream.rs` (the event stream).
+//! parameter): the gateway cuts the answer itself (`anthropic/stream.rs`,
+//! `anthropic/answer.rs`).
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-pub(super) mod answer;
-mod content;
-mod count;
-mod tools;
-
-pub use answer::message;
-pub use count::estimate_input_tokens;
-
-use super::parse::parse_body;
-use super::{session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
+use super::{content, tools};
+use crate::translate::parse::parse_body;
+use crate::translate::{limits, session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
 
 /// The fields of a Messages request this gateway reads; the rest is dropped.
 #[derive(Debug, Deserialize)]
@@ -79,7 +71,7 @@ pub struct Shape {
 
 impl MessagesRequest {
     pub fn parse(bytes: &[u8]) -> Result<MessagesRequest, Invalid> {
-        super::limits::check(bytes, &super::limits::MESSAGES)?;
+        limits::check(bytes, &limits::MESSAGES)?;
         parse_body(bytes)
     }
 
@@ -238,7 +230,7 @@ pub fn budget_effort(budget: u64) -> &'static str {
 }
 
 /// The error for a value of the wrong JSON type.
-fn wrong_type(param: &str, expected: &str, got: &Value) -> Invalid {
+pub(super) fn wrong_type(param: &str, expected: &str, got: &Value) -> Invalid {
     Invalid::field(
         param,
         format!("'{param}' must be {expected}, not {}", type_name(got)),

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::Shape;
-use crate::translate::aggregate::Collector;
+use crate::translate::Collector;
 use crate::upstream::events::Usage;
 
 /// Anthropic's usage: `input_tokens` excludes the cached prefix, which is
 /// `cache_read_input_tokens`; the backend reports no cache writes.
 #[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct AnthropicUsage {
+pub(super) struct AnthropicUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
@@ -37,7 +37,7 @@ impl From<&Usage> for AnthropicUsage {
 }
 
 /// The `stop_reason` of a finished answer.
-pub(crate) fn stop_reason(
+pub(super) fn stop_reason(
     incomplete_reason: Option<Option<&str>>,
     tool_used: bool,
     refused: bool,
@@ -52,7 +52,7 @@ pub(crate) fn stop_reason(
 }
 
 /// Where the first stop sequence starts in `text`, and which one it is.
-pub(crate) fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str)> {
+pub(super) fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str)> {
     stops
         .iter()
         .filter_map(|s| text.find(s.as_str()).map(|at| (at, s.as_str())))
@@ -60,7 +60,7 @@ pub(crate) fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, 
 }
 
 /// The message id for an upstream response id.
-pub(crate) fn message_id(response_id: Option<&str>) -> String {
+pub(super) fn message_id(response_id: Option<&str>) -> String {
     match response_id {
         Some(id) => format!("msg_{}", id.strip_prefix("resp_").unwrap_or(id)),
         None => format!("msg_{}", uuid::Uuid::new_v4().simple()),
@@ -99,7 +99,7 @@ struct Part {
 
 /// A tool call's arguments as the `input` object; arguments that are not a
 /// JSON object are kept under `"arguments"` rather than lost.
-pub(crate) fn tool_input(arguments: &str) -> Value {
+pub(super) fn tool_input(arguments: &str) -> Value {
     if arguments.trim().is_empty() {
         return Value::Object(Map::new());
     }
@@ -110,7 +110,7 @@ pub(crate) fn tool_input(arguments: &str) -> Value {
 }
 
 /// The `message` object for a whole answer; `model` is the model shown.
-pub fn message(c: &Collector, model: &str, shape: &Shape) -> Value {
+pub fn answer(c: &Collector, model: &str, shape: &Shape) -> Value {
     let info = c.info();
     let mut content: Vec<Value> = Vec::new();
     let (mut tool_used, mut refused) = (false, false);
@@ -213,5 +213,82 @@ fn push_text(
     }
     if !text.is_empty() {
         content.push(json!({"type": "text", "text": text}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::collect::collected;
+
+    #[test]
+    fn a_collected_answer_is_a_message_with_thinking_text_and_tool_use() {
+        let c = collected(&[
+            json!({"type": "response.output_item.done", "item": {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Plan."}], "encrypted_content": "enc-9"}}),
+            json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "Let me look."}]}}),
+            json!({"type": "response.output_item.done", "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "Bash", "arguments": "{\"command\":\"ls\"}"}}),
+            json!({"type": "response.completed", "response": {"id": "resp_abc", "model": "gpt-5.4", "usage": {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 60}, "output_tokens": 7, "total_tokens": 107}}}),
+        ]);
+        let m = answer(&c, "asked", &Shape::default());
+        assert_eq!(
+            m,
+            json!({
+                "id": "msg_abc", "type": "message", "role": "assistant", "model": "gpt-5.4",
+                "content": [
+                    {"type": "thinking", "thinking": "Plan.", "signature": "enc-9"},
+                    {"type": "text", "text": "Let me look."},
+                    {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}}
+                ],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 40, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 60}
+            })
+        );
+    }
+
+    #[test]
+    fn incomplete_refusal_and_stop_sequences_set_the_stop_reason() {
+        let text = |t: &str| json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": t}]}});
+        let c = collected(&[
+            text("partial"),
+            json!({"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}),
+        ]);
+        let m = answer(&c, "asked", &Shape::default());
+        assert_eq!(
+            (m["stop_reason"].as_str(), m["model"].as_str()),
+            (Some("max_tokens"), Some("asked"))
+        );
+        let c = collected(&[
+            json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "refusal", "refusal": "No."}]}}),
+            json!({"type": "response.completed", "response": {}}),
+        ]);
+        let m = answer(&c, "m", &Shape::default());
+        assert_eq!(m["stop_reason"], "refusal");
+        assert_eq!(m["content"], json!([{"type": "text", "text": "No."}]));
+        let c = collected(&[
+            text("one two END three"),
+            json!({"type": "response.completed", "response": {}}),
+        ]);
+        let shape = Shape {
+            stop_sequences: vec!["END".into(), "two END".into()],
+            omit_thinking: false,
+        };
+        let m = answer(&c, "m", &shape);
+        assert_eq!(m["content"], json!([{"type": "text", "text": "one "}]));
+        assert_eq!(
+            (m["stop_reason"].as_str(), m["stop_sequence"].as_str()),
+            (Some("stop_sequence"), Some("two END"))
+        );
+        let m = answer(&c, "m", &Shape::default());
+        assert_eq!(
+            m["usage"],
+            json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+        );
+    }
+
+    #[test]
+    fn tool_arguments_that_are_not_an_object_are_kept() {
+        assert_eq!(tool_input(""), json!({}));
+        assert_eq!(tool_input("[1]"), json!({"arguments": "[1]"}));
+        assert_eq!(tool_input("{bad"), json!({"arguments": "{bad"}));
     }
 }

@@ -1,9 +1,9 @@
-//! Golden tests for the Messages request translation and the collected answer.
+//! Golden tests for the Messages request translation and the token estimate.
 
 use serde_json::{json, Value};
 
 use super::*;
-use crate::translate::aggregate::Collector;
+use crate::translate::anthropic::estimate_input_tokens;
 
 fn translate(body: Value) -> Result<(Upstream, Shape), Invalid> {
     MessagesRequest::parse(body.to_string().as_bytes())?.into_responses(None, "seed")
@@ -292,83 +292,4 @@ fn count_tokens_is_four_bytes_a_token_plus_media() {
     // 4 + 8 + len({"a":1}) = 7 → 19 bytes → 5 tokens, + 1600 for the image.
     assert_eq!(estimate_input_tokens(body.to_string().as_bytes()), Ok(1605));
     assert!(estimate_input_tokens(b"{}").is_err());
-}
-
-fn collect(events: &[Value]) -> Collector {
-    let mut c = Collector::default();
-    for e in events {
-        let _ = c.push(&e.to_string());
-    }
-    c
-}
-
-#[test]
-fn a_collected_answer_is_a_message_with_thinking_text_and_tool_use() {
-    let c = collect(&[
-        json!({"type": "response.output_item.done", "item": {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Plan."}], "encrypted_content": "enc-9"}}),
-        json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "Let me look."}]}}),
-        json!({"type": "response.output_item.done", "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "Bash", "arguments": "{\"command\":\"ls\"}"}}),
-        json!({"type": "response.completed", "response": {"id": "resp_abc", "model": "gpt-5.4", "usage": {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 60}, "output_tokens": 7, "total_tokens": 107}}}),
-    ]);
-    let m = message(&c, "asked", &Shape::default());
-    assert_eq!(
-        m,
-        json!({
-            "id": "msg_abc", "type": "message", "role": "assistant", "model": "gpt-5.4",
-            "content": [
-                {"type": "thinking", "thinking": "Plan.", "signature": "enc-9"},
-                {"type": "text", "text": "Let me look."},
-                {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}}
-            ],
-            "stop_reason": "tool_use", "stop_sequence": null,
-            "usage": {"input_tokens": 40, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 60}
-        })
-    );
-}
-
-#[test]
-fn incomplete_refusal_and_stop_sequences_set_the_stop_reason() {
-    let text = |t: &str| json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": t}]}});
-    let c = collect(&[
-        text("partial"),
-        json!({"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}),
-    ]);
-    let m = message(&c, "asked", &Shape::default());
-    assert_eq!(
-        (m["stop_reason"].as_str(), m["model"].as_str()),
-        (Some("max_tokens"), Some("asked"))
-    );
-    let c = collect(&[
-        json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "refusal", "refusal": "No."}]}}),
-        json!({"type": "response.completed", "response": {}}),
-    ]);
-    let m = message(&c, "m", &Shape::default());
-    assert_eq!(m["stop_reason"], "refusal");
-    assert_eq!(m["content"], json!([{"type": "text", "text": "No."}]));
-    let c = collect(&[
-        text("one two END three"),
-        json!({"type": "response.completed", "response": {}}),
-    ]);
-    let shape = Shape {
-        stop_sequences: vec!["END".into(), "two END".into()],
-        omit_thinking: false,
-    };
-    let m = message(&c, "m", &shape);
-    assert_eq!(m["content"], json!([{"type": "text", "text": "one "}]));
-    assert_eq!(
-        (m["stop_reason"].as_str(), m["stop_sequence"].as_str()),
-        (Some("stop_sequence"), Some("two END"))
-    );
-    let m = message(&c, "m", &Shape::default());
-    assert_eq!(
-        m["usage"],
-        json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
-    );
-}
-
-#[test]
-fn tool_arguments_that_are_not_an_object_are_kept() {
-    assert_eq!(answer::tool_input(""), json!({}));
-    assert_eq!(answer::tool_input("[1]"), json!({"arguments": "[1]"}));
-    assert_eq!(answer::tool_input("{bad"), json!({"arguments": "{bad"}));
 }

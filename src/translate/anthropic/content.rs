@@ -11,7 +11,7 @@
 
 use serde_json::{json, Value};
 
-use super::{wrong_type, Message};
+use super::request::{wrong_type, Message};
 use crate::translate::Invalid;
 
 /// `system`: a string, or text blocks joined by blank lines.

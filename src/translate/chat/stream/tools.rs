@@ -9,7 +9,7 @@
 use bytes::BytesMut;
 
 use super::ChatStream;
-use crate::translate::chat_wire::{CustomDelta, Delta, FunctionDelta, ToolCallDelta};
+use crate::translate::chat::wire::{CustomDelta, Delta, FunctionDelta, ToolCallDelta};
 use crate::upstream::events::Item;
 
 #[derive(Debug)]

@@ -9,7 +9,8 @@
 
 use serde_json::Value;
 
-use crate::translate::Invalid;
+use crate::translate::parse::parse_body;
+use crate::translate::{limits, Invalid};
 
 /// Tokens for one image or document.
 const MEDIA_TOKENS: u64 = 1600;
@@ -19,8 +20,8 @@ const BYTES_PER_TOKEN: u64 = 4;
 /// The estimate for a `count_tokens` body (a Messages request without
 /// `max_tokens`).
 pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, Invalid> {
-    crate::translate::limits::check(body, &crate::translate::limits::MESSAGES)?;
-    let v: Value = crate::translate::parse::parse_body(body)?;
+    limits::check(body, &limits::MESSAGES)?;
+    let v: Value = parse_body(body)?;
     if !v.get("messages").is_some_and(Value::is_array) {
         return Err(Invalid::field("messages", "'messages' must be an array"));
     }

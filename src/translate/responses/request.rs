@@ -8,8 +8,8 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::parse::parse_body;
-use super::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
+use crate::translate::parse::parse_body;
+use crate::translate::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
 
 /// The backend's body for a client's Responses request. A body past the
 /// count limits (`translate::limits`) is refused before anything is parsed.
