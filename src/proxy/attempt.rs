@@ -182,8 +182,10 @@ pub(super) async fn attempt(
                     return Err(Failure::StreamTruncated.into());
                 };
                 let data = sse.data.as_deref().unwrap_or("");
-                remember_blob(app, account, data);
                 let event = Event::parse(data).ok();
+                if let Some(e) = &event {
+                    remember_blob(app, account, e);
+                }
                 if let Some(f) = event.as_ref().and_then(Event::failure) {
                     return Err(f.into());
                 }
@@ -204,9 +206,12 @@ pub(super) async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let data = sse.data.as_deref().unwrap_or("");
-                remember_blob(app, account, data);
-                if collector.push(data)? {
+                // Each event parsed once, for the blob and the collector.
+                let Ok(event) = Event::parse(sse.data.as_deref().unwrap_or("")) else {
+                    continue;
+                };
+                remember_blob(app, account, &event);
+                if collector.push(&event)? {
                     return Ok((headers, Delivery::Collected(collector)));
                 }
             }
@@ -215,8 +220,8 @@ pub(super) async fn attempt(
 }
 
 /// An encrypted blob in an upstream event belongs to the account that sent it.
-pub(crate) fn remember_blob(app: &App, account: &Account, data: &str) {
-    if let Some(blob) = crate::translate::blobs::in_event(data) {
+pub(crate) fn remember_blob(app: &App, account: &Account, event: &Event<'_>) {
+    if let Some(blob) = crate::translate::blobs::in_event(event) {
         app.affinity.produced(&blob, &account.name);
     }
 }

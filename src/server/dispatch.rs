@@ -26,10 +26,10 @@ use serde_json::Value;
 use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
-use super::relay::{Convert, Relay};
+use super::relay::Relay;
 use crate::pool::affinity;
 use crate::proxy::{self, Call, Delivery, Mode};
-use crate::translate::{Collector, Upstream};
+use crate::translate::{Collector, Convert, Upstream};
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.

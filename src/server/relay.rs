@@ -1,6 +1,7 @@
 //! The relay phase, written once for every streaming route: held-back events
-//! first, then the live upstream stream, each event through the route's
-//! converter, the idle timeout, and the ledger told how the stream ended.
+//! first, then the live upstream stream, each event parsed once and handed
+//! to the ledger and the route's converter (`translate::Convert`), the idle
+//! timeout, and the ledger told how the stream ended.
 //!
 //! The body is a `stream::unfold` that hyper pulls: backpressure needs no
 //! task and no channel, and dropping the body (client gone) drops the upstream
@@ -11,100 +12,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{stream, StreamExt};
-use serde_json::json;
 use sse_stream::Sse;
 
 use super::body::{self, Body};
 use super::ledger::Ledger;
-use crate::translate::anthropic::{self, MessagesStream};
-use crate::translate::chat::{self, ChatStream, Step};
-use crate::upstream::events::{Event, Kind, Usage};
-use crate::upstream::sse::{self, EventStream};
+use crate::translate::{Convert, Step};
+use crate::upstream::events::{Event, Relayed};
+use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
-
-/// A route's per-event conversion of the upstream stream.
-pub(super) trait Convert: Send + 'static {
-    /// Appends what the client gets for one upstream event.
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step;
-    /// Appends the frame that tells the client the stream failed.
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut);
-    /// The model and usage the finished stream reported.
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>);
-}
-
-/// Chat Completions: each event becomes zero or more chunk frames.
-impl Convert for ChatStream {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        self.push(sse.data.as_deref().unwrap_or(""), out)
-    }
-
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        chat::error_frame(failure, out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (Some(self.model()), self.usage())
-    }
-}
-
-/// Anthropic Messages: each event becomes zero or more Messages events.
-impl Convert for MessagesStream {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        self.push(sse.data.as_deref().unwrap_or(""), out)
-    }
-
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        anthropic::error_frame(failure, out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (Some(self.model()), self.usage())
-    }
-}
-
-/// Responses: each event is relayed as upstream sent it, parsed once to see
-/// whether the stream ends with it.
-#[derive(Default)]
-pub(super) struct Passthrough {
-    model: Option<String>,
-    usage: Option<Usage>,
-}
-
-impl Convert for Passthrough {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        let data = sse.data.as_deref().unwrap_or("");
-        let event = Event::parse(data).ok();
-        let name = sse
-            .event
-            .as_deref()
-            .or(event.as_ref().map(|e| e.name.as_ref()));
-        out.reserve(data.len() + 48);
-        sse::encode(name, data, out);
-        let Some(event) = event else {
-            return Step::Continue;
-        };
-        if let Some(f) = event.failure() {
-            return Step::Failed(f);
-        }
-        if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {
-            let info = event.response().unwrap_or_default();
-            self.model = info.model;
-            self.usage = info.usage;
-            return Step::Done;
-        }
-        Step::Continue
-    }
-
-    /// A Responses-style `error` event.
-    fn error_frame(&self, f: &Failure, out: &mut BytesMut) {
-        let data = json!({"type": "error", "code": f.client_code(), "message": f.to_string(), "param": null});
-        sse::encode(Some("error"), &data.to_string(), out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (self.model.as_deref(), self.usage.as_ref())
-    }
-}
 
 /// The state of one relayed stream.
 pub(super) struct Relay<C> {
@@ -170,9 +85,18 @@ impl<C: Convert> Relay<C> {
                     Err(f) => return Some(self.fail(f)),
                 },
             };
-            self.ledger.observe(sse.data.as_deref().unwrap_or(""));
+            let data = sse.data.as_deref().unwrap_or("");
+            let event = Event::parse(data).ok();
+            if let Some(e) = &event {
+                self.ledger.observe(e);
+            }
+            let relayed = Relayed {
+                name: sse.event.as_deref(),
+                data,
+                event: event.as_ref(),
+            };
             let mut out = BytesMut::new();
-            match self.conv.convert(sse, &mut out) {
+            match self.conv.convert(relayed, &mut out) {
                 Step::Continue if out.is_empty() => continue,
                 Step::Continue => {}
                 Step::Done => {
@@ -210,12 +134,13 @@ mod tests {
     use super::*;
     use crate::app::App;
     use crate::route::Route;
+    use crate::upstream::events::Usage;
 
     /// A converter with a bug: it panics on the second event.
     struct Buggy(u32);
 
     impl Convert for Buggy {
-        fn convert(&mut self, _: Sse, out: &mut BytesMut) -> Step {
+        fn convert(&mut self, _: Relayed<'_>, out: &mut BytesMut) -> Step {
             self.0 += 1;
             assert!(self.0 < 2, "a bug in a converter");
             out.extend_from_slice(b"data: one\n\n");

@@ -8,9 +8,8 @@ use http::Response;
 use super::body::Body;
 use super::ctx::Ctx;
 use super::dispatch::dispatch_with;
-use super::relay::Passthrough;
 use super::request;
-use crate::translate::responses::{self, normalize};
+use crate::translate::responses::{self, normalize, Passthrough};
 
 pub(super) async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     serve(ctx, bytes, Vec::new()).await

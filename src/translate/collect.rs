@@ -71,10 +71,7 @@ impl Collector {
     }
 
     /// Feeds one event; `Ok(true)` when the stream is complete.
-    pub fn push(&mut self, data: &str) -> Result<bool, Failure> {
-        let Ok(event) = Event::parse(data) else {
-            return Ok(false);
-        };
+    pub fn push(&mut self, event: &Event<'_>) -> Result<bool, Failure> {
         match event.kind() {
             Kind::OutputItemDone => {
                 if let Some(raw) = event.item {
@@ -164,9 +161,18 @@ impl Collector {
 pub(crate) fn collected(events: &[serde_json::Value]) -> Collector {
     let mut c = Collector::default();
     for e in events {
-        let _ = c.push(&e.to_string());
+        let _ = push(&mut c, &e.to_string());
     }
     c
+}
+
+/// Feeds `c` one `data:` payload, parsed as the attempt parses it.
+#[cfg(test)]
+fn push(c: &mut Collector, data: &str) -> Result<bool, Failure> {
+    match Event::parse(data) {
+        Ok(event) => c.push(&event),
+        Err(_) => Ok(false),
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +215,7 @@ mod tests {
     #[test]
     fn a_failed_stream_is_an_error() {
         let mut c = Collector::default();
-        let r = c.push(&json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}).to_string());
+        let r = push(&mut c, &json!({"type": "response.failed", "response": {"error": {"code": "server_is_overloaded", "message": "busy"}}}).to_string());
         assert!(matches!(r, Err(Failure::StreamFailed { .. })));
     }
 
@@ -218,7 +224,7 @@ mod tests {
         let mut c = Collector::with_limit(1000);
         let delta =
             json!({"type": "response.output_text.delta", "delta": "x".repeat(300)}).to_string();
-        let results: Vec<_> = (0..5).map(|_| c.push(&delta)).collect();
+        let results: Vec<_> = (0..5).map(|_| push(&mut c, &delta)).collect();
         assert!(
             results[..3].iter().all(|r| matches!(r, Ok(false))),
             "{results:?}"
@@ -230,9 +236,9 @@ mod tests {
         // Items and the final response count too.
         let mut c = Collector::with_limit(1000);
         let item = json!({"type": "response.output_item.done", "item": {"type": "message", "pad": "y".repeat(600)}});
-        assert!(matches!(c.push(&item.to_string()), Ok(false)));
+        assert!(matches!(push(&mut c, &item.to_string()), Ok(false)));
         let done = json!({"type": "response.completed", "response": {"output": [], "pad": "z".repeat(600)}});
-        assert!(c.push(&done.to_string()).is_err());
+        assert!(push(&mut c, &done.to_string()).is_err());
         assert_eq!(Collector::default().limit, Collector::LIMIT);
     }
 }

@@ -4,24 +4,30 @@
 //! One folder per client dialect, each with its request, stream, answer and
 //! error shapes: `chat` (Chat Completions), `anthropic` (Messages),
 //! `responses` (the backend's own API, relayed as it is). Shared by them:
-//! the stream converter's `Step` (`chat::Step` for now), the `Collector` that gathers a whole stream
-//! for a client that did not stream (`collect`), the one request-body parser
-//! (`parse`), the count limits on a body (`limits`), which backend model a
-//! requested name means (`alias`), and the encrypted blobs a conversation
-//! carries (`blobs`). A dialect imports from the shared modules, never from
-//! another dialect.
+//! - `convert`: the stream converter's trait (`Convert`, `Step`);
+//! - `collect`: the `Collector` that gathers a whole stream for a client
+//!   that did not stream;
+//! - `parse`: the one request-body parser; `limits`: the count limits on a
+//!   body;
+//! - `alias`: which backend model a requested name means;
+//! - `blobs`: the encrypted blobs a conversation carries;
+//! - here: the translated request (`Upstream`), the refusal (`Invalid`).
+//!
+//! A dialect imports from the shared modules, never from another dialect.
 
 pub mod alias;
 pub mod anthropic;
 pub mod blobs;
 pub mod chat;
 pub mod collect;
+pub mod convert;
 pub mod limits;
 mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};
 pub use collect::Collector;
+pub use convert::{Convert, Step};
 
 use serde_json::{Map, Value};
 

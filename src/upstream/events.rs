@@ -2,7 +2,8 @@
 //!
 //! Parsing borrows from the payload and leaves large sub-objects (`item`,
 //! `response`) as raw JSON until someone needs them, so relaying an event costs
-//! one small parse. Unknown event types are `Kind::Other` and pass through.
+//! one small parse, made once: a converter gets the parse with the payload
+//! (`Relayed`). Unknown event types are `Kind::Other` and pass through.
 
 use std::borrow::Cow;
 
@@ -125,6 +126,19 @@ impl<'a> Event<'a> {
             err.message.or_else(|| self.message.clone()),
         ))
     }
+}
+
+/// One upstream event handed to a stream converter: the SSE fields as
+/// upstream sent them (what a passthrough relays, byte for byte) and their
+/// parse, made once for everyone who reads the event.
+#[derive(Debug, Clone, Copy)]
+pub struct Relayed<'a> {
+    /// The SSE `event:` name, when upstream sent one.
+    pub name: Option<&'a str>,
+    /// The `data:` payload as received (empty when there was none).
+    pub data: &'a str,
+    /// The payload's parse; `None` when it is not an event.
+    pub event: Option<&'a Event<'a>>,
 }
 
 /// The fields of an output item the chat translation needs.

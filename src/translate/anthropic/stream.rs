@@ -27,8 +27,9 @@ use wire::{Delta, DeltaFrame, StreamItem};
 use super::answer::{first_stop, message_id, stop_reason, AnthropicUsage};
 use super::error::error_frame;
 use super::Shape;
-use crate::translate::chat::Step;
-use crate::upstream::events::{Event, Kind, Usage};
+use crate::translate::{Convert, Step};
+use crate::upstream::events::{Event, Kind, Relayed, Usage};
+use crate::upstream::Failure;
 
 #[derive(Debug)]
 enum Block {
@@ -151,11 +152,8 @@ impl MessagesStream {
         );
     }
 
-    /// Converts one upstream event (its `data:` JSON).
-    pub fn push(&mut self, data: &str, out: &mut BytesMut) -> Step {
-        let Ok(event) = Event::parse(data) else {
-            return Step::Continue;
-        };
+    /// Converts one upstream event.
+    pub fn push(&mut self, event: &Event<'_>, out: &mut BytesMut) -> Step {
         match event.kind() {
             Kind::Created | Kind::InProgress => {
                 let info = event.response().unwrap_or_default();
@@ -196,7 +194,7 @@ impl MessagesStream {
                 }
             }
             Kind::OutputItemAdded => {
-                if let Some(item) = item_of(&event) {
+                if let Some(item) = item_of(event) {
                     if item.kind == "function_call" && self.stopped.is_none() {
                         self.tool_open(out, &item);
                     }
@@ -215,13 +213,13 @@ impl MessagesStream {
                 }
             }
             Kind::OutputItemDone => {
-                if let Some(item) = item_of(&event) {
+                if let Some(item) = item_of(event) {
                     if self.stopped.is_none() {
                         self.item_done(out, &item);
                     }
                 }
             }
-            Kind::Completed | Kind::Incomplete => return self.finished(out, &event),
+            Kind::Completed | Kind::Incomplete => return self.finished(out, event),
             Kind::Failed | Kind::Error => {
                 if let Some(f) = event.failure() {
                     error_frame(&f, out);
@@ -351,6 +349,25 @@ fn held_back(text: &str, stops: &[String]) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// Each event becomes zero or more Messages events; a payload that is not
+/// an event becomes none.
+impl Convert for MessagesStream {
+    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
+        match relayed.event {
+            Some(event) => self.push(event, out),
+            None => Step::Continue,
+        }
+    }
+
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
+        error_frame(failure, out);
+    }
+
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+        (Some(self.model()), self.usage())
+    }
 }
 
 #[cfg(test)]

@@ -18,4 +18,4 @@ mod wire;
 pub use answer::answer;
 pub use error::error_frame;
 pub use request::{ChatRequest, Message, ReasoningParam, StreamOptions};
-pub use stream::{ChatStream, Step};
+pub use stream::ChatStream;

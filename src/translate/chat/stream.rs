@@ -12,22 +12,13 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::error_frame;
 use super::wire::{incomplete_finish_reason, ChatUsage, Choice, Chunk, Delta};
-use crate::upstream::events::{Event, Kind, Usage};
+use crate::translate::{Convert, Step};
+use crate::upstream::events::{Event, Kind, Relayed, Usage};
 use crate::upstream::{sse, Failure};
 
 mod tools;
 
 use tools::Tools;
-
-/// Where a stream stands after one event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    Continue,
-    /// The stream ended normally (`[DONE]` written).
-    Done,
-    /// Upstream failed mid-stream (an error frame written).
-    Failed(Failure),
-}
 
 /// The conversion state of one streamed chat completion.
 #[derive(Debug)]
@@ -159,23 +150,20 @@ impl ChatStream {
         self.choice(out, delta, None);
     }
 
-    /// Converts one upstream event (its `data:` JSON).
-    pub fn push(&mut self, data: &str, out: &mut BytesMut) -> Step {
-        let Ok(event) = Event::parse(data) else {
-            return Step::Continue;
-        };
+    /// Converts one upstream event.
+    pub fn push(&mut self, event: &Event<'_>, out: &mut BytesMut) -> Step {
         match event.kind() {
-            Kind::Created | Kind::InProgress => self.started(&event),
-            Kind::OutputTextDelta => self.text(out, &event, |d| Delta {
+            Kind::Created | Kind::InProgress => self.started(event),
+            Kind::OutputTextDelta => self.text(out, event, |d| Delta {
                 content: Some(d),
                 ..Delta::default()
             }),
-            Kind::RefusalDelta => self.text(out, &event, |d| Delta {
+            Kind::RefusalDelta => self.text(out, event, |d| Delta {
                 refusal: Some(d),
                 ..Delta::default()
             }),
             Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
-                self.text(out, &event, |d| Delta {
+                self.text(out, event, |d| Delta {
                     reasoning_content: Some(d),
                     ..Delta::default()
                 })
@@ -200,7 +188,7 @@ impl ChatStream {
                 }
                 Step::Continue
             }
-            Kind::Completed | Kind::Incomplete => self.finished(out, &event),
+            Kind::Completed | Kind::Incomplete => self.finished(out, event),
             Kind::Failed | Kind::Error => match event.failure() {
                 Some(failure) => {
                     error_frame(&failure, out);
@@ -285,6 +273,25 @@ impl ChatStream {
             self.frame(out, None, Some(usage));
         }
         out.put_slice(sse::DONE);
+    }
+}
+
+/// Each event becomes zero or more chunk frames; a payload that is not an
+/// event becomes none.
+impl Convert for ChatStream {
+    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
+        match relayed.event {
+            Some(event) => self.push(event, out),
+            None => Step::Continue,
+        }
+    }
+
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
+        error_frame(failure, out);
+    }
+
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+        (Some(self.model()), self.usage())
     }
 }
 

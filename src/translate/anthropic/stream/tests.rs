@@ -5,6 +5,7 @@ use bytes::BytesMut;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::translate::convert::feed;
 use crate::upstream::Failure;
 
 /// Feeds events; returns every frame as (event name, data) and the last step.
@@ -13,7 +14,7 @@ fn run(shape: Shape, events: &[Value]) -> (Vec<(String, Value)>, Step) {
     let mut out = BytesMut::new();
     let mut step = Step::Continue;
     for e in events {
-        step = s.push(&e.to_string(), &mut out);
+        step = feed(&mut s, &e.to_string(), &mut out);
     }
     let text = String::from_utf8(out.to_vec()).unwrap();
     let frames = text

@@ -59,7 +59,8 @@ fn golden_tool_stream_reassembles_to_complete_calls() {
 fn text_delta_becomes_a_content_chunk_after_the_role_chunk() {
     let mut s = ChatStream::new("m", 1, false);
     let mut out = BytesMut::new();
-    let step = s.push(
+    let step = feed(
+        &mut s,
         &json!({"type": "response.output_text.delta", "delta": "hi"}).to_string(),
         &mut out,
     );

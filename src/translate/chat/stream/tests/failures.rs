@@ -177,10 +177,13 @@ fn malformed_event_json_is_ignored() {
         "[1,2]",
         "{\"type\":",
     ] {
-        assert_eq!(s.push(bad, &mut out), Step::Continue, "{bad:?}");
+        assert_eq!(feed(&mut s, bad, &mut out), Step::Continue, "{bad:?}");
     }
     assert!(out.is_empty());
-    assert_eq!(s.push(&text("ok").to_string(), &mut out), Step::Continue);
+    assert_eq!(
+        feed(&mut s, &text("ok").to_string(), &mut out),
+        Step::Continue
+    );
     assert_eq!(concat(&frames(&out), "content"), "ok");
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::translate::convert::feed;
 use serde_json::{json, Value};
 
 const TOOLS_EVENTS: &str =
@@ -46,7 +47,7 @@ fn run(s: &mut ChatStream, events: &[Value]) -> (Vec<Value>, Vec<Step>) {
     let mut out = BytesMut::new();
     let steps = events
         .iter()
-        .map(|e| s.push(&e.to_string(), &mut out))
+        .map(|e| feed(&mut *s, &e.to_string(), &mut out))
         .collect();
     (frames(&out), steps)
 }

@@ -289,8 +289,8 @@ fn completed_finishes_with_stop_then_done() {
 fn the_raw_output_ends_with_the_done_frame() {
     let mut s = ChatStream::new("m", 1, true);
     let mut out = BytesMut::new();
-    s.push(&text("hi").to_string(), &mut out);
-    s.push(&completed().to_string(), &mut out);
+    feed(&mut s, &text("hi").to_string(), &mut out);
+    feed(&mut s, &completed().to_string(), &mut out);
     assert!(
         out.ends_with(b"\n\ndata: [DONE]\n\n"),
         "{:?}",
