@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
-use sse_stream::Sse;
 
 use super::Call;
 use crate::app::{App, Snapshot};
@@ -18,7 +17,7 @@ use crate::auth::store::Credentials;
 use crate::pool::{self, Account, Setback};
 use crate::translate::responses::with_base_instructions;
 use crate::translate::Collector;
-use crate::upstream::events::Event;
+use crate::upstream::events::{Event, Held};
 use crate::upstream::sse::{EventStream, COLLECT_DEADLINE, HOLD_BACK_BYTES};
 use crate::upstream::Failure;
 
@@ -37,9 +36,9 @@ pub(crate) enum Mode {
 }
 
 pub(crate) enum Delivery {
-    /// Event payloads read before the first output, and the rest of the stream.
+    /// Events read (and parsed) before the first output, and the rest of the stream.
     Stream {
-        buffered: VecDeque<Sse>,
+        buffered: VecDeque<Held>,
         events: EventStream,
     },
     Collected(Collector),
@@ -176,25 +175,25 @@ pub(super) async fn attempt(
     match mode {
         Mode::Stream => {
             let mut buffered = VecDeque::new();
-            let mut held = 0;
+            let mut held_bytes = 0;
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let data = sse.data.as_deref().unwrap_or("");
-                let event = Event::parse(data).ok();
-                if let Some(e) = &event {
+                // Parsed here, once: the relay gets the parse with the event.
+                let held = Held::new(sse);
+                if let Some(e) = held.event() {
                     remember_blob(app, account, e);
+                    if let Some(f) = e.failure() {
+                        return Err(f.into());
+                    }
                 }
-                if let Some(f) = event.as_ref().and_then(Event::failure) {
-                    return Err(f.into());
-                }
-                let output = event.is_some_and(|e| e.kind().is_output());
-                held += sse.data.as_ref().map_or(0, String::len);
-                buffered.push_back(sse);
+                let output = held.event().is_some_and(|e| e.kind().is_output());
+                held_bytes += held.bytes();
+                buffered.push_back(held);
                 // Held-back events are bounded: a stream of only unknown
                 // events is relayed once there are many of them, or much.
-                if output || buffered.len() >= HOLD_BACK_LIMIT || held >= HOLD_BACK_BYTES {
+                if output || buffered.len() >= HOLD_BACK_LIMIT || held_bytes >= HOLD_BACK_BYTES {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }

@@ -12,20 +12,20 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{stream, StreamExt};
-use sse_stream::Sse;
 
 use super::body::{self, Body};
 use super::ledger::Ledger;
 use crate::translate::{Convert, Step};
-use crate::upstream::events::{Event, Relayed};
+use crate::upstream::events::{Event, Held, Relayed};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
 
 /// The state of one relayed stream.
 pub(super) struct Relay<C> {
     conv: C,
-    /// Events read before the first output (failover was still possible).
-    buffered: VecDeque<Sse>,
+    /// Events read and parsed before the first output (failover was still
+    /// possible).
+    buffered: VecDeque<Held>,
     events: EventStream,
     idle: Duration,
     ledger: Ledger,
@@ -35,7 +35,7 @@ pub(super) struct Relay<C> {
 impl<C: Convert> Relay<C> {
     pub(super) fn new(
         conv: C,
-        buffered: VecDeque<Sse>,
+        buffered: VecDeque<Held>,
         events: EventStream,
         idle: Duration,
         ledger: Ledger,
@@ -77,26 +77,27 @@ impl<C: Convert> Relay<C> {
             return None;
         }
         loop {
-            let sse = match self.buffered.pop_front() {
-                Some(s) => s,
-                None => match self.events.next(self.idle).await {
-                    Ok(Some(sse)) => sse,
-                    Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
-                    Err(f) => return Some(self.fail(f)),
-                },
-            };
-            let data = sse.data.as_deref().unwrap_or("");
-            let event = Event::parse(data).ok();
-            if let Some(e) = &event {
-                self.ledger.observe(e);
-            }
-            let relayed = Relayed {
-                name: sse.event.as_deref(),
-                data,
-                event: event.as_ref(),
-            };
             let mut out = BytesMut::new();
-            match self.conv.convert(relayed, &mut out) {
+            let step = match self.buffered.pop_front() {
+                // Parsed in the hold-back: handed on with its parse.
+                Some(held) => self.convert(held.relayed(), &mut out),
+                None => {
+                    let sse = match self.events.next(self.idle).await {
+                        Ok(Some(sse)) => sse,
+                        Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
+                        Err(f) => return Some(self.fail(f)),
+                    };
+                    let data = sse.data.as_deref().unwrap_or("");
+                    let event = Event::parse(data).ok();
+                    let relayed = Relayed {
+                        name: sse.event.as_deref(),
+                        data,
+                        event: event.as_ref(),
+                    };
+                    self.convert(relayed, &mut out)
+                }
+            };
+            match step {
                 Step::Continue if out.is_empty() => continue,
                 Step::Continue => {}
                 Step::Done => {
@@ -114,6 +115,15 @@ impl<C: Convert> Relay<C> {
             }
             return Some((out.freeze(), self));
         }
+    }
+
+    /// One event, parsed once: to the ledger (a blob it carries), then
+    /// through the converter.
+    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
+        if let Some(e) = relayed.event {
+            self.ledger.observe(e);
+        }
+        self.conv.convert(relayed, out)
     }
 
     fn fail(mut self, f: Failure) -> (Bytes, Relay<C>) {
@@ -134,7 +144,8 @@ mod tests {
     use super::*;
     use crate::app::App;
     use crate::route::Route;
-    use crate::upstream::events::Usage;
+    use crate::upstream::events::{Kind, Usage};
+    use sse_stream::Sse;
 
     /// A converter with a bug: it panics on the second event.
     struct Buggy(u32);
@@ -188,5 +199,89 @@ mod tests {
             "{scrape}"
         );
         assert!(!scrape.contains("client_disconnected"), "{scrape}");
+    }
+
+    /// What a converter was given: the SSE name, the data, the parse's kind.
+    type Seen = Arc<std::sync::Mutex<Vec<(Option<String>, String, Option<Kind>)>>>;
+
+    /// A converter that writes down what it was given, and relays the data.
+    struct Recording(Seen);
+
+    impl Convert for Recording {
+        fn convert(&mut self, r: Relayed<'_>, out: &mut BytesMut) -> Step {
+            let kind = r.event.map(Event::kind);
+            let seen = (r.name.map(str::to_owned), r.data.to_owned(), kind);
+            self.0.lock().unwrap().push(seen);
+            out.extend_from_slice(r.data.as_bytes());
+            match kind {
+                Some(Kind::Completed) => Step::Done,
+                _ => Step::Continue,
+            }
+        }
+        fn error_frame(&self, _: &Failure, _: &mut BytesMut) {}
+        fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+            (None, None)
+        }
+    }
+
+    #[tokio::test]
+    async fn held_events_reach_the_converter_with_their_parse_before_the_live_ones() {
+        let dir = std::env::temp_dir();
+        let config = crate::config::Config::parse("", &dir.join("none.toml")).unwrap();
+        let app = App::new(config).unwrap();
+        let held = |name: Option<&str>, data: &str| {
+            Held::new(Sse {
+                event: name.map(str::to_owned),
+                data: Some(data.to_owned()),
+                ..Sse::default()
+            })
+        };
+        let buffered = VecDeque::from([
+            held(Some("response.created"), r#"{"type":"response.created"}"#),
+            held(None, "not json"),
+        ]);
+        let live = [
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n",
+            "event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n",
+        ];
+        let bytes = futures_util::stream::iter(
+            live.map(|f| Ok::<_, std::convert::Infallible>(Bytes::from(f))),
+        );
+        let ledger = Ledger::open(
+            Arc::clone(&app),
+            Route::Responses,
+            std::time::Instant::now(),
+            None,
+        );
+        let seen = Seen::default();
+        let relay = Relay::new(
+            Recording(Arc::clone(&seen)),
+            buffered,
+            EventStream::new(bytes),
+            Duration::from_secs(5),
+            ledger,
+        );
+        let body = relay.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            concat!(
+                r#"{"type":"response.created"}"#,
+                "not json",
+                r#"{"type":"response.output_text.delta","delta":"hi"}"#,
+                r#"{"type":"response.completed"}"#,
+            )
+        );
+        let seen = seen.lock().unwrap().clone();
+        let named: Vec<_> = seen.iter().map(|(n, _, k)| (n.as_deref(), *k)).collect();
+        assert_eq!(
+            named,
+            [
+                (Some("response.created"), Some(Kind::Created)),
+                (None, None),
+                (None, Some(Kind::OutputTextDelta)),
+                (Some("response.completed"), Some(Kind::Completed)),
+            ],
+            "held events first, with their parse, then the live ones"
+        );
     }
 }

@@ -42,7 +42,7 @@ pub fn in_event(event: &Event<'_>) -> Option<String> {
     if event.kind() != Kind::OutputItemDone {
         return None;
     }
-    let raw = event.item?.get();
+    let raw = event.item.as_deref()?.get();
     if !raw.contains("encrypted_content") {
         return None;
     }

@@ -74,7 +74,7 @@ impl Collector {
     pub fn push(&mut self, event: &Event<'_>) -> Result<bool, Failure> {
         match event.kind() {
             Kind::OutputItemDone => {
-                if let Some(raw) = event.item {
+                if let Some(raw) = event.item.as_deref() {
                     self.keep(raw.get().len())?;
                     self.items.push(raw.to_owned());
                 }
@@ -92,10 +92,10 @@ impl Collector {
                 }
             }
             Kind::Completed | Kind::Incomplete => {
-                self.keep(event.response.map_or(0, |r| r.get().len()))?;
+                self.keep(event.response.as_deref().map_or(0, |r| r.get().len()))?;
                 self.incomplete = event.kind() == Kind::Incomplete;
                 self.info = event.response().unwrap_or_default();
-                self.response = event.response.map(RawValue::to_owned);
+                self.response = event.response.as_deref().map(RawValue::to_owned);
                 return Ok(true);
             }
             Kind::Failed | Kind::Error => {

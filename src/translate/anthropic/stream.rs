@@ -335,7 +335,10 @@ impl MessagesStream {
 }
 
 fn item_of(event: &Event<'_>) -> Option<StreamItem> {
-    event.item.and_then(|r| serde_json::from_str(r.get()).ok())
+    event
+        .item
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r.get()).ok())
 }
 
 /// How many bytes at the end of `text` could begin a stop sequence.
