@@ -54,6 +54,9 @@ fn assert_invalid(e: &Invalid, param: &str, code: &str) {
     assert!(!e.message.is_empty());
 }
 
+mod assistant;
 mod limits;
 mod messages;
 mod params;
+mod refused;
+mod session;
