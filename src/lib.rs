@@ -11,16 +11,16 @@
 //!   │                                             bounded body (server::request)
 //!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
 //!   │                     → Ctx::admit_model       model length, key's allow-list and rate
-//!   ├─ translate ........ translate::{chat,responses,messages}  → translate::Upstream
+//!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
 //!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
 //!   │                     │                        proxy/affinity.rs) → send (proxy/attempt.rs,
 //!   │                     │                        upstream::Client) → on a retryable failure
 //!   │                     └── pick again            before the first output, the next account
 //!   ├─ relay ............ server::relay::Relay<C> held-back events, then the live stream
-//!   │                     through the route's converter (translate::chat_stream,
-//!   │                     translate::messages_stream, passthrough) — or one JSON answer
-//!   │                     from translate::aggregate
+//!   │                     through the route's converter (translate::chat::ChatStream,
+//!   │                     translate::anthropic::MessagesStream, passthrough) — or one
+//!   │                     JSON answer from translate::Collector (each dialect's answer)
 //!   └─ record ........... server::ledger::Ledger  metrics, tokens against budgets, a
 //!                                                  mid-stream failure's effect on the account
 //! ```
@@ -44,7 +44,8 @@
 //! - `upstream`: the codex-responses client, SSE decoding, typed events,
 //!   classified failures.
 //! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
-//!   translation, stream conversion, aggregation, model aliases, request limits.
+//!   translation, a folder per client dialect (request, stream, answer, error
+//!   shapes); the collector, model aliases, request limits.
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
