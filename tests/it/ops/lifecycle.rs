@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::process::Signal;
 use crate::support::*;
 
 #[tokio::test]
@@ -20,7 +21,7 @@ async fn sigterm_drains_a_stream_then_exits_zero() {
     mock.script("a", Script::Slow(events, Duration::from_millis(150)));
     let stream = gw.post_later("/v1/chat/completions", &chat_stream("gpt-5.4", "x"));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    gw.process().signal("TERM");
+    gw.process().signal(Signal::TERM);
     let (_, _, text) = stream.await.unwrap();
     assert_eq!(
         streamed_content(&text),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::support::process::Signal;
 use crate::support::*;
 
 async fn ask(gw: &Gateway) -> (u16, reqwest::header::HeaderMap, String) {
@@ -170,7 +171,7 @@ async fn sighup_reloads_the_config() {
     // Nothing changed on disk, so only SIGHUP can have made this reload.
     let reloads = |s: &str| metric(s, RELOADS, &[("outcome", "ok")]).unwrap_or(0.0);
     assert_eq!(reloads(&gw.scrape().await), 0.0);
-    gw.process().signal("HUP");
+    gw.process().signal(Signal::HUP);
     gw.scrape_until("the reload SIGHUP asked for", |s| reloads(s) == 1.0)
         .await;
     assert_eq!(ask(&gw).await.0, 200);

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+pub use rustix::process::Signal;
+use rustix::process::{kill_process, Pid};
+
 /// What the binary logs once it listens.
 const LISTENING: &str = "codex-pool listening on http://";
 
@@ -77,13 +80,9 @@ impl Process {
         self.logged_addr(LISTENING).await
     }
 
-    /// Sends `signal` (`TERM`, `HUP`, …).
-    pub fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} {}", self.pid());
+    pub fn signal(&self, signal: Signal) {
+        kill_process(Pid::from_child(&self.child), signal)
+            .unwrap_or_else(|e| panic!("kill {signal:?} {}: {e}", self.pid()));
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -107,7 +106,7 @@ impl Process {
     /// SIGTERM (the graceful end), then SIGKILL after `within`.
     pub async fn stop(&mut self, within: Duration) {
         if self.is_running() {
-            self.signal("TERM");
+            self.signal(Signal::TERM);
         }
         let deadline = Instant::now() + within;
         while self.is_running() && Instant::now() < deadline {
@@ -123,9 +122,7 @@ impl Drop for Process {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return;
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
