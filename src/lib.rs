@@ -95,7 +95,12 @@ pub async fn run(
 ) -> Result<(), app::StartError> {
     let metrics_listener = match config.metrics_listen {
         Some(addr) => match TcpListener::bind(addr).await {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                // Read back by whoever asked for port 0 (the tests do).
+                let bound = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                tracing::info!("metrics listening on http://{bound}");
+                Some(l)
+            }
             Err(e) => {
                 tracing::error!(%addr, error = %e, "cannot bind metrics.listen; serving /metrics on the main listener only");
                 None
