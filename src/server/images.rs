@@ -8,20 +8,17 @@ mod form;
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::join_all;
 use http::Response;
-use sse_stream::Sse;
 
 use super::body::{self, proxied_headers, Body};
 use super::ctx::Ctx;
 use super::dispatch::dispatch;
 use super::error::{ApiError, Code};
-use super::relay::Convert;
 use crate::proxy::{self, Call, Delivery, Mode, Served};
-use crate::translate::chat_stream::Step;
 use crate::translate::images::answer::{self, Made};
-use crate::translate::images::stream::{self, ImageStream};
+use crate::translate::images::stream::ImageStream;
 use crate::translate::images::{ImageRequest, InputImage, Kind};
 use crate::translate::Upstream;
 use crate::upstream::events::Usage;
@@ -255,19 +252,4 @@ fn image_of(s: &Served) -> (Result<Made, Failure>, Option<Usage>) {
         answer::made(c),
         answer::spent(c.info().usage.as_ref(), image_usage),
     )
-}
-
-/// The stream of one image, through the relay.
-impl Convert for ImageStream {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        self.push(sse.data.as_deref().unwrap_or(""), out)
-    }
-
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        stream::error_frame(failure, out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        ImageStream::outcome(self)
-    }
 }

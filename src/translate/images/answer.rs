@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ImageRequest;
-use crate::translate::aggregate::Collector;
+use crate::translate::collect::Collector;
 use crate::upstream::events::{ImageUsage, Usage};
 use crate::upstream::Failure;
 

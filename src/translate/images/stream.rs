@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::answer::{spent, Call, Made};
 use super::{ImageRequest, Kind};
-use crate::translate::chat_stream::Step;
-use crate::upstream::events::{Event, ImageUsage, Kind as EventKind, Usage};
+use crate::translate::convert::{Convert, Step};
+use crate::upstream::events::{Event, ImageUsage, Kind as EventKind, Relayed, Usage};
 use crate::upstream::sse;
 use crate::upstream::Failure;
 
@@ -73,11 +73,9 @@ impl ImageStream {
         }
     }
 
-    /// Appends what the client gets for one upstream event.
-    pub fn push(&mut self, data: &str, out: &mut BytesMut) -> Step {
-        let Ok(event) = Event::parse(data) else {
-            return Step::Continue;
-        };
+    /// Appends what the client gets for one upstream event (`data` parsed
+    /// as `event`).
+    fn step(&mut self, data: &str, event: &Event<'_>, out: &mut BytesMut) -> Step {
         match event.kind() {
             EventKind::Other if event.name == PARTIAL => {
                 if let Ok(p) = serde_json::from_str::<Partial>(data) {
@@ -88,6 +86,7 @@ impl ImageStream {
             EventKind::OutputItemDone => {
                 let Some(call) = event
                     .item
+                    .as_ref()
                     .and_then(|r| serde_json::from_str::<Call>(r.get()).ok())
                     .filter(|c| c.kind == "image_generation_call")
                 else {
@@ -163,10 +162,24 @@ impl ImageStream {
         error_frame(&f, out);
         Step::Failed(f)
     }
+}
+
+/// The stream of one image, through the relay.
+impl Convert for ImageStream {
+    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
+        match relayed.event {
+            Some(event) => self.step(relayed.data, event, out),
+            None => Step::Continue,
+        }
+    }
+
+    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
+        error_frame(failure, out);
+    }
 
     /// The model and usage (model and image tokens together) the finished
     /// stream reported.
-    pub fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
         (self.model.as_deref(), self.usage.as_ref())
     }
 }

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use super::stream::ImageStream;
 use super::*;
-use crate::translate::chat_stream::Step;
+use crate::translate::convert::{feed, Convert, Step};
 
 fn parse(v: Value) -> Result<ImageRequest, Invalid> {
     ImageRequest::from_json(v.to_string().as_bytes())
@@ -152,7 +152,7 @@ fn a_stream_becomes_partial_then_completed_events_with_usage() {
     let mut out = BytesMut::new();
     let mut steps = Vec::new();
     for e in image_events() {
-        steps.push(s.push(&e, &mut out));
+        steps.push(feed(&mut s, &e, &mut out));
     }
     assert!(matches!(steps.last(), Some(Step::Done)));
     let text = String::from_utf8(out.to_vec()).unwrap();
@@ -185,7 +185,7 @@ fn a_stream_without_an_image_fails_with_an_error_event() {
     let mut out = BytesMut::new();
     let done =
         json!({"type": "response.completed", "response": {"id": "r", "output": []}}).to_string();
-    assert!(matches!(s.push(&done, &mut out), Step::Failed(_)));
+    assert!(matches!(feed(&mut s, &done, &mut out), Step::Failed(_)));
     let text = String::from_utf8(out.to_vec()).unwrap();
     assert!(text.starts_with("event: error\n"), "{text}");
     assert!(text.contains("\"error\":{"), "{text}");
