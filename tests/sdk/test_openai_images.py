@@ -1,28 +1,17 @@
-"""The official OpenAI Python SDK's Images API against the real codex-pool binary.
-
-Starts the mock upstream (examples/mock_upstream, recording what it gets) and
-`codex-pool serve`, then generates, edits and streams images exactly as users
-do, and checks what reached upstream: the forced image_generation tool, its
-options, the input image's bytes, the account's token.
-Binaries come from GATEWAY_BIN and MOCK_BIN (default: target/debug).
+"""The official OpenAI Python SDK's Images API against the real codex-pool binary
+(the gateway of conftest.py): generates, edits and streams images exactly as
+users do, and checks what reached upstream (the recording mock): the forced
+image_generation tool, its options, the input image's bytes, the account's
+token.
 """
 
 import base64
 import json
-import os
-import socket
-import subprocess
-import tempfile
-import time
 import urllib.request
 
 import openai
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GATEWAY_BIN = os.environ.get("GATEWAY_BIN", os.path.join(ROOT, "target/debug/codex-pool"))
-MOCK_BIN = os.environ.get("MOCK_BIN", os.path.join(ROOT, "target/debug/examples/mock_upstream"))
-CLIENT_KEY = "sk-sdk-images-key-123"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # A 2x2 PNG (the mock's partial image), as an input image.
 INPUT_PNG = base64.b64decode(
@@ -30,33 +19,8 @@ INPUT_PNG = base64.b64decode(
 )
 
 
-def jwt(payload):
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-    return f"{b64(json.dumps({'alg': 'none'}).encode())}.{b64(json.dumps(payload).encode())}.sig"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except Exception:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 class Upstream:
-    """The recording mock: what reached it, newest last."""
+    """The recording mock: what reached its /responses, oldest first."""
 
     def __init__(self, addr, token):
         self.addr = addr
@@ -72,59 +36,9 @@ class Upstream:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    procs = []
-    tmp = tempfile.TemporaryDirectory()
-    try:
-        mock = subprocess.Popen([MOCK_BIN, "--port", "0", "--record"], stdout=subprocess.PIPE, text=True)
-        procs.append(mock)
-        line = mock.stdout.readline().strip()
-        assert line.startswith("listening on "), line
-        mock_addr = line.removeprefix("listening on ")
-        token = jwt({"exp": int(time.time()) + 3600, "who": "images"})
-        auth = {
-            "auth_mode": "chatgpt",
-            "OPENAI_API_KEY": None,
-            "tokens": {
-                "id_token": jwt({"email": "img@example.com", "https://api.openai.com/auth": {"chatgpt_account_id": "acct-img", "chatgpt_plan_type": "plus"}}),
-                "access_token": token,
-                "refresh_token": "rt-img",
-                "account_id": "acct-img",
-            },
-            "last_refresh": "2026-11-01T00:00:00Z",
-        }
-        auth_path = os.path.join(tmp.name, "img.json")
-        with open(os.open(auth_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-            json.dump(auth, f)
-        port = free_port()
-        config = os.path.join(tmp.name, "config.toml")
-        with open(config, "w") as f:
-            f.write(f"""
-[server]
-listen = "127.0.0.1:{port}"
-[upstream]
-base_url = "http://{mock_addr}/backend-api/codex"
-issuer = "http://{mock_addr}"
-[[accounts]]
-name = "img"
-auth_file = "img.json"
-[[api_keys]]
-name = "artist"
-key = "{CLIENT_KEY}"
-""")
-        gw = subprocess.Popen([GATEWAY_BIN, "serve", "--config", config], stderr=subprocess.DEVNULL)
-        procs.append(gw)
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=CLIENT_KEY, max_retries=0)
-        yield client, Upstream(mock_addr, token)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        tmp.cleanup()
+def stack(gateway):
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.keys["openai"], max_retries=0)
+    return client, Upstream(gateway.mock, gateway.token)
 
 
 def data_url_bytes(url, mime="image/png"):
