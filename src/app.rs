@@ -46,6 +46,8 @@ pub struct App {
     /// `[store]`: the state shared with other replicas; `None` (the default)
     /// keeps everything in this process. Set at start; a reload does not change it.
     pub store: Option<Arc<Shared>>,
+    /// Finished requests on their way to the usage rollups and access log.
+    pub usage: crate::usage::Recorder,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,7 @@ impl App {
             models: ArcSwap::from_pointee(Catalog::builtin()),
             flights: Flights::default(),
             store,
+            usage: crate::usage::Recorder::default(),
         }))
     }
 

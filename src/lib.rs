@@ -48,6 +48,8 @@
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
+//! - `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
+//!   access log, and reading them back; fed by the ledger through a queue.
 //! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
@@ -72,6 +74,7 @@ pub mod store;
 mod sync;
 pub mod translate;
 pub mod upstream;
+pub mod usage;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -124,6 +127,12 @@ pub async fn run_app(
         stop_rx.clone(),
     ));
     tasks.spawn(background::store_loop(Arc::clone(&app), stop_rx.clone()));
+    let usage_db = background::open_usage(&app).await;
+    tasks.spawn(background::usage_loop(
+        Arc::clone(&app),
+        usage_db,
+        stop_rx.clone(),
+    ));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
     }

@@ -66,6 +66,7 @@ pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<B
                 &json!({"decisions": app.activity.recent(limit)}),
             )
         }
+        (&Method::GET, ["admin", "usage"]) => super::usage::admin(app, &query, req.headers()).await,
         (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin").await {
             Ok(later) => body::json(
                 StatusCode::OK,
@@ -132,7 +133,7 @@ pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<B
             }
             body::json(StatusCode::OK, &account_json(&account))
         }
-        (_, ["admin", "accounts" | "reload"])
+        (_, ["admin", "accounts" | "reload" | "usage"])
         | (_, ["admin", "pool", "activity"])
         | (_, ["admin", "accounts", _, _]) => {
             ApiError::method_not_allowed(req.method(), &path).into_response()

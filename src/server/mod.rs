@@ -19,6 +19,7 @@ mod relay;
 pub(crate) mod request;
 mod responses;
 mod router;
+mod usage;
 
 use std::future::Future;
 use std::sync::Arc;

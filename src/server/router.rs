@@ -11,7 +11,8 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, messages, models, native, request, responses, Shared, Surface,
+    admin, chat, guard, health, messages, models, native, request, responses, usage, Shared,
+    Surface,
 };
 use crate::route::Route;
 
@@ -99,6 +100,19 @@ async fn table(
                     Err(e) => e.into_response_as(style, Some(ids.answered())),
                 }
             }
+            _ => not_allowed(),
+        },
+        "/v1/usage" => match method {
+            Method::GET => match authorize(shared, req.headers()) {
+                Ok(Some(key)) => {
+                    usage::own(&shared.app, &key, req.uri().query().unwrap_or("")).await
+                }
+                Ok(None) => {
+                    ApiError::unauthorized("/v1/usage tells a client key its own usage: send one")
+                        .into_response()
+                }
+                Err(e) => e.into_response(),
+            },
             _ => not_allowed(),
         },
         "/healthz" => match method {

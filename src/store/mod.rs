@@ -9,7 +9,8 @@
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
 //! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
 //! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
-//! - `affinity.rs`: which account each conversation is on.
+//! - `affinity.rs`: which account each conversation is on;
+//! - `usage.rs`: the hourly usage rollups, summed over replicas.
 //!
 //! Every call has a short deadline: a store that does not answer is treated
 //! as down (and the caller falls back to what this replica knows), never
@@ -20,6 +21,7 @@ mod crypto;
 pub mod health;
 mod rate;
 pub mod tokens;
+mod usage;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
