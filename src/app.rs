@@ -48,6 +48,8 @@ pub struct App {
     pub store: Option<Arc<Shared>>,
     /// Finished requests on their way to the usage rollups and access log.
     pub usage: crate::usage::Recorder,
+    /// Device-code logins started from the console.
+    pub logins: crate::auth::login::Pending,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,7 @@ impl App {
             flights: Flights::default(),
             store,
             usage: crate::usage::Recorder::default(),
+            logins: Default::default(),
         }))
     }
 

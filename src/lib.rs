@@ -151,6 +151,7 @@ pub async fn run_app(
     }
     server::run(listener, Arc::clone(&app), server::Surface::Api, shutdown).await;
     let _ = stop_tx.send(true);
+    app.logins.abort_all();
     while tasks.join_next().await.is_some() {}
     // A refresh whose request is gone may have spent the old refresh token
     // already: let it write the new one before the runtime is dropped.

@@ -5,6 +5,7 @@
 //! The checks themselves live in `validate`; live reloading (the `ArcSwap`
 //! snapshot) in `crate::app` and `crate::reload`, not here.
 
+pub mod edit;
 mod raw;
 mod validate;
 

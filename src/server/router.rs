@@ -11,8 +11,8 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, messages, models, native, request, responses, usage, Shared,
-    Surface,
+    admin, chat, console, guard, health, messages, models, native, request, responses, usage,
+    Shared, Surface,
 };
 use crate::route::Route;
 
@@ -124,6 +124,7 @@ async fn table(
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,
+        p if console::owns(p) => console::route(shared, req).await,
         p if native::owns(p) => native::route(shared, req, started, ids).await,
         p => ApiError::not_found(p).into_response(),
     }

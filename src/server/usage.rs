@@ -47,6 +47,21 @@ fn window(query: &str, default_since: &str, default_by: &str) -> Result<Window, 
     Ok(Window { since, until, by })
 }
 
+/// The rollup rows of hours in `[since, until)`, of `key` only when given.
+pub(super) async fn read_rows(
+    app: &App,
+    since: i64,
+    until: i64,
+    key: Option<&str>,
+) -> Result<Vec<(Slot, Counts)>, ApiError> {
+    let w = Window {
+        since,
+        until,
+        by: Vec::new(),
+    };
+    rows(app, &w, key).await
+}
+
 /// The rollup rows of `w`, of `key` only when given: the store's, else SQLite's.
 async fn rows(app: &App, w: &Window, key: Option<&str>) -> Result<Vec<(Slot, Counts)>, ApiError> {
     // Whole hours: a row's hour starts at or after `since`'s hour.
@@ -97,7 +112,7 @@ pub(super) async fn admin(app: &Arc<App>, query: &str, headers: &HeaderMap) -> R
         Err(e) => return e.into_response(),
     };
     let groups = query::group(&rows, &w.by);
-    if wants_csv(headers) {
+    if wants_csv(headers) || param(query, "format").as_deref() == Some("csv") {
         let mut r = Response::new(body::full(query::to_csv(&w.by, &groups)));
         let h = r.headers_mut();
         h.insert(
