@@ -367,3 +367,36 @@ async fn two_replicas_add_to_one_total_in_the_store() {
     assert_eq!(rows.iter().map(|r| r.1.requests).sum::<u64>(), 1);
     replicas.remove(0).stop().await;
 }
+
+#[tokio::test]
+async fn the_cli_reads_the_usage_file() {
+    let mock = Mock::start().await;
+    let text = config_text(&mock, &["a"], &keys(""));
+    let dir = tempfile::tempdir().unwrap();
+    write_auth(&dir.path().join("a.json"), "a", &access_token("a", 3600), "rt-a");
+    let gw = Gateway::start_with(&mock, dir, &text).await;
+    assert_eq!(ask(&gw, ALICE, "hi").await, 200);
+    assert_eq!(ask(&gw, BOB, "hi").await, 200);
+    key_row(&gw, "bob", 1).await;
+    let config = gw.config_path.clone();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(binary())
+            .arg("usage")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Beside the running gateway, then without it.
+    let csv = run(&["--by", "key", "--csv"]);
+    assert!(csv.contains("alice,1,0,21,5,9,3,0") && csv.contains("bob,1,0,21,5,9,3,0"), "{csv}");
+    let dir = gw.stop_keeping_dir().await;
+    let table = run(&["--by", "model", "--since", "1d"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("model") && lines[1].starts_with("gpt-5.4"), "{table}");
+    assert!(lines[1].split_whitespace().nth(1) == Some("2"), "{table}");
+    drop(dir);
+}
