@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Shared, StoreError};
+use super::{Error as StoreError, Redis};
 use crate::usage::{Counts, Slot};
 
 /// Between the parts of a field (names hold no control characters).
@@ -36,7 +36,7 @@ fn values(c: &Counts) -> [u64; 6] {
     ]
 }
 
-impl Shared {
+impl Redis {
     /// Adds `rollups` to the hour hashes, kept for `retention`.
     pub async fn add_usage(
         &self,

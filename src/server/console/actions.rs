@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
+use crate::auth::file::AuthFile;
 use crate::auth::login::{self, Destination, LoginOptions, LoginState, Prompt};
-use crate::auth::store::AuthFile;
 use crate::server::body::{self, Body};
 use crate::server::error::{ApiError, Code};
 
