@@ -72,6 +72,8 @@ const fail = (m) => { throw new Error(m); };
     await page.waitForSelector('#usage-table tr[data-usage$="/browser"]', { timeout: 15000 });
     await page.waitForSelector("#usage-chart svg rect");
     await page.screenshot({ path: SHOTS + "/console-usage.png" });
+    const csv = await page.evaluate(async () => (await fetch(document.getElementById("usage-csv").getAttribute("href"))).text());
+    if (!csv.startsWith("day,key,model,requests") || !/\nbrowser|,browser,/.test(csv)) fail("the CSV export: " + csv);
 
     // Activity: the request, filterable by key.
     await page.click('nav button[data-view="activity"]');
