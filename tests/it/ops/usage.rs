@@ -320,3 +320,37 @@ async fn the_cli_reads_the_usage_file() {
     assert_eq!(lines[1].split_whitespace().nth(1), Some("2"), "{table}");
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_killed_gateway_leaves_a_usage_file_that_opens_with_what_was_written() {
+    let mock = Mock::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut gw = team(&mock, data.path()).spawn().await;
+    for _ in 0..5 {
+        assert_eq!(ask(&gw, "alice", "hi").await, 200);
+    }
+    key_row(&gw, "alice", 5).await;
+    // More requests in flight while the process is killed (no shutdown).
+    let later: Vec<_> = (0..3)
+        .map(|_| {
+            let req = client()
+                .post(gw.url("/v1/chat/completions"))
+                .bearer_auth(key_for("alice"))
+                .header("content-type", "application/json")
+                .body(chat("gpt-5.4", "hi").to_string());
+            tokio::spawn(async move { req.send().await.map(|r| r.status()) })
+        })
+        .collect();
+    gw.process().signal(crate::support::process::Signal::KILL);
+    for h in later {
+        let _ = h.await;
+    }
+    let db = codex_pool::usage::db::Db::open(&data.path().join("usage.db")).unwrap();
+    let rows = db.rows(0, i64::MAX, Some("alice")).unwrap();
+    let n: u64 = rows.iter().map(|r| r.1.requests).sum();
+    assert!((5..=8).contains(&n), "{n} requests kept");
+    drop(db);
+    let gw = team(&mock, data.path()).start().await;
+    assert_eq!(ask(&gw, "alice", "hi").await, 200);
+    key_row(&gw, "alice", n + 1).await;
+}
