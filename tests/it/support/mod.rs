@@ -62,15 +62,6 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A client that gives up after `ms` (a client that goes away).
-pub fn impatient(ms: u64) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_millis(ms))
-        .build()
-        .unwrap()
-}
-
 /// A one-message chat completion body.
 pub fn chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}]})
