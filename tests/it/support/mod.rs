@@ -33,7 +33,7 @@ pub mod gateway;
 pub mod login;
 pub mod mock;
 pub mod process;
-pub mod redis;
+pub mod redis_server;
 pub mod scrape;
 
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::support::redis::Redis;
+use crate::support::redis_server::Redis;
 use crate::support::*;
 
 mod alerts;
