@@ -6,6 +6,8 @@
 //! `other`, codes are `&'static str` from the error enums. Account gauges are
 //! refreshed from the live accounts at scrape time.
 
+mod socket;
+
 use std::sync::Arc;
 
 use prometheus::{
@@ -54,6 +56,8 @@ pub struct Metrics {
     affinity: IntCounterVec,
     blobs_stripped: IntCounterVec,
     store_up: IntGaugeVec,
+    /// The Responses WebSocket's metrics.
+    pub socket: socket::Sockets,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -125,6 +129,7 @@ impl Metrics {
         )?;
         registry.register(Box::new(store_up.clone()))?;
         Ok(Metrics {
+            socket: socket::Sockets::new(&registry)?,
             store_up,
             requests: counter(
                 "codex_pool_requests_total",

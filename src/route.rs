@@ -11,6 +11,11 @@ pub enum Route {
     /// `POST /backend-api/codex/responses`: the Codex CLI in its own
     /// ChatGPT-login mode (`server/native/`), served as `Responses` is.
     Codex,
+    /// A turn (`response.create`) on a `GET /v1/responses` WebSocket
+    /// (`server/ws/`).
+    ResponsesWs,
+    /// A turn on the Codex CLI's `GET /backend-api/codex/responses` WebSocket.
+    CodexWs,
     /// `POST /v1/messages` (Anthropic Messages).
     Messages,
     /// `POST /v1/messages/count_tokens` (answered locally).
@@ -18,10 +23,12 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 7] = [
         Route::Chat,
         Route::Responses,
         Route::Codex,
+        Route::ResponsesWs,
+        Route::CodexWs,
         Route::Messages,
         Route::CountTokens,
     ];
@@ -32,6 +39,8 @@ impl Route {
             Route::Chat => "chat",
             Route::Responses => "responses",
             Route::Codex => "codex",
+            Route::ResponsesWs => "responses_ws",
+            Route::CodexWs => "codex_ws",
             Route::Messages => "messages",
             Route::CountTokens => "count_tokens",
         }

@@ -46,7 +46,9 @@ pub(super) struct Ctx {
 /// The error envelope of a route's clients.
 pub(super) fn style_of(route: Route) -> Style {
     match route {
-        Route::Chat | Route::Responses | Route::Codex => Style::OpenAi,
+        Route::Chat | Route::Responses | Route::Codex | Route::ResponsesWs | Route::CodexWs => {
+            Style::OpenAi
+        }
         Route::Messages | Route::CountTokens => Style::Anthropic,
     }
 }

@@ -11,7 +11,7 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, messages, models, native, request, responses, Shared, Surface,
+    admin, chat, guard, health, messages, models, native, request, responses, ws, Shared, Surface,
 };
 use crate::route::Route;
 
@@ -65,6 +65,9 @@ async fn table(
                 Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
                 Err(resp) => resp,
             },
+            Method::GET if ws::is_upgrade(req.headers()) => {
+                ws::upgrade(shared, req, Route::ResponsesWs, Vec::new(), ids)
+            }
             _ => not_allowed(),
         },
         "/v1/messages" => match method {

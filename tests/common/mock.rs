@@ -11,6 +11,8 @@
 
 #[path = "conversation.rs"]
 pub mod conversation;
+#[path = "mock_ws.rs"]
+pub mod ws;
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -29,7 +31,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// One request as the mock saw it.
 #[derive(Debug, Clone)]
@@ -99,6 +101,8 @@ struct State {
 pub struct Mock {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    /// The Responses WebSocket's state (`mock_ws.rs`).
+    pub ws: Arc<Mutex<ws::WsState>>,
 }
 
 impl Mock {
@@ -118,24 +122,33 @@ impl Mock {
             ..State::default()
         }));
         let st = Arc::clone(&state);
+        let wss: Arc<Mutex<ws::WsState>> = Arc::default();
+        let ws_state = Arc::clone(&wss);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let st = Arc::clone(&st);
+                let wss = Arc::clone(&wss);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let st = Arc::clone(&st);
-                        async move { Ok::<_, Infallible>(handle(st, req).await) }
+                        let wss = Arc::clone(&wss);
+                        async move { Ok::<_, Infallible>(route(st, wss, req).await) }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
                         .await;
                 });
             }
         });
-        Mock { addr, state }
+        Mock {
+            addr,
+            state,
+            ws: ws_state,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -243,9 +256,69 @@ impl Mock {
     pub fn clear(&self) {
         self.state.lock().expect("mock state").seen.clear();
     }
+
+    /// Every frame clients sent on upstream WebSockets, oldest first.
+    pub fn ws_frames(&self) -> Vec<ws::Frame> {
+        self.ws.lock().expect("mock ws").frames.clone()
+    }
+
+    /// Answer WebSocket upgrades with 426 (an upstream without WebSocket).
+    pub fn ws_refuse(&self, refuse: bool) {
+        self.ws.lock().expect("mock ws").refuse = refuse;
+    }
+
+    /// The next WebSocket turn of `account` gets this answer.
+    pub fn ws_script(&self, account: &str, script: Script) {
+        let mut s = self.ws.lock().expect("mock ws");
+        s.scripts
+            .entry(account.to_string())
+            .or_default()
+            .push_back(script);
+    }
+
+    /// Upstream WebSockets open now, and opened in all.
+    pub fn ws_sockets(&self) -> (usize, usize) {
+        let s = self.ws.lock().expect("mock ws");
+        (s.open_now, s.opened)
+    }
 }
 
-fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
+/// WebSocket upgrades go to `mock_ws.rs`; everything else to `handle`.
+async fn route(
+    st: Arc<Mutex<State>>,
+    wss: Arc<Mutex<ws::WsState>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    if req.method() == hyper::Method::GET
+        && req.uri().path().ends_with("/responses")
+        && ws::is_upgrade(&req)
+    {
+        let auth_ok = {
+            let s = st.lock().expect("mock state");
+            let bearer = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            s.valid_tokens.is_empty() || s.valid_tokens.iter().any(|t| t == bearer)
+        };
+        return ws::upgrade(wss, req, auth_ok);
+    }
+    if req.uri().path() == "/mock/ws" {
+        let frames: Vec<Value> = wss
+            .lock()
+            .expect("mock ws")
+            .frames
+            .iter()
+            .map(|f| json!({"socket": f.socket, "account": f.account, "headers": f.headers, "body": f.body}))
+            .collect();
+        return full(200, Value::Array(frames).to_string(), "application/json");
+    }
+    handle(st, req).await
+}
+
+pub(crate) fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
     let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
     r.headers_mut()
@@ -273,7 +346,7 @@ fn model_prompt(slug: &str) -> String {
 }
 
 /// The backend's request rules (docs/upstream.md §3).
-fn check_rules(body: &Value) -> Option<String> {
+pub(crate) fn check_rules(body: &Value) -> Option<String> {
     if body.get("store") != Some(&Value::Bool(false)) {
         return Some("Store must be set to false".into());
     }
