@@ -7,85 +7,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod ws_support;
 
 use std::time::Duration;
 
-use common::{mock, Gateway, Mock, Script};
+use common::{mock, Gateway, Mock};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-type Ws = WebSocketStream<TcpStream>;
-
-async fn connect(
-    gw: &Gateway,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Result<(Ws, http::Response<Option<Vec<u8>>>), tokio_tungstenite::tungstenite::Error> {
-    let mut req = format!("ws://{}{path}", gw.addr).into_client_request()?;
-    for (k, v) in headers {
-        req.headers_mut().insert(
-            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    let tcp = TcpStream::connect(gw.addr).await.unwrap();
-    tokio_tungstenite::client_async(req, tcp).await
-}
-
-async fn open(gw: &Gateway, path: &str) -> Ws {
-    connect(gw, path, &[]).await.unwrap().0
-}
-
-/// Sends a turn and reads events up to its terminal one.
-async fn turn(ws: &mut Ws, frame: Value) -> Vec<Value> {
-    ws.send(Message::text(frame.to_string())).await.unwrap();
-    read_turn(ws).await
-}
-
-async fn read_turn(ws: &mut Ws) -> Vec<Value> {
-    let mut got = Vec::new();
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("the socket open")
-            .expect("a frame");
-        let Message::Text(t) = msg else { continue };
-        let v: Value = serde_json::from_str(t.as_str()).unwrap();
-        let end = matches!(
-            v["type"].as_str(),
-            Some("response.completed" | "response.failed" | "response.incomplete" | "error")
-        );
-        got.push(v);
-        if end {
-            return got;
-        }
-    }
-}
-
-fn create(input: Value) -> Value {
-    json!({"type": "response.create", "model": "gpt-5.4", "input": input, "tools": [], "store": false})
-}
-
-fn user(text: &str) -> Value {
-    json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}])
-}
-
-fn last(events: &[Value]) -> &Value {
-    events.last().unwrap()
-}
-
-fn usage_limit() -> Script {
-    Script::Status(
-        429,
-        json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "resets_at": common::now() + 3600}}).to_string(),
-        vec![],
-    )
-}
+use ws_support::*;
 
 #[tokio::test]
 async fn turns_on_one_socket_reach_upstream_on_one_socket_with_the_accounts_token() {

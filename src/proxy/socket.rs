@@ -135,7 +135,7 @@ pub(crate) async fn start(
             close(app, pinned.take()).await;
         }
         let began = Instant::now();
-        let tried = try_account(app, snap, call, account, pinned).await;
+        let tried = try_account(app, snap, call, account, pinned, continuation).await;
         let took = began.elapsed();
         upstream_wait += took;
         let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
@@ -202,6 +202,7 @@ async fn try_account(
     call: &Call,
     account: &Arc<Account>,
     pinned: &mut Option<Pinned>,
+    continuation: bool,
 ) -> Result<Started, Tried> {
     let here = pinned
         .as_ref()
@@ -213,15 +214,27 @@ async fn try_account(
             socket: Some(socket),
         });
     }
+    let frame = String::from_utf8_lossy(&frame_for(app, call, account)).into_owned();
     let Some(socket) = pinned.as_mut().and_then(|p| p.socket.as_mut()) else {
         return Err(Tried::Failed(Failure::StreamTruncated));
     };
-    let frame = frame_for(app, call, account);
-    socket
-        .send(String::from_utf8_lossy(&frame).into_owned())
-        .await
-        .map_err(Tried::Failed)?;
-    hold_back(app, snap, account, socket).await
+    socket.send(frame.clone()).await.map_err(Tried::Failed)?;
+    let held = hold_back(app, snap, account, socket).await?;
+    if !(held.ended && is_age_limit(&held.held) && !continuation) {
+        return Ok(held);
+    }
+    // The backend's socket-age limit on a full request: the same account on
+    // a fresh socket (a continuation gets the error, as the backend sent it).
+    tracing::debug!(account = %account.name, "upstream socket reached its age limit; reopening");
+    if let Some(p) = pinned.as_mut() {
+        p.drop_socket(app).await;
+        let mut fresh = open(app, snap, call, account).await?;
+        fresh.send(frame).await.map_err(Tried::Failed)?;
+        let held = hold_back(app, snap, account, &mut fresh).await;
+        p.socket = Some(fresh);
+        return held;
+    }
+    Ok(held)
 }
 
 /// A new upstream socket for `account`.
@@ -294,6 +307,12 @@ async fn hold_back(
             return Ok(started(account, held, ended));
         }
     }
+}
+
+/// The backend closes a socket after 60 minutes with this error event.
+fn is_age_limit(held: &[String]) -> bool {
+    held.last()
+        .is_some_and(|t| t.contains("\"websocket_connection_limit_reached\""))
 }
 
 fn started(account: &Arc<Account>, held: Vec<String>, ended: bool) -> Started {

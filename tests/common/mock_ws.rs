@@ -99,7 +99,10 @@ pub fn upgrade(
     let on = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(up) = on.await else { return };
-        let stream = WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, None).await;
+        let mut cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+        cfg.read_buffer_size = 4096;
+        let stream =
+            WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await;
         serve(ws, stream, headers).await;
     });
     let mut r = super::full(101, "", "text/plain");
@@ -169,7 +172,7 @@ async fn serve(
             break;
         }
         turn += 1;
-        let events = answer(&ws, &account, &body, &mut known, id, turn);
+        let (events, die) = answer(&ws, &account, &body, &mut known, id, turn);
         let delay = ws.lock().unwrap().delay;
         let mut broke = false;
         for e in events {
@@ -181,7 +184,7 @@ async fn serve(
                 break;
             }
         }
-        if broke {
+        if broke || die {
             break;
         }
     }
@@ -192,8 +195,27 @@ pub fn error_event(status: u16, kind: &str, code: &str, message: &str) -> Value 
     json!({"type": "error", "status": status, "error": {"type": kind, "code": code, "message": message, "param": null}, "headers": {}})
 }
 
-/// The events for one `response.create`.
+/// The events for one `response.create`, and whether the socket dies after
+/// them (`Script::Stall`: an upstream that goes away mid-turn).
 fn answer(
+    ws: &Arc<Mutex<WsState>>,
+    account: &str,
+    body: &Value,
+    known: &mut HashSet<String>,
+    socket: usize,
+    turn: usize,
+) -> (Vec<Value>, bool) {
+    let die = ws
+        .lock()
+        .unwrap()
+        .scripts
+        .get(account)
+        .and_then(|q| q.front())
+        .is_some_and(|s| matches!(s, Script::Stall(_)));
+    (events_for(ws, account, body, known, socket, turn), die)
+}
+
+fn events_for(
     ws: &Arc<Mutex<WsState>>,
     account: &str,
     body: &Value,
