@@ -315,7 +315,7 @@ async fn route(
             .collect();
         return full(200, Value::Array(frames).to_string(), "application/json");
     }
-    handle(st, req).await
+    handle(st, wss, req).await
 }
 
 pub(crate) fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
@@ -566,7 +566,11 @@ fn stream_response(
     r
 }
 
-async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(
+    st: Arc<Mutex<State>>,
+    wss: Arc<Mutex<ws::WsState>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let headers: HashMap<String, String> = req
@@ -627,6 +631,7 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         }
         ("POST", "/mock/clear") => {
             st.lock().expect("mock state").seen.clear();
+            wss.lock().expect("mock ws").frames.clear();
             full(200, "{}", "application/json")
         }
         ("POST", p) if p.ends_with("/responses") => {
