@@ -7,6 +7,18 @@ use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::route::Route;
 
+/// `upstream::Failure::kind` of the failures that move a turn.
+const FAILOVER_REASONS: [&str; 8] = [
+    "usage_limited",
+    "rate_limited",
+    "auth_failed",
+    "cloudflare_blocked",
+    "server_error",
+    "timeout",
+    "connect_error",
+    "stream_failed",
+];
+
 pub struct Sockets {
     open: IntGaugeVec,
     turns: IntCounterVec,
@@ -38,7 +50,7 @@ impl Sockets {
             "Continuations answered previous_response_not_found because their account could not serve them (the client resends the whole input).",
         )?;
         registry.register(Box::new(not_found.clone()))?;
-        Ok(Sockets {
+        let sockets = Sockets {
             open,
             turns: counter(
                 "codex_pool_websocket_turns_total",
@@ -56,7 +68,25 @@ impl Sockets {
                 "Client WebSockets served over HTTP upstream, by why (refused: upstream refused the upgrade; never: upstream.websocket; proxy: a proxy applies).",
                 &["reason"],
             )?,
-        })
+        };
+        sockets.zero();
+        Ok(sockets)
+    }
+
+    /// Every bounded series at 0, so dashboards and alerts find them before
+    /// the first socket.
+    fn zero(&self) {
+        for route in [Route::ResponsesWs, Route::CodexWs] {
+            for kind in ["full", "continuation"] {
+                self.turns.with_label_values(&[route.as_str(), kind]);
+            }
+        }
+        for reason in ["refused", "never"] {
+            self.http_fallbacks.with_label_values(&[reason]);
+        }
+        for reason in FAILOVER_REASONS {
+            self.failovers.with_label_values(&[reason]);
+        }
     }
 
     /// A socket opened (`+1`) or closed (`-1`) on `side`.
