@@ -66,9 +66,10 @@ impl Client {
         forward: &[(HeaderName, HeaderValue)],
         timeout: Duration,
     ) -> Result<Socket, ConnectError> {
-        let url = self.websocket_url().ok_or_else(|| Failure::Connect {
-            message: "upstream.base_url has no WebSocket form".into(),
-        })?;
+        // Through a proxy, or no WebSocket form: as if upstream refused.
+        let url = self
+            .websocket_url()
+            .ok_or(ConnectError::Refused(StatusCode::UPGRADE_REQUIRED))?;
         let mut request = url
             .as_str()
             .into_client_request()
