@@ -37,6 +37,7 @@ pub async fn connect_to(
     req: http::Request<()>,
 ) -> Result<(Ws, http::Response<Option<Vec<u8>>>), tokio_tungstenite::tungstenite::Error> {
     let tcp = TcpStream::connect(addr).await.unwrap();
+    let _ = tcp.set_nodelay(true);
     let mut cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     cfg.read_buffer_size = 4096;
     tokio_tungstenite::client_async_with_config(req, tcp, Some(cfg)).await
