@@ -211,3 +211,76 @@ async fn a_thousand_idle_sockets_stay_open_and_their_memory_is_reported() {
     drop(sockets);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_disabled_account_moves_the_socket_at_its_next_turn() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b"], "[admin]\ntoken = \"admin-secret\"\n").await;
+    let mut ws = open(&gw, "/v1/responses").await;
+    let first = turn(&mut ws, create(user("hi"))).await;
+    let id = last(&first)["response"]["id"].as_str().unwrap().to_string();
+    let r = gw
+        .client()
+        .post(gw.url("/admin/accounts/a/disable"))
+        .header("authorization", "Bearer admin-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Its continuation cannot follow it; the full resend goes to b.
+    let mut next = create(user("more"));
+    next["previous_response_id"] = json!(id);
+    let refused = turn(&mut ws, next).await;
+    assert_eq!(
+        last(&refused)["error"]["code"],
+        "previous_response_not_found"
+    );
+    let served = turn(&mut ws, create(json!([user("hi")[0], user("more")[0]]))).await;
+    assert_eq!(last(&served)["type"], "response.completed");
+    let accounts: Vec<String> = mock.ws_frames().iter().map(|f| f.account.clone()).collect();
+    assert_eq!(
+        accounts,
+        ["a", "b"],
+        "nothing reached a after it was disabled"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_config_reload_applies_from_the_next_turn_on_an_open_socket() {
+    let mock = Mock::start().await;
+    let keys = "[admin]\ntoken = \"admin-secret\"\n[[api_keys]]\nname = \"team\"\nkey = \"sk-team-0123456789abcdef\"\n";
+    let gw = Gateway::start(&mock, &["a"], keys).await;
+    let key = [("x-api-key", "sk-team-0123456789abcdef")];
+    let (mut ws, _) = connect(&gw, "/v1/responses", &key).await.unwrap();
+    assert_eq!(
+        last(&turn(&mut ws, create(user("hi"))).await)["type"],
+        "response.completed"
+    );
+    let limited = format!("{keys}models = [\"gpt-5.4-mini\"]\n");
+    std::fs::write(
+        &gw.config_path,
+        common::config_text(&mock, &["a"], &limited),
+    )
+    .unwrap();
+    let r = gw
+        .client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", "Bearer admin-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let refused = turn(&mut ws, create(user("again"))).await;
+    assert_eq!(
+        last(&refused)["error"]["code"],
+        "model_not_allowed",
+        "{refused:?}"
+    );
+    assert_eq!(
+        mock.ws_frames().len(),
+        1,
+        "the refused turn never went upstream"
+    );
+    gw.stop().await;
+}

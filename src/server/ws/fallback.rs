@@ -70,6 +70,13 @@ impl Transcript {
         };
         body.remove("type");
         body.remove("previous_response_id");
+        // A turn-state token is a header on HTTP, and valid on one account only.
+        if let Some(meta) = body
+            .get_mut("client_metadata")
+            .and_then(Value::as_object_mut)
+        {
+            meta.remove(crate::proxy::TURN_STATE);
+        }
         let new_items = match body.remove("input") {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),

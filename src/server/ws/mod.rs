@@ -112,10 +112,9 @@ pub(super) fn upgrade(
         return r;
     }
     let snap = shared.app.snapshot();
-    let key_of = match keys::authenticate(&snap.keys, request::client_key(headers)) {
-        Ok(k) => k,
-        Err(r) => return refuse(ApiError::from(&r)),
-    };
+    if let Err(r) = keys::authenticate(&snap.keys, request::client_key(headers)) {
+        return refuse(ApiError::from(&r));
+    }
     if *shared.sockets.stop.borrow() {
         return refuse(ApiError::overloaded(
             "WebSockets (the gateway is shutting down)",
@@ -129,7 +128,6 @@ pub(super) fn upgrade(
     let session = session::Session::new(
         Arc::clone(shared),
         route,
-        key_of,
         req.headers().clone(),
         forward,
         permit,

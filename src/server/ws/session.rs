@@ -22,7 +22,6 @@ use tokio_tungstenite::WebSocketStream;
 use super::super::error::{ApiError, Code};
 use super::super::Shared;
 use super::{event, fallback};
-use crate::keys::ClientKey;
 use crate::proxy::socket::{self, Pinned};
 use crate::route::Route;
 
@@ -47,8 +46,8 @@ pub(super) enum End {
 pub(super) struct Session {
     pub(super) shared: Arc<Shared>,
     pub(super) route: Route,
-    pub(super) key: Option<Arc<ClientKey>>,
-    /// The upgrade request's headers (session hint, request ids).
+    /// The upgrade request's headers (the client key, checked again at each
+    /// turn against the current config; the session hint; request ids).
     pub(super) headers: HeaderMap,
     /// Client headers sent upstream (the native route's identity headers).
     pub(super) forward: Vec<(HeaderName, HeaderValue)>,
@@ -62,7 +61,6 @@ impl Session {
     pub(super) fn new(
         shared: Arc<Shared>,
         route: Route,
-        key: Option<Arc<ClientKey>>,
         headers: HeaderMap,
         forward: Vec<(HeaderName, HeaderValue)>,
         permit: OwnedSemaphorePermit,
@@ -70,7 +68,6 @@ impl Session {
         Session {
             shared,
             route,
-            key,
             headers,
             forward,
             upstream: None,

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::super::ctx::Ctx;
+use super::super::ctx::{Ctx, MAX_MODEL_BYTES};
 use super::super::error::{ApiError, Style};
 use super::super::ledger::Ledger;
 use super::super::request::{self, RequestId};
@@ -49,16 +49,22 @@ impl Session {
         let app = Arc::clone(&self.shared.app);
         let permit = Arc::clone(&self.shared.inflight).try_acquire_owned().ok();
         let busy = permit.is_none();
+        let snap = app.snapshot();
+        // The key as the current config has it: a reload applies from this turn.
+        let key = crate::keys::authenticate(&snap.keys, request::client_key(&self.headers));
         let mut ctx = Ctx {
             request_id: ids.answered().to_string(),
             gateway_request_id: ids.id.clone(),
-            snap: app.snapshot(),
-            key: self.key.clone(),
+            snap,
+            key: key.as_ref().ok().cloned().flatten(),
             headers: self.headers.clone(),
             ledger: Ledger::open(Arc::clone(&app), self.route, started, permit),
             body_permit: None,
             style: Style::OpenAi,
         };
+        if let Err(r) = &key {
+            return refuse(client, ctx, &ApiError::from(r), &self.shared).await;
+        }
         let prepared = match self.prepare(&mut ctx, obj, busy).await {
             Ok(p) => p,
             Err(e) => return refuse(client, ctx, &e, &self.shared).await,
@@ -136,7 +142,14 @@ impl Session {
         let hint = request::session_hint(&ctx.headers).map(str::to_owned);
         let mut up = normalize(&bytes, hint.as_deref(), ctx.session_seed())?;
         let resolved = ctx.resolve_model(&up.model);
-        ctx.admit_model(&resolved.model).await?;
+        match (&ctx.key, prewarm) {
+            // A prewarm spends no rate; the allow-list and the length still hold.
+            (Some(k), true) if resolved.model.len() <= MAX_MODEL_BYTES => {
+                k.admit_listed(&resolved.model)
+                    .map_err(|r| ApiError::from(&r))?;
+            }
+            _ => ctx.admit_model(&resolved.model).await?,
+        }
         resolved.apply(&mut up);
         let Value::Object(mut body) = up.body else {
             return Err(ApiError::internal("normalized body is not an object"));
@@ -203,7 +216,6 @@ impl Session {
         prepared: &Prepared,
         started: Started,
     ) -> Result<(), End> {
-        let app = Arc::clone(&self.shared.app);
         let digest = proxy::body_digest(&prepared.call.body);
         ctx.ledger.served(
             Arc::clone(&started.account),
@@ -235,7 +247,6 @@ impl Session {
             Some(Ending::Failed(f)) => ctx.ledger.fail(&f),
             None => ctx.ledger.end(200, "ok"),
         }
-        drop(app);
         Ok(())
     }
 
