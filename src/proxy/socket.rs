@@ -328,7 +328,9 @@ fn started(account: &Arc<Account>, held: Vec<String>, ended: bool) -> Started {
 /// What an upstream frame teaches the gateway: an encrypted blob's owner, a
 /// turn-state token's minter (`response.metadata`).
 pub(crate) fn observe(app: &App, account: &Account, text: &str) {
-    attempt::remember_blob(app, account, text);
+    if let Ok(event) = Event::parse(text) {
+        attempt::remember_blob(app, account, &event);
+    }
     if !text.contains("response.metadata") {
         return;
     }

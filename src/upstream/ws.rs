@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::{is_credential, Client, Failure};
-use crate::auth::store::Credentials;
+use crate::auth::file::Credentials;
 
 /// The beta header that selects the Responses WebSocket protocol.
 pub const BETA: (&str, &str) = ("openai-beta", "responses_websockets=2026-02-06");

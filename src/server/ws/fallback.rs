@@ -121,7 +121,10 @@ impl Transcript {
         };
         Ok(Started {
             account: served.account,
-            held: buffered.into_iter().filter_map(|s| s.data).collect(),
+            held: buffered
+                .iter()
+                .map(|h| h.relayed().data.to_owned())
+                .collect(),
             ended: false,
             upstream_wait: served.upstream_wait,
             rest: Some(events),
