@@ -25,6 +25,7 @@ LISTENING = re.compile(r"codex-pool listening on http://([0-9.]+:[0-9]+)")
 class Gateway:
     url: str  # http://127.0.0.1:PORT
     keys: dict  # client key by SDK: "openai", "anthropic"
+    mock: str = ""  # the mock upstream's HOST:PORT (what reached it: /mock/seen, /mock/ws)
 
 
 def wait_for(what, check, log_path, proc, timeout=20):
@@ -94,7 +95,7 @@ auth_file = "sdk.json"
         addr = wait_for("the gateway's address in its log", lambda: logged_address(log_path), log_path, gw)
         url = f"http://{addr}"
         wait_for(f"{url}/healthz", lambda: healthy(url), log_path, gw)
-        yield Gateway(url=url, keys=keys)
+        yield Gateway(url=url, keys=keys, mock=mock_addr)
     finally:
         for p in reversed(procs):
             p.terminate()
