@@ -11,11 +11,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{affinity, attempt, Call, ServeError, TURN_STATE};
+mod frames;
+
+pub(crate) use frames::{failure_of, observe};
+use frames::{frame_for, is_age_limit};
+
+use super::{affinity, attempt, Call, ServeError};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::Account;
@@ -166,7 +169,15 @@ pub(crate) async fn start(
                 let kind = failure.kind();
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                claimed.failed(failure.setback().as_ref(), backoff.0, backoff.1);
+                // As on HTTP: an account's own failure cools it at once; one
+                // that may be upstream's counts toward outlier detection.
+                match failure.setback() {
+                    Some(sb) if !failure.blames_account() => {
+                        let digest = super::body_digest(&call.body);
+                        claimed.failed_suspect(&sb, digest, pool_cfg.outlier_failures, backoff);
+                    }
+                    sb => claimed.failed(sb.as_ref(), backoff.0, backoff.1),
+                }
                 decision
                     .attempts
                     .push(attempt_row(account, kind, None, millis));
@@ -248,11 +259,19 @@ async fn open(
         .await
         .map_err(|e| Tried::Failed(e.failure))?;
     let timeout = snap.config.upstream.first_byte_timeout;
-    match snap
-        .upstream
+    let client = &snap.upstream;
+    let mut opened = client
         .websocket(&creds, &call.session_id, &call.forward, timeout)
-        .await
-    {
+        .await;
+    // A 401 may be an access token upstream stopped taking: refresh, once.
+    if let Err(ConnectError::Failed(Failure::Unauthorized { status: 401, .. })) = &opened {
+        if let Ok(fresh) = app.refresh_login(account, &creds).await {
+            opened = client
+                .websocket(&fresh, &call.session_id, &call.forward, timeout)
+                .await;
+        }
+    }
+    match opened {
         Ok(socket) => {
             app.metrics.socket.open("upstream", 1);
             Ok(socket)
@@ -309,12 +328,6 @@ async fn hold_back(
     }
 }
 
-/// The backend closes a socket after 60 minutes with this error event.
-fn is_age_limit(held: &[String]) -> bool {
-    held.last()
-        .is_some_and(|t| t.contains("\"websocket_connection_limit_reached\""))
-}
-
 fn started(account: &Arc<Account>, held: Vec<String>, ended: bool) -> Started {
     Started {
         account: Arc::clone(account),
@@ -323,73 +336,6 @@ fn started(account: &Arc<Account>, held: Vec<String>, ended: bool) -> Started {
         upstream_wait: Duration::ZERO,
         rest: None,
     }
-}
-
-/// What an upstream frame teaches the gateway: an encrypted blob's owner, a
-/// turn-state token's minter (`response.metadata`).
-pub(crate) fn observe(app: &App, account: &Account, text: &str) {
-    if let Ok(event) = Event::parse(text) {
-        attempt::remember_blob(app, account, &event);
-    }
-    if !text.contains("response.metadata") {
-        return;
-    }
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return;
-    };
-    if v["type"] == "response.metadata" {
-        if let Some(t) = v["headers"][TURN_STATE].as_str() {
-            app.affinity.minted(t.as_bytes(), &account.name);
-        }
-    }
-}
-
-/// The failure an upstream frame reports: a WebSocket `error` event (an HTTP
-/// answer's status and body in one frame) or a `response.failed`.
-pub(crate) fn failure_of(text: &str, event: Option<&Event<'_>>) -> Option<Failure> {
-    let event = event?;
-    if event.kind() == Kind::Error {
-        let v: Value = serde_json::from_str(text).ok()?;
-        if let Some(status) = v["status"].as_u64().and_then(|s| u16::try_from(s).ok()) {
-            let status = http::StatusCode::from_u16(status).ok()?;
-            let body = serde_json::json!({"error": v["error"]}).to_string();
-            let mut headers = http::HeaderMap::new();
-            if let Some(h) = v["headers"].as_object() {
-                for (k, val) in h {
-                    let (Ok(k), Some(Ok(val))) = (
-                        http::HeaderName::from_bytes(k.as_bytes()),
-                        val.as_str().map(http::HeaderValue::from_str),
-                    ) else {
-                        continue;
-                    };
-                    headers.insert(k, val);
-                }
-            }
-            return Some(Failure::from_response(status, &headers, body.as_bytes()));
-        }
-    }
-    event.failure()
-}
-
-/// The frame `account` may be sent: without blobs another account produced,
-/// and without a turn-state token another account minted.
-fn frame_for(app: &App, call: &Call, account: &Account) -> Bytes {
-    let body = affinity::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
-    let foreign_state = call.turn_state.as_deref().is_some_and(|t| {
-        app.affinity
-            .turn_state(t.as_bytes())
-            .is_none_or(|owner| *owner != *account.name)
-    });
-    if !foreign_state {
-        return body;
-    }
-    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
-        return body;
-    };
-    if let Some(meta) = v.get_mut("client_metadata").and_then(Value::as_object_mut) {
-        meta.remove(TURN_STATE);
-    }
-    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
 }
 
 /// Closes an upstream socket (counted).
