@@ -56,6 +56,8 @@ pub(crate) enum Code {
     /// A WebSocket frame the protocol does not allow (binary, unknown type,
     /// a second turn while one runs).
     WebSocketProtocol,
+    /// No account tried has a plan with the hosted tool the request needs.
+    ToolNotInPlan,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
     Upstream(Box<str>),
 }
@@ -98,6 +100,7 @@ impl Code {
         Code::UpstreamStreamTruncated,
         Code::PreviousResponseNotFound,
         Code::WebSocketProtocol,
+        Code::ToolNotInPlan,
     ];
 
     pub(crate) fn as_str(&self) -> &str {
@@ -157,6 +160,7 @@ impl Code {
             Code::UpstreamStreamTruncated => "upstream_stream_truncated",
             Code::PreviousResponseNotFound => "previous_response_not_found",
             Code::WebSocketProtocol => "websocket_protocol_error",
+            Code::ToolNotInPlan => "tool_not_in_plan",
             Code::Upstream(_) => "other",
         }
     }
@@ -193,7 +197,8 @@ impl Code {
             Code::ForbiddenHost
             | Code::ForbiddenOrigin
             | Code::ModelNotAllowed
-            | Code::UsageNotIncluded => StatusCode::FORBIDDEN,
+            | Code::UsageNotIncluded
+            | Code::ToolNotInPlan => StatusCode::FORBIDDEN,
             Code::RateLimited
             | Code::BudgetExceeded
             | Code::UsageLimitReached

@@ -2,6 +2,7 @@
 
 mod chat;
 mod edge;
+mod images;
 mod input;
 mod limits;
 mod messages;
