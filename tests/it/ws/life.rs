@@ -191,7 +191,7 @@ async fn a_thousand_idle_sockets_stay_open_and_their_memory_is_reported() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = rss_kb();
     let per_socket = (after.saturating_sub(before)) * 1024 / 1000;
-    println!("1000 idle sockets (client, gateway both sides, mock): {} kB; {per_socket} bytes per socket, all three sides together", after - before);
+    println!("1000 idle sockets (client, gateway both sides, mock): {} kB; {per_socket} bytes per socket, all three sides together", after.saturating_sub(before));
     let scrape = gw.get("/metrics", &[]).await.1;
     assert_eq!(
         metric(&scrape, "codex_pool_websockets_open", &[("side", "client")]),
