@@ -7,7 +7,7 @@
 #   GATEWAY_BIN (default target/debug/codex-pool), MOCK_BIN (target/debug/examples/mock_upstream)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CODEX_VERSION=0.169.0
+CODEX_VERSION=0.171.0
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 npm_tool codex-cli "@openai/codex@$CODEX_VERSION" codex

@@ -5,12 +5,14 @@
 # `codex-pool codex-config --write`), the gateway in front of the mock upstream.
 # Twice: solo (no client keys) and team (a client key sent by the provider
 # block). Each time `codex exec` must run the mock's tool call locally and
-# finish, and the mock must have seen only the pool account's credentials.
+# finish over its default transport, the Responses WebSocket (the mock must see
+# the turns on a socket and no HTTP POST /responses), and the mock must have
+# seen only the pool account's credentials.
 # Loopback only.
 #   GATEWAY_BIN (default target/debug/codex-pool), MOCK_BIN (target/debug/examples/mock_upstream)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CODEX_VERSION=0.169.0
+CODEX_VERSION=0.171.0
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 npm_tool codex-cli "@openai/codex@$CODEX_VERSION" codex
@@ -56,6 +58,7 @@ TOML
   set -e
   curl -fsS -H "authorization: Bearer $ADMIN_TOKEN" "$GW_URL/admin/pool/activity" > "$dir/activity.json"
   curl -fs "http://$mock/mock/seen" > "$dir/seen.json"
+  curl -fs "http://$mock/mock/ws" > "$dir/ws.json"
   local fail=0
   [ "$status" -eq 0 ] || { echo "FAIL [$mode] codex exec exited $status"; fail=1; }
   grep -q "The tool said:" "$dir/cli.out" || { echo "FAIL [$mode] the final answer did not quote the tool's output"; fail=1; }
@@ -63,19 +66,36 @@ TOML
 import json, sys
 mode, d, tmp = sys.argv[1:]
 seen = json.load(open(f"{d}/seen.json"))
+frames = json.load(open(f"{d}/ws.json"))
 user = json.load(open(f"{d}/codex-home/auth.json"))["tokens"]["access_token"]
 pool = json.load(open(f"{tmp}/pool.json"))["tokens"]["access_token"]
 acts = json.load(open(f"{d}/activity.json"))["decisions"]
 problems = []
-served = [a for a in acts if a["route"] == "codex" and a["served_by"] == "pool"]
+served = [a for a in acts if a["route"] == "codex_ws" and a["served_by"] == "pool"]
 want_key = "teammate" if mode == "team" else None
 if len(served) < 2:
-    problems.append(f"expected two model turns served on route codex, saw {len(served)}")
+    problems.append(f"expected two model turns served on route codex_ws, saw {len(served)}")
 if any(a.get("api_key") != want_key for a in served):
     problems.append(f"turns not accounted to client key {want_key}: {[a.get('api_key') for a in served]}")
-responses = [s for s in seen if s["path"].endswith("/codex/responses")]
-if len(responses) < 2:
-    problems.append(f"the mock saw {len(responses)} /responses requests")
+posts = [s for s in seen if s["path"].endswith("/codex/responses")]
+if posts:
+    problems.append(f"the CLI fell back to HTTP: the mock saw {len(posts)} POST /responses")
+turns = [f for f in frames if f["body"].get("type") == "response.create" and f["body"].get("generate") is not False]
+if len(turns) < 2:
+    problems.append(f"the mock saw {len(turns)} generating response.create frames on its WebSocket")
+if not any(i.get("type") == "function_call_output" for f in turns for i in f["body"].get("input", [])):
+    problems.append("no turn carried the tool's output back over the socket")
+# A socket's handshake headers, once per socket, as the requests to check.
+responses = list({f["socket"]: {"headers": f["headers"], "body": f["body"], "path": "/backend-api/codex/responses", "method": "GET"} for f in frames}.values())
+for f in frames:
+    h = f["headers"]
+    blob = json.dumps(f)
+    if user in blob or "acct-user" in blob or "sk-pool-teammate" in blob:
+        problems.append("the caller's credentials reached upstream on its WebSocket")
+    if h.get("authorization") != f"Bearer {pool}" or h.get("chatgpt-account-id") != "acct-pool":
+        problems.append("the upstream socket does not carry the pool account's credentials")
+    if h.get("openai-beta") != "responses_websockets=2026-02-06":
+        problems.append(f"openai-beta = {h.get('openai-beta')!r}")
 for s in seen:
     h = s["headers"]
     blob = json.dumps(s)
@@ -87,8 +107,9 @@ for s in seen:
         problems.append(f"not the pool account's credentials: {s['path']}")
 for s in responses:
     h = s["headers"]
-    for name, want in (("originator", "codex_exec"), ("version", "0.169.0")):
-        if h.get(name) != want:
+    # A custom provider (team) sends no `version`: the gateway's own goes.
+    for name, want in (("originator", "codex_exec"), ("version", "0.171.0" if mode == "solo" else h.get("version"))):
+        if not h.get(name) or h.get(name) != want:
             problems.append(f"{name} = {h.get(name)!r}, expected {want!r}")
     for name in ("user-agent", "x-codex-window-id", "x-codex-turn-metadata", "session-id"):
         if not h.get(name):
@@ -115,10 +136,9 @@ PY
   fi
   grep -q "codex-pool-tool-ran" "$dir/cli.out" || { echo "FAIL [$mode] the shell tool's output is not in the answer"; fail=1; }
   # The CLI's own complaints about the surface (missing endpoints, catalog,
-  # discovery). Expected, until the gateway speaks the Responses WebSocket: the
-  # one line the CLI logs on the 426 before it uses HTTP.
-  if grep -E " ERROR |workspace routing|[Mm]etadata|Unknown model|404|missing field|unexpected status|Falling back" "$dir/cli.err" \
-      | grep -v "failed to connect to Responses WebSocket" > "$dir/complaints"; then
+  # discovery, the WebSocket: it must keep it for the whole session).
+  if grep -E " ERROR |workspace routing|[Mm]etadata|Unknown model|404|missing field|unexpected status|[Ff]alling back|[Ww]eb[Ss]ocket" "$dir/cli.err" \
+      > "$dir/complaints"; then
     echo "FAIL [$mode] the CLI complained:"; cat "$dir/complaints"; fail=1
   fi
   if [ "$fail" -ne 0 ]; then
@@ -127,7 +147,7 @@ PY
     echo "--- [$mode] gateway log"; tail -30 "$dir/gateway.log"
     exit 1
   fi
-  echo "codex exec $CODEX_VERSION ($mode, ChatGPT-login mode): $(python3 -c 'import json,sys; print(sum(1 for a in json.load(open(sys.argv[1]))["decisions"] if a["route"]=="codex"))' "$dir/activity.json") model turns through the pool, tool run by the client, no caller credential upstream"
+  echo "codex exec $CODEX_VERSION ($mode, ChatGPT-login mode): $(python3 -c 'import json,sys; print(sum(1 for a in json.load(open(sys.argv[1]))["decisions"] if a["route"]=="codex_ws"))' "$dir/activity.json") model turns through the pool over its WebSocket (no HTTP fallback), tool run by the client, no caller credential upstream"
   curl -fs -o /dev/null -X POST "http://$mock/mock/clear"
 }
 

@@ -29,9 +29,11 @@
 //! - `cli`: the commands (`serve`, `check-config`, `login`, `import`, `accounts`,
 //!   `keys`, `admin-token`, `codex-config`); `main.rs` only parses and calls it.
 //! - `server`: accept loop, router, admission, the routes (`native`: the Codex
-//!   CLI's own backend surface, docs/codex-native.md), relay, ledger, the admin
-//!   API, health, and the HTTP edge's errors (`server::error`: `Code`, `ApiError`).
-//! - `proxy`: the pool walk and one account's attempt; affinity placement.
+//!   CLI's own backend surface, docs/codex-native.md; `ws`: the Responses API
+//!   over WebSocket, docs/websocket.md), relay, ledger, the admin API, health,
+//!   and the HTTP edge's errors (`server::error`: `Code`, `ApiError`).
+//! - `proxy`: the pool walk and one account's attempt; affinity placement;
+//!   `proxy::socket`, the walk for a turn on an upstream WebSocket.
 //! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
 //!   activity, affinity tables, the models catalog); `reload`: live reload into
 //!   it; `background`: proactive refresh, the usage probe, the models refresh.
@@ -42,7 +44,7 @@
 //! - `keys`: client keys, per-key limits (`keys::Refusal`, mapped at the edge).
 //! - `metrics`: Prometheus, every update a method.
 //! - `upstream`: the codex-responses client, SSE decoding, typed events,
-//!   classified failures.
+//!   classified failures; `upstream::ws`, one upstream WebSocket.
 //! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
 //!   translation, a folder per client dialect (request, stream, answer, error
 //!   shapes); the collector, model aliases, request limits; the Images API onto the

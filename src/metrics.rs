@@ -6,6 +6,8 @@
 //! `other`, codes are `&'static str` from the error enums. Account gauges are
 //! refreshed from the live accounts at scrape time.
 
+mod socket;
+
 use std::sync::Arc;
 
 use prometheus::{
@@ -55,6 +57,8 @@ pub struct Metrics {
     blobs_stripped: IntCounterVec,
     store_up: IntGaugeVec,
     usage_write_failures: IntCounterVec,
+    /// The Responses WebSocket's metrics.
+    pub socket: socket::Sockets,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -126,6 +130,7 @@ impl Metrics {
         )?;
         registry.register(Box::new(store_up.clone()))?;
         Ok(Metrics {
+            socket: socket::Sockets::new(&registry)?,
             store_up,
             usage_write_failures: counter(
                 "codex_pool_usage_write_failures_total",

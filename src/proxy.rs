@@ -11,6 +11,7 @@
 
 mod affinity;
 mod attempt;
+pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,6 +11,11 @@ pub enum Route {
     /// `POST /backend-api/codex/responses`: the Codex CLI in its own
     /// ChatGPT-login mode (`server/native/`), served as `Responses` is.
     Codex,
+    /// A turn (`response.create`) on a `GET /v1/responses` WebSocket
+    /// (`server/ws/`).
+    ResponsesWs,
+    /// A turn on the Codex CLI's `GET /backend-api/codex/responses` WebSocket.
+    CodexWs,
     /// `POST /v1/messages` (Anthropic Messages).
     Messages,
     /// `POST /v1/messages/count_tokens` (answered locally).
@@ -22,10 +27,12 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 9] = [
         Route::Chat,
         Route::Responses,
         Route::Codex,
+        Route::ResponsesWs,
+        Route::CodexWs,
         Route::Messages,
         Route::CountTokens,
         Route::Images,
@@ -38,6 +45,8 @@ impl Route {
             Route::Chat => "chat",
             Route::Responses => "responses",
             Route::Codex => "codex",
+            Route::ResponsesWs => "responses_ws",
+            Route::CodexWs => "codex_ws",
             Route::Messages => "messages",
             Route::CountTokens => "count_tokens",
             Route::Images => "images",
@@ -52,6 +61,8 @@ impl Route {
             Route::Chat
             | Route::Responses
             | Route::Codex
+            | Route::ResponsesWs
+            | Route::CodexWs
             | Route::Messages
             | Route::CountTokens => true,
             Route::Images | Route::ImageEdits => false,

@@ -127,6 +127,7 @@ pub(super) fn snippet(l: &Layout) -> String {
              base_url = {}\n\
              wire_api = \"responses\"\n\
              requires_openai_auth = true\n\
+             supports_websockets = true\n\
              env_http_headers = {{ \"x-api-key\" = {} }}\n",
             q(&l.backend),
             q(&l.model),
@@ -193,6 +194,9 @@ pub(super) fn apply(doc: &mut DocumentMut, l: &Layout) -> Result<(), String> {
     t.insert("base_url", value(l.model.as_str()));
     t.insert("wire_api", value("responses"));
     t.insert("requires_openai_auth", value(true));
+    // A custom provider speaks HTTP unless told the endpoint has the
+    // Responses WebSocket (docs/websocket.md).
+    t.insert("supports_websockets", value(true));
     let mut headers = InlineTable::new();
     headers.insert("x-api-key", env.as_str().into());
     t.insert("env_http_headers", value(headers));
@@ -257,6 +261,7 @@ mod tests {
             Some("http://127.0.0.1:8787/backend-api/codex")
         );
         assert_eq!(p["requires_openai_auth"].as_bool(), Some(true));
+        assert_eq!(p["supports_websockets"].as_bool(), Some(true));
         assert_eq!(
             p["env_http_headers"]["x-api-key"].as_str(),
             Some("CODEX_POOL_KEY")

@@ -117,6 +117,11 @@ pub struct ServerConfig {
     /// Request-body bytes all requests in flight may hold at once; past it a
     /// new request gets a fast 503.
     pub max_inflight_body_bytes: usize,
+    /// A client WebSocket with no frame for this long is closed (`docs/websocket.md`).
+    pub websocket_idle_timeout: Duration,
+    /// The largest client WebSocket message; advertised in
+    /// `x-codex-websocket-max-message-bytes` and enforced.
+    pub websocket_max_message_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +134,20 @@ pub struct UpstreamConfig {
     pub first_byte_timeout: Duration,
     pub client_version: String,
     pub models_refresh: Duration,
+    /// Whether WebSocket clients are served over an upstream WebSocket.
+    pub websocket: UpstreamWebSocket,
+}
+
+/// `[upstream] websocket`: how a WebSocket client's turns reach upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamWebSocket {
+    /// An upstream WebSocket; HTTP once upstream refuses the upgrade (426/404).
+    Auto,
+    /// Always an upstream WebSocket; a refused upgrade fails the turn.
+    Always,
+    /// Always HTTP upstream, each turn rebuilt as a full request.
+    Never,
 }
 
 /// How a request orders the accounts it may use (`pool::order` does the ordering).
@@ -366,6 +385,8 @@ fn defaults() -> Config {
             max_inflight: 1024,
             allowed_origins: Vec::new(),
             max_inflight_body_bytes: 256 << 20,
+            websocket_idle_timeout: Duration::from_secs(30 * 60),
+            websocket_max_message_bytes: 16 << 20,
         },
         upstream: UpstreamConfig {
             base_url: DEFAULT_BASE_URL.into(),
@@ -375,6 +396,7 @@ fn defaults() -> Config {
             first_byte_timeout: Duration::from_secs(300),
             client_version: DEFAULT_CLIENT_VERSION.into(),
             models_refresh: Duration::from_secs(600),
+            websocket: UpstreamWebSocket::Auto,
         },
         pool: PoolConfig {
             strategy: Strategy::PrimaryFirst,

@@ -18,6 +18,8 @@ pub(super) struct RawServer {
     pub max_inflight: Option<u64>,
     pub allowed_origins: Option<Vec<String>>,
     pub max_inflight_body_bytes: Option<u64>,
+    pub websocket_idle_timeout: Option<String>,
+    pub websocket_max_message_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +32,7 @@ pub(super) struct RawUpstream {
     pub first_byte_timeout: Option<String>,
     pub client_version: Option<String>,
     pub models_refresh: Option<String>,
+    pub websocket: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

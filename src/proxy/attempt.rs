@@ -44,7 +44,7 @@ pub(crate) enum Delivery {
     Collected(Collector),
 }
 
-pub(super) struct AttemptError {
+pub(crate) struct AttemptError {
     pub(super) failure: Failure,
     pub(super) setback: Option<Setback>,
 }
@@ -57,7 +57,7 @@ impl From<Failure> for AttemptError {
 }
 
 /// Credentials to use now: refreshed first when the access token is about to expire.
-async fn fresh_credentials(
+pub(super) async fn fresh_credentials(
     app: &App,
     account: &Arc<Account>,
 ) -> Result<Arc<Credentials>, AttemptError> {

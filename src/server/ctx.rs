@@ -46,9 +46,13 @@ pub(super) struct Ctx {
 /// The error envelope of a route's clients.
 pub(super) fn style_of(route: Route) -> Style {
     match route {
-        Route::Chat | Route::Responses | Route::Codex | Route::Images | Route::ImageEdits => {
-            Style::OpenAi
-        }
+        Route::Chat
+        | Route::Responses
+        | Route::Codex
+        | Route::ResponsesWs
+        | Route::CodexWs
+        | Route::Images
+        | Route::ImageEdits => Style::OpenAi,
         Route::Messages | Route::CountTokens => Style::Anthropic,
     }
 }

@@ -22,6 +22,7 @@ pub(crate) mod request;
 mod responses;
 mod router;
 pub(crate) mod usage;
+mod ws;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +30,6 @@ use std::sync::Arc;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub native: native::State,
     /// The gateway's own request ids (`request::IdSource`).
     pub ids: request::IdSource,
+    /// The Responses WebSockets of this listener (`ws::Sockets`).
+    pub sockets: ws::Sockets,
 }
 
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 128\r\n\r\n";
@@ -76,6 +78,7 @@ pub(crate) async fn run(
 ) {
     let cfg = app.snapshot().config.server.clone();
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let connections = Arc::new(Semaphore::new(cfg.max_connections));
     let shared = Arc::new(Shared {
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
         body_budget: Arc::new(Semaphore::new(
@@ -87,9 +90,9 @@ pub(crate) async fn run(
         loopback,
         native: native::State::default(),
         ids: request::IdSource::default(),
+        sockets: ws::Sockets::new(Arc::clone(&connections)),
     });
-    let connections = Arc::new(Semaphore::new(cfg.max_connections));
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut builder = http1::Builder::new();
     builder
@@ -120,26 +123,76 @@ pub(crate) async fn run(
             let shared = Arc::clone(&shared);
             async move { Ok::<_, std::convert::Infallible>(answer(shared, req).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let watched = graceful.watch(conn);
-        tasks.spawn(async move {
-            if let Err(e) = watched.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), svc)
+            .with_upgrades();
+        tasks.spawn(serve_connection(conn, stop_rx.clone(), peer, permit));
     }
     drop(listener);
     let grace = shared.app.snapshot().config.server.shutdown_grace;
     tracing::info!(grace = ?grace, "shutting down: draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown grace ran out; cancelling the requests that remain");
+    let _ = stopping.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    let started = tokio::time::Instant::now();
+    let sockets = shared.sockets.shutdown(grace);
+    let (drained, ()) = tokio::join!(tokio::time::timeout(grace, drain), sockets);
+    if drained.is_err() {
+        tracing::warn!(waited = ?started.elapsed(), "shutdown grace ran out; cancelling the requests that remain");
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+}
+
+/// One connection until it ends; on shutdown it finishes the request in
+/// flight and closes (hyper's graceful shutdown). A connection upgraded to a
+/// WebSocket ends here; the socket lives on in `ws::Sockets`.
+async fn serve_connection<C>(
+    conn: C,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) where
+    C: GracefulConn,
+{
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopped(&mut stop) => {
+            conn.as_mut().graceful();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+    drop(permit);
+}
+
+/// Resolves once `stop` says true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A hyper connection that can be asked to finish and close.
+trait GracefulConn: Future<Output = Result<(), hyper::Error>> {
+    fn graceful(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConn for http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
 }
 
 /// Routes one request; a panic anywhere in it is a bug, answered with 500

@@ -12,7 +12,7 @@ use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
     admin, chat, console, guard, health, images, messages, models, native, request, responses,
-    usage, Shared, Surface,
+    usage, ws, Shared, Surface,
 };
 use crate::route::Route;
 
@@ -66,6 +66,9 @@ async fn table(
                 Ok((ctx, bytes)) => responses::handle(ctx, bytes).await,
                 Err(resp) => resp,
             },
+            Method::GET if ws::is_upgrade(req.headers()) => {
+                ws::upgrade(shared, req, Route::ResponsesWs, Vec::new(), ids)
+            }
             _ => not_allowed(),
         },
         "/v1/messages" => match method {

@@ -8,6 +8,7 @@ pub mod events;
 mod failure;
 pub mod sse;
 mod transport;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub struct Client {
     responses_url: reqwest::Url,
     /// The hot path's own transport, unless a proxy applies (`transport.rs`).
     fast: Option<Fast>,
+    /// For the WebSocket's own connect (`ws.rs`).
+    connect_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,7 @@ impl Client {
                 .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
             responses_url: reqwest::Url::parse(&responses_url)?,
             fast: Fast::for_url(&responses_url, cfg.connect_timeout),
+            connect_timeout: cfg.connect_timeout,
         })
     }
 

@@ -112,7 +112,7 @@ impl Fast {
 /// reqwest's `rustls-tls` setup: webpki roots, the ring provider, TLS 1.2
 /// and 1.3 (ALPN `http/1.1` is set by `enable_http1`, which refuses a
 /// config that has its own).
-fn tls_config() -> Option<rustls::ClientConfig> {
+pub(super) fn tls_config() -> Option<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let provider = Arc::new(rustls::crypto::ring::default_provider());

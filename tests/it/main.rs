@@ -11,6 +11,7 @@
 //! - `ops/`: metrics, dashboards, reload, the process's life, memory.
 //! - `replicas/`: behaviours written once and run against one gateway and
 //!   against two replicas on Redis, and what only replicas do.
+//! - `ws`: the Responses API over WebSocket.
 //! - `cli`: the binary's one-shot commands.
 //! - `support/`: the gateway builder, the mock, logins, Redis, scrapes.
 
@@ -30,3 +31,4 @@ mod ops;
 mod pool;
 mod replicas;
 mod routes;
+mod ws;

@@ -91,6 +91,17 @@ impl Validator {
                 raw.max_inflight_body_bytes,
                 d.max_inflight_body_bytes,
             ),
+            websocket_idle_timeout: self.bounded(
+                "server.websocket_idle_timeout",
+                raw.websocket_idle_timeout,
+                d.websocket_idle_timeout,
+                &TIMEOUT,
+            ),
+            websocket_max_message_bytes: self.positive(
+                "server.websocket_max_message_bytes",
+                raw.websocket_max_message_bytes,
+                d.websocket_max_message_bytes,
+            ),
         };
         if server.max_inflight_body_bytes < server.max_body_bytes {
             self.problem(
@@ -150,6 +161,10 @@ impl Validator {
                 d.models_refresh,
                 &MODELS_REFRESH,
             ),
+            websocket: raw
+                .websocket
+                .and_then(|w| self.choice("upstream.websocket", &w))
+                .unwrap_or(d.websocket),
         }
     }
 

@@ -50,6 +50,12 @@ pub(crate) enum Code {
     UpstreamTimeout,
     UpstreamStreamFailed,
     UpstreamStreamTruncated,
+    /// A WebSocket continuation whose account cannot serve it: the client
+    /// resends the whole input (`server/ws/`).
+    PreviousResponseNotFound,
+    /// A WebSocket frame the protocol does not allow (binary, unknown type,
+    /// a second turn while one runs).
+    WebSocketProtocol,
     /// No account tried has a plan with the hosted tool the request needs.
     ToolNotInPlan,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
@@ -92,6 +98,8 @@ impl Code {
         Code::UpstreamTimeout,
         Code::UpstreamStreamFailed,
         Code::UpstreamStreamTruncated,
+        Code::PreviousResponseNotFound,
+        Code::WebSocketProtocol,
         Code::ToolNotInPlan,
     ];
 
@@ -150,6 +158,8 @@ impl Code {
             Code::UpstreamTimeout => "upstream_timeout",
             Code::UpstreamStreamFailed => "upstream_stream_failed",
             Code::UpstreamStreamTruncated => "upstream_stream_truncated",
+            Code::PreviousResponseNotFound => "previous_response_not_found",
+            Code::WebSocketProtocol => "websocket_protocol_error",
             Code::ToolNotInPlan => "tool_not_in_plan",
             Code::Upstream(_) => "other",
         }
@@ -172,6 +182,8 @@ impl Code {
             | Code::InvalidRequest
             | Code::UnsupportedParameter
             | Code::PreviousResponseNotSupported
+            | Code::PreviousResponseNotFound
+            | Code::WebSocketProtocol
             | Code::BodyReadError
             | Code::InvalidContentEncoding => StatusCode::BAD_REQUEST,
             Code::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,8 +3,8 @@
 //! docs/codex-native.md). One file per concern:
 //!
 //! - `responses.rs`: `POST /backend-api/codex/responses` through the pool,
-//!   exactly as `/v1/responses` (route label `codex`); the WebSocket upgrade
-//!   answered `426`.
+//!   exactly as `/v1/responses` (route label `codex`); its WebSocket upgrade
+//!   (`server/ws/`, route label `codex_ws`).
 //! - `forward.rs`: what of the caller's headers goes upstream (identity, never
 //!   credentials) and how a caller presents its client key.
 //! - `models.rs`: `GET /backend-api/codex/models`, upstream's catalog as is.
@@ -65,7 +65,7 @@ pub(super) async fn route(
     match sub {
         "/codex/responses" => match method {
             Method::POST => responses::handle(shared, req, started, ids).await,
-            Method::GET => responses::upgrade(req.headers()),
+            Method::GET => responses::upgrade(shared, req, ids),
             _ => not_allowed(),
         },
         "/codex/models" => match method {

@@ -4,19 +4,19 @@
 //! label `codex`. The CLI's zstd bodies are decoded by `request::read_body`;
 //! its missing `instructions` become `""` in normalization.
 //!
-//! `GET` with `Upgrade: websocket` is the CLI's Responses WebSocket: `426`,
-//! so it uses HTTP for the rest of the session at once.
+//! `GET` with `Upgrade: websocket` is the CLI's Responses WebSocket, served
+//! by `server/ws/` under the route label `codex_ws`.
 
 use std::sync::Arc;
 
-use http::{header, HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 
 use super::super::body::Body;
 use super::super::ctx::admit;
-use super::super::error::{ApiError, Code};
+use super::super::error::ApiError;
 use super::super::request::RequestId;
-use super::super::{responses, Shared};
+use super::super::{responses, ws, Shared};
 use super::forward;
 use crate::route::Route;
 
@@ -34,20 +34,18 @@ pub(super) async fn handle(
     }
 }
 
-/// The WebSocket upgrade: not spoken yet, so `426 Upgrade Required`.
-pub(super) fn upgrade(headers: &HeaderMap) -> Response<Body> {
-    let websocket = headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("websocket"));
-    if !websocket {
+/// The CLI's Responses WebSocket (`server/ws/`), admitted as `handle`
+/// admits a POST: the caller's login taken off, its identity forwarded.
+pub(super) fn upgrade(
+    shared: &Arc<Shared>,
+    mut req: Request<Incoming>,
+    ids: &RequestId,
+) -> Response<Body> {
+    if !ws::is_upgrade(req.headers()) {
         return ApiError::method_not_allowed(&http::Method::GET, "/backend-api/codex/responses")
             .into_response();
     }
-    ApiError::with_status(
-        StatusCode::UPGRADE_REQUIRED,
-        Code::MethodNotAllowed,
-        "this gateway serves the Responses API over HTTP only, not over WebSocket; send the request as an HTTP POST",
-    )
-    .into_response()
+    forward::strip_caller_login(req.headers_mut());
+    let forward = forward::identity(req.headers());
+    ws::upgrade(shared, req, Route::CodexWs, forward, ids)
 }

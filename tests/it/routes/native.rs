@@ -200,7 +200,7 @@ async fn compaction_and_prewarm_requests_pass_through_untouched() {
 }
 
 #[tokio::test]
-async fn the_websocket_upgrade_is_426_so_the_cli_uses_http_at_once() {
+async fn a_get_is_405_and_a_malformed_upgrade_is_400_nothing_upstream() {
     let mock = Mock::start().await;
     let gw = gateway(&mock, &["a"], false).await;
     let (status, text) = gw
@@ -209,7 +209,8 @@ async fn the_websocket_upgrade_is_426_so_the_cli_uses_http_at_once() {
             &[("upgrade", "websocket"), ("connection", "upgrade")],
         )
         .await;
-    assert_eq!(status, 426, "{text}");
+    // No Sec-WebSocket-Key: not a WebSocket handshake (tests/websocket.rs has real ones).
+    assert_eq!(status, 400, "{text}");
     let (status, _) = gw.get("/backend-api/codex/responses", &[]).await;
     assert_eq!(status, 405);
     assert!(mock.seen().iter().all(|s| !s.path.ends_with("/responses")));

@@ -250,7 +250,8 @@ fn the_dashboard_has_the_promised_rows_and_panels() {
             "Accounts",
             "Usage",
             "Failovers and refreshes",
-            "Conversations"
+            "Conversations",
+            "WebSockets"
         ]
     );
     let panels = panels_by_row(&d);

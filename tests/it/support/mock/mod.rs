@@ -18,6 +18,7 @@ pub mod conversation;
 pub mod images;
 pub mod login;
 mod responses;
+pub mod ws;
 
 pub use answers::*;
 pub use login::jwt;
@@ -110,6 +111,8 @@ struct State {
 pub struct Mock {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    /// The Responses WebSocket's state (`ws.rs`).
+    pub ws: Arc<Mutex<ws::WsState>>,
 }
 
 impl Mock {
@@ -129,24 +132,33 @@ impl Mock {
             ..State::default()
         }));
         let st = Arc::clone(&state);
+        let wss: Arc<Mutex<ws::WsState>> = Arc::default();
+        let ws_state = Arc::clone(&wss);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let st = Arc::clone(&st);
+                let wss = Arc::clone(&wss);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let st = Arc::clone(&st);
-                        async move { Ok::<_, Infallible>(handle(st, req).await) }
+                        let wss = Arc::clone(&wss);
+                        async move { Ok::<_, Infallible>(ws::route(st, wss, req).await) }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
                         .await;
                 });
             }
         });
-        Mock { addr, state }
+        Mock {
+            addr,
+            state,
+            ws: ws_state,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -264,6 +276,37 @@ impl Mock {
     pub fn clear(&self) {
         self.state.lock().expect("mock state").seen.clear();
     }
+
+    /// Every frame clients sent on upstream WebSockets, oldest first.
+    pub fn ws_frames(&self) -> Vec<ws::Frame> {
+        self.ws.lock().expect("mock ws").frames.clone()
+    }
+
+    /// Answer WebSocket upgrades with 426 (an upstream without WebSocket).
+    pub fn ws_refuse(&self, refuse: bool) {
+        self.ws.lock().expect("mock ws").refuse = refuse;
+    }
+
+    /// The next WebSocket turn of `account` gets this answer.
+    pub fn ws_script(&self, account: &str, script: Script) {
+        let mut s = self.ws.lock().expect("mock ws");
+        s.scripts
+            .entry(account.to_string())
+            .or_default()
+            .push_back(script);
+    }
+
+    /// Upstream WebSockets open now, and opened in all.
+    pub fn ws_sockets(&self) -> (usize, usize) {
+        let s = self.ws.lock().expect("mock ws");
+        (s.open_now, s.opened)
+    }
+}
+
+/// Whether the mock accepts `bearer` (`accept_only`).
+fn token_ok(st: &Mutex<State>, bearer: &str) -> bool {
+    let s = st.lock().expect("mock state");
+    s.valid_tokens.is_empty() || s.valid_tokens.iter().any(|t| t == bearer)
 }
 
 fn full(status: u16, body: impl Into<Bytes>, ct: &str) -> Response<Body> {
@@ -278,7 +321,11 @@ fn detail(msg: &str) -> Response<Body> {
     full(400, json!({"detail": msg}).to_string(), "application/json")
 }
 
-async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(
+    st: Arc<Mutex<State>>,
+    wss: Arc<Mutex<ws::WsState>>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let headers: HashMap<String, String> = req
@@ -334,6 +381,7 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
         }
         ("POST", "/mock/clear") => {
             st.lock().expect("mock state").seen.clear();
+            wss.lock().expect("mock ws").frames.clear();
             full(200, "{}", "application/json")
         }
         ("POST", p) if p.ends_with("/responses") => responses::answer(&st, &headers, &body, auth_ok).await,

@@ -127,7 +127,7 @@ pub(super) async fn answer(
 }
 
 /// The backend's request rules (docs/upstream.md §3).
-fn check_rules(body: &Value) -> Option<String> {
+pub(super) fn check_rules(body: &Value) -> Option<String> {
     if body.get("store") != Some(&Value::Bool(false)) {
         return Some("Store must be set to false".into());
     }
