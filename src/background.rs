@@ -109,9 +109,12 @@ async fn fetch_models(app: &App) -> Result<Catalog, String> {
     if askers.is_empty() {
         return Err("no usable account to ask for the models list".into());
     }
+    // The ungated catalog: every model with its `minimal_client_version`,
+    // whatever version the gateway sends (docs/upstream.md §1).
     let url = format!(
         "{}/models?client_version={}",
-        cfg.base_url, cfg.client_version
+        cfg.base_url,
+        crate::models::UNGATED_CLIENT_VERSION
     );
     let mut bodies = Vec::new();
     let mut last_error = String::new();

@@ -21,6 +21,12 @@ const BUILTIN: &[&str] = &[
     "gpt-5.1-codex-mini",
 ];
 
+/// The `client_version` for which the backend's `/models` leaves no model
+/// out: `0.0.0` answers the whole catalog (the same ETag as the newest
+/// release), any other version hides the models that need more, `0.0.1`
+/// hides them all, and no `client_version` at all is a 400.
+pub const UNGATED_CLIENT_VERSION: &str = "0.0.0";
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelInfo {
     pub slug: String,
@@ -37,6 +43,42 @@ pub struct ModelInfo {
     /// The model's own system prompt (the fallback when upstream accepts no other).
     #[serde(default)]
     pub base_instructions: Option<String>,
+    /// The oldest Codex version the backend serves this model to (2026).
+    #[serde(default)]
+    pub minimal_client_version: Option<String>,
+    /// The plans that have this model (`plus`, `pro`, `team`, …); empty when
+    /// the catalog does not say (then every plan is assumed to).
+    #[serde(default)]
+    pub available_in_plans: Vec<String>,
+    /// Service tiers (`{"id": "priority", …}` or plain names).
+    #[serde(default)]
+    pub service_tiers: Vec<Value>,
+    /// Takes only `function` and `custom` tools (`translate::lite`).
+    #[serde(default)]
+    pub use_responses_lite: bool,
+}
+
+impl ModelInfo {
+    /// Whether an account on `plan` may use this model. An unknown plan, or
+    /// a model whose catalog entry lists no plans, is not ruled out.
+    pub fn in_plan(&self, plan: Option<&str>) -> bool {
+        let Some(plan) = plan else { return true };
+        self.available_in_plans.is_empty()
+            || self
+                .available_in_plans
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(plan))
+    }
+
+    /// Whether the model has the priority ("Fast") service tier.
+    pub fn has_priority_tier(&self) -> bool {
+        self.service_tiers.iter().any(|t| {
+            t.as_str()
+                .or_else(|| t.get("id").and_then(Value::as_str))
+                .or_else(|| t.get("name").and_then(Value::as_str))
+                .is_some_and(|id| id.eq_ignore_ascii_case("priority"))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +162,10 @@ impl Catalog {
                     default_reasoning_level: None,
                     supported_reasoning_levels: Vec::new(),
                     base_instructions: None,
+                    minimal_client_version: None,
+                    available_in_plans: Vec::new(),
+                    service_tiers: Vec::new(),
+                    use_responses_lite: false,
                 })
                 .collect(),
             source: "builtin",
@@ -211,6 +257,16 @@ impl Catalog {
             .iter()
             .find(|m| m.slug == id)
             .map(|m| self.entry(m))
+    }
+
+    /// The catalog's entry for `id`.
+    pub fn info(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.slug == id)
+    }
+
+    /// Whether `id` is a Responses-Lite model (`translate::lite`).
+    pub fn uses_responses_lite(&self, id: &str) -> bool {
+        self.info(id).is_some_and(|m| m.use_responses_lite)
     }
 
     /// A bounded metric label: the model if the catalog knows it, else `other`.

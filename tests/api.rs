@@ -332,7 +332,7 @@ async fn models_come_from_upstream_and_fall_back_to_the_builtin_list() {
     }
     assert_eq!(
         ids,
-        ["gpt-5.4", "gpt-5.4-mini", "legacy-prompt-model"],
+        mock::listed_models(),
         "upstream's list, hidden models left out"
     );
     let models_call = mock
@@ -516,7 +516,7 @@ async fn an_upstream_that_goes_silent_mid_stream_ends_with_an_error_event() {
     assert_eq!(h["x-codex-pool-account"], "b");
     assert_eq!(
         sse_data(&text).last().unwrap()["error"]["code"],
-        "upstream_stream_truncated",
+        "upstream_stream_cut",
         "{text}"
     );
     gw.stop().await;

@@ -331,9 +331,10 @@ async fn a_stream_that_already_sent_bytes_is_not_retried() {
     );
     let (_, _, text) = ask_stream(&gw).await;
     let frames = sse_data(&text);
+    // After output began: the edge cut it (docs/upstream.md §9), said so.
     assert_eq!(
         frames.last().unwrap()["error"]["code"],
-        "upstream_stream_truncated"
+        "upstream_stream_cut"
     );
     gw.stop().await;
 }

@@ -34,7 +34,7 @@ async fn a_models_list_far_past_the_error_body_cap_comes_from_upstream() {
         .no_proxy()
         .build()
         .unwrap()
-        .get(format!("{}/models", mock.base_url()))
+        .get(format!("{}/models?client_version=0.0.0", mock.base_url()))
         .send()
         .await
         .unwrap()
@@ -60,7 +60,7 @@ async fn a_models_list_far_past_the_error_body_cap_comes_from_upstream() {
         .filter(|m| m["owned_by"] != "codex-pool-alias")
         .collect();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["gpt-5.4", "gpt-5.4-mini", "legacy-prompt-model"]);
+    assert_eq!(ids, mock::listed_models());
     for m in data {
         assert_eq!(m["owned_by"], "openai", "not the built-in list: {m}");
     }

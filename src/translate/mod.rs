@@ -14,6 +14,7 @@ pub mod chat;
 pub mod chat_stream;
 mod chat_wire;
 pub mod limits;
+pub mod lite;
 pub mod messages;
 pub mod messages_stream;
 pub mod responses;

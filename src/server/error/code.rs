@@ -50,6 +50,12 @@ pub(crate) enum Code {
     UpstreamTimeout,
     UpstreamStreamFailed,
     UpstreamStreamTruncated,
+    UpstreamStreamCut,
+    ClientVersionTooOld,
+    ModelNotInPlan,
+    OrganizationRefused,
+    /// No account may serve the model (plan, version, or all limited).
+    ModelUnavailable,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
     Upstream(Box<str>),
 }
@@ -90,6 +96,11 @@ impl Code {
         Code::UpstreamTimeout,
         Code::UpstreamStreamFailed,
         Code::UpstreamStreamTruncated,
+        Code::UpstreamStreamCut,
+        Code::ClientVersionTooOld,
+        Code::ModelNotInPlan,
+        Code::OrganizationRefused,
+        Code::ModelUnavailable,
     ];
 
     pub(crate) fn as_str(&self) -> &str {
@@ -147,6 +158,11 @@ impl Code {
             Code::UpstreamTimeout => "upstream_timeout",
             Code::UpstreamStreamFailed => "upstream_stream_failed",
             Code::UpstreamStreamTruncated => "upstream_stream_truncated",
+            Code::UpstreamStreamCut => "upstream_stream_cut",
+            Code::ClientVersionTooOld => "client_version_too_old",
+            Code::ModelNotInPlan => "model_not_in_plan",
+            Code::OrganizationRefused => "organization_refused",
+            Code::ModelUnavailable => "model_unavailable",
             Code::Upstream(_) => "other",
         }
     }
@@ -169,7 +185,11 @@ impl Code {
             | Code::UnsupportedParameter
             | Code::PreviousResponseNotSupported
             | Code::BodyReadError
-            | Code::InvalidContentEncoding => StatusCode::BAD_REQUEST,
+            | Code::InvalidContentEncoding
+            | Code::ClientVersionTooOld
+            | Code::ModelNotInPlan
+            | Code::OrganizationRefused
+            | Code::ModelUnavailable => StatusCode::BAD_REQUEST,
             Code::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType | Code::UnsupportedContentEncoding => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -193,7 +213,8 @@ impl Code {
             | Code::UpstreamForbidden
             | Code::UpstreamUnavailable
             | Code::UpstreamStreamFailed
-            | Code::UpstreamStreamTruncated => StatusCode::BAD_GATEWAY,
+            | Code::UpstreamStreamTruncated
+            | Code::UpstreamStreamCut => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::Upstream(_) => return None,
         })
