@@ -35,7 +35,8 @@
 //! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
 //!   activity, affinity tables, the models catalog); `reload`: live reload into
 //!   it; `background`: proactive refresh, the usage probe, the models refresh.
-//! - `pool`: accounts, health (the circuit breaker), quota, strategies, activity
+//! - `pool`: accounts, health (the circuit breaker), quota, model eligibility
+//!   (plans, refused pairs), strategies, activity
 //!   log, affinity tables.
 //! - `auth`: JWT claims, the `auth.json` token store, the login lock, a login's
 //!   token state (`slot`) and its single-flight refresh, the login flows.

@@ -81,6 +81,11 @@ pub(crate) enum ServeError {
         exhausted: Exhausted,
         failures: Vec<(String, Failure)>,
     },
+    /// No account in scope may be sent the model: each one's reason.
+    ModelUnavailable {
+        model: String,
+        reasons: Vec<(String, String)>,
+    },
 }
 
 /// Walks the candidates for `call` until one account serves it.
@@ -115,8 +120,16 @@ pub(crate) async fn serve(
     let planned = snap
         .pool
         .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
-    let (candidates, kept) = match planned {
-        Ok(c) => c,
+    let (candidates, kept) = match planned.map(|(c, k)| (eligible(app, call, c), k)) {
+        Ok((Err(reasons), _)) => {
+            tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, model = %call.model, ?reasons, "no account may be sent this model");
+            app.activity.record(decision);
+            return Err(ServeError::ModelUnavailable {
+                model: call.model.clone(),
+                reasons,
+            });
+        }
+        Ok((Ok(c), kept)) => (c, kept),
         Err(x) => {
             tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, "no account can serve: {:?}", x);
             app.activity.record(decision);
@@ -186,6 +199,10 @@ pub(crate) async fn serve(
             }
             Err(attempt::AttemptError { failure, setback }) => {
                 let kind = failure.kind();
+                if let Failure::NotEntitled { .. } = failure {
+                    let until = Instant::now() + crate::pool::eligibility::SET_ASIDE;
+                    account.models_set_aside.insert(&call.model, until);
+                }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
                 match setback {
@@ -223,10 +240,46 @@ pub(crate) async fn serve(
         }
     }
     app.activity.record(decision);
+    if !failures.is_empty()
+        && failures
+            .iter()
+            .all(|(_, f)| matches!(f, Failure::NotEntitled { .. }))
+    {
+        return Err(ServeError::ModelUnavailable {
+            model: call.model.clone(),
+            reasons: failures
+                .into_iter()
+                .map(|(a, f)| (a, f.to_string()))
+                .collect(),
+        });
+    }
     Err(ServeError::AllFailed {
         exhausted: snap.pool.why_exhausted(scope),
         failures,
     })
+}
+
+/// The candidates that may be sent the call's model (`pool::eligibility`),
+/// in their order; when none may, why each may not.
+fn eligible(
+    app: &App,
+    call: &Call,
+    candidates: Vec<Arc<Account>>,
+) -> Result<Vec<Arc<Account>>, Vec<(String, String)>> {
+    let catalog = app.models.load();
+    let now = Instant::now();
+    let mut reasons = Vec::new();
+    let mut kept = Vec::with_capacity(candidates.len());
+    for a in candidates {
+        match crate::pool::eligibility::check(&a, &call.model, &catalog, now) {
+            Ok(()) => kept.push(a),
+            Err(why) => reasons.push((a.name.clone(), why.to_string())),
+        }
+    }
+    if kept.is_empty() && !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(kept)
 }
 
 /// What the gateway learns from an answer: the conversation is on `account`

@@ -215,3 +215,93 @@ async fn an_account_with_credits_past_its_window_keeps_serving_and_shows_them() 
     assert_eq!(v["rate_limit"]["primary_window"]["used_percent"], 100);
     gw.stop().await;
 }
+
+/// Item: per-account model eligibility.
+#[tokio::test]
+async fn a_model_goes_only_to_accounts_whose_plan_has_it() {
+    let mock = Mock::start().await;
+    mock.set_plan("b", "pro");
+    let gw = Gateway::start_plans(&mock, &[("a", "plus"), ("b", "pro")], ADMIN).await;
+    catalog_loaded(&gw).await;
+    let (s, v) = ask(&gw, "gpt-6.2-astra").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        mock.accounts_hit(),
+        ["b"],
+        "a's plan lacks the model: never asked"
+    );
+    // The plus account still serves what its plan has.
+    ask(&gw, "gpt-6.2-sol").await;
+    assert_eq!(mock.accounts_hit(), ["b", "a"]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_plan_refusal_sets_the_pair_aside_not_the_account() {
+    let mock = Mock::start().await;
+    // The login says pro; the backend holds a to plus (a downgrade since).
+    mock.set_plan("b", "pro");
+    let gw = Gateway::start_plans(&mock, &[("a", "pro"), ("b", "pro")], ADMIN).await;
+    catalog_loaded(&gw).await;
+    let (s, v) = ask(&gw, "gpt-6.2-astra").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(mock.accounts_hit(), ["a", "b"]);
+    let list = accounts(&gw).await;
+    assert_eq!(state_of(&list, "a"), "ready", "the account is not cooled");
+    // The pair stays aside: astra goes straight to b, a still serves sol.
+    ask(&gw, "gpt-6.2-astra").await;
+    ask(&gw, "gpt-6.2-sol").await;
+    assert_eq!(mock.accounts_hit(), ["a", "b", "b", "a"]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn no_account_for_a_model_is_an_error_naming_the_model_and_why() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start_plans(&mock, &[("a", "plus"), ("b", "team")], ADMIN).await;
+    catalog_loaded(&gw).await;
+    let (s, v) = ask(&gw, "gpt-6.2-astra").await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "model_unavailable");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("gpt-6.2-astra") && msg.contains("plan (plus)") && msg.contains("plan (team)"),
+        "{msg}"
+    );
+    assert!(mock.responses().is_empty(), "nothing reached upstream");
+
+    // Every account refused by upstream itself: the same error, in its words.
+    mock.set_plan("a", "free");
+    mock.set_plan("b", "free");
+    let (s, v) = ask(&gw, "gpt-6.2-sol").await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "model_unavailable");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not supported with this ChatGPT plan"),
+        "{v}"
+    );
+    assert_eq!(mock.accounts_hit(), ["a", "b"]);
+    let list = accounts(&gw).await;
+    assert_eq!(
+        (state_of(&list, "a"), state_of(&list, "b")),
+        ("ready".into(), "ready".into())
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_organization_refusal_tries_the_next_account_and_cools_nothing() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a", "b"], ADMIN).await;
+    let refusal = json!({"error": {"type": "invalid_request_error", "code": "unsupported_parameter",
+        "param": "access_programs.cyber", "message": "Unsupported parameter: 'access_programs.cyber' is not supported for this organization."}});
+    mock.script("a", Script::Status(400, refusal.to_string(), vec![]));
+    let (s, v) = ask(&gw, "gpt-5.4").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(mock.accounts_hit(), ["a", "b"]);
+    assert_eq!(state_of(&accounts(&gw).await, "a"), "ready");
+    gw.stop().await;
+}

@@ -30,12 +30,17 @@ pub fn now() -> u64 {
 
 /// Writes a Codex `auth.json` (mode 0600) whose account id is `account_id`.
 pub fn write_auth(path: &Path, account_id: &str, access: &str, refresh: &str) {
+    write_auth_plan(path, account_id, access, refresh, "plus");
+}
+
+/// `write_auth` for a login on `plan` (its id token's `chatgpt_plan_type`).
+pub fn write_auth_plan(path: &Path, account_id: &str, access: &str, refresh: &str, plan: &str) {
     let v = json!({
         "auth_mode": "chatgpt",
         "OPENAI_API_KEY": null,
         "tokens": {
             "id_token": mock::jwt(&json!({"email": format!("{account_id}@example.com"),
-                "https://api.openai.com/auth": {"chatgpt_account_id": account_id, "chatgpt_plan_type": "plus"}})),
+                "https://api.openai.com/auth": {"chatgpt_account_id": account_id, "chatgpt_plan_type": plan}})),
             "access_token": access,
             "refresh_token": refresh,
             "account_id": account_id,
@@ -81,6 +86,17 @@ pub fn config_text(mock: &Mock, accounts: &[&str], extra: &str) -> String {
 }
 
 impl Gateway {
+    /// Starts a gateway whose accounts are `(name, plan)` (tokens valid for an hour).
+    pub async fn start_plans(mock: &Mock, accounts: &[(&str, &str)], extra: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        for (a, plan) in accounts {
+            let path = dir.path().join(format!("{a}.json"));
+            write_auth_plan(&path, a, &access_token(a, 3600), &format!("rt-{a}"), plan);
+        }
+        let names: Vec<&str> = accounts.iter().map(|(a, _)| *a).collect();
+        Gateway::start_with(mock, dir, &config_text(mock, &names, extra)).await
+    }
+
     /// Starts a gateway whose accounts are `accounts` (tokens valid for an hour).
     pub async fn start(mock: &Mock, accounts: &[&str], extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
