@@ -78,6 +78,13 @@ pub(crate) async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<boo
         );
         app.metrics.models_refresh(outcome == "ok");
         if let Ok(c) = result {
+            for v in c
+                .models
+                .iter()
+                .filter_map(|m| m.minimal_client_version.as_deref())
+            {
+                app.identity.learn(v, "the models catalog");
+            }
             app.models.store(Arc::new(c));
         }
         let every = app.snapshot().config.upstream.models_refresh;

@@ -49,7 +49,8 @@
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
-//! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
+//! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `version`
+//!   (Codex release numbers).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
@@ -73,6 +74,7 @@ pub mod store;
 mod sync;
 pub mod translate;
 pub mod upstream;
+pub mod version;
 
 use std::future::Future;
 use std::sync::Arc;

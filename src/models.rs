@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::version::Version;
+
 /// Served when upstream's list is not available yet.
 const BUILTIN: &[&str] = &[
     "gpt-5.4",
@@ -257,6 +259,36 @@ impl Catalog {
             .iter()
             .find(|m| m.slug == id)
             .map(|m| self.entry(m))
+    }
+
+    /// The native list as the backend answers a Codex at `version`: without
+    /// the models that need a newer one. `None` when it would leave none out
+    /// (serve `native` as it is).
+    pub fn native_for(&self, version: Version) -> Option<Native> {
+        let native = self.native.as_ref()?;
+        let too_new = |m: &ModelInfo| {
+            m.minimal_client_version
+                .as_deref()
+                .and_then(Version::parse)
+                .is_some_and(|min| min > version)
+        };
+        if !self.models.iter().any(too_new) {
+            return None;
+        }
+        let mut all: Value = serde_json::from_slice(&native.body).ok()?;
+        let list = all.get_mut("models")?.as_array_mut()?;
+        list.retain(|m| {
+            m.get("minimal_client_version")
+                .and_then(Value::as_str)
+                .and_then(Version::parse)
+                .is_none_or(|min| min <= version)
+        });
+        let body = serde_json::to_vec(&all).ok()?;
+        let digest = Sha256::digest(&body);
+        Some(Native {
+            body: Bytes::from(body),
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+        })
     }
 
     /// The catalog's entry for `id`.

@@ -197,7 +197,13 @@ pub(crate) async fn serve(
                     upstream_wait,
                 });
             }
-            Err(attempt::AttemptError { failure, setback }) => {
+            Err(attempt::AttemptError {
+                mut failure,
+                setback,
+            }) => {
+                if let Failure::VersionTooOld { .. } = failure {
+                    failure = version_wanted(app, snap, call, failure);
+                }
                 let kind = failure.kind();
                 if let Failure::NotEntitled { .. } = failure {
                     let until = Instant::now() + crate::pool::eligibility::SET_ASIDE;
@@ -257,6 +263,35 @@ pub(crate) async fn serve(
         exhausted: snap.pool.why_exhausted(scope),
         failures,
     })
+}
+
+/// A "requires a newer version" refusal, told which version the catalog
+/// asks for the model and which one was sent; the gateway sends the wanted
+/// one from now on unless `client_version` is set in the config. Nothing
+/// moves and nothing cools: the next request carries the newer version.
+fn version_wanted(app: &App, snap: &Snapshot, call: &Call, failure: Failure) -> Failure {
+    let Failure::VersionTooOld { model, message, .. } = failure else {
+        return failure;
+    };
+    let model = model.unwrap_or_else(|| call.model.clone());
+    let wanted = app
+        .models
+        .load()
+        .info(&model)
+        .and_then(|m| m.minimal_client_version.clone());
+    let sent = snap.upstream.sent().version;
+    tracing::warn!(request_id = %call.request_id, %model, sent = %sent,
+        wanted = wanted.as_deref().unwrap_or("unknown (not in the catalog)"),
+        "upstream wants a newer Codex version for this model");
+    if let Some(w) = &wanted {
+        app.identity
+            .learn(w, "a \"requires a newer version\" refusal");
+    }
+    Failure::VersionTooOld {
+        model: Some(model),
+        wanted,
+        message: format!("{message} (codex-pool sent version {sent})"),
+    }
 }
 
 /// The candidates that may be sent the call's model (`pool::eligibility`),

@@ -305,3 +305,138 @@ async fn an_organization_refusal_tries_the_next_account_and_cools_nothing() {
     assert_eq!(state_of(&accounts(&gw).await, "a"), "ready");
     gw.stop().await;
 }
+
+/// Item: the Codex version sent follows the backend.
+#[tokio::test]
+async fn auto_sends_the_newest_version_the_catalog_needs_and_serves_a_model_from_tomorrow() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let asked = mock
+        .seen()
+        .into_iter()
+        .find(|s| s.path.ends_with("/codex/models"))
+        .unwrap();
+    assert!(asked.header("version").is_some());
+    let (s, v) = ask(&gw, mock::FUTURE_MODEL).await;
+    assert_eq!(s, 200, "{v}");
+    let sent = mock.responses().pop().unwrap();
+    assert_eq!(sent.header("version"), Some(mock::FUTURE_VERSION));
+    assert!(sent
+        .header("user-agent")
+        .unwrap()
+        .starts_with(&format!("codex_cli_rs/{} (", mock::FUTURE_VERSION)));
+    // The catalog was asked for ungated, so the new model was there to see.
+    let listed = gw.get("/v1/models", &[]).await.1;
+    assert!(listed.contains(mock::FUTURE_MODEL), "{listed}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_explicit_version_wins_and_a_too_old_refusal_names_the_version_and_moves_nothing() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(
+        &mock,
+        &["a", "b"],
+        "client_version = \"0.169.0\"\n[admin]\ntoken = \"admin-secret\"\n",
+    )
+    .await;
+    catalog_loaded(&gw).await;
+    let (s, v) = ask(&gw, mock::FUTURE_MODEL).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["code"], "client_version_too_old");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(mock::FUTURE_VERSION) && msg.contains("0.169.0"),
+        "{msg}"
+    );
+    assert_eq!(mock.accounts_hit(), ["a"], "no failover");
+    assert_eq!(mock.responses()[0].header("version"), Some("0.169.0"));
+    let list = accounts(&gw).await;
+    assert_eq!(
+        (state_of(&list, "a"), state_of(&list, "b")),
+        ("ready".into(), "ready".into())
+    );
+    // Still the configured version afterwards: explicit wins over learned.
+    ask(&gw, "gpt-5.4").await;
+    assert_eq!(
+        mock.responses().pop().unwrap().header("version"),
+        Some("0.169.0")
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_newer_codex_cli_on_the_native_route_teaches_the_gateway_its_version() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let body = json!({"model": "gpt-5.4", "stream": true, "store": false, "instructions": "",
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}]});
+    let resp = gw
+        .client()
+        .post(gw.url("/backend-api/codex/responses"))
+        .header("content-type", "application/json")
+        .header("originator", "codex_exec")
+        .header("version", "0.199.1")
+        .header(
+            "user-agent",
+            "codex_exec/0.199.1 (Debian 12.0.0; x86_64) xterm",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.text().await;
+    let native = mock.responses().pop().unwrap();
+    assert_eq!(
+        native.header("version"),
+        Some("0.199.1"),
+        "the CLI's own identity"
+    );
+    assert!(native
+        .header("user-agent")
+        .unwrap()
+        .starts_with("codex_exec/0.199.1"));
+    ask(&gw, "gpt-5.4").await;
+    assert_eq!(
+        mock.responses().pop().unwrap().header("version"),
+        Some("0.199.1")
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_native_catalog_leaves_out_what_the_callers_version_cannot_use() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let get = |q: &'static str| {
+        let c = gw.client();
+        let url = gw.url(&format!("/backend-api/codex/models{q}"));
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            let etag = r.headers()["etag"].to_str().unwrap().to_string();
+            let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            let slugs: Vec<String> = v["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["slug"].as_str().unwrap().to_string())
+                .collect();
+            (slugs, etag)
+        }
+    };
+    let (old, old_tag) = get("?client_version=0.171.0").await;
+    assert!(!old.contains(&mock::FUTURE_MODEL.to_string()));
+    assert!(old.contains(&"gpt-6.2-sol".to_string()));
+    let (all, all_tag) = get("?client_version=0.200.0").await;
+    assert!(all.contains(&mock::FUTURE_MODEL.to_string()));
+    assert_ne!(old_tag, all_tag);
+    assert_eq!(
+        all.len(),
+        mock::models_answer()["models"].as_array().unwrap().len()
+    );
+    gw.stop().await;
+}

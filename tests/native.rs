@@ -229,11 +229,15 @@ async fn the_models_list_is_upstreams_in_its_own_shape_with_an_etag() {
     assert_eq!(resp.status(), 200);
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
     let v: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-    assert_eq!(v, mock::models_answer(), "served as upstream sent it");
+    // As upstream sends it to a Codex at the caller's version.
+    assert!(
+        v == mock::models_for("0.169.0"),
+        "served as upstream sent it"
+    );
     assert!(v.get("data").is_none() && v.get("object").is_none());
     let again = gw
         .client()
-        .get(gw.url("/backend-api/codex/models"))
+        .get(gw.url("/backend-api/codex/models?client_version=0.169.0"))
         .header("if-none-match", &etag)
         .send()
         .await

@@ -69,7 +69,7 @@ pub(super) async fn route(
             _ => not_allowed(),
         },
         "/codex/models" => match method {
-            Method::GET => models::handle(shared, req.headers()),
+            Method::GET => models::handle(shared, req.headers(), req.uri().query()),
             _ => not_allowed(),
         },
         "/wham/usage" | "/api/codex/usage" => match method {
