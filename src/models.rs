@@ -13,15 +13,43 @@ use sha2::{Digest, Sha256};
 use crate::version::Version;
 
 /// Served when upstream's list is not available yet.
+/// The first is the default role until upstream's list is in. `gpt-5.4`
+/// and `gpt-5.4-mini` left ChatGPT sign-in on 2026-08-31; they stay last,
+/// so that until upstream's list is in, a client naming them is sent them
+/// as named (upstream's answer then says so) rather than rerouted on a guess.
 const BUILTIN: &[&str] = &[
-    "gpt-5.4",
-    "gpt-5.4-mini",
+    "gpt-6.2-sol",
+    "gpt-6.2-astra",
     "gpt-5.3-codex",
     "gpt-5.2-codex",
-    "gpt-5.2",
     "gpt-5.1-codex-max",
     "gpt-5.1-codex-mini",
+    "gpt-5.4",
+    "gpt-5.4-mini",
 ];
+
+/// The catalog's default model, as an alias target.
+pub const DEFAULT_ROLE: &str = "@default";
+/// The catalog's small model, as an alias target.
+pub const SMALL_ROLE: &str = "@small";
+
+/// What the roles stand for in the catalog now (`Catalog::roles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    pub default: String,
+    pub small: String,
+}
+
+impl Roles {
+    /// `target`, with a role replaced by its model.
+    pub fn target<'a>(&'a self, target: &'a str) -> &'a str {
+        match target {
+            DEFAULT_ROLE => &self.default,
+            SMALL_ROLE => &self.small,
+            other => other,
+        }
+    }
+}
 
 /// The `client_version` for which the backend's `/models` leaves no model
 /// out: `0.0.0` answers the whole catalog (the same ETag as the newest
@@ -289,6 +317,22 @@ impl Catalog {
             body: Bytes::from(body),
             etag: format!("\"{}\"", hex::encode(&digest[..16])),
         })
+    }
+
+    /// What the alias roles stand for now: the first listed model, and the
+    /// first listed model named as a small one (`mini`, `nano`, `luna`),
+    /// else the default.
+    pub fn roles(&self) -> Roles {
+        let mut listed = self.listed();
+        let default = listed
+            .next()
+            .map(|m| m.slug.clone())
+            .unwrap_or_else(|| BUILTIN[0].to_string());
+        let small = self
+            .listed()
+            .find(|m| ["mini", "nano", "luna"].iter().any(|w| m.slug.contains(w)))
+            .map_or_else(|| default.clone(), |m| m.slug.clone());
+        Roles { default, small }
     }
 
     /// The catalog's entry for `id`.

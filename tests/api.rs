@@ -325,14 +325,15 @@ async fn models_come_from_upstream_and_fall_back_to_the_builtin_list() {
             .filter(|m| m["owned_by"] != "codex-pool-alias")
             .map(|m| m["id"].as_str().unwrap().to_string())
             .collect();
-        if ids.contains(&"gpt-5.4-mini".to_string()) && !ids.contains(&"gpt-5.2".to_string()) {
+        if ids.contains(&"gpt-5.4-mini".to_string()) && !ids.contains(&"gpt-5.2-codex".to_string())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
         ids,
-        mock::listed_models(),
+        mock::listed_for_plan("plus"),
         "upstream's list, hidden models left out"
     );
     let models_call = mock

@@ -440,3 +440,85 @@ async fn the_native_catalog_leaves_out_what_the_callers_version_cannot_use() {
     );
     gw.stop().await;
 }
+
+/// Item: models from the catalog, not from constants.
+#[tokio::test]
+async fn claude_names_and_retired_names_resolve_to_the_catalogs_roles() {
+    let mock = Mock::start().await;
+    // The real catalog no longer lists gpt-5.4: a mock plan cannot hide it, so
+    // this checks the Claude names and the listing; retired names are unit-tested.
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let msg = |model: &str| json!({"model": model, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
+    let (s, _, text) = gw.post("/v1/messages", &msg("claude-sonnet-4-5")).await;
+    assert_eq!(s, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v["model"], "gpt-6.2-sol",
+        "the answer names the model that served"
+    );
+    assert_eq!(mock.responses().pop().unwrap().body["model"], "gpt-6.2-sol");
+    gw.post("/v1/messages", &msg("claude-haiku-4-5-20251001"))
+        .await;
+    assert_eq!(
+        mock.responses().pop().unwrap().body["model"],
+        "gpt-5.4-mini"
+    );
+    gw.post("/v1/messages", &msg("claude-opus-4-1")).await;
+    assert_eq!(mock.responses().pop().unwrap().body["model"], "gpt-6.2-sol");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn v1_models_lists_what_the_pool_can_serve_with_the_aliases_resolved() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let (s, text) = gw.get("/v1/models", &[]).await;
+    assert_eq!(s, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let data = v["data"].as_array().unwrap();
+    let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.contains(&"gpt-6.2-sol") && ids.contains(&mock::FUTURE_MODEL),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"gpt-6.2-astra"),
+        "no account's plan (plus) has it: {ids:?}"
+    );
+    let alias = |id: &str| {
+        data.iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["alias_for"].clone())
+    };
+    assert_eq!(alias("claude-*sonnet*"), Some(json!("gpt-6.2-sol")));
+    assert_eq!(alias("claude-*haiku*"), Some(json!("gpt-5.4-mini")));
+    assert_eq!(
+        alias("gpt-5.4"),
+        Some(Value::Null),
+        "the catalog lists it: a model, not an alias"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn fast_selects_the_priority_tier_where_the_model_has_one() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    catalog_loaded(&gw).await;
+    let (s, v) = ask(&gw, "gpt-6.2-sol-fast").await;
+    assert_eq!(s, 200, "{v}");
+    let sent = mock.responses().pop().unwrap();
+    assert_eq!(sent.body["model"], "gpt-6.2-sol");
+    assert_eq!(sent.body["service_tier"], "priority");
+    assert_eq!(v["model"], "gpt-6.2-sol");
+    ask(&gw, "gpt-6.1-nano-fast").await;
+    let sent = mock.responses().pop().unwrap();
+    assert_eq!(sent.body["model"], "gpt-6.1-nano");
+    assert!(
+        sent.body.get("service_tier").is_none(),
+        "no priority tier for it"
+    );
+    gw.stop().await;
+}

@@ -60,7 +60,7 @@ async fn a_models_list_far_past_the_error_body_cap_comes_from_upstream() {
         .filter(|m| m["owned_by"] != "codex-pool-alias")
         .collect();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, mock::listed_models());
+    assert_eq!(ids, mock::listed_for_plan("plus"));
     for m in data {
         assert_eq!(m["owned_by"], "openai", "not the built-in list: {m}");
     }

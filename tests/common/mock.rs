@@ -790,6 +790,22 @@ pub fn listed_models() -> Vec<String> {
         .collect()
 }
 
+/// `listed_models` that an account on `plan` may use.
+pub fn listed_for_plan(plan: &str) -> Vec<String> {
+    models_answer()["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["visibility"] == "list")
+        .filter(|m| {
+            m["available_in_plans"]
+                .as_array()
+                .is_none_or(|p| p.iter().any(|x| x == plan))
+        })
+        .map(|m| m["slug"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A model "added upstream tomorrow": newer than any version built into the gateway.
 pub const FUTURE_MODEL: &str = "gpt-7-preview";
 pub const FUTURE_VERSION: &str = "0.190.0";
