@@ -20,27 +20,27 @@ const LOGIN_EVERY: u32 = 4;
 /// from the auth file when it has none or the file holds a new login). After
 /// an outage this is the resync; nothing else waits for it.
 pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let Some(shared) = app.store.clone() else {
+    let Some(store) = app.store.clone() else {
         return;
     };
-    shared.connect();
-    let mut seen = std::collections::HashMap::new();
+    store.connect();
+    let mut health = crate::pool::replicas::HealthSync::default();
     let mut round = 0u32;
     loop {
         let snap = app.snapshot();
         let accounts = snap.pool.accounts();
-        if round.is_multiple_of(LOGIN_EVERY) || !shared.is_up() {
-            let up = shared.ping().await;
+        if round.is_multiple_of(LOGIN_EVERY) || !store.is_up() {
+            let up = store.ping().await;
             app.metrics.store_up(up);
             if up {
                 for account in accounts {
-                    sync_account(&app, &shared, account).await;
+                    sync_account(&app, &store, account).await;
                 }
             }
         }
-        if shared.is_up() {
-            shared.sync_health(accounts, &mut seen).await;
-            shared.sync_budgets(&snap.keys).await;
+        if store.is_up() {
+            health.round(&store, accounts).await;
+            store.sync_budgets(&snap.keys).await;
         }
         round = round.wrapping_add(1);
         tokio::select! {
@@ -51,19 +51,15 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
 }
 
 /// One account: one GET in the common case (nothing changed).
-async fn sync_account(
-    app: &App,
-    shared: &crate::store::Shared,
-    account: &Arc<crate::pool::Account>,
-) {
+async fn sync_account(app: &App, store: &crate::store::Redis, account: &Arc<crate::pool::Account>) {
     let local = account.credentials();
-    let Ok(stored) = shared.load_login(&account.name).await else {
+    let Ok(stored) = crate::auth::stored::Entry::load(store, &account.name).await else {
         return;
     };
     // A new login written to this replica's auth file replaces the store's.
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
-        crate::auth::store::load_credentials(&path)
+        crate::auth::file::load_credentials(&path)
             .ok()
             .map(|(_, c)| c.refresh_token)
     })
@@ -71,10 +67,10 @@ async fn sync_account(
     .ok()
     .flatten();
     let file_is_new =
-        matches!((&stored, &on_disk), (Some(e), Some(rt)) if e.is_new_login(shared, rt.expose()));
+        matches!((&stored, &on_disk), (Some(e), Some(rt)) if e.is_new_login(store, rt.expose()));
     let in_step = match (&stored, &local) {
         (Some(entry), Some(local)) => {
-            if entry.is_new_login(shared, local.refresh_token.expose()) {
+            if entry.is_new_login(store, local.refresh_token.expose()) {
                 false
             } else {
                 if let Some(theirs) = entry.credentials() {
@@ -82,7 +78,7 @@ async fn sync_account(
                         account.tokens.set_credentials(theirs);
                         account.revive();
                         let path = account.settings().auth_file.clone();
-                        refresh::backup_to_file(shared, entry, &path, &account.name).await;
+                        refresh::backup_to_file(store, entry, &path, &account.name).await;
                     }
                 }
                 true

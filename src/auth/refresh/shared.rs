@@ -7,7 +7,7 @@
 //! the rotated login to the store before it releases the lock. A replica that
 //! finds the lock held never calls the issuer: it waits for the store's login
 //! to change and uses it. A store that cannot be reached fails the flight
-//! (`store unavailable`) rather than refreshing without the lock. The auth
+//! (`RefreshError::StoreUnavailable`) rather than refreshing without the lock. The auth
 //! file gets the rotated login too, as a backup; the store is the truth.
 
 use std::path::Path;
@@ -17,13 +17,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{call_issuer, current, Job, RefreshError, Trace};
+use crate::auth::file::{self, Credentials};
 use crate::auth::lock::FileLock;
 use crate::auth::persist;
-use crate::auth::store::{self, Credentials};
+use crate::auth::stored::Entry;
 use crate::clock;
 use crate::secret::Secret;
-use crate::store::tokens::Entry;
-use crate::store::{Shared, StoreError};
+use crate::store::{self, Redis};
 
 /// The lock's expiry: longer than the issuer may take (three tries of 30 s
 /// at most, `call_issuer`), so it never expires under a live holder.
@@ -32,13 +32,10 @@ const LOCK_TTL: Duration = Duration::from_secs(100);
 /// How often a replica waiting for another's refresh looks at the store.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The reason an account shows while its token cannot be renewed.
-pub const UNAVAILABLE: &str = "store unavailable";
-
-fn unavailable(e: StoreError) -> RefreshError {
+fn unavailable(e: store::Error) -> RefreshError {
     match e {
-        StoreError::Unavailable => RefreshError::Transient(UNAVAILABLE.into()),
-        StoreError::Undecryptable => RefreshError::Transient(e.to_string()),
+        store::Error::Unavailable => RefreshError::StoreUnavailable,
+        store::Error::Undecryptable => RefreshError::Transient(e.to_string()),
     }
 }
 
@@ -49,17 +46,17 @@ fn credentials(entry: &Entry) -> Option<Credentials> {
 impl Job {
     pub(super) async fn shared_flight(
         &self,
-        shared: &Shared,
+        store: &Redis,
         trace: &mut Trace,
     ) -> Result<Arc<Credentials>, RefreshError> {
         let (tokens, name) = (&self.login.tokens, &self.login.name);
         let deadline = Instant::now() + self.lock_wait;
         loop {
-            if let Some(lock) = shared.try_lock(name, LOCK_TTL).await.map_err(unavailable)? {
-                let (result, release) = self.renew_shared(shared, trace).await;
+            if let Some(lock) = store.try_lock(name, LOCK_TTL).await.map_err(unavailable)? {
+                let (result, release) = self.renew_shared(store, trace).await;
                 if release {
                     // If this fails, the lock expires by itself.
-                    let _ = shared.unlock(name, lock).await;
+                    let _ = store.unlock(name, lock).await;
                 }
                 return result;
             }
@@ -70,12 +67,12 @@ impl Job {
                 ));
             }
             tokio::time::sleep(POLL).await;
-            let entry = shared.load_login(name).await.map_err(unavailable)?;
+            let entry = Entry::load(store, name).await.map_err(unavailable)?;
             if let Some((entry, creds)) = entry.and_then(|e| credentials(&e).map(|c| (e, c))) {
                 if Some(&creds.access_token) != self.stale.as_ref() {
                     tokens.set_credentials(creds);
                     trace.renewed = true;
-                    backup_to_file(shared, &entry, &self.login.path, name).await;
+                    backup_to_file(store, &entry, &self.login.path, name).await;
                     return current(tokens);
                 }
             }
@@ -88,11 +85,11 @@ impl Job {
     /// holding the other replicas off the spent refresh token meanwhile).
     async fn renew_shared(
         &self,
-        shared: &Shared,
+        store: &Redis,
         trace: &mut Trace,
     ) -> (Result<Arc<Credentials>, RefreshError>, bool) {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
-        let stored = match shared.load_login(name).await {
+        let stored = match Entry::load(store, name).await {
             Ok(e) => e,
             Err(e) => return (Err(unavailable(e)), true),
         };
@@ -100,7 +97,7 @@ impl Job {
         let (mut entry, seeded) = match (stored, disk) {
             (None, Some((file, _))) => {
                 tracing::info!(account = %name, "the store holds no login for this account; seeding it from the auth file");
-                (Entry::seed(shared, file), true)
+                (Entry::seed(store, file), true)
             }
             (None, None) => {
                 return (
@@ -111,11 +108,10 @@ impl Job {
                 )
             }
             (Some(mut e), Some((file, on_disk)))
-                if e.is_new_login(shared, on_disk.refresh_token.expose()) =>
+                if e.is_new_login(store, on_disk.refresh_token.expose()) =>
             {
                 tracing::info!(account = %name, "the auth file holds a new login; it replaces the store's");
-                e.file = file;
-                e.remember(shared);
+                e.replace(store, file);
                 (e, true)
             }
             (Some(e), _) => (e, false),
@@ -129,7 +125,7 @@ impl Job {
             );
         };
         if seeded {
-            if let Err(e) = shared.save_login(name, &entry).await {
+            if let Err(e) = entry.save(store, name).await {
                 return (Err(unavailable(e)), true);
             }
         }
@@ -140,7 +136,7 @@ impl Job {
             tokens.set_credentials(creds);
             trace.renewed = true;
             if changed {
-                backup_to_file(shared, &entry, path, name).await;
+                backup_to_file(store, &entry, path, name).await;
             }
             return (current(tokens), true);
         }
@@ -173,26 +169,26 @@ impl Job {
             new.refresh_token = Secret::new(t);
         }
         entry.file.last_refresh = Some(clock::rfc3339_now());
-        entry.remember(shared);
+        entry.remember(store);
         let Some(fresh) = credentials(&entry) else {
             return (Err(RefreshError::Transient("no tokens".into())), true);
         };
-        let stored = self.store_rotated(shared, &entry).await;
+        let stored = self.store_rotated(store, &entry).await;
         tokens.set_credentials(fresh);
         trace.renewed = true;
         tracing::info!(account = %name, "access token refreshed (shared store)");
-        backup_to_file(shared, &entry, path, name).await;
+        backup_to_file(store, &entry, path, name).await;
         (current(tokens), stored)
     }
 
     /// Writes the rotated login to the store, trying a few times: until it is
     /// there, it is the only copy of the account's newest refresh token.
-    async fn store_rotated(&self, shared: &Shared, entry: &Entry) -> bool {
+    async fn store_rotated(&self, store: &Redis, entry: &Entry) -> bool {
         for attempt in 0..5u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200) * attempt).await;
             }
-            if shared.save_login(&self.login.name, entry).await.is_ok() {
+            if entry.save(store, &self.login.name).await.is_ok() {
                 return true;
             }
         }
@@ -207,21 +203,21 @@ impl Job {
 /// held before only: a new login found there is left, and replaces the
 /// store's at the next flight or sync. A store that lost its data (Redis
 /// without persistence, restarted) is seeded again from these files.
-pub async fn backup_to_file(shared: &Shared, entry: &Entry, path: &Path, name: &str) {
+pub async fn backup_to_file(store: &Redis, entry: &Entry, path: &Path, name: &str) {
     let Ok(lock) = FileLock::acquire_async(path, Duration::from_secs(5)).await else {
         return;
     };
     let Ok((_, on_disk)) = persist::load(path).await else {
         return;
     };
-    if entry.is_new_login(shared, on_disk.refresh_token.expose())
+    if entry.is_new_login(store, on_disk.refresh_token.expose())
         || entry
             .credentials()
             .is_some_and(|c| c.refresh_token == on_disk.refresh_token)
     {
         return;
     }
-    let saved = store::save_if_unchanged_async(
+    let saved = file::save_if_unchanged_async(
         Arc::new(lock),
         Some(on_disk.refresh_token),
         entry.file.clone(),

@@ -1,0 +1,11 @@
+//! Each HTTP surface end to end, and the edge every request passes.
+
+mod catalog;
+mod chat;
+mod edge;
+mod input;
+mod limits;
+mod messages;
+mod models;
+mod native;
+mod responses;
