@@ -7,6 +7,7 @@
 pub mod events;
 mod failure;
 pub mod identity;
+mod passthrough;
 pub mod sse;
 mod transport;
 
@@ -22,6 +23,7 @@ use crate::auth::ORIGINATOR;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;
 pub use identity::Identity;
+pub use passthrough::Passed;
 pub use transport::BodyStream;
 use transport::{Fast, Received};
 

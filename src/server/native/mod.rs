@@ -15,6 +15,7 @@
 //! Nothing here sends a pool account's token anywhere but `upstream::Client`
 //! does (model traffic, and the usage probe of `usage.rs`).
 
+mod alpha;
 mod forward;
 mod local;
 mod models;
@@ -76,6 +77,7 @@ pub(super) async fn route(
             Method::GET => usage::handle(shared, req.headers()).await,
             _ => not_allowed(),
         },
+        _ if alpha::owns(sub) => alpha::handle(shared, req, sub).await,
         _ => local::handle(shared, req, sub).await,
     }
 }

@@ -391,6 +391,11 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                 full(200, json!({"authorization_code": "dev-auth-code", "code_verifier": "dev-verifier", "code_challenge": "x"}).to_string(), "application/json")
             }
         }
+        // Server-side history and notes, kept per account.
+        (m, p) if p.contains("/codex/alpha/history/v2/") || p.contains("/codex/alpha/notes/v2/") => {
+            let account = headers.get("chatgpt-account-id").cloned().unwrap_or_default();
+            full(200, json!({"account": account, "method": m, "path": p, "query": query}).to_string(), "application/json")
+        }
         _ => full(404, json!({"detail": "Not Found"}).to_string(), "application/json"),
     }
 }
