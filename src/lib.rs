@@ -9,7 +9,7 @@
 //!   │
 //!   ├─ admit ............ server::ctx::admit      in-flight cap, client key, rate/budget,
 //!   │                                             bounded body (server::request)
-//!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
+//!   ├─ parse + limits ... server::{chat,responses,messages,native,images}::…
 //!   │                     → Ctx::admit_model       model length, key's allow-list and rate
 //!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
@@ -46,7 +46,8 @@
 //!   classified failures.
 //! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
 //!   translation, a folder per client dialect (request, stream, answer, error
-//!   shapes); the collector, model aliases, request limits.
+//!   shapes); the collector, model aliases, request limits; the Images API onto the
+//!   `image_generation` tool (`translate::images`).
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).

@@ -274,6 +274,16 @@ impl Catalog {
         json!({"object": "list", "data": data})
     }
 
+    /// The model a request that names none of the catalog's models is served
+    /// with (the images routes): the first one upstream lists, which is the
+    /// one it ranks first.
+    pub fn default_model(&self) -> &str {
+        self.listed()
+            .next()
+            .map(|m| m.slug.as_str())
+            .unwrap_or(BUILTIN[0])
+    }
+
     pub fn base_instructions(&self, id: &str) -> Option<&str> {
         self.models
             .iter()
@@ -323,11 +333,7 @@ impl Catalog {
     /// first listed model named as a small one (`mini`, `nano`, `luna`),
     /// else the default.
     pub fn roles(&self) -> Roles {
-        let mut listed = self.listed();
-        let default = listed
-            .next()
-            .map(|m| m.slug.clone())
-            .unwrap_or_else(|| BUILTIN[0].to_string());
+        let default = self.default_model().to_string();
         let small = self
             .listed()
             .find(|m| ["mini", "nano", "luna"].iter().any(|w| m.slug.contains(w)))

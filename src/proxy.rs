@@ -112,10 +112,11 @@ pub(crate) async fn serve(
         served_by: None,
         affinity: String::new(),
     };
-    if snap.config.affinity.enabled && strategy == crate::config::Strategy::RoundRobin {
+    // A route without conversations (images) neither reads nor fills the tables.
+    let enabled = snap.config.affinity.enabled && call.route.has_conversations();
+    if enabled && strategy == crate::config::Strategy::RoundRobin {
         affinity::recall(app, call).await;
     }
-    let enabled = snap.config.affinity.enabled;
     let preferred = affinity::preferred(app, call, strategy, enabled);
     let planned = snap
         .pool

@@ -46,7 +46,9 @@ pub(super) struct Ctx {
 /// The error envelope of a route's clients.
 pub(super) fn style_of(route: Route) -> Style {
     match route {
-        Route::Chat | Route::Responses | Route::Codex => Style::OpenAi,
+        Route::Chat | Route::Responses | Route::Codex | Route::Images | Route::ImageEdits => {
+            Style::OpenAi
+        }
         Route::Messages | Route::CountTokens => Style::Anthropic,
     }
 }
@@ -109,7 +111,11 @@ pub(super) async fn admit(
         .server
         .header_read_timeout
         .max(BODY_READ_TIMEOUT);
-    let read = request::read_body(&parts.headers, incoming, limit, &shared.body_budget);
+    let media = match route {
+        Route::ImageEdits => request::Media::Form,
+        _ => request::Media::Json,
+    };
+    let read = request::read_body(&parts.headers, incoming, limit, &shared.body_budget, media);
     let (bytes, permit) = match tokio::time::timeout(read_limit, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return Err(fail(&mut ledger, e)),

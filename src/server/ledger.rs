@@ -102,6 +102,26 @@ impl Ledger {
         }
     }
 
+    /// One of several upstream calls that answer this request together (the
+    /// images routes' `n`) spent `usage` on `account`: its tokens, against
+    /// the key's budgets too. The request itself ends with `end`.
+    pub(super) fn spent(
+        &self,
+        account: &Account,
+        key: Option<&ClientKey>,
+        model: &str,
+        usage: &Usage,
+    ) {
+        let catalog = self.app.models.load();
+        let name = key.map_or("-", |k| k.name());
+        self.app
+            .metrics
+            .tokens(&account.name, name, catalog.label(model), usage);
+        if let Some(k) = key {
+            k.spend(usage.total());
+        }
+    }
+
     /// The request ended with this status and code label.
     pub(super) fn end(&mut self, status: u16, code: &'static str) {
         if self.done {

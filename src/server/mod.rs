@@ -11,6 +11,7 @@ mod dispatch;
 pub(crate) mod error;
 mod guard;
 mod health;
+mod images;
 mod ledger;
 mod messages;
 mod models;

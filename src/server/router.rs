@@ -11,7 +11,8 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, messages, models, native, request, responses, Shared, Surface,
+    admin, chat, guard, health, images, messages, models, native, request, responses, Shared,
+    Surface,
 };
 use crate::route::Route;
 
@@ -80,6 +81,20 @@ async fn table(
                 Err(resp) => resp,
             },
             _ => anthropic_not_allowed(&method, &path, ids),
+        },
+        "/v1/images/generations" => match method {
+            Method::POST => match admit(shared, req, Route::Images, started, ids).await {
+                Ok((ctx, bytes)) => images::generations(ctx, bytes).await,
+                Err(resp) => resp,
+            },
+            _ => not_allowed(),
+        },
+        "/v1/images/edits" => match method {
+            Method::POST => match admit(shared, req, Route::ImageEdits, started, ids).await {
+                Ok((ctx, bytes)) => images::edits(ctx, bytes).await,
+                Err(resp) => resp,
+            },
+            _ => not_allowed(),
         },
         "/v1/models" => match method {
             Method::GET => {

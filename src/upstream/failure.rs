@@ -89,6 +89,11 @@ pub enum Failure {
     /// that stays silent for about two minutes, as long reasoning can).
     #[error("upstream closed the stream after output began ({cause}); the answer is incomplete, send the turn again")]
     StreamCut { cause: String },
+    /// The account's plan does not offer a hosted tool the request forces
+    /// (`docs/upstream.md` §10: ChatGPT Free and `image_generation`). Another
+    /// account may have it; this one is fine for everything else.
+    #[error("this account's plan cannot use the {tool} tool: {message}")]
+    ToolNotInPlan { tool: &'static str, message: String },
 }
 
 fn resets_text(at: Option<SystemTime>) -> String {
@@ -97,6 +102,10 @@ fn resets_text(at: Option<SystemTime>) -> String {
         None => String::new(),
     }
 }
+
+/// The 400 the backend gives an account whose plan has no image generation
+/// when a request forces the tool (`docs/upstream.md` §10).
+const IMAGES_NOT_IN_PLAN: &str = "Tool choice 'image_generation' not found in 'tools'";
 
 /// Stream failure codes that are the request's own fault: another account would fail too.
 const CLIENT_FAULT_CODES: &[&str] = &[
@@ -130,6 +139,7 @@ impl Failure {
             Failure::VersionTooOld { .. } => "version_too_old",
             Failure::NotEntitled { .. } => "not_entitled",
             Failure::Blocked { .. } => "blocked",
+            Failure::ToolNotInPlan { .. } => "not_in_plan",
         }
     }
 
@@ -146,7 +156,8 @@ impl Failure {
             | Failure::Unauthorized { .. }
             | Failure::CloudflareBlocked
             | Failure::Forbidden { .. }
-            | Failure::BadRequest { .. } => true,
+            | Failure::BadRequest { .. }
+            | Failure::ToolNotInPlan { .. } => true,
             Failure::ServerError { .. }
             | Failure::Timeout { .. }
             | Failure::Connect { .. }
@@ -210,6 +221,8 @@ impl Failure {
             Failure::StreamFailed { .. } | Failure::StreamTruncated if self.retryable() => {
                 transient("stream_failed", None)
             }
+            // The account stays as usable as it was: only this request's
+            // tool is out of its plan.
             Failure::StreamFailed { .. }
             | Failure::StreamTruncated
             | Failure::BadRequest { .. }
@@ -217,6 +230,7 @@ impl Failure {
             | Failure::VersionTooOld { .. }
             | Failure::NotEntitled { .. }
             | Failure::Blocked { .. } => None,
+            Failure::ToolNotInPlan { .. } => None,
         }
     }
 
@@ -271,6 +285,10 @@ impl Failure {
             },
             (500..=599, _) => Failure::ServerError {
                 status: code,
+                message,
+            },
+            (400, _) if message.contains(IMAGES_NOT_IN_PLAN) => Failure::ToolNotInPlan {
+                tool: "image_generation",
                 message,
             },
             (408, _) => Failure::Timeout {
@@ -350,7 +368,9 @@ impl Failure {
             Failure::UsageLimited { .. } | Failure::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Failure::UsageNotIncluded { .. } => StatusCode::FORBIDDEN,
+            Failure::UsageNotIncluded { .. } | Failure::ToolNotInPlan { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::BadRequest { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
@@ -401,6 +421,7 @@ impl Failure {
             Failure::Blocked { code, .. } => {
                 code.clone().unwrap_or_else(|| "content_blocked".into())
             }
+            Failure::ToolNotInPlan { .. } => "tool_not_in_plan".into(),
         }
     }
 

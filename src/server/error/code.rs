@@ -56,6 +56,8 @@ pub(crate) enum Code {
     OrganizationRefused,
     /// No account may serve the model (plan, version, or all limited).
     ModelUnavailable,
+    /// No account tried has a plan with the hosted tool the request needs.
+    ToolNotInPlan,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
     Upstream(Box<str>),
 }
@@ -101,6 +103,7 @@ impl Code {
         Code::ModelNotInPlan,
         Code::OrganizationRefused,
         Code::ModelUnavailable,
+        Code::ToolNotInPlan,
     ];
 
     pub(crate) fn as_str(&self) -> &str {
@@ -163,6 +166,7 @@ impl Code {
             Code::ModelNotInPlan => "model_not_in_plan",
             Code::OrganizationRefused => "organization_refused",
             Code::ModelUnavailable => "model_unavailable",
+            Code::ToolNotInPlan => "tool_not_in_plan",
             Code::Upstream(_) => "other",
         }
     }
@@ -201,7 +205,8 @@ impl Code {
             Code::ForbiddenHost
             | Code::ForbiddenOrigin
             | Code::ModelNotAllowed
-            | Code::UsageNotIncluded => StatusCode::FORBIDDEN,
+            | Code::UsageNotIncluded
+            | Code::ToolNotInPlan => StatusCode::FORBIDDEN,
             Code::RateLimited
             | Code::BudgetExceeded
             | Code::UsageLimitReached

@@ -283,3 +283,37 @@ fn usage_limit_2026_keeps_its_reset() {
         Some(Setback::UsageLimited { resets_at }) if resets_at == crate::clock::from_unix(1_900_000_000)
     ));
 }
+
+#[test]
+fn a_plan_without_images_fails_over_without_a_setback() {
+    let f = classify(
+        400,
+        r#"{"error":{"message":"Tool choice 'image_generation' not found in 'tools' parameter.","type":"invalid_request_error","param":"tool_choice","code":null}}"#,
+    );
+    assert!(
+        matches!(
+            f,
+            Failure::ToolNotInPlan {
+                tool: "image_generation",
+                ..
+            }
+        ),
+        "{f:?}"
+    );
+    assert!(f.retryable(), "another account's plan may have it");
+    assert!(f.setback().is_none(), "the account serves everything else");
+    assert!(
+        f.blames_account(),
+        "not an upstream fault: no retry budget spent"
+    );
+    assert_eq!(
+        (f.kind(), f.client_status()),
+        ("not_in_plan", StatusCode::FORBIDDEN)
+    );
+    // Any other 400 stays the request's own fault.
+    let other = classify(
+        400,
+        r#"{"error":{"message":"Tool choice 'web_search' is invalid"}}"#,
+    );
+    assert!(!other.retryable());
+}

@@ -1,4 +1,4 @@
-//! Keeping up with the backend's catalog (docs/upstream.md §9, §10): the
+//! Keeping up with the backend's catalog (docs/upstream.md §9, §11): the
 //! Codex version sent, models and aliases from the catalog, `-fast`, and the
 //! native catalog gated by the caller's version.
 

@@ -3,6 +3,7 @@
 mod catalog;
 mod chat;
 mod edge;
+mod images;
 mod input;
 mod limits;
 mod messages;

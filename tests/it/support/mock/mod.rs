@@ -17,6 +17,7 @@
 mod answers;
 mod catalog;
 pub mod conversation;
+pub mod images;
 pub mod login;
 mod responses;
 
@@ -106,6 +107,8 @@ struct State {
     conversations: Option<conversation::Sim>,
     /// Each account's plan, for the catalog's `available_in_plans` (default `plus`).
     plans: HashMap<String, String>,
+    /// Accounts on a plan without image generation (`images::refusal`).
+    no_images: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -257,6 +260,16 @@ impl Mock {
     pub fn set_plan(&self, account: &str, plan: &str) {
         let mut s = self.state.lock().expect("mock state");
         s.plans.insert(account.to_string(), plan.to_string());
+    }
+
+    /// `account`'s plan has no image generation: a request forcing the tool
+    /// gets the backend's 400.
+    pub fn refuse_images(&self, account: &str) {
+        self.state
+            .lock()
+            .expect("mock state")
+            .no_images
+            .push(account.to_string());
     }
 
     pub fn clear(&self) {

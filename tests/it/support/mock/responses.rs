@@ -15,7 +15,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::answers::{bash_answer, default_answer, sse_bytes, LEGACY_PROMPT};
-use super::{conversation, detail, full, Body, Script, State};
+use super::{conversation, detail, full, images, Body, Script, State};
 
 /// Answers one `POST …/responses` (`auth_ok`: its bearer is one the mock accepts).
 pub(super) async fn answer(
@@ -50,6 +50,10 @@ pub(super) async fn answer(
     let version = headers.get("version").map(String::as_str);
     if let Some(msg) = super::catalog::model_refusal(asked, version, &plan) {
         return detail(&msg);
+    }
+    let image = images::tool(&body).is_some();
+    if image && st.lock().expect("mock state").no_images.contains(&account) {
+        return full(400, images::refusal().to_string(), "application/json");
     }
     let model = body
         .get("model")
@@ -89,6 +93,10 @@ pub(super) async fn answer(
         None => {}
     }
     match script {
+        None if image => {
+            let events = images::answer(&body, &model);
+            stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
+        }
         None => {
             let events = bash
                 .and_then(|cmd| bash_answer(&body, &model, &cmd))
