@@ -48,6 +48,10 @@ pub struct App {
     pub store: Option<Arc<Redis>>,
     /// The Codex version the gateway presents (`upstream::identity`).
     pub identity: Arc<upstream::Identity>,
+    /// Finished requests on their way to the usage rollups and access log.
+    pub usage: crate::usage::Recorder,
+    /// Device-code logins started from the console.
+    pub logins: crate::auth::login::Pending,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +92,8 @@ impl App {
             flights: Flights::default(),
             store,
             identity,
+            usage: crate::usage::Recorder::default(),
+            logins: Default::default(),
         }))
     }
 

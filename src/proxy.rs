@@ -58,6 +58,10 @@ pub(crate) struct Served {
     pub delivery: Delivery,
     /// Time spent waiting on upstream, for the overhead metric.
     pub upstream_wait: Duration,
+    /// Accounts that failed this request before this one served it.
+    pub failovers: u32,
+    /// What conversation affinity did (`Outcome::label`).
+    pub affinity: &'static str,
 }
 
 impl Served {
@@ -196,6 +200,8 @@ pub(crate) async fn serve(
                     headers,
                     delivery,
                     upstream_wait,
+                    failovers: u32::try_from(failures.len()).unwrap_or(u32::MAX),
+                    affinity: placed.label(),
                 });
             }
             Err(attempt::AttemptError {

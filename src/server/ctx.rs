@@ -74,6 +74,7 @@ pub(super) async fn admit(
     let permit = Arc::clone(&shared.inflight).try_acquire_owned().ok();
     let busy = permit.is_none();
     let mut ledger = Ledger::open(Arc::clone(app), route, started, permit);
+    ledger.ids(ids.answered(), &ids.id);
     let style = style_of(route);
     let fail = |ledger: &mut Ledger, e: ApiError| {
         ledger.refuse(&e);
@@ -90,6 +91,9 @@ pub(super) async fn admit(
         Ok(k) => k,
         Err(r) => return Err(fail(&mut ledger, ApiError::from(&r))),
     };
+    if let Some(k) = &key {
+        ledger.key(k.name());
+    }
     // Rate and budgets need no body: a limited key is refused before it is read.
     if let Some(k) = &key {
         if let Err(r) = k.admit_request() {
@@ -164,6 +168,7 @@ impl Ctx {
             )
             .with_param("model"));
         }
+        self.ledger.asked(model);
         let Some(key) = &self.key else { return Ok(()) };
         let store = self.ledger.app().store.clone();
         let admitted = match (store.filter(|s| s.is_up()), key.rpm()) {

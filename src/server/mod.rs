@@ -6,6 +6,7 @@
 mod admin;
 pub(crate) mod body;
 mod chat;
+mod console;
 mod ctx;
 mod dispatch;
 pub(crate) mod error;
@@ -20,6 +21,7 @@ mod relay;
 pub(crate) mod request;
 mod responses;
 mod router;
+pub(crate) mod usage;
 
 use std::future::Future;
 use std::sync::Arc;

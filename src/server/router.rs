@@ -11,8 +11,8 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, images, messages, models, native, request, responses, Shared,
-    Surface,
+    admin, chat, console, guard, health, images, messages, models, native, request, responses,
+    usage, Shared, Surface,
 };
 use crate::route::Route;
 
@@ -116,6 +116,19 @@ async fn table(
             }
             _ => not_allowed(),
         },
+        "/v1/usage" => match method {
+            Method::GET => match authorize(shared, req.headers()) {
+                Ok(Some(key)) => {
+                    usage::own(&shared.app, &key, req.uri().query().unwrap_or("")).await
+                }
+                Ok(None) => {
+                    ApiError::unauthorized("/v1/usage tells a client key its own usage: send one")
+                        .into_response()
+                }
+                Err(e) => e.into_response(),
+            },
+            _ => not_allowed(),
+        },
         "/healthz" => match method {
             Method::GET => health::healthz(),
             _ => not_allowed(),
@@ -125,6 +138,7 @@ async fn table(
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,
+        p if console::owns(p) => console::route(shared, req).await,
         p if native::owns(p) => native::route(shared, req, started, ids).await,
         p => ApiError::not_found(p).into_response(),
     }

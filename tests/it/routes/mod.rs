@@ -2,6 +2,7 @@
 
 mod catalog;
 mod chat;
+mod console;
 mod edge;
 mod images;
 mod input;
