@@ -46,6 +46,8 @@ pub struct App {
     /// `[store]`: the state shared with other replicas; `None` (the default)
     /// keeps everything in this process. Set at start; a reload does not change it.
     pub store: Option<Arc<Redis>>,
+    /// The Codex version the gateway presents (`upstream::identity`).
+    pub identity: Arc<upstream::Identity>,
     /// Finished requests on their way to the usage rollups and access log.
     pub usage: crate::usage::Recorder,
     /// Device-code logins started from the console.
@@ -64,7 +66,11 @@ pub enum StartError {
 
 impl App {
     pub fn new(config: Config) -> Result<Arc<App>, StartError> {
-        let upstream = Arc::new(upstream::Client::new(&config.upstream)?);
+        let identity = Arc::new(upstream::Identity::new());
+        let upstream = Arc::new(upstream::Client::new(
+            &config.upstream,
+            Arc::clone(&identity),
+        )?);
         let store = match &config.store {
             Some(c) => Some(Redis::new(c).map_err(|e| StartError::Store(e.kind()))?),
             None => None,
@@ -85,6 +91,7 @@ impl App {
             models: ArcSwap::from_pointee(Catalog::builtin()),
             flights: Flights::default(),
             store,
+            identity,
             usage: crate::usage::Recorder::default(),
             logins: Default::default(),
         }))
@@ -105,7 +112,7 @@ impl App {
         let upstream = if same {
             Arc::clone(&old.upstream)
         } else {
-            Arc::new(upstream::Client::new(now)?)
+            Arc::new(upstream::Client::new(now, Arc::clone(&self.identity))?)
         };
         if old.config.store != config.store {
             tracing::warn!(

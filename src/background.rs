@@ -80,6 +80,13 @@ pub(crate) async fn models_loop(app: Arc<App>, mut shutdown: watch::Receiver<boo
         );
         app.metrics.models_refresh(outcome == "ok");
         if let Ok(c) = result {
+            for v in c
+                .models
+                .iter()
+                .filter_map(|m| m.minimal_client_version.as_deref())
+            {
+                app.identity.learn(v, "the models catalog");
+            }
             app.models.store(Arc::new(c));
         }
         let every = app.snapshot().config.upstream.models_refresh;
@@ -111,9 +118,12 @@ async fn fetch_models(app: &App) -> Result<Catalog, String> {
     if askers.is_empty() {
         return Err("no usable account to ask for the models list".into());
     }
+    // The ungated catalog: every model with its `minimal_client_version`,
+    // whatever version the gateway sends (docs/upstream.md §1).
     let url = format!(
         "{}/models?client_version={}",
-        cfg.base_url, cfg.client_version
+        cfg.base_url,
+        crate::models::UNGATED_CLIENT_VERSION
     );
     let mut bodies = Vec::new();
     let mut last_error = String::new();

@@ -37,7 +37,8 @@
 //! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
 //!   activity, affinity tables, the models catalog); `reload`: live reload into
 //!   it; `background`: proactive refresh, the usage probe, the models refresh.
-//! - `pool`: accounts, health (the circuit breaker), quota, strategies, activity
+//! - `pool`: accounts, health (the circuit breaker), quota, model eligibility
+//!   (plans, refused pairs), strategies, activity
 //!   log, affinity tables.
 //! - `auth`: JWT claims, the `auth.json` token store, the login lock, a login's
 //!   token state (`slot`) and its single-flight refresh, the login flows.
@@ -55,7 +56,8 @@
 //! - `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
 //!   access log, and reading them back; fed by the ledger through a queue.
 //! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `seal`
-//!   (the store's encryption key and sealed values).
+//!   (the store's encryption key and sealed values), `version` (Codex release
+//!   numbers).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
@@ -81,6 +83,7 @@ mod sync;
 pub mod translate;
 pub mod upstream;
 pub mod usage;
+pub mod version;
 
 use std::future::Future;
 use std::sync::Arc;

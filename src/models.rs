@@ -10,16 +10,52 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::version::Version;
+
 /// Served when upstream's list is not available yet.
+/// The first is the default role until upstream's list is in. `gpt-5.4`
+/// and `gpt-5.4-mini` left ChatGPT sign-in on 2026-08-31; they stay last,
+/// so that until upstream's list is in, a client naming them is sent them
+/// as named (upstream's answer then says so) rather than rerouted on a guess.
 const BUILTIN: &[&str] = &[
-    "gpt-5.4",
-    "gpt-5.4-mini",
+    "gpt-6.2-sol",
+    "gpt-6.2-astra",
     "gpt-5.3-codex",
     "gpt-5.2-codex",
-    "gpt-5.2",
     "gpt-5.1-codex-max",
     "gpt-5.1-codex-mini",
+    "gpt-5.4",
+    "gpt-5.4-mini",
 ];
+
+/// The catalog's default model, as an alias target.
+pub const DEFAULT_ROLE: &str = "@default";
+/// The catalog's small model, as an alias target.
+pub const SMALL_ROLE: &str = "@small";
+
+/// What the roles stand for in the catalog now (`Catalog::roles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    pub default: String,
+    pub small: String,
+}
+
+impl Roles {
+    /// `target`, with a role replaced by its model.
+    pub fn target<'a>(&'a self, target: &'a str) -> &'a str {
+        match target {
+            DEFAULT_ROLE => &self.default,
+            SMALL_ROLE => &self.small,
+            other => other,
+        }
+    }
+}
+
+/// The `client_version` for which the backend's `/models` leaves no model
+/// out: `0.0.0` answers the whole catalog (the same ETag as the newest
+/// release), any other version hides the models that need more, `0.0.1`
+/// hides them all, and no `client_version` at all is a 400.
+pub const UNGATED_CLIENT_VERSION: &str = "0.0.0";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelInfo {
@@ -37,6 +73,42 @@ pub struct ModelInfo {
     /// The model's own system prompt (the fallback when upstream accepts no other).
     #[serde(default)]
     pub base_instructions: Option<String>,
+    /// The oldest Codex version the backend serves this model to (2026).
+    #[serde(default)]
+    pub minimal_client_version: Option<String>,
+    /// The plans that have this model (`plus`, `pro`, `team`, …); empty when
+    /// the catalog does not say (then every plan is assumed to).
+    #[serde(default)]
+    pub available_in_plans: Vec<String>,
+    /// Service tiers (`{"id": "priority", …}` or plain names).
+    #[serde(default)]
+    pub service_tiers: Vec<Value>,
+    /// Takes only `function` and `custom` tools (`translate::lite`).
+    #[serde(default)]
+    pub use_responses_lite: bool,
+}
+
+impl ModelInfo {
+    /// Whether an account on `plan` may use this model. An unknown plan, or
+    /// a model whose catalog entry lists no plans, is not ruled out.
+    pub fn in_plan(&self, plan: Option<&str>) -> bool {
+        let Some(plan) = plan else { return true };
+        self.available_in_plans.is_empty()
+            || self
+                .available_in_plans
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(plan))
+    }
+
+    /// Whether the model has the priority ("Fast") service tier.
+    pub fn has_priority_tier(&self) -> bool {
+        self.service_tiers.iter().any(|t| {
+            t.as_str()
+                .or_else(|| t.get("id").and_then(Value::as_str))
+                .or_else(|| t.get("name").and_then(Value::as_str))
+                .is_some_and(|id| id.eq_ignore_ascii_case("priority"))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +192,10 @@ impl Catalog {
                     default_reasoning_level: None,
                     supported_reasoning_levels: Vec::new(),
                     base_instructions: None,
+                    minimal_client_version: None,
+                    available_in_plans: Vec::new(),
+                    service_tiers: Vec::new(),
+                    use_responses_lite: false,
                 })
                 .collect(),
             source: "builtin",
@@ -221,6 +297,58 @@ impl Catalog {
             .iter()
             .find(|m| m.slug == id)
             .map(|m| self.entry(m))
+    }
+
+    /// The native list as the backend answers a Codex at `version`: without
+    /// the models that need a newer one. `None` when it would leave none out
+    /// (serve `native` as it is).
+    pub fn native_for(&self, version: Version) -> Option<Native> {
+        let native = self.native.as_ref()?;
+        let too_new = |m: &ModelInfo| {
+            m.minimal_client_version
+                .as_deref()
+                .and_then(Version::parse)
+                .is_some_and(|min| min > version)
+        };
+        if !self.models.iter().any(too_new) {
+            return None;
+        }
+        let mut all: Value = serde_json::from_slice(&native.body).ok()?;
+        let list = all.get_mut("models")?.as_array_mut()?;
+        list.retain(|m| {
+            m.get("minimal_client_version")
+                .and_then(Value::as_str)
+                .and_then(Version::parse)
+                .is_none_or(|min| min <= version)
+        });
+        let body = serde_json::to_vec(&all).ok()?;
+        let digest = Sha256::digest(&body);
+        Some(Native {
+            body: Bytes::from(body),
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+        })
+    }
+
+    /// What the alias roles stand for now: the first listed model, and the
+    /// first listed model named as a small one (`mini`, `nano`, `luna`),
+    /// else the default.
+    pub fn roles(&self) -> Roles {
+        let default = self.default_model().to_string();
+        let small = self
+            .listed()
+            .find(|m| ["mini", "nano", "luna"].iter().any(|w| m.slug.contains(w)))
+            .map_or_else(|| default.clone(), |m| m.slug.clone());
+        Roles { default, small }
+    }
+
+    /// The catalog's entry for `id`.
+    pub fn info(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.slug == id)
+    }
+
+    /// Whether `id` is a Responses-Lite model (`translate::lite`).
+    pub fn uses_responses_lite(&self, id: &str) -> bool {
+        self.info(id).is_some_and(|m| m.use_responses_lite)
     }
 
     /// A bounded metric label: the model if the catalog knows it, else `other`.

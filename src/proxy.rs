@@ -86,6 +86,11 @@ pub(crate) enum ServeError {
         exhausted: Exhausted,
         failures: Vec<(String, Failure)>,
     },
+    /// No account in scope may be sent the model: each one's reason.
+    ModelUnavailable {
+        model: String,
+        reasons: Vec<(String, String)>,
+    },
 }
 
 /// Walks the candidates for `call` until one account serves it.
@@ -121,8 +126,16 @@ pub(crate) async fn serve(
     let planned = snap
         .pool
         .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
-    let (candidates, kept) = match planned {
-        Ok(c) => c,
+    let (candidates, kept) = match planned.map(|(c, k)| (eligible(app, call, c), k)) {
+        Ok((Err(reasons), _)) => {
+            tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, model = %call.model, ?reasons, "no account may be sent this model");
+            app.activity.record(decision);
+            return Err(ServeError::ModelUnavailable {
+                model: call.model.clone(),
+                reasons,
+            });
+        }
+        Ok((Ok(c), kept)) => (c, kept),
         Err(x) => {
             tracing::info!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, "no account can serve: {:?}", x);
             app.activity.record(decision);
@@ -192,8 +205,18 @@ pub(crate) async fn serve(
                     affinity: placed.label(),
                 });
             }
-            Err(attempt::AttemptError { failure, setback }) => {
+            Err(attempt::AttemptError {
+                mut failure,
+                setback,
+            }) => {
+                if let Failure::VersionTooOld { .. } = failure {
+                    failure = version_wanted(app, snap, call, failure);
+                }
                 let kind = failure.kind();
+                if let Failure::NotEntitled { .. } = failure {
+                    let until = Instant::now() + crate::pool::eligibility::SET_ASIDE;
+                    account.models_set_aside.insert(&call.model, until);
+                }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
                 match setback {
@@ -231,10 +254,75 @@ pub(crate) async fn serve(
         }
     }
     app.activity.record(decision);
+    if !failures.is_empty()
+        && failures
+            .iter()
+            .all(|(_, f)| matches!(f, Failure::NotEntitled { .. }))
+    {
+        return Err(ServeError::ModelUnavailable {
+            model: call.model.clone(),
+            reasons: failures
+                .into_iter()
+                .map(|(a, f)| (a, f.to_string()))
+                .collect(),
+        });
+    }
     Err(ServeError::AllFailed {
         exhausted: snap.pool.why_exhausted(scope),
         failures,
     })
+}
+
+/// A "requires a newer version" refusal, told which version the catalog
+/// asks for the model and which one was sent; the gateway sends the wanted
+/// one from now on unless `client_version` is set in the config. Nothing
+/// moves and nothing cools: the next request carries the newer version.
+fn version_wanted(app: &App, snap: &Snapshot, call: &Call, failure: Failure) -> Failure {
+    let Failure::VersionTooOld { model, message, .. } = failure else {
+        return failure;
+    };
+    let model = model.unwrap_or_else(|| call.model.clone());
+    let wanted = app
+        .models
+        .load()
+        .info(&model)
+        .and_then(|m| m.minimal_client_version.clone());
+    let sent = snap.upstream.sent().version;
+    tracing::warn!(request_id = %call.request_id, %model, sent = %sent,
+        wanted = wanted.as_deref().unwrap_or("unknown (not in the catalog)"),
+        "upstream wants a newer Codex version for this model");
+    if let Some(w) = &wanted {
+        app.identity
+            .learn(w, "a \"requires a newer version\" refusal");
+    }
+    Failure::VersionTooOld {
+        model: Some(model),
+        wanted,
+        message: format!("{message} (codex-pool sent version {sent})"),
+    }
+}
+
+/// The candidates that may be sent the call's model (`pool::eligibility`),
+/// in their order; when none may, why each may not.
+fn eligible(
+    app: &App,
+    call: &Call,
+    candidates: Vec<Arc<Account>>,
+) -> Result<Vec<Arc<Account>>, Vec<(String, String)>> {
+    let catalog = app.models.load();
+    let now = Instant::now();
+    let mut reasons = Vec::new();
+    let mut kept = Vec::with_capacity(candidates.len());
+    for a in candidates {
+        match crate::pool::eligibility::check(&a, &call.model, &catalog, now) {
+            Ok(()) => kept.push(a),
+            Err(why) => reasons.push((a.name.clone(), why.to_string())),
+        }
+    }
+    if kept.is_empty() && !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(kept)
 }
 
 /// What the gateway learns from an answer: the conversation is on `account`
@@ -249,7 +337,7 @@ fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) -> b
     news
 }
 
-/// The per-turn routing token the backend mints (`docs/upstream.md` §9).
+/// The per-turn routing token the backend mints (`docs/upstream.md` §8).
 pub(crate) const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier

@@ -4,6 +4,7 @@
 mod accounts;
 mod check;
 mod codex_config;
+mod doctor;
 mod login;
 mod shared;
 mod solo;
@@ -40,6 +41,15 @@ pub enum Command {
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Check the whole setup (config, logins, upstream, clock, catalog,
+    /// listen address, the Codex CLI): exit 0 only when nothing is wrong.
+    Doctor {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Log in to ChatGPT and store the account's tokens (browser, or --device).
     Login {
@@ -132,6 +142,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => check::check_config(config),
+        Command::Doctor { config, json } => doctor::doctor(config, json),
         Command::Login {
             config,
             account,

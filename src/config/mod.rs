@@ -22,8 +22,11 @@ use validate::Validator;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
-/// A real Codex CLI release: the backend filters models by `minimal_client_version`.
-pub const DEFAULT_CLIENT_VERSION: &str = "0.169.0";
+/// `auto`: the Codex version sent follows the backend (`upstream::identity`);
+/// the backend refuses a model to a version older than its `minimal_client_version`.
+pub const DEFAULT_CLIENT_VERSION: &str = AUTO_CLIENT_VERSION;
+/// The `client_version` that lets the version follow the backend.
+pub const AUTO_CLIENT_VERSION: &str = "auto";
 
 #[derive(Debug, Clone)]
 pub struct Config {

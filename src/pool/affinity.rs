@@ -3,7 +3,7 @@
 //!
 //! The backend caches prompt prefixes per account, so a conversation that
 //! stays on one account keeps its cache; some of its state is bound to the
-//! account that produced it (`docs/upstream.md` §9): `x-codex-turn-state`
+//! account that produced it (`docs/upstream.md` §8): `x-codex-turn-state`
 //! tokens, and reasoning items' `encrypted_content` and compaction blobs,
 //! which another account refuses with `400 invalid_encrypted_content`.
 //!

@@ -13,6 +13,7 @@
 
 pub mod activity;
 pub mod affinity;
+pub mod eligibility;
 pub mod health;
 mod plan;
 pub mod quota;
@@ -45,6 +46,8 @@ pub struct Account {
     health: Mutex<Health>,
     quota: Mutex<Option<Quota>>,
     last_error: Mutex<Option<&'static str>>,
+    /// Models upstream refused this account lately (`eligibility`).
+    pub models_set_aside: eligibility::SetAside,
     pub requests: AtomicU64,
     pub failures: AtomicU64,
 }
@@ -66,6 +69,7 @@ impl Account {
             health: Mutex::new(Health::default()),
             quota: Mutex::new(None),
             last_error: Mutex::new(None),
+            models_set_aside: eligibility::SetAside::default(),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
@@ -186,6 +190,13 @@ impl Account {
             .clone()
             .or_else(|| cur.as_ref().and_then(|c| c.plan.clone()));
         *cur = Some(Quota { plan, ..q });
+    }
+
+    /// The account's plan: its login's claim, else what `/wham/usage` said.
+    pub fn plan(&self) -> Option<String> {
+        self.credentials()
+            .and_then(|c| c.plan.clone())
+            .or_else(|| self.quota().and_then(|q| q.plan))
     }
 
     pub fn last_error(&self) -> Option<&'static str> {

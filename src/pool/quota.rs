@@ -29,6 +29,72 @@ pub struct Quota {
     pub plan: Option<String>,
     /// Unix seconds of the reading.
     pub observed_at: i64,
+    /// Which limit applies now (`X-Codex-Active-Limit`, 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_limit: Option<String>,
+    /// Which limit was reached, when one was (`X-Codex-Rate-Limit-Reached-Type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_reached_type: Option<String>,
+    /// Workspace credits: a Team/Business account with credits keeps serving
+    /// past its window (`X-Codex-Credits-*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Credits>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Credits {
+    pub has_credits: bool,
+    pub unlimited: bool,
+    /// As upstream writes it (a decimal string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
+}
+
+impl Quota {
+    /// Whether the account may serve past a spent window: it has credits.
+    pub fn has_credits(&self) -> bool {
+        self.credits
+            .as_ref()
+            .is_some_and(|c| c.has_credits || c.unlimited)
+    }
+}
+
+fn text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 64).then(|| v.to_string())
+}
+
+fn flag(headers: &HeaderMap, name: &str) -> Option<bool> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    Some(v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+fn credits_from_headers(headers: &HeaderMap) -> Option<Credits> {
+    let has = flag(headers, "x-codex-credits-has-credits");
+    let unlimited = flag(headers, "x-codex-credits-unlimited");
+    let balance = text(headers, "x-codex-credits-balance");
+    if has.is_none() && unlimited.is_none() && balance.is_none() {
+        return None;
+    }
+    Some(Credits {
+        has_credits: has.unwrap_or(false),
+        unlimited: unlimited.unwrap_or(false),
+        balance,
+    })
+}
+
+fn credits_from_body(body: &serde_json::Value) -> Option<Credits> {
+    let c = body.get("credits").filter(|c| c.is_object())?;
+    let balance = match c.get("balance") {
+        Some(serde_json::Value::String(s)) if s.len() <= 64 => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(Credits {
+        has_credits: c.get("has_credits").and_then(serde_json::Value::as_bool) == Some(true),
+        unlimited: c.get("unlimited").and_then(serde_json::Value::as_bool) == Some(true),
+        balance,
+    })
 }
 
 fn header<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
@@ -81,7 +147,8 @@ pub fn from_headers(headers: &HeaderMap) -> Option<Quota> {
     let now = unix_now();
     let primary = window(headers, "primary", now);
     let secondary = window(headers, "secondary", now);
-    if primary.is_none() && secondary.is_none() {
+    let credits = credits_from_headers(headers);
+    if primary.is_none() && secondary.is_none() && credits.is_none() {
         return None;
     }
     Some(Quota {
@@ -89,6 +156,9 @@ pub fn from_headers(headers: &HeaderMap) -> Option<Quota> {
         secondary,
         plan: None,
         observed_at: now,
+        active_limit: text(headers, "x-codex-active-limit"),
+        limit_reached_type: text(headers, "x-codex-rate-limit-reached-type"),
+        credits,
     })
 }
 
@@ -125,6 +195,9 @@ pub fn from_usage_body(body: &serde_json::Value) -> Option<Quota> {
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned),
         observed_at: now,
+        active_limit: None,
+        limit_reached_type: None,
+        credits: credits_from_body(body),
     })
 }
 
@@ -209,6 +282,40 @@ mod tests {
         let s = q.secondary.and_then(|w| w.resets_at).unwrap_or_default();
         assert!((p - unix_now()).abs() <= 2, "{p}");
         assert!(s > unix_now() && s <= unix_now() + LONGEST_SECS, "{s}");
+    }
+
+    #[test]
+    fn reads_the_2026_headers_credits_and_active_limit() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-codex-primary-used-percent", "100"),
+            ("x-codex-active-limit", "codex"),
+            ("x-codex-rate-limit-reached-type", "primary"),
+            ("X-Codex-Credits-Has-Credits", "True"),
+            ("x-codex-credits-unlimited", "false"),
+            ("x-codex-credits-balance", "125.50"),
+        ] {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
+        }
+        let q = from_headers(&h).unwrap_or_default();
+        assert_eq!(q.active_limit.as_deref(), Some("codex"));
+        assert_eq!(q.limit_reached_type.as_deref(), Some("primary"));
+        assert_eq!(
+            q.credits,
+            Some(Credits {
+                has_credits: true,
+                unlimited: false,
+                balance: Some("125.50".into())
+            })
+        );
+        assert!(q.has_credits());
+        let body = serde_json::json!({"plan_type": "team", "rate_limit": {}, "credits": {"has_credits": false, "unlimited": false, "balance": "0"}});
+        let q = from_usage_body(&body).unwrap_or_default();
+        assert!(!q.has_credits());
+        assert_eq!(q.credits.and_then(|c| c.balance).as_deref(), Some("0"));
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub(super) fn body_for(app: &App, call: &Call, account: &Account, all: bool) -> 
 
 /// The client headers `account` is sent: the caller's turn-state token only
 /// to the account that minted it (another account would refuse it; the
-/// request then goes without it, `docs/upstream.md` §9).
+/// request then goes without it, `docs/upstream.md` §8).
 pub(super) fn headers_for<'c>(
     app: &App,
     call: &'c Call,

@@ -212,9 +212,24 @@ impl Ctx {
     pub(super) fn resolve_model(&self, requested: &str) -> crate::translate::Resolved {
         let models = &self.snap.config.models;
         let catalog = self.app().models.load();
-        crate::translate::resolve_model(requested, &models.aliases, models.builtin_aliases, |m| {
-            catalog.models.iter().any(|x| x.slug == m)
-        })
+        let roles = catalog.roles();
+        let mut resolved = crate::translate::resolve_model(
+            requested,
+            &models.aliases,
+            models.builtin_aliases,
+            &roles,
+            |m| catalog.models.iter().any(|x| x.slug == m),
+        );
+        // `-fast` only where the catalog gives the model the priority tier.
+        if resolved.fast
+            && !catalog
+                .info(&resolved.model)
+                .is_some_and(|m| m.has_priority_tier())
+        {
+            tracing::debug!(model = %resolved.model, "-fast asked for a model without the priority tier; sent without it");
+            resolved.fast = false;
+        }
+        resolved
     }
 
     /// A seed for derived session ids: per client key, so two keys never share one.

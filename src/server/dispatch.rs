@@ -54,9 +54,16 @@ pub(super) async fn dispatch_with<C: Convert>(
     let Upstream {
         model,
         session_id,
-        body,
+        mut body,
         stream,
     } = up;
+    if ctx.app().models.load().uses_responses_lite(&model) {
+        let dropped = crate::translate::lite::keep_lite_tools(&mut body);
+        if dropped > 0 {
+            tracing::debug!(request_id = %ctx.request_id, %model, dropped,
+                "a Responses-Lite model takes only function and custom tools; the others are not sent");
+        }
+    }
     let blobs: Vec<u64> = crate::translate::blobs::in_request(&body)
         .into_iter()
         .map(|b| affinity::digest(b.as_bytes()))

@@ -230,6 +230,17 @@ impl From<&ServeError> for ApiError {
                 e.account = Some(account.as_str().into());
                 e
             }
+            ServeError::ModelUnavailable { model, reasons } => {
+                let list: Vec<String> = reasons.iter().map(|(a, r)| format!("{a}: {r}")).collect();
+                ApiError::new(
+                    Code::ModelUnavailable,
+                    format!(
+                        "no account in this pool may use the model '{model}': {}",
+                        list.join("; ")
+                    ),
+                )
+                .with_param("model")
+            }
             // 429 only when every account is usage-limited; otherwise each
             // failure is named.
             ServeError::AllFailed {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::body::{self, Body};
 use super::error::{ApiError, Code, Style};
 use crate::app::App;
+use crate::models::Catalog;
 use crate::translate::alias::BUILTIN_ALIASES;
 
 /// Anthropic's shape for a client that says it speaks Anthropic's API.
@@ -20,19 +21,36 @@ pub(super) fn style(headers: &HeaderMap) -> Style {
     }
 }
 
-/// The aliases in effect: configured ones, then the built-in ones.
-fn aliases(app: &App) -> Vec<(String, String)> {
+/// The aliases in effect, each with the model it resolves to now:
+/// configured ones, then the built-in ones (a built-in name the catalog
+/// lists itself is that model, not an alias).
+fn aliases(app: &App, catalog: &Catalog) -> Vec<(String, String)> {
     let snap = app.snapshot();
     let models = &snap.config.models;
-    let mut out = models.aliases.clone();
+    let roles = catalog.roles();
+    let mut out: Vec<(String, String)> = models
+        .aliases
+        .iter()
+        .map(|(p, t)| (p.clone(), roles.target(t).to_string()))
+        .collect();
     if models.builtin_aliases {
         for (p, t) in BUILTIN_ALIASES {
-            if !out.iter().any(|(q, _)| q == p) {
-                out.push(((*p).to_string(), (*t).to_string()));
+            if !out.iter().any(|(q, _)| q == p) && catalog.info(p).is_none() {
+                out.push(((*p).to_string(), roles.target(t).to_string()));
             }
         }
     }
     out
+}
+
+/// Whether some account in the pool has a plan the catalog lists for `id`.
+fn servable(app: &App, catalog: &Catalog, id: &str) -> bool {
+    let Some(info) = catalog.info(id) else {
+        return true;
+    };
+    let snap = app.snapshot();
+    let accounts = snap.pool.accounts();
+    accounts.is_empty() || accounts.iter().any(|a| info.in_plan(a.plan().as_deref()))
 }
 
 fn alias_entry(alias: &str, target: &str, created: i64) -> Value {
@@ -59,7 +77,8 @@ pub(super) fn list(app: &App, style: Style) -> Response<Body> {
     let mut v = catalog.list();
     let created = catalog.fetched_at;
     if let Some(data) = v["data"].as_array_mut() {
-        for (alias, target) in aliases(app) {
+        data.retain(|m| servable(app, &catalog, m["id"].as_str().unwrap_or("")));
+        for (alias, target) in aliases(app, &catalog) {
             data.push(alias_entry(&alias, &target, created));
         }
     }
@@ -78,7 +97,7 @@ pub(super) fn list(app: &App, style: Style) -> Response<Body> {
 pub(super) fn get(app: &App, id: &str, style: Style) -> Response<Body> {
     let catalog = app.models.load();
     let found = catalog.get(id).or_else(|| {
-        aliases(app)
+        aliases(app, &catalog)
             .into_iter()
             .find(|(a, _)| a == id)
             .map(|(a, t)| alias_entry(&a, &t, catalog.fetched_at))

@@ -84,8 +84,8 @@ impl<C: Convert> Relay<C> {
                 None => {
                     let sse = match self.events.next(self.idle).await {
                         Ok(Some(sse)) => sse,
-                        Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
-                        Err(f) => return Some(self.fail(f)),
+                        Ok(None) => return Some(self.fail(cut(Failure::StreamTruncated))),
+                        Err(f) => return Some(self.fail(cut(f))),
                     };
                     let data = sse.data.as_deref().unwrap_or("");
                     let event = Event::parse(data).ok();
@@ -132,6 +132,20 @@ impl<C: Convert> Relay<C> {
         self.conv.error_frame(&f, &mut out);
         self.ledger.fail(&f);
         (out.freeze(), self)
+    }
+}
+
+/// The relay runs after output began: a connection that breaks or ends
+/// early now is the edge cutting the answer (`docs/upstream.md` §12), said
+/// plainly and not held against the account. A failure upstream reported
+/// itself keeps its own words.
+fn cut(f: Failure) -> Failure {
+    match f {
+        Failure::StreamTruncated => Failure::StreamCut {
+            cause: "it ended before response.completed".into(),
+        },
+        Failure::Connect { message } => Failure::StreamCut { cause: message },
+        other => other,
     }
 }
 

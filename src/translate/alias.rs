@@ -1,6 +1,12 @@
 //! Which backend model a requested name is served by, for every front:
-//! `[models.aliases]` (exact names, or globs with `*`), the built-in Claude
-//! family defaults, and effort suffixes (`gpt-5.4-high`, `gpt-5.4(high)`).
+//! `[models.aliases]` (exact names, or globs with `*`), the built-in aliases
+//! (the Claude families, retired model names clients still send), effort
+//! suffixes (`gpt-5.4-high`, `gpt-5.4(high)`) and `-fast` (the priority
+//! service tier).
+//!
+//! A target may be a catalog role rather than a model: `@default` (the
+//! catalog's first listed model) or `@small` (its first listed small model),
+//! read at request time, so the built-in names follow the catalog.
 //!
 //! Resolution happens once, before translation; the model *shown* to the
 //! client is still the one upstream reports (`openai-model`, the completed
@@ -11,13 +17,22 @@ use serde_json::{Map, Value};
 use super::Upstream;
 
 /// The built-in aliases, used after the configured ones unless
-/// `[models].builtin_aliases = false`: what Claude Code asks for by default
-/// (its main model is an opus or sonnet, its small fast one a haiku).
+/// `[models].builtin_aliases = false`, and only for names the catalog does
+/// not list: what Claude Code asks for by default (its main model is an opus
+/// or sonnet, its small fast one a haiku), and the models retired from
+/// ChatGPT sign-in on 2026-08-31 that clients still ask for.
 pub const BUILTIN_ALIASES: &[(&str, &str)] = &[
-    ("claude-*opus*", "gpt-5.4"),
-    ("claude-*sonnet*", "gpt-5.4"),
-    ("claude-*haiku*", "gpt-5.4-mini"),
+    ("claude-*opus*", DEFAULT_ROLE),
+    ("claude-*sonnet*", DEFAULT_ROLE),
+    ("claude-*haiku*", SMALL_ROLE),
+    ("gpt-5.4", DEFAULT_ROLE),
+    ("gpt-5.4-mini", SMALL_ROLE),
 ];
+
+pub use crate::models::{Roles, DEFAULT_ROLE, SMALL_ROLE};
+
+/// The suffix that asks for the priority ("Fast") service tier.
+const FAST_SUFFIX: &str = "-fast";
 
 /// Effort suffixes a model name may carry: `-low` … `-xhigh`, or any effort
 /// in parentheses.
@@ -32,6 +47,9 @@ pub struct Resolved {
     pub effort: Option<String>,
     /// The alias pattern that matched, if one did.
     pub alias: Option<String>,
+    /// `-fast` asked for the priority service tier (kept only where the
+    /// model has one: `server::ctx::resolve_model`).
+    pub fast: bool,
 }
 
 impl Resolved {
@@ -43,6 +61,9 @@ impl Resolved {
             return;
         };
         body.insert("model".into(), Value::String(self.model.clone()));
+        if self.fast {
+            body.insert("service_tier".into(), Value::String("priority".into()));
+        }
         let Some(effort) = &self.effort else { return };
         let reasoning = body
             .entry("reasoning")
@@ -62,31 +83,45 @@ pub fn resolve_model(
     requested: &str,
     aliases: &[(String, String)],
     builtin: bool,
+    roles: &Roles,
     known: impl Fn(&str) -> bool,
 ) -> Resolved {
+    if !known(requested) {
+        if let Some(base) = requested
+            .strip_suffix(FAST_SUFFIX)
+            .filter(|b| !b.is_empty())
+        {
+            let mut r = resolve_model(base, aliases, builtin, roles, known);
+            r.fast = true;
+            return r;
+        }
+    }
     let lookup = |name: &str| find_alias(name, aliases, builtin && !known(name));
     // An alias written with its suffix is taken as written.
     if let Some((pattern, target)) = aliases.iter().find(|(p, _)| p == requested) {
-        let (model, effort) = split_effort(target, &known);
+        let (model, effort) = split_effort(roles.target(target), &known);
         return Resolved {
             model,
             effort,
             alias: Some(pattern.clone()),
+            fast: false,
         };
     }
     let (base, effort) = split_effort(requested, &known);
     if let Some((pattern, target)) = lookup(&base) {
-        let (model, target_effort) = split_effort(&target, &known);
+        let (model, target_effort) = split_effort(roles.target(&target), &known);
         return Resolved {
             model,
             effort: effort.or(target_effort),
             alias: Some(pattern),
+            fast: false,
         };
     }
     Resolved {
         model: base,
         effort,
         alias: None,
+        fast: false,
     }
 }
 
@@ -164,12 +199,19 @@ mod tests {
         false
     }
 
+    fn roles() -> Roles {
+        Roles {
+            default: "gpt-6.2-sol".into(),
+            small: "gpt-6.1-mini".into(),
+        }
+    }
+
     fn r(name: &str, aliases: &[(&str, &str)]) -> Resolved {
         let a: Vec<(String, String)> = aliases
             .iter()
             .map(|(p, t)| (p.to_string(), t.to_string()))
             .collect();
-        resolve_model(name, &a, true, none)
+        resolve_model(name, &a, true, &roles(), none)
     }
 
     #[test]
@@ -187,62 +229,97 @@ mod tests {
 
     #[test]
     fn builtin_claude_families_and_configured_aliases_win_in_order() {
-        assert_eq!(r("claude-sonnet-4-5", &[]).model, "gpt-5.4");
-        assert_eq!(r("claude-opus-5-5", &[]).model, "gpt-5.4");
-        assert_eq!(r("claude-haiku-4-5-20251001", &[]).model, "gpt-5.4-mini");
+        assert_eq!(r("claude-sonnet-4-5", &[]).model, "gpt-6.2-sol");
+        assert_eq!(r("claude-opus-5-5", &[]).model, "gpt-6.2-sol");
+        assert_eq!(r("claude-haiku-4-5-20251001", &[]).model, "gpt-6.1-mini");
+        // Retired names resolve to the catalog's roles, not to themselves.
+        assert_eq!(r("gpt-5.4", &[]).model, "gpt-6.2-sol");
+        assert_eq!(r("gpt-5.4-mini", &[]).model, "gpt-6.1-mini");
+        let high = r("gpt-5.4-high", &[]);
+        assert_eq!(
+            (high.model.as_str(), high.effort.as_deref()),
+            ("gpt-6.2-sol", Some("high"))
+        );
+        // A configured alias may name a role too.
+        assert_eq!(r("house", &[("house", "@small")]).model, "gpt-6.1-mini");
         assert_eq!(
             r("claude-haiku-4-5", &[]).alias.as_deref(),
             Some("claude-*haiku*")
         );
         let mine = [
             ("claude-*", "gpt-5.2"),
-            ("claude-opus-*", "gpt-5.4-xhigh"),
+            ("claude-opus-*", "gpt-6.1-codex-xhigh"),
             ("claude-opus-4-1", "gpt-5.3-codex"),
         ];
         assert_eq!(r("claude-opus-4-1", &mine).model, "gpt-5.3-codex");
         let opus = r("claude-opus-4-5", &mine);
         assert_eq!(
             (opus.model.as_str(), opus.effort.as_deref()),
-            ("gpt-5.4", Some("xhigh"))
+            ("gpt-6.1-codex", Some("xhigh"))
         );
         assert_eq!(r("claude-haiku-4-5", &mine).model, "gpt-5.2");
-        let off = resolve_model("claude-haiku-4-5", &[], false, none);
+        let off = resolve_model("claude-haiku-4-5", &[], false, &roles(), none);
         assert_eq!(off.model, "claude-haiku-4-5");
         assert_eq!(off.alias, None);
     }
 
     #[test]
     fn suffixes_set_the_effort_unless_the_name_is_a_real_model() {
-        let x = r("gpt-5.4-high", &[]);
+        let x = r("gpt-6.1-codex-high", &[]);
         assert_eq!(
             (x.model.as_str(), x.effort.as_deref(), x.alias),
-            ("gpt-5.4", Some("high"), None)
+            ("gpt-6.1-codex", Some("high"), None)
         );
-        assert_eq!(r("gpt-5.4(xhigh)", &[]).effort.as_deref(), Some("xhigh"));
-        assert_eq!(r("gpt-5.4 (low)", &[]).model, "gpt-5.4");
-        assert_eq!(r("gpt-5.4(bogus)", &[]).model, "gpt-5.4(bogus)");
+        assert_eq!(
+            r("gpt-6.1-codex(xhigh)", &[]).effort.as_deref(),
+            Some("xhigh")
+        );
+        assert_eq!(r("gpt-6.1-codex (low)", &[]).model, "gpt-6.1-codex");
+        assert_eq!(r("gpt-6.1-codex(bogus)", &[]).model, "gpt-6.1-codex(bogus)");
         assert_eq!(r("gpt-5.1-codex-max", &[]).effort, None);
         let known = |m: &str| m == "odd-model-high" || m == "claude-sonnet-local";
-        let k = resolve_model("odd-model-high", &[], true, known);
+        let k = resolve_model("odd-model-high", &[], true, &roles(), known);
         assert_eq!((k.model.as_str(), k.effort), ("odd-model-high", None));
         // A model the catalog lists is not taken by a built-in alias, but a
         // configured one still applies.
-        let c = resolve_model("claude-sonnet-local", &[], true, known);
+        let c = resolve_model("claude-sonnet-local", &[], true, &roles(), known);
         assert_eq!((c.model.as_str(), c.alias), ("claude-sonnet-local", None));
         let mine = [("claude-sonnet-local".to_string(), "gpt-5.2".to_string())];
         assert_eq!(
-            resolve_model("claude-sonnet-local", &mine, true, known).model,
+            resolve_model("claude-sonnet-local", &mine, true, &roles(), known).model,
             "gpt-5.2"
         );
         // A suffix on an alias: the request's own effort wins over the target's.
         let a = r(
             "claude-sonnet-4-5-low",
-            &[("claude-sonnet-*", "gpt-5.4-high")],
+            &[("claude-sonnet-*", "gpt-6.1-codex-high")],
         );
         assert_eq!(
             (a.model.as_str(), a.effort.as_deref()),
-            ("gpt-5.4", Some("low"))
+            ("gpt-6.1-codex", Some("low"))
         );
+    }
+
+    #[test]
+    fn fast_asks_for_the_priority_tier_on_what_the_rest_resolves_to() {
+        let f = r("claude-sonnet-4-5-fast", &[]);
+        assert_eq!((f.model.as_str(), f.fast), ("gpt-6.2-sol", true));
+        let g = r("gpt-6.1-codex-high-fast", &[]);
+        assert_eq!(
+            (g.model.as_str(), g.effort.as_deref(), g.fast),
+            ("gpt-6.1-codex", Some("high"), true)
+        );
+        let known = |m: &str| m == "odd-fast";
+        let k = resolve_model("odd-fast", &[], true, &roles(), known);
+        assert_eq!((k.model.as_str(), k.fast), ("odd-fast", false));
+        let mut up = Upstream {
+            body: json!({"model": "x"}),
+            model: "x".into(),
+            stream: true,
+            session_id: "s".into(),
+        };
+        f.apply(&mut up);
+        assert_eq!(up.body["service_tier"], "priority");
     }
 
     #[test]
@@ -255,8 +332,8 @@ mod tests {
         };
         let res = r("claude-opus-4-high", &[]);
         res.apply(&mut up);
-        assert_eq!(up.model, "gpt-5.4");
-        assert_eq!(up.body["model"], "gpt-5.4");
+        assert_eq!(up.model, "gpt-6.2-sol");
+        assert_eq!(up.body["model"], "gpt-6.2-sol");
         assert_eq!(
             up.body["reasoning"],
             json!({"summary": "auto", "effort": "high"})

@@ -1,6 +1,6 @@
 //! Encrypted state in a conversation: reasoning items' `encrypted_content`
 //! and compaction items, which only the account that produced them can read
-//! (`docs/upstream.md` §9).
+//! (`docs/upstream.md` §8).
 //!
 //! Pure functions over the Responses body and upstream events: find the blobs
 //! a request carries, find the blob an output item carries, and remove blobs

@@ -25,6 +25,7 @@ pub mod collect;
 pub mod convert;
 pub mod images;
 pub mod limits;
+pub mod lite;
 mod parse;
 pub mod responses;
 

@@ -1,4 +1,4 @@
-//! Upstream failures, classified truthfully (docs/upstream.md §5).
+//! Upstream failures, classified truthfully (docs/upstream.md §5, §9).
 //!
 //! Each failure knows its metric label (`kind`), whether another account could
 //! serve the request (`retryable`), and what it does to the account (`setback`).
@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::clock;
 use crate::pool::health::LONGEST_COOLDOWN;
 use crate::pool::Setback;
+use parse::{error_message, is_cloudflare, resets_at, retry_after, snippet, try_again_in};
+
+mod parse;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
@@ -54,6 +56,39 @@ pub enum Failure {
     },
     #[error("upstream stream ended before response.completed")]
     StreamTruncated,
+    /// The model needs a newer Codex than the `version` sent (its catalog
+    /// `minimal_client_version`): no account would do better, none is cooled.
+    #[error("upstream wants a newer Codex version for {}{}: {message}",
+        model.as_deref().unwrap_or("this model"),
+        wanted.as_deref().map(|w| format!(" (at least {w})")).unwrap_or_default())]
+    VersionTooOld {
+        model: Option<String>,
+        /// The version the catalog asks for, when the gateway knows it.
+        wanted: Option<String>,
+        message: String,
+    },
+    /// This account may not use this model (its plan) or a field of the
+    /// request (its organization): another account may; this one is not
+    /// cooled, only its (account, model) pair is set aside for a while.
+    #[error("this account's {scope} may not use {}: {message}", model.as_deref().unwrap_or("this model"))]
+    NotEntitled {
+        /// `plan` or `organization`.
+        scope: &'static str,
+        model: Option<String>,
+        message: String,
+    },
+    /// A safety system refused the content: passed to the client as it came,
+    /// never failed over, nothing cooled.
+    #[error("{message}")]
+    Blocked {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// The stream broke after output began (the edge drops a chunked answer
+    /// that stays silent for about two minutes, as long reasoning can).
+    #[error("upstream closed the stream after output began ({cause}); the answer is incomplete, send the turn again")]
+    StreamCut { cause: String },
     /// The account's plan does not offer a hosted tool the request forces
     /// (`docs/upstream.md` §10: ChatGPT Free and `image_generation`). Another
     /// account may have it; this one is fine for everything else.
@@ -98,7 +133,12 @@ impl Failure {
             Failure::Timeout { .. } => "timeout",
             Failure::Connect { .. } => "connect_error",
             Failure::BadRequest { .. } => "bad_request",
-            Failure::StreamFailed { .. } | Failure::StreamTruncated => "stream_failed",
+            Failure::StreamFailed { .. } | Failure::StreamTruncated | Failure::StreamCut { .. } => {
+                "stream_failed"
+            }
+            Failure::VersionTooOld { .. } => "version_too_old",
+            Failure::NotEntitled { .. } => "not_entitled",
+            Failure::Blocked { .. } => "blocked",
             Failure::ToolNotInPlan { .. } => "not_in_plan",
         }
     }
@@ -122,12 +162,16 @@ impl Failure {
             | Failure::Timeout { .. }
             | Failure::Connect { .. }
             | Failure::StreamFailed { .. }
-            | Failure::StreamTruncated => false,
+            | Failure::StreamTruncated
+            | Failure::StreamCut { .. }
+            | Failure::VersionTooOld { .. }
+            | Failure::NotEntitled { .. }
+            | Failure::Blocked { .. } => false,
         }
     }
 
     /// The 400 an account gives for encrypted content another account
-    /// produced (`docs/upstream.md` §9).
+    /// produced (`docs/upstream.md` §12).
     pub fn refuses_encrypted_content(&self) -> bool {
         match self {
             Failure::BadRequest { code, message, .. } => {
@@ -142,7 +186,10 @@ impl Failure {
     /// Whether another account may serve the request.
     pub fn retryable(&self) -> bool {
         match self {
-            Failure::BadRequest { .. } => false,
+            Failure::BadRequest { .. }
+            | Failure::VersionTooOld { .. }
+            | Failure::Blocked { .. }
+            | Failure::StreamCut { .. } => false,
             Failure::StreamFailed { code, .. } => !code
                 .as_deref()
                 .is_some_and(|c| CLIENT_FAULT_CODES.contains(&c)),
@@ -179,7 +226,11 @@ impl Failure {
             Failure::StreamFailed { .. }
             | Failure::StreamTruncated
             | Failure::BadRequest { .. }
-            | Failure::ToolNotInPlan { .. } => None,
+            | Failure::StreamCut { .. }
+            | Failure::VersionTooOld { .. }
+            | Failure::NotEntitled { .. }
+            | Failure::Blocked { .. } => None,
+            Failure::ToolNotInPlan { .. } => None,
         }
     }
 
@@ -199,6 +250,10 @@ impl Failure {
                 .map(str::to_owned)
         });
         let code = status.as_u16();
+        if let Some(f) = Failure::refusal_2026(code, error_type.as_deref(), json.as_ref(), &message)
+        {
+            return f;
+        }
         match (code, error_type.as_deref()) {
             (_, Some("usage_limit_reached")) => Failure::UsageLimited {
                 resets_at: json.as_ref().and_then(resets_at),
@@ -214,6 +269,9 @@ impl Failure {
                 message,
             },
             (403, _) if is_cloudflare(headers, &text) => Failure::CloudflareBlocked,
+            (c, _) if parse::is_cloudflare_origin_error(c, headers, &text) => {
+                Failure::CloudflareBlocked
+            }
             // Not the login (a new one would not help): region, policy, a WAF
             // page without Cloudflare's marks. Cool down and let others serve.
             (403, _) => Failure::Forbidden {
@@ -245,9 +303,51 @@ impl Failure {
         }
     }
 
+    /// The refusals the backend added in 2026, recognised by their words
+    /// before the status decides (`docs/upstream.md` §12).
+    fn refusal_2026(
+        status: u16,
+        error_type: Option<&str>,
+        json: Option<&Value>,
+        message: &str,
+    ) -> Option<Failure> {
+        if parse::safety_block(message) {
+            return Some(Failure::Blocked {
+                status,
+                code: error_type.map(str::to_owned),
+                message: message.to_owned(),
+            });
+        }
+        if !(400..500).contains(&status) || status == 429 {
+            return None;
+        }
+        if parse::wants_newer_version(message) {
+            return Some(Failure::VersionTooOld {
+                model: parse::quoted_model(message),
+                wanted: None,
+                message: message.to_owned(),
+            });
+        }
+        let scope = if parse::plan_lacks_model(message) {
+            "plan"
+        } else if parse::organization_refuses(error_type, json, message) {
+            "organization"
+        } else {
+            return None;
+        };
+        Some(Failure::NotEntitled {
+            scope,
+            model: parse::quoted_model(message),
+            message: message.to_owned(),
+        })
+    }
+
     /// Classifies `response.failed` / `error` events inside a 200 stream.
     pub fn from_stream_error(code: Option<String>, message: Option<String>) -> Failure {
         let message = message.unwrap_or_else(|| "no message".into());
+        if let Some(f) = Failure::refusal_2026(400, code.as_deref(), None, &message) {
+            return f;
+        }
         match code.as_deref() {
             Some("usage_limit_reached" | "insufficient_quota") => Failure::UsageLimited {
                 resets_at: None,
@@ -276,6 +376,10 @@ impl Failure {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             Failure::StreamFailed { .. } if !self.retryable() => StatusCode::BAD_REQUEST,
+            Failure::VersionTooOld { .. } | Failure::NotEntitled { .. } => StatusCode::BAD_REQUEST,
+            Failure::Blocked { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Failure::StreamFailed { code, .. }
                 if code.as_deref() == Some("server_is_overloaded") =>
             {
@@ -287,7 +391,8 @@ impl Failure {
             | Failure::ServerError { .. }
             | Failure::Connect { .. }
             | Failure::StreamFailed { .. }
-            | Failure::StreamTruncated => StatusCode::BAD_GATEWAY,
+            | Failure::StreamTruncated
+            | Failure::StreamCut { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -309,6 +414,13 @@ impl Failure {
                 .clone()
                 .unwrap_or_else(|| "upstream_stream_failed".into()),
             Failure::StreamTruncated => "upstream_stream_truncated".into(),
+            Failure::StreamCut { .. } => "upstream_stream_cut".into(),
+            Failure::VersionTooOld { .. } => "client_version_too_old".into(),
+            Failure::NotEntitled { scope: "plan", .. } => "model_not_in_plan".into(),
+            Failure::NotEntitled { .. } => "organization_refused".into(),
+            Failure::Blocked { code, .. } => {
+                code.clone().unwrap_or_else(|| "content_blocked".into())
+            }
             Failure::ToolNotInPlan { .. } => "tool_not_in_plan".into(),
         }
     }
@@ -333,88 +445,6 @@ impl Failure {
             _ => None,
         }
     }
-}
-
-fn error_message(j: &Value) -> Option<String> {
-    let candidates = [
-        "/error/message",
-        "/detail/message",
-        "/detail",
-        "/message",
-        "/error",
-    ];
-    candidates
-        .iter()
-        .filter_map(|p| j.pointer(p))
-        .find_map(|v| v.as_str().map(str::to_owned))
-}
-
-fn resets_at(j: &Value) -> Option<SystemTime> {
-    let e = j.get("error")?;
-    if let Some(at) = e.get("resets_at").and_then(Value::as_f64) {
-        return Some(clock::from_unix(at as i64));
-    }
-    let secs = e.get("resets_in_seconds").and_then(Value::as_f64)?;
-    Some(SystemTime::now() + seconds(secs)?)
-}
-
-/// Seconds from upstream as a `Duration`, clamped: no value it sends (huge,
-/// negative, NaN) can overflow a clock.
-fn seconds(secs: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(secs.max(0.0))
-        .ok()
-        .map(|d| d.min(LONGEST_COOLDOWN))
-        .or_else(|| (secs > 0.0).then_some(LONGEST_COOLDOWN))
-}
-
-fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    seconds(v.trim().parse::<f64>().ok()?)
-}
-
-/// "Please try again in 12s" / "try again in 1.5s" / "in 300ms".
-fn try_again_in(message: &str) -> Option<Duration> {
-    let lower = message.to_ascii_lowercase();
-    const AFTER: &str = "try again in ";
-    let rest = lower.get(lower.find(AFTER)? + AFTER.len()..)?;
-    let num: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let value: f64 = num.parse().ok()?;
-    let unit = rest.get(num.len()..)?;
-    if unit.starts_with("ms") {
-        seconds(value / 1000.0)
-    } else if unit.starts_with('m') {
-        seconds(value * 60.0)
-    } else {
-        seconds(value)
-    }
-}
-
-fn is_cloudflare(headers: &http::HeaderMap, body: &str) -> bool {
-    let server_cf = headers
-        .get(http::header::SERVER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|s| s.eq_ignore_ascii_case("cloudflare"));
-    let html = body.trim_start().starts_with('<');
-    (server_cf && html)
-        || body.contains("Attention Required! | Cloudflare")
-        || body.contains("Sorry, you have been blocked")
-        || (html && body.contains("cloudflare"))
-}
-
-/// At most 300 characters of a body, for messages.
-fn snippet(text: &str) -> String {
-    let t = text.trim();
-    if t.is_empty() {
-        return "empty body".into();
-    }
-    let mut s: String = t.chars().take(300).collect();
-    if s.len() < t.len() {
-        s.push('…');
-    }
-    s
 }
 
 #[cfg(test)]

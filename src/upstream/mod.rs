@@ -6,10 +6,13 @@
 
 pub mod events;
 mod failure;
+pub mod identity;
+mod passthrough;
 pub mod sse;
 mod transport;
 pub mod ws;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +23,8 @@ use crate::auth::file::Credentials;
 use crate::auth::ORIGINATOR;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;
+pub use identity::Identity;
+pub use passthrough::Passed;
 pub use transport::BodyStream;
 use transport::{Fast, Received};
 
@@ -44,8 +49,10 @@ pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    user_agent: HeaderValue,
-    version: HeaderValue,
+    /// The version learned so far (`auto`), shared with the `App`.
+    identity: Arc<Identity>,
+    /// An explicit `client_version`'s headers, sent instead.
+    fixed: Option<Arc<identity::Sent>>,
     /// `{base_url}/responses`, parsed once.
     responses_url: reqwest::Url,
     /// The hot path's own transport, unless a proxy applies (`transport.rs`).
@@ -69,25 +76,31 @@ pub struct Answer {
 }
 
 impl Client {
-    pub fn new(cfg: &UpstreamConfig) -> Result<Client, ClientError> {
+    pub fn new(cfg: &UpstreamConfig, identity: Arc<Identity>) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let ua = user_agent(&cfg.client_version);
         let responses_url = format!("{}/responses", cfg.base_url);
+        let fixed = identity.fixed(&cfg.client_version).map(Arc::new);
         Ok(Client {
             http,
-            user_agent: HeaderValue::from_str(&ua)
-                .unwrap_or_else(|_| HeaderValue::from_static(ORIGINATOR)),
-            version: HeaderValue::from_str(&cfg.client_version)
-                .unwrap_or_else(|_| HeaderValue::from_static("0.0.0")),
+            identity,
+            fixed,
             responses_url: reqwest::Url::parse(&responses_url)?,
             fast: Fast::for_url(&responses_url, cfg.connect_timeout),
             connect_timeout: cfg.connect_timeout,
         })
+    }
+
+    /// The identity headers requests carry now.
+    pub fn sent(&self) -> Arc<identity::Sent> {
+        match &self.fixed {
+            Some(f) => Arc::clone(f),
+            None => self.identity.current(),
+        }
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -108,8 +121,9 @@ impl Client {
             }
         }
         h.insert(ORIGINATOR_HEADER, HeaderValue::from_static(ORIGINATOR));
-        h.insert(http::header::USER_AGENT, self.user_agent.clone());
-        h.insert(VERSION, self.version.clone());
+        let sent = self.sent();
+        h.insert(http::header::USER_AGENT, sent.user_agent.clone());
+        h.insert(VERSION, sent.version_header.clone());
         Ok(h)
     }
 

@@ -27,6 +27,7 @@ mod support;
 
 mod accounts;
 mod cli;
+mod doctor;
 mod ops;
 mod pool;
 mod replicas;

@@ -152,9 +152,22 @@ impl Validator {
                 idle_timeout,
                 &TIMEOUT,
             ),
-            client_version: raw
-                .client_version
-                .unwrap_or_else(|| d.client_version.clone()),
+            client_version: match raw.client_version {
+                Some(v)
+                    if v == crate::config::AUTO_CLIENT_VERSION
+                        || crate::version::Version::parse(&v).is_some() =>
+                {
+                    v
+                }
+                Some(v) => {
+                    self.problem(
+                        "upstream.client_version",
+                        format!("{v:?} is neither \"auto\" nor a Codex version like \"0.171.0\""),
+                    );
+                    d.client_version.clone()
+                }
+                None => d.client_version.clone(),
+            },
             models_refresh: self.bounded(
                 "upstream.models_refresh",
                 raw.models_refresh,

@@ -56,6 +56,12 @@ pub(crate) enum Code {
     /// A WebSocket frame the protocol does not allow (binary, unknown type,
     /// a second turn while one runs).
     WebSocketProtocol,
+    UpstreamStreamCut,
+    ClientVersionTooOld,
+    ModelNotInPlan,
+    OrganizationRefused,
+    /// No account may serve the model (plan, version, or all limited).
+    ModelUnavailable,
     /// No account tried has a plan with the hosted tool the request needs.
     ToolNotInPlan,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
@@ -100,6 +106,11 @@ impl Code {
         Code::UpstreamStreamTruncated,
         Code::PreviousResponseNotFound,
         Code::WebSocketProtocol,
+        Code::UpstreamStreamCut,
+        Code::ClientVersionTooOld,
+        Code::ModelNotInPlan,
+        Code::OrganizationRefused,
+        Code::ModelUnavailable,
         Code::ToolNotInPlan,
     ];
 
@@ -160,6 +171,11 @@ impl Code {
             Code::UpstreamStreamTruncated => "upstream_stream_truncated",
             Code::PreviousResponseNotFound => "previous_response_not_found",
             Code::WebSocketProtocol => "websocket_protocol_error",
+            Code::UpstreamStreamCut => "upstream_stream_cut",
+            Code::ClientVersionTooOld => "client_version_too_old",
+            Code::ModelNotInPlan => "model_not_in_plan",
+            Code::OrganizationRefused => "organization_refused",
+            Code::ModelUnavailable => "model_unavailable",
             Code::ToolNotInPlan => "tool_not_in_plan",
             Code::Upstream(_) => "other",
         }
@@ -185,7 +201,11 @@ impl Code {
             | Code::PreviousResponseNotFound
             | Code::WebSocketProtocol
             | Code::BodyReadError
-            | Code::InvalidContentEncoding => StatusCode::BAD_REQUEST,
+            | Code::InvalidContentEncoding
+            | Code::ClientVersionTooOld
+            | Code::ModelNotInPlan
+            | Code::OrganizationRefused
+            | Code::ModelUnavailable => StatusCode::BAD_REQUEST,
             Code::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType | Code::UnsupportedContentEncoding => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -210,7 +230,8 @@ impl Code {
             | Code::UpstreamForbidden
             | Code::UpstreamUnavailable
             | Code::UpstreamStreamFailed
-            | Code::UpstreamStreamTruncated => StatusCode::BAD_GATEWAY,
+            | Code::UpstreamStreamTruncated
+            | Code::UpstreamStreamCut => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::Upstream(_) => return None,
         })

@@ -6,8 +6,9 @@
 //! - `GET /wham/accounts/check`: routing discovery. One entry, the caller's
 //!   own `ChatGPT-Account-ID`, whose backend origin keeps the CLI's model
 //!   traffic on the gateway (docs/codex-native.md §1).
-//! - The start-up calls (settings, reset credits, security notice, plugins,
-//!   the apps MCP server, analytics): the empty answers the CLI accepts.
+//! - The start-up calls (settings, reset credits, security notice, plugins
+//!   and their tooling state, the apps MCP server, analytics): the empty
+//!   answers the CLI accepts.
 //! - Any other path: 404, logged once per path.
 
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub(super) async fn handle(
             get(json!({"plugins": [], "pagination": {"next_page_token": null}}))
         }
         "/ps/plugins/suggested/codex" => get(json!({"enabled": false, "plugins": []})),
+        // Codex CLI 0.171: the plugin tooling state at start-up; nothing is
+        // installed through the gateway, so there is no state to report.
+        "/ps/plugins/tooling-state/turtle" => get(json!({})),
         "/ps/mcp" => match method {
             Method::POST => mcp(req).await,
             _ => ApiError::method_not_allowed(&method, "/backend-api/ps/mcp").into_response(),

@@ -15,6 +15,7 @@
 //! Nothing here sends a pool account's token anywhere but `upstream::Client`
 //! does (model traffic, and the usage probe of `usage.rs`).
 
+mod alpha;
 mod forward;
 mod local;
 mod models;
@@ -69,13 +70,14 @@ pub(super) async fn route(
             _ => not_allowed(),
         },
         "/codex/models" => match method {
-            Method::GET => models::handle(shared, req.headers()),
+            Method::GET => models::handle(shared, req.headers(), req.uri().query()),
             _ => not_allowed(),
         },
         "/wham/usage" | "/api/codex/usage" => match method {
             Method::GET => usage::handle(shared, req.headers()).await,
             _ => not_allowed(),
         },
+        _ if alpha::owns(sub) => alpha::handle(shared, req, sub).await,
         _ => local::handle(shared, req, sub).await,
     }
 }

@@ -1,8 +1,10 @@
 //! `GET /backend-api/codex/models?client_version=…`: the Codex catalog in the
 //! backend's own shape (`{"models": [ModelInfo…]}`, with an `ETag`), as the
 //! background refresh fetched it from upstream (`models::Catalog::native`,
-//! merged across the accounts' plans). The caller's `client_version` is not
-//! passed on: the list is the one fetched with `[upstream].client_version`.
+//! merged across the accounts' plans). The list is fetched ungated
+//! (`models::UNGATED_CLIENT_VERSION`); the caller's `client_version` then
+//! leaves out the models that need a newer Codex, as the backend would (the
+//! CLI's requests carry its own version, which the backend would refuse).
 //!
 //! Before the first upstream fetch there is no such list: the answer is a
 //! `503`, on which the CLI uses the catalog it was built with. A made-up list
@@ -18,8 +20,13 @@ use super::super::ctx::authorize;
 use super::super::error::{ApiError, Code};
 use super::super::Shared;
 use super::forward;
+use crate::version::Version;
 
-pub(super) fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> {
+pub(super) fn handle(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Response<Body> {
     let mut presented = headers.clone();
     forward::strip_caller_login(&mut presented);
     if let Err(e) = authorize(shared, &presented) {
@@ -35,6 +42,15 @@ pub(super) fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body
         .with_retry_after(Duration::from_secs(30))
         .into_response();
     };
+    let caller = query
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "client_version")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|v| Version::parse(&v));
+    let gated = caller.and_then(|v| catalog.native_for(v));
+    let native = gated.as_ref().unwrap_or(native);
     let etag = HeaderValue::from_str(&native.etag).ok();
     let fresh = headers
         .get(header::IF_NONE_MATCH)

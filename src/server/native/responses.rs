@@ -28,8 +28,23 @@ pub(super) async fn handle(
 ) -> Response<Body> {
     forward::strip_caller_login(req.headers_mut());
     let forward = forward::identity(req.headers());
+    let version = forward
+        .iter()
+        .find(|(k, _)| k.as_str() == "version")
+        .and_then(|(_, v)| v.to_str().ok())
+        .map(str::to_owned);
     match admit(shared, req, Route::Codex, started, ids).await {
-        Ok((ctx, bytes)) => responses::serve(ctx, bytes, forward).await,
+        Ok((ctx, bytes)) => {
+            // An admitted Codex CLI newer than the gateway shows which version
+            // the backend serves now (`upstream::identity`).
+            if let Some(v) = version {
+                shared
+                    .app
+                    .identity
+                    .learn(&v, "a Codex CLI on the native route");
+            }
+            responses::serve(ctx, bytes, forward).await
+        }
         Err(resp) => resp,
     }
 }

@@ -182,7 +182,7 @@ fn render(q: &Quota, plan: Option<&str>, limited_until: Option<i64>, now: i64) -
             "reset_at": reset_at,
         })
     };
-    json!({
+    let mut out = json!({
         "plan_type": q.plan.as_deref().or(plan).unwrap_or("unknown"),
         "rate_limit": {
             "allowed": !limited,
@@ -190,7 +190,13 @@ fn render(q: &Quota, plan: Option<&str>, limited_until: Option<i64>, now: i64) -
             "primary_window": window("primary", q.primary.as_ref(), 300),
             "secondary_window": window("secondary", q.secondary.as_ref(), 10080),
         },
-    })
+    });
+    // What the CLI's `/status` shows of a workspace's credits.
+    if let Some(c) = &q.credits {
+        out["credits"] = json!({"has_credits": c.has_credits, "unlimited": c.unlimited,
+            "balance": c.balance});
+    }
+    out
 }
 
 #[cfg(test)]
@@ -211,6 +217,7 @@ mod tests {
             }),
             plan: Some("pro".into()),
             observed_at: 1_000_000,
+            ..Quota::default()
         }
     }
 
@@ -239,6 +246,24 @@ mod tests {
             v["rate_limit"]["primary_window"]["reset_after_seconds"],
             300
         );
+    }
+
+    #[test]
+    fn credits_are_shown_as_the_cli_reads_them() {
+        let mut q = quota(100.0, 10.0);
+        q.credits = Some(quota::Credits {
+            has_credits: true,
+            unlimited: false,
+            balance: Some("12.5".into()),
+        });
+        let v = render(&q, None, None, 1_000_000);
+        assert_eq!(
+            v["credits"],
+            json!({"has_credits": true, "unlimited": false, "balance": "12.5"})
+        );
+        assert!(render(&quota(1.0, 1.0), None, None, 1)
+            .get("credits")
+            .is_none());
     }
 
     #[test]

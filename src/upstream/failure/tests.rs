@@ -1,5 +1,6 @@
 use super::*;
 use http::{HeaderMap, HeaderValue};
+use serde_json::json;
 
 fn classify(status: u16, body: &str) -> Failure {
     Failure::from_response(
@@ -138,6 +139,149 @@ fn only_the_instructions_400_refuses_instructions() {
     assert!(refused.refuses_instructions(), "{refused:?}");
     assert!(!classify(400, r#"{"detail":"Unsupported parameter"}"#).refuses_instructions());
     assert!(!classify(500, "Instructions are not valid").refuses_instructions());
+}
+
+/// Every row of the 2026 table (`docs/upstream.md` §12): what it is, whether
+/// another account may serve, and what it does to the account.
+#[test]
+fn a_too_old_version_moves_nothing_and_names_the_model() {
+    let f = classify(
+        400,
+        r#"{"detail":"The 'gpt-6.2-sol' model requires a newer version of Codex. Please upgrade to the latest app or CLI and try again."}"#,
+    );
+    let Failure::VersionTooOld { model, .. } = &f else {
+        panic!("wrong class: {f:?}");
+    };
+    assert_eq!(model.as_deref(), Some("gpt-6.2-sol"));
+    assert!(!f.retryable() && !f.blames_account() && f.setback().is_none());
+    assert_eq!(f.client_code(), "client_version_too_old");
+    assert_eq!(f.client_status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn a_plan_without_the_model_sets_aside_the_pair_not_the_account() {
+    let f = classify(
+        400,
+        r#"{"detail":"The 'gpt-6.2-astra' model is not supported with this ChatGPT plan."}"#,
+    );
+    assert_eq!(
+        f,
+        Failure::NotEntitled {
+            scope: "plan",
+            model: Some("gpt-6.2-astra".into()),
+            message: "The 'gpt-6.2-astra' model is not supported with this ChatGPT plan.".into()
+        }
+    );
+    assert!(f.retryable() && !f.blames_account() && f.setback().is_none());
+    assert_eq!(f.client_code(), "model_not_in_plan");
+    // The older "not supported when using Codex with a ChatGPT account" names no
+    // plan: a model that does not exist for anyone, the client's 400.
+    let g = classify(
+        400,
+        r#"{"detail":"The 'no-such-model' model is not supported when using Codex with a ChatGPT account."}"#,
+    );
+    assert!(matches!(g, Failure::BadRequest { .. }), "{g:?}");
+}
+
+#[test]
+fn an_organization_refusing_a_field_is_not_a_cooldown() {
+    let f = classify(
+        400,
+        r#"{"error":{"type":"invalid_request_error","code":"unsupported_parameter","param":"access_programs.cyber","message":"Unsupported parameter: 'access_programs.cyber' is not supported for this organization."}}"#,
+    );
+    assert!(
+        matches!(
+            &f,
+            Failure::NotEntitled {
+                scope: "organization",
+                ..
+            }
+        ),
+        "{f:?}"
+    );
+    assert!(f.retryable() && f.setback().is_none());
+    assert_eq!(f.client_code(), "organization_refused");
+}
+
+#[test]
+fn a_safety_block_passes_to_the_client_untouched() {
+    let text = "This content can't be shown. It may relate to cybersecurity; see Trusted Access for Cyber.";
+    let body = json!({"error": {"code": "cyber_policy", "message": text}}).to_string();
+    let f = classify(400, &body);
+    assert_eq!(
+        f,
+        Failure::Blocked {
+            status: 400,
+            code: Some("cyber_policy".into()),
+            message: text.into()
+        }
+    );
+    assert_eq!(
+        f.to_string(),
+        text,
+        "the words reach the client as they came"
+    );
+    assert!(!f.retryable() && !f.blames_account() && f.setback().is_none());
+    assert_eq!(f.client_code(), "cyber_policy");
+    let s = Failure::from_stream_error(None, Some(text.into()));
+    assert!(matches!(s, Failure::Blocked { .. }) && !s.retryable());
+    assert_eq!(s.client_code(), "content_blocked");
+}
+
+#[test]
+fn a_lite_model_refusing_tool_kinds_is_the_request_not_the_account() {
+    let f = classify(
+        400,
+        r#"{"error":{"type":"invalid_request_error","code":"unsupported_value","param":"tools","message":"Unsupported value: 'web_search' is not supported with this model."}}"#,
+    );
+    assert!(matches!(f, Failure::BadRequest { .. }), "{f:?}");
+    assert!(!f.retryable() && f.setback().is_none());
+}
+
+#[test]
+fn cloudflare_520_and_challenges_are_a_short_transient_setback() {
+    let html = "<!DOCTYPE html><html><head><title>chatgpt.com | 520: Web server is returning an unknown error</title></head></html>";
+    let f = classify(520, html);
+    assert_eq!(f, Failure::CloudflareBlocked);
+    let mut h = HeaderMap::new();
+    h.insert("cf-mitigated", HeaderValue::from_static("challenge"));
+    let c = Failure::from_response(StatusCode::FORBIDDEN, &h, b"<html>Just a moment...</html>");
+    assert_eq!(c, Failure::CloudflareBlocked);
+    for f in [f, c] {
+        assert!(f.retryable());
+        assert!(matches!(
+            f.setback(),
+            Some(Setback::Transient {
+                kind: "cloudflare_blocked",
+                ..
+            })
+        ));
+    }
+    // A 520 that is JSON is upstream's own 5xx.
+    assert!(matches!(classify(520, "{}"), Failure::ServerError { .. }));
+}
+
+#[test]
+fn a_stream_cut_after_output_is_clear_and_cools_nothing() {
+    let f = Failure::StreamCut {
+        cause: "stream broke: connection reset".into(),
+    };
+    assert!(f.to_string().contains("after output began"), "{f}");
+    assert!(!f.retryable() && !f.blames_account() && f.setback().is_none());
+    assert_eq!(f.client_code(), "upstream_stream_cut");
+    assert_eq!(f.client_status(), StatusCode::BAD_GATEWAY);
+}
+
+#[test]
+fn usage_limit_2026_keeps_its_reset() {
+    let f = classify(
+        429,
+        r#"{"error":{"type":"usage_limit_reached","plan_type":"team","resets_at":1900000000,"resets_in_seconds":3600}}"#,
+    );
+    assert!(matches!(
+        f.setback(),
+        Some(Setback::UsageLimited { resets_at }) if resets_at == crate::clock::from_unix(1_900_000_000)
+    ));
 }
 
 #[test]

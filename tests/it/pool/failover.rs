@@ -251,7 +251,8 @@ async fn a_stream_that_already_sent_bytes_is_not_retried() {
     let frames = sse_data(&text);
     assert_eq!(
         frames.last().unwrap()["error"]["code"],
-        "upstream_stream_truncated"
+        "upstream_stream_cut",
+        "after output began: the edge cut it (docs/upstream.md §12)"
     );
 }
 
@@ -430,7 +431,7 @@ async fn an_upstream_that_goes_silent_mid_stream_ends_with_an_error_event() {
     assert_eq!(h["x-codex-pool-account"], "b");
     assert_eq!(
         sse_data(&text).last().unwrap()["error"]["code"],
-        "upstream_stream_truncated",
+        "upstream_stream_cut",
         "{text}"
     );
 }

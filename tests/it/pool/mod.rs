@@ -3,6 +3,7 @@
 //! upstream may send.
 
 mod affinity;
+mod backend_2026;
 mod cooldown;
 mod failover;
 mod quota;

@@ -105,12 +105,12 @@ async fn a_generation_forces_the_tool_with_its_options_and_answers_a_png() {
     );
     assert_eq!(v["output_format"], "png");
     assert_eq!(v["usage"]["output_tokens"], IMAGE_OUTPUT_TOKENS);
-    assert_eq!(h["openai-model"], "gpt-5.4", "the model upstream used");
+    assert_eq!(h["openai-model"], "gpt-6.2-sol", "the model upstream used");
     assert_eq!(h["x-codex-pool-account"], "a");
     let seen = mock.responses();
     assert_eq!(seen.len(), 1);
     let b = &seen[0].body;
-    assert_eq!(b["model"], "gpt-5.4", "the catalog's default model");
+    assert_eq!(b["model"], "gpt-6.2-sol", "the catalog's default model");
     assert_eq!(b["tool_choice"], json!({"type": "image_generation"}));
     let tool = &b["tools"][0];
     assert_eq!(tool["type"], "image_generation");
@@ -474,7 +474,7 @@ async fn a_stream_sends_partial_images_then_the_completed_one() {
         .await;
     assert_eq!(status, 200, "{text}");
     assert_eq!(h["content-type"], "text/event-stream");
-    assert_eq!(h["openai-model"], "gpt-5.4");
+    assert_eq!(h["openai-model"], "gpt-6.2-sol");
     let events = sse_data(&text);
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(

@@ -62,9 +62,11 @@ async fn a_plain_message_is_translated_and_answered_in_anthropics_shape() {
     assert_eq!(v["type"], "message");
     assert_eq!(v["role"], "assistant");
     assert!(v["id"].as_str().unwrap().starts_with("msg_"));
-    // The model shown is the one upstream answered with, not the alias.
-    assert_eq!(v["model"], "gpt-5.4");
-    assert_eq!(headers["openai-model"], "gpt-5.4");
+    // The model shown is the one upstream answered with, not the alias
+    // (the catalog's default model, `@default`).
+    assert_eq!(v["model"], "gpt-6.2-sol");
+    assert_eq!(headers["openai-model"], "gpt-6.2-sol");
+    assert_eq!(mock.responses()[0].body["model"], "gpt-6.2-sol");
     assert_eq!(
         v["content"],
         json!([
@@ -91,7 +93,7 @@ async fn a_plain_message_is_translated_and_answered_in_anthropics_shape() {
     assert!(!up.headers.values().any(|v| v.contains(KEY)));
     assert!(up.header("anthropic-version").is_none());
     let b = &up.body;
-    assert_eq!(b["model"], "gpt-5.4");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["instructions"], "Be brief.");
     assert_eq!(b["store"], false);
     assert_eq!(b["stream"], true);
@@ -134,7 +136,14 @@ async fn a_stream_is_anthropic_events_in_order_with_usage() {
             "message_stop"
         ]
     );
-    assert_eq!(ev[0].1["message"]["model"], "gpt-5.4-mini");
+    // The catalog's small model (`@small`): the built-in list's until
+    // upstream's is in, then upstream's; the one shown is the one sent.
+    let sent = mock.responses().pop().unwrap().body["model"].clone();
+    assert_eq!(ev[0].1["message"]["model"], sent);
+    assert!(
+        sent == "gpt-5.4-mini" || sent == "gpt-5.1-codex-mini",
+        "{sent}"
+    );
     assert_eq!(
         ev[4].1["delta"],
         json!({"type": "signature_delta", "signature": "enc"})
@@ -147,7 +156,10 @@ async fn a_stream_is_anthropic_events_in_order_with_usage() {
     assert_eq!(ev[10].1["delta"]["stop_reason"], "end_turn");
     assert_eq!(ev[10].1["usage"]["output_tokens"], 9);
     let up = &mock.responses()[0].body;
-    assert_eq!(up["model"], "gpt-5.4-mini");
+    assert!(
+        up["model"] == "gpt-5.4-mini" || up["model"] == "gpt-5.1-codex-mini",
+        "{up}"
+    );
     assert_eq!(
         up["reasoning"],
         json!({"effort": "high", "summary": "auto"})

@@ -1,5 +1,6 @@
 //! Each HTTP surface end to end, and the edge every request passes.
 
+mod catalog;
 mod chat;
 mod console;
 mod edge;

@@ -230,11 +230,15 @@ async fn the_models_list_is_upstreams_in_its_own_shape_with_an_etag() {
     assert_eq!(resp.status(), 200);
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
     let v: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-    assert_eq!(v, mock::models_answer(), "served as upstream sent it");
+    // As upstream sends it to a Codex at the caller's version.
+    assert!(
+        v == mock::models_for("0.169.0"),
+        "served as upstream sent it"
+    );
     assert!(v.get("data").is_none() && v.get("object").is_none());
     let again = gw
         .client()
-        .get(gw.url("/backend-api/codex/models"))
+        .get(gw.url("/backend-api/codex/models?client_version=0.169.0"))
         .header("if-none-match", &etag)
         .send()
         .await
@@ -288,6 +292,8 @@ async fn discovery_and_start_up_calls_are_answered_here_without_a_client_key() {
             "/backend-api/ps/plugins/suggested/codex?scope=GLOBAL",
             json!({"enabled": false, "plugins": []}),
         ),
+        // Codex CLI 0.171's start-up call.
+        ("/backend-api/ps/plugins/tooling-state/turtle", json!({})),
     ] {
         let (status, v) = get_json(&gw, path, &login).await;
         assert_eq!((status, v), (200, want), "{path}");
@@ -472,4 +478,71 @@ async fn with_client_keys_usage_needs_one_and_is_otherwise_not_available() {
     assert!(mock.seen().iter().all(|s| !s.path.ends_with("/wham/usage")));
     let (_, v) = get_json(&gw, "/backend-api/wham/usage", &[("x-api-key", TEAMMATE)]).await;
     assert_eq!(v["rate_limit"]["primary_window"]["used_percent"], 17);
+}
+
+/// History and notes go to the account that serves the conversation, with
+/// that account's token, never the caller's; with none known, to the
+/// account the next request would use.
+#[tokio::test]
+async fn alpha_history_and_notes_go_to_the_conversations_account() {
+    let mock = Mock::start().await;
+    let gw = Gateway::builder(&mock)
+        .accounts(&["a", "b"])
+        .toml("[pool]\nstrategy = \"round_robin\"")
+        .start()
+        .await;
+    let caller = format!("Bearer {}", caller_token());
+    // Nothing known yet: the account a request would use now.
+    let resp = client()
+        .get(gw.url("/backend-api/codex/alpha/notes/v2/list?limit=5"))
+        .header("authorization", &caller)
+        .header("chatgpt-account-id", "acct-caller")
+        .header("session-id", "thread-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let first: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(first["query"], "limit=5");
+    // The conversation is served by one account ...
+    let (s, h, _) = gw
+        .post_with(
+            "/v1/responses",
+            &json!({"model": "gpt-5.4", "input": "hi", "stream": false}),
+            &[("session-id", "thread-9")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let owner = h["x-codex-pool-account"].to_str().unwrap().to_string();
+    // ... and its history and notes go there, whatever the rotation says.
+    for _ in 0..3 {
+        let resp = client()
+            .post(gw.url("/backend-api/codex/alpha/history/v2/append"))
+            .header("authorization", &caller)
+            .header("chatgpt-account-id", "acct-caller")
+            .header("session-id", "thread-9")
+            .body(r#"{"items":[{"type":"message"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-codex-pool-account"], owner.as_str());
+    }
+    let alpha: Vec<_> = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.contains("/alpha/"))
+        .collect();
+    assert_eq!(alpha.len(), 4);
+    for s in &alpha[1..] {
+        assert_eq!(s.account(), owner, "the conversation's account");
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.body["items"][0]["type"], "message");
+    }
+    for s in &alpha {
+        let auth = s.header("authorization").unwrap();
+        assert!(!auth.contains(&caller_token()), "never the caller's token");
+        assert_ne!(s.account(), "acct-caller");
+    }
+    gw.stop().await;
 }

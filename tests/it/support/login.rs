@@ -28,6 +28,7 @@ pub struct Login {
     refresh: Option<String>,
     account_id: Option<String>,
     mode: Option<u32>,
+    plan: Option<String>,
 }
 
 /// A login made concrete for one account.
@@ -37,6 +38,7 @@ pub(crate) struct Minted {
     pub access: String,
     pub refresh: String,
     pub mode: u32,
+    pub plan: String,
 }
 
 impl Login {
@@ -66,6 +68,12 @@ impl Login {
         self
     }
 
+    /// The plan its id token claims (`plus` unless said).
+    pub fn plan(mut self, plan: &str) -> Login {
+        self.plan = Some(plan.to_string());
+        self
+    }
+
     /// The file's mode (0600 unless said).
     pub fn mode(mut self, mode: u32) -> Login {
         self.mode = Some(mode);
@@ -84,6 +92,7 @@ impl Login {
                 .clone()
                 .unwrap_or_else(|| format!("rt-{account}")),
             mode: self.mode.unwrap_or(0o600),
+            plan: self.plan.clone().unwrap_or_else(|| "plus".into()),
         }
     }
 
@@ -95,7 +104,14 @@ impl Login {
 
 impl Minted {
     pub fn write(&self, path: &Path) {
-        write_auth(path, &self.account_id, &self.access, &self.refresh);
+        mock::login::write_on(
+            path,
+            &self.account_id,
+            &self.access,
+            &self.refresh,
+            &self.plan,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if self.mode != 0o600 {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.mode)).unwrap();
         }

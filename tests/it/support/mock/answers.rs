@@ -15,7 +15,7 @@ pub const MODELS_LIST_MIN_BYTES: usize = 300 * 1024;
 
 /// A model's own system prompt, about 110 KB (three of them make the list
 /// `MODELS_LIST_MIN_BYTES`), with the quotes and newlines a real one has.
-fn model_prompt(slug: &str) -> String {
+pub(super) fn model_prompt(slug: &str) -> String {
     let para = format!("You are Codex ({slug}), a coding agent. Follow the user's \"instructions\"; keep edits small.\n\n");
     para.repeat(110 * 1024 / para.len() + 1)
 }
@@ -143,7 +143,7 @@ pub fn sse_bytes(events: &[Value]) -> Vec<Bytes> {
 /// A model object in the backend's ModelInfo shape: every field the Codex
 /// CLI requires (it refuses the whole list when one is missing), and the
 /// model's own prompt.
-fn model_info(slug: &str, display: &str, visibility: &str, instructions: &str) -> Value {
+pub(super) fn model_info(slug: &str, display: &str, visibility: &str, instructions: &str) -> Value {
     json!({"slug": slug, "display_name": display, "description": format!("{display} (mock)"),
         "context_window": 272000, "visibility": visibility, "supported_in_api": true, "priority": 1,
         "default_reasoning_level": "medium",
@@ -152,17 +152,4 @@ fn model_info(slug: &str, display: &str, visibility: &str, instructions: &str) -
         "truncation_policy": {"mode": "tokens", "limit": 10000},
         "experimental_supported_tools": [], "input_modalities": ["text", "image"],
         "base_instructions": instructions})
-}
-
-/// The mock's `GET /codex/models` answer (more than `MODELS_LIST_MIN_BYTES`).
-pub fn models_answer() -> Value {
-    json!({"models": [
-        model_info("gpt-5.4", "GPT-5.4", "list", &model_prompt("gpt-5.4")),
-        model_info("gpt-5.4-mini", "GPT-5.4 mini", "list", &model_prompt("gpt-5.4-mini")),
-        // The Codex CLI's helper threads (titles) ask for this one; hidden
-        // from pickers, as upstream hides its helpers.
-        model_info("gpt-5.6-luna", "GPT-5.6 Luna", "hide", "You are a small helper model."),
-        model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
-        model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
-    ]})
 }

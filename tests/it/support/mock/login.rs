@@ -36,12 +36,17 @@ pub fn access_token(tag: &str, secs: i64) -> String {
 /// A Codex `auth.json` whose account id is `account_id` (email
 /// `<account_id>@example.com`, plan plus).
 pub fn auth_json(account_id: &str, access: &str, refresh: &str) -> Value {
+    auth_json_on(account_id, access, refresh, "plus")
+}
+
+/// `auth_json` for a login on `plan` (its id token's `chatgpt_plan_type`).
+pub fn auth_json_on(account_id: &str, access: &str, refresh: &str, plan: &str) -> Value {
     json!({
         "auth_mode": "chatgpt",
         "OPENAI_API_KEY": null,
         "tokens": {
             "id_token": jwt(&json!({"email": format!("{account_id}@example.com"),
-                "https://api.openai.com/auth": {"chatgpt_account_id": account_id, "chatgpt_plan_type": "plus"}})),
+                "https://api.openai.com/auth": {"chatgpt_account_id": account_id, "chatgpt_plan_type": plan}})),
             "access_token": access,
             "refresh_token": refresh,
             "account_id": account_id,
@@ -52,7 +57,18 @@ pub fn auth_json(account_id: &str, access: &str, refresh: &str) -> Value {
 
 /// Writes `auth_json` to `path` with mode 0600 (what the gateway demands).
 pub fn write(path: &Path, account_id: &str, access: &str, refresh: &str) -> std::io::Result<()> {
-    let text = serde_json::to_vec_pretty(&auth_json(account_id, access, refresh))?;
+    write_on(path, account_id, access, refresh, "plus")
+}
+
+/// `write` for a login on `plan`.
+pub fn write_on(
+    path: &Path,
+    account_id: &str,
+    access: &str,
+    refresh: &str,
+    plan: &str,
+) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(&auth_json_on(account_id, access, refresh, plan))?;
     std::fs::write(path, text)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }

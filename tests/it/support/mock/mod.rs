@@ -10,10 +10,12 @@
 
 #![allow(
     dead_code,
+    unused_imports,
     reason = "two crates include the mock, and each uses a part of it"
 )]
 
 mod answers;
+mod catalog;
 pub mod conversation;
 pub mod images;
 pub mod login;
@@ -21,6 +23,7 @@ mod responses;
 pub mod ws;
 
 pub use answers::*;
+pub use catalog::*;
 pub use login::jwt;
 
 use std::collections::{HashMap, VecDeque};
@@ -103,6 +106,8 @@ struct State {
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
     conversations: Option<conversation::Sim>,
+    /// Each account's plan, for the catalog's `available_in_plans` (default `plus`).
+    plans: HashMap<String, String>,
     /// Accounts on a plan without image generation (`images::refusal`).
     no_images: Vec<String>,
 }
@@ -263,6 +268,12 @@ impl Mock {
         self.state.lock().expect("mock state").conversations = Some(Default::default());
     }
 
+    /// The plan the backend holds `account` to (default `plus`).
+    pub fn set_plan(&self, account: &str, plan: &str) {
+        let mut s = self.state.lock().expect("mock state");
+        s.plans.insert(account.to_string(), plan.to_string());
+    }
+
     /// `account`'s plan has no image generation: a request forcing the tool
     /// gets the backend's 400.
     pub fn refuse_images(&self, account: &str) {
@@ -328,6 +339,7 @@ async fn handle(
 ) -> Response<Body> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
@@ -389,7 +401,13 @@ async fn handle(
             if !auth_ok {
                 return full(401, "{}", "application/json");
             }
-            full(200, models_answer().to_string(), "application/json")
+            let version = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "client_version")
+                .map(|(_, v)| v.into_owned());
+            match version {
+                Some(v) => full(200, models_for(&v).to_string(), "application/json"),
+                None => full(400, json!({"detail": [{"type": "missing", "loc": ["query", "client_version"], "msg": "Field required"}]}).to_string(), "application/json"),
+            }
         }
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
@@ -433,6 +451,11 @@ async fn handle(
             } else {
                 full(200, json!({"authorization_code": "dev-auth-code", "code_verifier": "dev-verifier", "code_challenge": "x"}).to_string(), "application/json")
             }
+        }
+        // Server-side history and notes, kept per account.
+        (m, p) if p.contains("/codex/alpha/history/v2/") || p.contains("/codex/alpha/notes/v2/") => {
+            let account = headers.get("chatgpt-account-id").cloned().unwrap_or_default();
+            full(200, json!({"account": account, "method": m, "path": p, "query": query}).to_string(), "application/json")
         }
         _ => full(404, json!({"detail": "Not Found"}).to_string(), "application/json"),
     }

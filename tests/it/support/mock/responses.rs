@@ -39,6 +39,18 @@ pub(super) async fn answer(
     if let Some(msg) = check_rules(&body) {
         return detail(&msg);
     }
+    let plan = {
+        let s = st.lock().expect("mock state");
+        s.plans
+            .get(&account)
+            .cloned()
+            .unwrap_or_else(|| "plus".into())
+    };
+    let asked = body.get("model").and_then(Value::as_str).unwrap_or("");
+    let version = headers.get("version").map(String::as_str);
+    if let Some(msg) = super::catalog::model_refusal(asked, version, &plan) {
+        return detail(&msg);
+    }
     let image = images::tool(&body).is_some();
     if image && st.lock().expect("mock state").no_images.contains(&account) {
         return full(400, images::refusal().to_string(), "application/json");
