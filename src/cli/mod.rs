@@ -233,6 +233,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
     warn_if_solo(&config);
+    crate::server::fdlimit::raise();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
