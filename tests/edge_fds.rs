@@ -78,6 +78,13 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     let gw = start(&mock, "256:2048").await;
     // prlimit execs the binary: its pid is the gateway's.
     assert_eq!(soft_nofile(gw.child.id()), 2048, "{}", gw.log());
+    // Open mode (no keys) says whom it trusts, once.
+    assert_eq!(
+        gw.log().matches("no [[api_keys]]").count(),
+        1,
+        "{}",
+        gw.log()
+    );
 }
 
 #[tokio::test]

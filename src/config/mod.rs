@@ -7,6 +7,7 @@
 
 mod raw;
 mod validate;
+pub(crate) use validate::loopback_host;
 
 use std::fmt;
 use std::net::SocketAddr;
