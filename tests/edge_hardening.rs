@@ -1,4 +1,4 @@
-//! The real binary under a low open-file limit (`prlimit`): the soft limit is
+//! Limits at the edge. The real binary under a low open-file limit (`prlimit`): the soft limit is
 //! raised to the hard one at start, and when the hard one is low too the
 //! connection cap comes down to fit, so a client past it still gets the fast
 //! 503 instead of no answer at all (EMFILE at accept).
@@ -135,4 +135,35 @@ async fn past_a_low_open_file_limit_a_client_gets_the_fast_503_not_silence() {
         warns <= 1,
         "accept failures are logged at most once per 10 s: {warns}"
     );
+}
+
+/// The keyless MCP route reads at most 4 KiB, and refuses a larger declared
+/// body before reading it: outside the body budget, nobody may park 64 KiB
+/// per connection there.
+#[tokio::test]
+async fn the_keyless_mcp_route_reads_at_most_4_kib() {
+    let mock = Mock::start().await;
+    let gw = Gateway::start(&mock, &["a"], "").await;
+    let pad = "x".repeat(5000);
+    let big = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": pad});
+    let (status, _, body) = gw.post("/backend-api/ps/mcp", &big).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("-32700"), "{body}");
+    let small = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let (_, _, body) = gw.post("/backend-api/ps/mcp", &small).await;
+    assert!(body.contains("\"result\""), "{body}");
+    // Declares 60 KiB, sends one byte: answered at once, not after 10 s.
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST /backend-api/ps/mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 61440\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut got = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut got))
+        .await
+        .expect("answered before the body arrived")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got[..n]);
+    assert!(text.contains("-32700"), "{text}");
+    assert!(mock.responses().is_empty(), "nothing reaches upstream");
+    gw.stop().await;
 }
