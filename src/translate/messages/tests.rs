@@ -62,7 +62,8 @@ fn a_full_request_translates_to_the_golden_body() {
     assert_eq!(
         shape,
         Shape {
-            stop_sequences: vec!["STOP".into()],
+            stop_sequences: crate::translate::messages::stops::Stops::new(vec!["STOP".into()])
+                .unwrap(),
             omit_thinking: false
         }
     );
@@ -338,7 +339,11 @@ fn incomplete_refusal_and_stop_sequences_set_the_stop_reason() {
         json!({"type": "response.completed", "response": {}}),
     ]);
     let shape = Shape {
-        stop_sequences: vec!["END".into(), "two END".into()],
+        stop_sequences: crate::translate::messages::stops::Stops::new(vec![
+            "END".into(),
+            "two END".into(),
+        ])
+        .unwrap(),
         omit_thinking: false,
     };
     let m = message(&c, "m", &shape);
