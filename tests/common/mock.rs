@@ -93,6 +93,14 @@ struct State {
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
     conversations: Option<conversation::Sim>,
+    /// Strict rotation: refresh tokens already spent (each works once, as
+    /// the real issuer's); a spent one is answered `refresh_token_reused`.
+    spent: Option<std::collections::HashSet<String>>,
+    reused: u64,
+    /// Lifetime of the access tokens the issuer mints (default an hour).
+    token_lifetime: Option<Duration>,
+    /// Total tokens (usage) of the answer streams sent to their end.
+    served_tokens: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -188,6 +196,27 @@ impl Mock {
             .expect("mock state")
             .token_answers
             .push_back((status, body));
+    }
+
+    /// Each refresh token works once; a spent one is answered
+    /// `refresh_token_reused` (and counted: `reused_refreshes`).
+    pub fn strict_rotation(&self) {
+        self.state.lock().expect("mock state").spent = Some(Default::default());
+    }
+
+    pub fn reused_refreshes(&self) -> u64 {
+        self.state.lock().expect("mock state").reused
+    }
+
+    /// How long the access tokens the issuer mints live.
+    pub fn token_lifetime(&self, d: Duration) {
+        self.state.lock().expect("mock state").token_lifetime = Some(d);
+    }
+
+    /// Total tokens (usage) of the default answers streamed to their end.
+    pub fn served_tokens(&self) -> u64 {
+        let s = self.state.lock().expect("mock state");
+        s.served_tokens.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn token_delay(&self, d: Duration) {
@@ -592,7 +621,16 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
                     let events = bash
                         .and_then(|cmd| bash_answer(&body, &model, &cmd))
                         .unwrap_or_else(|| default_answer(&body, &model, deltas));
-                    stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
+                    let served = Arc::clone(&st.lock().expect("mock state").served_tokens);
+                    let tokens = usage_total(&events);
+                    let mut r = stream_response(sse_bytes(&events), delay, &model, &extra, cancelled);
+                    let body = std::mem::replace(r.body_mut(), Full::new(Bytes::new()).boxed_unsync());
+                    let counted = body.into_data_stream().chain(futures_util::stream::once(async move {
+                        served.fetch_add(tokens, std::sync::atomic::Ordering::SeqCst);
+                        Ok(Bytes::new())
+                    }));
+                    *r.body_mut() = StreamBody::new(counted.map(|b| b.map(Frame::data))).boxed_unsync();
+                    r
                 }
                 Some(Script::Events(ev)) => {
                     stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra, cancelled)
@@ -633,11 +671,22 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
             "secondary_window": {"used_percent": 4.0, "limit_window_seconds": 604800, "reset_at": 1900500000}}}).to_string(), "application/json"),
         ("POST", "/oauth/token") => {
-            let (answer, delay, n) = {
+            let (answer, delay, n, lifetime) = {
                 let mut s = st.lock().expect("mock state");
                 s.token_calls.push(body.clone());
                 s.refresh_counter += 1;
-                (s.token_answers.pop_front(), s.token_delay, s.refresh_counter)
+                let rt = body.get("refresh_token").and_then(Value::as_str).unwrap_or("").to_string();
+                let reused = match s.spent.as_mut() {
+                    Some(spent) if !rt.is_empty() => !spent.insert(rt),
+                    _ => false,
+                };
+                if reused {
+                    s.reused += 1;
+                    return full(401, json!({"error": {"code": "refresh_token_reused",
+                        "message": "Your refresh token has already been used to generate a new access token."}}).to_string(), "application/json");
+                }
+                let lifetime = s.token_lifetime.unwrap_or(Duration::from_secs(3600)).as_secs();
+                (s.token_answers.pop_front(), s.token_delay, s.refresh_counter, lifetime)
             };
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -645,10 +694,11 @@ async fn handle(st: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body>
             match answer {
                 Some((code, v)) => full(code, v.to_string(), "application/json"),
                 None => {
-                    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + 3600;
+                    let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                    let exp = iat + lifetime;
                     let acct = "acct-refreshed";
                     full(200, json!({
-                        "access_token": jwt(&json!({"exp": exp, "n": n})),
+                        "access_token": jwt(&json!({"exp": exp, "iat": iat, "n": n})),
                         "id_token": jwt(&json!({"email": "refreshed@example.com", "https://api.openai.com/auth": {"chatgpt_account_id": acct, "chatgpt_plan_type": "pro"}})),
                         "refresh_token": format!("rt-rotated-{n}"),
                     }).to_string(), "application/json")
@@ -701,6 +751,15 @@ pub fn models_answer() -> Value {
         model_info("internal-hidden", "internal", "hide", &model_prompt("internal-hidden")),
         model_info("legacy-prompt-model", "legacy", "list", LEGACY_PROMPT),
     ]})
+}
+
+/// The `total_tokens` of the `response.completed` among `events`.
+pub fn usage_total(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| e.pointer("/response/usage/total_tokens"))
+        .filter_map(Value::as_u64)
+        .sum()
 }
 
 /// An unsigned JWT with this payload.
