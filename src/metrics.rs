@@ -47,6 +47,7 @@ pub struct Metrics {
     cooldown_until: GaugeVec,
     token_expiry: GaugeVec,
     unsaved_login: IntGaugeVec,
+    backup_failed: IntGaugeVec,
     refreshes: IntCounterVec,
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
@@ -108,6 +109,14 @@ impl Metrics {
             &["account"],
         )?;
         registry.register(Box::new(unsaved_login.clone()))?;
+        let backup_failed = IntGaugeVec::new(
+            opts(
+                "codex_pool_store_backup_failed",
+                "1 while the store's login could not be written to the account's auth file (with [store]; a Redis without persistence that restarts then depends on the replicas' memory).",
+            ),
+            &["account"],
+        )?;
+        registry.register(Box::new(backup_failed.clone()))?;
         let build_info = IntGaugeVec::new(
             opts("codex_pool_build_info", "Always 1; the version is a label."),
             &["version"],
@@ -193,6 +202,7 @@ impl Metrics {
                 &["account"],
             )?,
             unsaved_login,
+            backup_failed,
             refreshes: counter(
                 "codex_pool_token_refreshes_total",
                 "Token refreshes by account and outcome.",
@@ -344,6 +354,7 @@ impl Metrics {
         self.cooldown_until.reset();
         self.token_expiry.reset();
         self.unsaved_login.reset();
+        self.backup_failed.reset();
         let now = Instant::now();
         for a in accounts {
             let name = a.name.as_str();
@@ -370,6 +381,9 @@ impl Metrics {
             self.unsaved_login
                 .with_label_values(&[name])
                 .set(i64::from(a.has_unsaved_login()));
+            self.backup_failed
+                .with_label_values(&[name])
+                .set(i64::from(a.tokens.mirror.backup_failed()));
             if let Some(exp) = a.credentials().and_then(|c| c.expires_at) {
                 self.token_expiry.with_label_values(&[name]).set(exp as f64);
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::auth::mirror::Age;
 use crate::auth::refresh;
 
 /// How often a replica shares account health with the store.
@@ -24,6 +25,13 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
         return;
     };
     shared.connect();
+    for account in app.snapshot().pool.accounts() {
+        let file = account.settings().auth_file.clone();
+        if !refresh::folder_writable(&file) {
+            tracing::warn!(account = %account.name, file = %file.display(),
+                "with [store], this auth file's folder cannot be written: rotated logins cannot be backed up there. Make it writable, or give Redis persistence: a Redis that loses its data then has only the replicas' memory to be seeded from");
+        }
+    }
     let mut seen = std::collections::HashMap::new();
     let mut round = 0u32;
     loop {
@@ -50,7 +58,10 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
     }
 }
 
-/// One account: one GET in the common case (nothing changed).
+/// One account: one GET in the common case (nothing changed). The store's
+/// login is adopted only when it is newer than this replica's; a newer one
+/// here (in the auth file, or in memory after a store write failed, or over
+/// a value rolled back) goes to the store through a flight instead.
 async fn sync_account(
     app: &App,
     shared: &crate::store::Shared,
@@ -60,39 +71,32 @@ async fn sync_account(
     let Ok(stored) = shared.load_login(&account.name).await else {
         return;
     };
-    // A new login written to this replica's auth file replaces the store's.
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
         crate::auth::store::load_credentials(&path)
             .ok()
-            .map(|(_, c)| c.refresh_token)
+            .map(|(_, c)| c)
     })
     .await
     .ok()
     .flatten();
     let file_is_new =
-        matches!((&stored, &on_disk), (Some(e), Some(rt)) if e.is_new_login(shared, rt.expose()));
+        matches!((&stored, &on_disk), (Some(e), Some(c)) if e.is_new_login(shared, c));
+    let mirror = &account.tokens.mirror;
     let in_step = match (&stored, &local) {
-        (Some(entry), Some(local)) => {
-            if entry.is_new_login(shared, local.refresh_token.expose()) {
-                false
-            } else {
-                if let Some(theirs) = entry.credentials() {
-                    if theirs.access_token != local.access_token {
-                        account.tokens.set_credentials(theirs);
-                        account.revive();
-                        let path = account.settings().auth_file.clone();
-                        refresh::backup_to_file(shared, entry, &path, &account.name).await;
-                    }
-                }
+        _ if mirror.store_pending() => false,
+        (Some(entry), Some(local)) => match entry.age_of(shared, local) {
+            Age::Newer => false,
+            Age::Same => true,
+            Age::Older => {
+                adopt(account, entry);
+                let path = account.settings().auth_file.clone();
+                refresh::backup_to_file(shared, entry, &path, &account.name, mirror).await;
                 true
             }
-        }
+        },
         (Some(entry), None) => {
-            if let Some(theirs) = entry.credentials() {
-                account.tokens.set_credentials(theirs);
-                account.revive();
-            }
+            adopt(account, entry);
             true
         }
         (None, _) => false,
@@ -101,5 +105,14 @@ async fn sync_account(
         if let Err(e) = app.sync_login(account).await {
             tracing::debug!(account = %account.name, error = %e, "login not synced with the store");
         }
+    }
+}
+
+/// The store's (newer) login becomes this replica's.
+fn adopt(account: &crate::pool::Account, entry: &crate::store::tokens::Entry) {
+    if let Some(theirs) = entry.credentials() {
+        account.tokens.set_credentials(theirs);
+        account.tokens.mirror.remember(&entry.file);
+        account.revive();
     }
 }

@@ -174,6 +174,10 @@ pub(super) fn account_json(a: &Account) -> Value {
         "last_error": a.last_error(),
         // Rotated tokens the auth file could not take: a restart now loses the login.
         "unsaved": a.has_unsaved_login(),
+        // With [store]: the auth file could not take the store's login (its backup).
+        "backup_failed": a.tokens.mirror.backup_failed(),
+        // With [store]: a rotated login the store refused, kept here and retried.
+        "store_pending": a.tokens.mirror.store_pending(),
         "requests": a.requests.load(Ordering::Relaxed),
         "failures": a.failures.load(Ordering::Relaxed),
     })

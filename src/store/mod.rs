@@ -60,6 +60,8 @@ pub struct Shared {
 pub(crate) struct Scripts {
     pub(crate) gcra: redis::Script,
     pub(crate) unlock: redis::Script,
+    pub(crate) fenced_set: redis::Script,
+    pub(crate) extend: redis::Script,
 }
 
 impl std::fmt::Debug for Shared {
@@ -84,6 +86,8 @@ impl Shared {
             scripts: Scripts {
                 gcra: redis::Script::new(rate::GCRA),
                 unlock: redis::Script::new(tokens::UNLOCK),
+                fenced_set: redis::Script::new(tokens::FENCED_SET),
+                extend: redis::Script::new(tokens::EXTEND),
             },
         }))
     }

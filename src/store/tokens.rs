@@ -1,9 +1,9 @@
 //! Logins in the store, and the refresh lock across replicas.
 //!
 //! `tokens:<account>` holds one sealed `Entry`: the login (as an `auth.json`
-//! would hold it) and digests of the refresh tokens the store has held, so a
-//! replica can tell its auth file's older login (already spent by a refresh
-//! elsewhere) from a new login written there (`Entry::is_new_login`).
+//! would hold it) and digests of the refresh tokens the store has held.
+//! Which of two logins is newer is decided by when they were issued
+//! (`auth::mirror::age`); the digests only break ties.
 //! `lock:<account>` is the refresh lock: `SET NX PX` with a random owner
 //! token; only its owner deletes it (a Lua compare-and-delete), and it
 //! expires by itself if its owner dies.
@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Shared, StoreError};
+use crate::auth::mirror::{self, Age};
 use crate::auth::store::{AuthFile, Credentials};
 
-/// Digests of past refresh tokens kept per login: more than the refreshes
-/// that can happen while a replica's file is stale.
+/// Digests of past refresh tokens kept per login (a tie-breaker only).
 const HISTORY: usize = 64;
 
 /// One account's login as the store keeps it (sealed).
@@ -66,11 +66,20 @@ impl Entry {
         self.seen.truncate(HISTORY);
     }
 
-    /// Whether `refresh_token` (an auth file's) is a login this entry never
-    /// held: someone logged in again, and that login replaces the store's.
-    pub fn is_new_login(&self, shared: &Shared, refresh_token: &str) -> bool {
-        let d = shared.cipher().digest(refresh_token);
-        !self.seen.contains(&d) && self.refresh_token() != Some(refresh_token)
+    /// How `other` (a file's or a replica's login) compares with this one.
+    pub fn age_of(&self, shared: &Shared, other: &Credentials) -> Age {
+        let Some(mine) = self.credentials() else {
+            return Age::Newer;
+        };
+        mirror::age(other, &mine, |rt| {
+            self.seen.contains(&shared.cipher().digest(rt))
+        })
+    }
+
+    /// Whether `other` is newer than this login (someone logged in again,
+    /// or this replica holds a rotation the store missed).
+    pub fn is_new_login(&self, shared: &Shared, other: &Credentials) -> bool {
+        self.age_of(shared, other) == Age::Newer
     }
 }
 
@@ -130,6 +139,44 @@ impl Shared {
         Ok(n == 1)
     }
 
+    /// Writes the account's login (sealed) only while `lock` is ours, and
+    /// sets the lock's expiry to `ttl` first. `Ok(false)`: the lock is gone.
+    pub async fn save_login_locked(
+        &self,
+        account: &str,
+        entry: &Entry,
+        lock: &LockToken,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.key("tokens", account);
+        let plain = serde_json::to_vec(entry).map_err(|_| StoreError::Unavailable)?;
+        let sealed = self
+            .cipher()
+            .seal(&key, &plain)
+            .ok_or(StoreError::Unavailable)?;
+        let mut inv = self.scripts.fenced_set.prepare_invoke();
+        inv.key(self.key("lock", account))
+            .key(key)
+            .arg(&lock.owner)
+            .arg(ttl.as_millis() as u64)
+            .arg(sealed);
+        self.call::<i64>(&inv).await.map(|n| n == 1)
+    }
+
+    /// Sets the lock's expiry to `ttl` if it is still ours.
+    pub async fn extend_lock(
+        &self,
+        account: &str,
+        lock: &LockToken,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.scripts.extend.prepare_invoke();
+        inv.key(self.key("lock", account))
+            .arg(&lock.owner)
+            .arg(ttl.as_millis() as u64);
+        self.call::<i64>(&inv).await.map(|n| n == 1)
+    }
+
     /// Releases the lock if we still own it.
     pub async fn unlock(&self, account: &str, token: LockToken) -> Result<(), StoreError> {
         let mut inv = self.scripts.unlock.prepare_invoke();
@@ -142,6 +189,24 @@ impl Shared {
 pub struct LockToken {
     owner: String,
 }
+
+/// KEYS: lock, tokens; ARGV: owner, ttl ms, sealed login. The expiry is set
+/// before the write, so a refused write still shortens the lock.
+pub(super) const FENCED_SET: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1
+";
+
+pub(super) const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
 
 pub(super) const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
