@@ -10,7 +10,7 @@
 //!   ├─ admit ............ server::ctx::admit      in-flight cap, client key, rate/budget,
 //!   │                                             bounded body (server::request)
 //!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
-//!   │                     → Ctx::admit_model       model length, key's allow-list and rate
+//!   │                     → Ctx::admit_model       model length, key's allow-list
 //!   ├─ translate ........ translate::{chat,responses,messages}  → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
 //!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
