@@ -168,6 +168,14 @@ impl App {
             revive,
         )
         .await;
+        let quiet = match &done.result {
+            Err(e) if !done.called_issuer => Some(e.to_string()),
+            _ => None,
+        };
+        if account.tokens.mirror.note_quiet_failure(quiet.as_deref()) {
+            tracing::warn!(account = %account.name, error = quiet.as_deref().unwrap_or(""),
+                "token refresh failed before reaching the issuer (said once per reason)");
+        }
         if done.called_issuer {
             let outcome = match &done.result {
                 Ok(_) => "ok",

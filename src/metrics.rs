@@ -48,6 +48,7 @@ pub struct Metrics {
     token_expiry: GaugeVec,
     unsaved_login: IntGaugeVec,
     backup_failed: IntGaugeVec,
+    login_unreadable: IntGaugeVec,
     refreshes: IntCounterVec,
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
@@ -117,6 +118,14 @@ impl Metrics {
             &["account"],
         )?;
         registry.register(Box::new(backup_failed.clone()))?;
+        let login_unreadable = IntGaugeVec::new(
+            opts(
+                "codex_pool_store_login_unreadable",
+                "1 while the store's login for the account does not open with this replica's encryption key (with [store]).",
+            ),
+            &["account"],
+        )?;
+        registry.register(Box::new(login_unreadable.clone()))?;
         let build_info = IntGaugeVec::new(
             opts("codex_pool_build_info", "Always 1; the version is a label."),
             &["version"],
@@ -203,6 +212,7 @@ impl Metrics {
             )?,
             unsaved_login,
             backup_failed,
+            login_unreadable,
             refreshes: counter(
                 "codex_pool_token_refreshes_total",
                 "Token refreshes by account and outcome.",
@@ -355,6 +365,7 @@ impl Metrics {
         self.token_expiry.reset();
         self.unsaved_login.reset();
         self.backup_failed.reset();
+        self.login_unreadable.reset();
         let now = Instant::now();
         for a in accounts {
             let name = a.name.as_str();
@@ -384,6 +395,9 @@ impl Metrics {
             self.backup_failed
                 .with_label_values(&[name])
                 .set(i64::from(a.tokens.mirror.backup_failed()));
+            self.login_unreadable
+                .with_label_values(&[name])
+                .set(i64::from(a.tokens.mirror.unreadable()));
             if let Some(exp) = a.credentials().and_then(|c| c.expires_at) {
                 self.token_expiry.with_label_values(&[name]).set(exp as f64);
             }

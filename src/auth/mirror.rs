@@ -56,6 +56,10 @@ pub struct Mirror {
     pending: Mutex<Option<LockToken>>,
     /// The last backup of the store's login to the auth file failed.
     backup_failed: AtomicBool,
+    /// The store's login for this account does not open with our key.
+    unreadable: AtomicBool,
+    /// The last refresh failure said in the log without an issuer call.
+    quiet_failure: Mutex<Option<String>>,
 }
 
 impl Mirror {
@@ -95,6 +99,25 @@ impl Mirror {
 
     pub fn backup_failed(&self) -> bool {
         self.backup_failed.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the store's login opens; `true` when this changed it.
+    pub fn set_unreadable(&self, unreadable: bool) -> bool {
+        self.unreadable.swap(unreadable, Ordering::Relaxed) != unreadable
+    }
+
+    pub fn unreadable(&self) -> bool {
+        self.unreadable.load(Ordering::Relaxed)
+    }
+
+    /// A refresh that failed before reaching the issuer: `true` when its
+    /// reason differs from the last one said (say each reason once);
+    /// `None` (a success) forgets it.
+    pub fn note_quiet_failure(&self, reason: Option<&str>) -> bool {
+        let mut last = lock(&self.quiet_failure);
+        let new = reason.is_some() && last.as_deref() != reason;
+        *last = reason.map(str::to_owned);
+        new
     }
 }
 

@@ -39,7 +39,9 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
         let accounts = snap.pool.accounts();
         if round.is_multiple_of(LOGIN_EVERY) || !shared.is_up() {
             let up = shared.ping().await;
-            app.metrics.store_up(up);
+            // Usable, not only reachable: every stored login opens.
+            let unreadable = accounts.iter().any(|a| a.tokens.mirror.unreadable());
+            app.metrics.store_up(up && !unreadable);
             if up {
                 for account in accounts {
                     sync_account(&app, &shared, account).await;
@@ -68,9 +70,20 @@ async fn sync_account(
     account: &Arc<crate::pool::Account>,
 ) {
     let local = account.credentials();
-    let Ok(stored) = shared.load_login(&account.name).await else {
-        return;
+    let stored = match shared.load_login(&account.name).await {
+        Ok(s) => s,
+        Err(crate::store::StoreError::Undecryptable) => {
+            if account.tokens.mirror.set_unreadable(true) {
+                tracing::warn!(account = %account.name,
+                    "the store's login for this account does not open with this replica's encryption key (another key file, or a damaged value): give every replica the same store.encryption_key_file; until then this replica renews nothing for it");
+            }
+            return;
+        }
+        Err(_) => return,
     };
+    if account.tokens.mirror.set_unreadable(false) {
+        tracing::info!(account = %account.name, "the store's login for this account opens again");
+    }
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
         crate::auth::store::load_credentials(&path)

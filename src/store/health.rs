@@ -98,7 +98,14 @@ fn adopt(shared: &Shared, account: &Account, v: &Verdict) -> bool {
         .map(|c| shared.cipher().digest(c.refresh_token.expose()));
     let (state, until) = match v.state.as_str() {
         "cooling" => {
-            let left = v.until_ms.unwrap_or(0).saturating_sub(now_ms());
+            // Bounded as a local cooldown is: a value past that (a bug, or
+            // a writer on the path) would cool the account for centuries.
+            let longest = crate::pool::health::LONGEST_COOLDOWN.as_millis() as u64;
+            let left = v
+                .until_ms
+                .unwrap_or(0)
+                .saturating_sub(now_ms())
+                .min(longest);
             if left == 0 {
                 return false;
             }
@@ -194,7 +201,8 @@ impl Shared {
                 .get(2 * i + 1)
                 .cloned()
                 .flatten()
-                .and_then(|t| serde_json::from_str(&t).ok());
+                .and_then(|t| serde_json::from_str::<Quota>(&t).ok())
+                .map(|q| q.bounded(crate::clock::unix_now()));
             if local_q != entry.quota {
                 if let Some(q) = &local_q {
                     let newer = remote_q
