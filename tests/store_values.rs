@@ -47,7 +47,7 @@ async fn set(redis: &Redis, key: &str, value: &str) {
 }
 
 async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..60 {
+    for _ in 0..200 {
         if check().await {
             return true;
         }
@@ -77,7 +77,12 @@ async fn a_cooldown_and_quota_from_the_store_are_bounded() {
     let auth = [("authorization", format!("Bearer {ADMIN}"))];
     let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert!(
-        eventually(async || gw.get("/admin/accounts", &auth).await.1.contains("cooling")).await,
+        eventually(async || gw
+            .get("/admin/accounts", &auth)
+            .await
+            .1
+            .contains("\"state\":\"cooling\""))
+        .await,
         "the verdict was not adopted"
     );
     let (status, text) = gw.get("/admin/accounts", &auth).await;
@@ -90,13 +95,20 @@ async fn a_cooldown_and_quota_from_the_store_are_bounded() {
         .await;
     assert_ne!(status, 500, "{body}");
     assert!(body.contains("\"code\""), "{body}");
-    let scrape = gw.get("/metrics", &[]).await.1;
-    let used = metric(
-        &scrape,
-        "codex_pool_account_quota_used_percent",
-        &[("account", "a"), ("window", "primary")],
+    let labels = [("account", "a"), ("window", "primary")];
+    let used = async || {
+        let scrape = gw.get("/metrics", &[]).await.1;
+        metric(&scrape, "codex_pool_account_quota_used_percent", &labels)
+    };
+    assert!(
+        eventually(async || used().await.is_some()).await,
+        "the quota was not adopted"
     );
-    assert!(used.is_some_and(|u| u <= 100.0), "{used:?}");
+    assert!(
+        used().await.is_some_and(|u| u <= 100.0),
+        "{:?}",
+        used().await
+    );
     gw.stop().await;
 }
 
@@ -137,6 +149,15 @@ async fn a_stored_login_that_does_not_open_says_so() {
     let redis = Redis::start().await;
     let mock = Mock::start().await;
     let gw = gateway(&mock, &redis, "").await;
+    // After the gateway seeded the store, so the seed does not overwrite it.
+    assert!(
+        eventually(async || redis
+            .dump()
+            .await
+            .iter()
+            .any(|(k, _)| k == "codex-pool:tokens:a"))
+        .await
+    );
     set(&redis, "codex-pool:tokens:a", "not a sealed login").await;
     let seen = eventually(async || {
         let scrape = gw.get("/metrics", &[]).await.1;
@@ -163,4 +184,48 @@ async fn a_stored_login_that_does_not_open_says_so() {
     let (_, accounts) = gw.get("/admin/accounts", &auth).await;
     assert!(accounts.contains("\"store_unreadable\":true"), "{accounts}");
     gw.stop().await;
+}
+
+/// L4: the rotated login is written only while the writer still holds the
+/// refresh lock: a holder whose lock expired and was taken by another
+/// replica cannot land its write over theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_written_only_under_the_writers_own_lock() {
+    let redis = Redis::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("store.key");
+    std::fs::write(&key, codex_pool::store::StoreKey::generate().unwrap()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "[store]\nredis_url = \"{}\"\nencryption_key_file = \"{}\"\n",
+        redis.url(),
+        key.display()
+    );
+    let config = codex_pool::config::Config::parse(&text, &dir.path().join("c.toml")).unwrap();
+    let shared = codex_pool::store::Shared::new(config.store.as_ref().unwrap()).unwrap();
+    shared.connect();
+    let auth = dir.path().join("a.json");
+    write_auth(&auth, "a", &access_token("a", 3600), "rt-a");
+    let file = codex_pool::auth::store::load(&auth).unwrap();
+    let entry = codex_pool::store::tokens::Entry::seed(&shared, file);
+    let ttl = Duration::from_millis(100);
+    let mine = shared.try_lock("a", ttl).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let _theirs = shared
+        .try_lock("a", Duration::from_secs(10))
+        .await
+        .unwrap()
+        .unwrap();
+    let landed = shared
+        .save_login_locked("a", &entry, &mine, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(!landed);
+    assert!(shared.load_login("a").await.unwrap().is_none());
+    let own = shared.try_lock("b", ttl).await.unwrap().unwrap();
+    assert!(shared
+        .save_login_locked("b", &entry, &own, ttl)
+        .await
+        .unwrap());
 }

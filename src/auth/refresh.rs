@@ -32,7 +32,7 @@ use crate::secret::Secret;
 use crate::store::Shared;
 
 pub use super::slot::RefreshError;
-pub use shared::{backup_to_file, folder_writable, UNAVAILABLE};
+pub use shared::{backup_to_file, folder_writable, SHARED_FLIGHT_MAX, UNAVAILABLE};
 
 mod shared;
 

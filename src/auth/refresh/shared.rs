@@ -38,6 +38,9 @@ use crate::store::{Shared, StoreError};
 /// under a live holder; each write under it sets it again.
 const LOCK_TTL: Duration = Duration::from_secs(100);
 
+/// The longest a shared flight may run: shutdown waits this long for one.
+pub const SHARED_FLIGHT_MAX: Duration = LOCK_TTL;
+
 /// The lock's expiry while a rotated login waits for the store: renewed by
 /// every retry (one a second), so it lapses soon after its holder dies.
 const PENDING_TTL: Duration = Duration::from_secs(15);
