@@ -68,7 +68,10 @@ impl App {
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
-        let affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
+        let mut affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
+        if let Some(store) = &config.store {
+            affinity = affinity.with_secret(store.key.derive(b"codex-pool affinity table"));
+        }
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {

@@ -76,7 +76,10 @@ pub(super) async fn dispatch_with<C: Convert>(
         gateway_request_id: ctx.gateway_request_id.clone(),
         key: ctx.key.clone(),
         model: model.clone(),
-        conversation: affinity::conversation_id(ctx.key.as_ref().map(|k| k.name()), &session_id),
+        conversation: ctx
+            .app()
+            .affinity
+            .conversation_key(ctx.key.as_ref().map(|k| k.name()), &session_id),
         session_id,
         body,
         blobs,
