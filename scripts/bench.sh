@@ -46,12 +46,8 @@ esac
 # BENCH_GATEWAY=PATH measures another gateway binary (an older build, for before/after).
 GATEWAY_BIN=${BENCH_GATEWAY:-$ROOT/target/$OUT_DIR/codex-pool}
 MOCK_BIN=$ROOT/target/$OUT_DIR/examples/mock_upstream
-
-export NO_PROXY='*' no_proxy='*' NO_COLOR=1
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-
-die() { echo "bench: $*" >&2; exit 2; }
-log() { echo "== $*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 command -v curl >/dev/null || die "curl is not on PATH (apt-get install -y curl)"
 HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1
@@ -62,34 +58,6 @@ if ((!SMOKE)); then
 fi
 
 # ------------------------------------------------------------------ processes
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/codex-pool-bench.XXXXXX")
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-    echo "bench: configs and logs kept in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_for WHAT SECONDS PID CMD...: retries CMD every 0.1 s while PID lives.
-wait_for() {
-  local what=$1 secs=$2 pid=$3
-  shift 3
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited early (logs in $tmp)"
-    ((SECONDS < deadline)) || die "$what not ready after ${secs}s (logs in $tmp)"
-    sleep 0.1
-  done
-}
-
 # A port nothing listens on (for nginx, which cannot report a port 0 choice).
 free_port() {
   local p
@@ -102,45 +70,12 @@ free_port() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# start_mock NAME ARGS...: sets MOCK_ADDR and MOCK_PID.
-start_mock() {
-  local name=$1
-  shift
-  "$MOCK_BIN" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  MOCK_PID=$!
-  pids+=("$MOCK_PID")
-  wait_for "$name" 20 "$MOCK_PID" grep -q '^listening on ' "$tmp/$name.out"
-  MOCK_ADDR=$(sed -n 's/^listening on //p' "$tmp/$name.out" | head -n1)
-  [[ $MOCK_ADDR == 127.0.0.1:* ]] || die "$name is not on loopback: $MOCK_ADDR"
-}
-
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
-
-# start_gateway NAME MOCK_ADDR: one account (a Codex auth.json, mode 0600, token valid
-# for a day) against that mock; sets GW_ADDR and GW_PID.
-start_gateway() {
+# start_bench_gateway NAME MOCK_ADDR: one account (token valid for a day) against that
+# mock, ready; sets GW_ADDR and GW_PID.
+start_bench_gateway() {
   local name=$1 mock=$2 dir="$tmp/$1"
   mkdir -p "$dir"
-  local head exp
-  head=$(printf '{"alg":"none","typ":"JWT"}' | b64url)
-  exp=$(($(date +%s) + 86400))
-  (
-    umask 077
-    cat >"$dir/bench.json" <<EOF
-{
-  "auth_mode": "chatgpt",
-  "OPENAI_API_KEY": null,
-  "tokens": {
-    "id_token": "$head.$(printf '{"email":"bench@example.com","https://api.openai.com/auth":{"chatgpt_account_id":"bench","chatgpt_plan_type":"pro"}}' | b64url).sig",
-    "access_token": "$head.$(printf '{"exp":%d,"sub":"bench"}' "$exp" | b64url).sig",
-    "refresh_token": "rt-bench",
-    "account_id": "bench"
-  },
-  "last_refresh": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-}
-EOF
-  )
-  chmod 600 "$dir/bench.json"
+  write_login "$dir/bench.json" bench 86400
   cat >"$dir/config.toml" <<EOF
 [server]
 listen = "127.0.0.1:0"
@@ -157,12 +92,8 @@ idle_timeout = "120s"
 name = "bench"
 auth_file = "bench.json"
 EOF
-  "$GATEWAY_BIN" serve --config "$dir/config.toml" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  GW_PID=$!
-  pids+=("$GW_PID")
-  wait_for "$name" 20 "$GW_PID" grep -q 'listening on http://127.0.0.1:' "$tmp/$name.err"
-  GW_ADDR=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$tmp/$name.err" | head -n1 | sed 's,.*http://,,')
-  wait_for "$name /readyz" 20 "$GW_PID" curl -sf --max-time 2 "http://$GW_ADDR/readyz"
+  start_gateway "$name" "$dir/config.toml"
+  wait_for "$name /readyz" 20 "$GW_PID" curl -sf --max-time 2 "$GW_URL/readyz"
 }
 
 # ------------------------------------------------------------------ request bodies
@@ -247,7 +178,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 start_mock mock --deltas 2 --delay-ms 0
 FAST_MOCK=$MOCK_ADDR FAST_MOCK_PID=$MOCK_PID
-start_gateway gateway "$FAST_MOCK"
+start_bench_gateway gateway "$FAST_MOCK"
 GW=$GW_ADDR
 GW_MAIN_PID=$GW_PID
 sleep 1
@@ -362,7 +293,7 @@ tg50=$T_p50 tg99=$T_p99
 # A slow mock (one event a second, ~40 s a stream) and its own gateway, so "before"
 # is a warmed-up gateway that has not seen the throughput runs.
 start_mock slow-mock --deltas 30 --delay-ms 1000
-start_gateway slow-gateway "$MOCK_ADDR"
+start_bench_gateway slow-gateway "$MOCK_ADDR"
 SLOW_GW=$GW_ADDR SLOW_PID=$GW_PID
 # Warm-up: one streamed chat, cut after 8 s (a whole slow stream takes ~40 s; the first chat chunk comes at ~5 s).
 curl -s -N --max-time 8 -H 'content-type: application/json' --data-binary "@$tmp/chat-stream.json" \

@@ -11,67 +11,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CODEX_VERSION=0.169.0
-GATEWAY_BIN=${GATEWAY_BIN:-target/debug/codex-pool}
-MOCK_BIN=${MOCK_BIN:-target/debug/examples/mock_upstream}
-if ! command -v npm >/dev/null; then
-  echo "check-codex-native: npm is not installed; skipped"
-  exit 0
-fi
-cli_dir=target/codex-cli
-if [ ! -x "$cli_dir/node_modules/.bin/codex" ]; then
-  mkdir -p "$cli_dir"
-  npm install --prefix "$cli_dir" --no-audit --no-fund --loglevel=error "@openai/codex@$CODEX_VERSION" >/dev/null
-fi
-codex="$PWD/$cli_dir/node_modules/.bin/codex"
-gateway="$PWD/$GATEWAY_BIN"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+npm_tool codex-cli "@openai/codex@$CODEX_VERSION" codex
+codex=$TOOL
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-"$MOCK_BIN" --port 0 --record > "$tmp/mock.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do grep -q "listening on" "$tmp/mock.out" && break; sleep 0.1; done
-mock=$(sed -n 's/^listening on //p' "$tmp/mock.out")
-
+start_mock mock --record
+mock=$MOCK_ADDR
 # Two logins: the pool's account, and the CLI user's own (another ChatGPT account).
-python3 - "$tmp" <<'PY'
-import base64, json, os, sys, time
-d = sys.argv[1]
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-jwt = lambda p: f"{b64(json.dumps({'alg': 'none'}).encode())}.{b64(json.dumps(p).encode())}.sig"
-now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-def login(path, acct, tag):
-    auth = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None,
-            "tokens": {"id_token": jwt({"email": f"{tag}@example.com", "https://api.openai.com/auth": {"chatgpt_account_id": acct, "chatgpt_plan_type": "pro"}}),
-                       "access_token": jwt({"exp": int(time.time()) + 3600, "tag": tag}), "refresh_token": f"rt-{tag}", "account_id": acct},
-            "last_refresh": now}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, json.dumps(auth).encode())
-    os.close(fd)
-    with open(path + ".token", "w") as f:
-        f.write(auth["tokens"]["access_token"])
-login(os.path.join(d, "pool.json"), "acct-pool", "pool")
-for mode in ("solo", "team"):
-    login(os.path.join(d, mode, "codex-home", "auth.json"), "acct-user", "user")
-PY
+write_login "$tmp/pool.json" acct-pool
+for mode in solo team; do
+  write_login "$tmp/$mode/codex-home/auth.json" acct-user
+done
 
 # run MODE: one gateway, one `codex exec`, then the checks.
 run() {
-  local mode=$1 port keys=""
-  port=$(free_port)
+  local mode=$1 keys=""
   local dir="$tmp/$mode"
   [ "$mode" = team ] && keys=$'[[api_keys]]\nname = "teammate"\nkey = "sk-pool-teammate"\n'
   cat > "$dir/gateway.toml" <<TOML
 [server]
-listen = "127.0.0.1:$port"
+listen = "127.0.0.1:0"
 [upstream]
 base_url = "http://$mock/backend-api/codex"
 issuer = "http://$mock"
@@ -80,16 +40,13 @@ name = "pool"
 auth_file = "$tmp/pool.json"
 $keys
 [admin]
-token = "admin-check"
+token = "$ADMIN_TOKEN"
 TOML
-  "$gateway" serve --config "$dir/gateway.toml" 2> "$dir/gateway.log" &
-  pids+=($!)
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  start_gateway "$mode/gateway" "$dir/gateway.toml"
   # The models list is fetched in the background at start.
-  for _ in $(seq 50); do
-    curl -fs -H "x-api-key: sk-pool-teammate" "http://127.0.0.1:$port/backend-api/codex/models" >/dev/null && break; sleep 0.1
-  done
-  CODEX_HOME="$dir/codex-home" "$gateway" codex-config --config "$dir/gateway.toml" --write > "$dir/codex-config.out"
+  wait_for "[$mode] the models list" 10 "$GW_PID" \
+    curl -fsS -H "x-api-key: sk-pool-teammate" "$GW_URL/backend-api/codex/models"
+  CODEX_HOME="$dir/codex-home" "$GATEWAY_BIN" codex-config --config "$dir/gateway.toml" --url "$GW_URL" --write > "$dir/codex-config.out"
   printf 'model = "gpt-5.4"\n' | cat - "$dir/codex-home/config.toml" > "$dir/c" && mv "$dir/c" "$dir/codex-home/config.toml"
   mkdir -p "$dir/work"
   set +e
@@ -97,7 +54,7 @@ TOML
     timeout 120 "$codex" exec --skip-git-repo-check "say hi" > "$dir/cli.out" 2> "$dir/cli.err")
   local status=$?
   set -e
-  curl -fs -H "authorization: Bearer admin-check" "http://127.0.0.1:$port/admin/pool/activity" > "$dir/activity.json"
+  curl -fsS -H "authorization: Bearer $ADMIN_TOKEN" "$GW_URL/admin/pool/activity" > "$dir/activity.json"
   curl -fs "http://$mock/mock/seen" > "$dir/seen.json"
   local fail=0
   [ "$status" -eq 0 ] || { echo "FAIL [$mode] codex exec exited $status"; fail=1; }
@@ -107,7 +64,7 @@ import json, sys
 mode, d, tmp = sys.argv[1:]
 seen = json.load(open(f"{d}/seen.json"))
 user = json.load(open(f"{d}/codex-home/auth.json"))["tokens"]["access_token"]
-pool = open(f"{tmp}/pool.json.token").read()
+pool = json.load(open(f"{tmp}/pool.json"))["tokens"]["access_token"]
 acts = json.load(open(f"{d}/activity.json"))["decisions"]
 problems = []
 served = [a for a in acts if a["route"] == "codex" and a["served_by"] == "pool"]
@@ -153,7 +110,7 @@ PY
     local user_token code
     user_token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens"]["access_token"])' "$dir/codex-home/auth.json")
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $user_token" -H "content-type: application/json" \
-      -d '{"model":"gpt-5.4","input":"hi"}' "http://127.0.0.1:$port/backend-api/codex/responses")
+      -d '{"model":"gpt-5.4","input":"hi"}' "$GW_URL/backend-api/codex/responses")
     [ "$code" = 401 ] || { echo "FAIL [$mode] a request with only a ChatGPT login got $code, not 401"; fail=1; }
   fi
   grep -q "codex-pool-tool-ran" "$dir/cli.out" || { echo "FAIL [$mode] the shell tool's output is not in the answer"; fail=1; }

@@ -17,10 +17,10 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-GATEWAY_BIN=${GATEWAY_BIN:-target/debug/codex-pool}
-MOCK_BIN=${MOCK_BIN:-target/debug/examples/mock_upstream}
 DASHBOARD=${DASHBOARD:-$ROOT/dashboards/codex-pool.json}
 ALERTS=${ALERTS:-$ROOT/dashboards/alerts.yml}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 # promtool lint findings we accept, one extended regex a line, matched against promtool's
 # "<metric> <problem>" output. Decision: none. With promtool 2.42 (Debian 12) and the
@@ -29,103 +29,27 @@ ALERTS=${ALERTS:-$ROOT/dashboards/alerts.yml}
 # here only with the reason, e.g. '^codex_pool_foo_ratio some new rule$'.
 ACCEPTED_LINT=''
 
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-
 failures=()
 fail() { failures+=("$1"); echo "FAIL: $1" >&2; }
-die() { echo "check-prometheus: $*" >&2; exit 2; }
-log() { echo "== $*"; }
 
 for tool in promtool prometheus curl python3; do
   command -v "$tool" >/dev/null || die "$tool is not on PATH (apt-get install -y prometheus curl python3)"
 done
-[[ -x $GATEWAY_BIN ]] || die "no gateway binary at $GATEWAY_BIN (cargo build --bin codex-pool, or set GATEWAY_BIN)"
-[[ -x $MOCK_BIN ]] || die "no mock binary at $MOCK_BIN (cargo build --examples, or set MOCK_BIN)"
 [[ -f $DASHBOARD ]] || die "no dashboard at $DASHBOARD"
 [[ -f $ALERTS ]] || die "no alert rules at $ALERTS"
-GATEWAY_BIN=$(cd "$(dirname "$GATEWAY_BIN")" && pwd)/$(basename "$GATEWAY_BIN")
-MOCK_BIN=$(cd "$(dirname "$MOCK_BIN")" && pwd)/$(basename "$MOCK_BIN")
 
 started=$(date +%s)
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-prometheus.XXXXXX")
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in ${pids[@]+"${pids[@]}"}; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in ${pids[@]+"${pids[@]}"}; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-    echo "logs and scrape kept in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_for WHAT SECONDS PID CMD...: retries CMD every 0.2 s while PID lives.
-wait_for() {
-  local what=$1 secs=$2 pid=$3
-  shift 3
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited early (see $tmp)"
-    ((SECONDS < deadline)) || die "$what not ready after ${secs}s (see $tmp)"
-    sleep 0.2
-  done
-}
-
 # ---------------------------------------------------------------- mock upstream
 log "starting the mock upstream"
-"$MOCK_BIN" --port 0 >"$tmp/mock.out" 2>"$tmp/mock.err" &
-pids+=($!)
-mock_pid=$!
-wait_for "mock upstream" 20 "$mock_pid" grep -q '^listening on ' "$tmp/mock.out"
-mock_addr=$(sed -n 's/^listening on //p' "$tmp/mock.out" | head -n1)
-[[ $mock_addr == 127.0.0.1:* ]] || die "mock is not on loopback: $mock_addr"
+start_mock mock
+mock_addr=$MOCK_ADDR
 
 # ---------------------------------------------------------------- gateway config
-# Codex auth.json files with unsigned JWTs: acc1's token is valid for a day, acc2's
-# expires in 2 minutes so the gateway refreshes it at start (exercises the refresh metrics).
-python3 - "$tmp" <<'PY'
-import base64, json, os, sys, time
-folder = sys.argv[1]
-def b64(obj):
-    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-def jwt(payload):
-    return f'{b64({"alg": "none", "typ": "JWT"})}.{b64(payload)}.sig'
-now = int(time.time())
-for name, ttl in (("acc1", 86400), ("acc2", 120)):
-    auth = {
-        "auth_mode": "chatgpt",
-        "OPENAI_API_KEY": None,
-        "tokens": {
-            "id_token": jwt({"email": f"{name}@example.com",
-                             "https://api.openai.com/auth": {"chatgpt_account_id": name, "chatgpt_plan_type": "plus"}}),
-            "access_token": jwt({"exp": now + ttl, "sub": name}),
-            "refresh_token": "rt",
-            "account_id": name,
-        },
-        "last_refresh": "2026-01-01T00:00:00Z",
-    }
-    path = os.path.join(folder, f"{name}.json")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(auth, f, indent=2)
-    os.chmod(path, 0o600)
-PY
+# acc1's token is valid for a day; acc2's expires in 2 minutes, so the gateway
+# refreshes it at start (exercises the refresh metrics).
+write_login "$tmp/acc1.json" acc1 86400
+write_login "$tmp/acc2.json" acc2 120
 
-gw_port=$(free_port)
-gw="http://127.0.0.1:$gw_port"
 admin_token=check-prometheus-admin
 key_ci=sk-check-prometheus-ci
 key_limited=sk-check-prometheus-limited
@@ -134,7 +58,7 @@ key_limited=sk-check-prometheus-limited
 write_config() {
   cat >"$tmp/config.toml.new" <<EOF
 [server]
-listen = "127.0.0.1:$gw_port"
+listen = "127.0.0.1:0"
 
 [upstream]
 base_url = "$1"
@@ -182,11 +106,9 @@ log "checking the config"
 "$GATEWAY_BIN" check-config --config "$tmp/config.toml" || die "the generated config is invalid"
 
 # ---------------------------------------------------------------- gateway
-log "starting the gateway on 127.0.0.1:$gw_port"
-"$GATEWAY_BIN" serve --config "$tmp/config.toml" >"$tmp/gateway.log" 2>&1 &
-pids+=($!)
-gw_pid=$!
-wait_for "gateway" 30 "$gw_pid" curl -fsS "$gw/healthz"
+log "starting the gateway"
+start_gateway gateway "$tmp/config.toml"
+gw=$GW_URL
 
 # call EXPECTED NAME KEY PATH BODY: one API call; its status must match the glob EXPECTED.
 call() {
@@ -431,8 +353,6 @@ if ! promtool test rules "$tmp/alerts_test.yml" >"$tmp/promtool-test.out" 2>&1; 
 fi
 
 # ---------------------------------------------------------------- Prometheus
-prom_port=$(free_port)
-prom="http://127.0.0.1:$prom_port"
 cat >"$tmp/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -442,15 +362,17 @@ rule_files:
 scrape_configs:
   - job_name: codex-pool
     static_configs:
-      - targets: ["127.0.0.1:$gw_port"]
+      - targets: ["$GW_ADDR"]
 EOF
 promtool check config "$tmp/prometheus.yml" >"$tmp/promtool-config.out" 2>&1 ||
   die "prometheus config invalid: $(cat "$tmp/promtool-config.out")"
-log "starting Prometheus on 127.0.0.1:$prom_port"
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prometheus-data" \
-  --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$tmp/prometheus.log" 2>&1 &
-pids+=($!)
-prom_pid=$!
+log "starting Prometheus"
+# Port 0, like the gateway; Prometheus logs the address it got.
+start_bg prometheus prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prometheus-data" \
+  --web.listen-address=127.0.0.1:0 --log.level=info
+prom_pid=$BG_PID
+wait_for "prometheus" 60 "$prom_pid" grep -q 'msg="Listening on" address=127.0.0.1:' "$tmp/prometheus.log"
+prom=http://$(sed -n 's/.*msg="Listening on" address=\(127\.0\.0\.1:[0-9]*\).*/\1/p' "$tmp/prometheus.log" | head -n1)
 wait_for "prometheus" 60 "$prom_pid" curl -fsS "$prom/-/ready"
 scraped() {
   curl -fsS "$prom/api/v1/query" --data-urlencode 'query=count_over_time(up{job="codex-pool"}[1m]) >= 3 and up{job="codex-pool"} == 1' |
@@ -459,10 +381,11 @@ scraped() {
 wait_for "the first Prometheus scrapes" 60 "$prom_pid" scraped
 # More traffic once Prometheus is watching, so rates are not all zero.
 traffic 2
-# Failover: upstream moved to a closed loopback port, so acc1 fails (connect_error), the
-# request fails over to acc2, which fails too (5xx); then back to the mock.
+# Failover: upstream moved to a closed loopback port (9, discard), so acc1 fails
+# (connect_error), the request fails over to acc2, which fails too (5xx); then back to
+# the mock.
 log "failover phase (upstream on a closed loopback port)"
-write_config "http://127.0.0.1:$(free_port)/backend-api/codex"
+write_config "http://127.0.0.1:9/backend-api/codex"
 admin_reload
 call '5??' failover "$key_ci" /v1/chat/completions '{"model":"gpt-5.4","messages":[{"role":"user","content":"hi"}]}'
 write_config "http://$mock_addr/backend-api/codex"

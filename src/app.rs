@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::auth::file::Credentials;
 use crate::auth::flights::Flights;
 use crate::auth::refresh::{self, RefreshError};
-use crate::auth::store::Credentials;
 use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
 use crate::models::Catalog;
 use crate::pool::{activity::Activity, affinity::Affinity, Account, Pool, Registry};
-use crate::store::Shared;
+use crate::store::Redis;
 use crate::upstream;
 
 /// Everything one configuration version decides.
@@ -45,7 +45,7 @@ pub struct App {
     pub flights: Flights,
     /// `[store]`: the state shared with other replicas; `None` (the default)
     /// keeps everything in this process. Set at start; a reload does not change it.
-    pub store: Option<Arc<Shared>>,
+    pub store: Option<Arc<Redis>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ impl App {
     pub fn new(config: Config) -> Result<Arc<App>, StartError> {
         let upstream = Arc::new(upstream::Client::new(&config.upstream)?);
         let store = match &config.store {
-            Some(c) => Some(Shared::new(c).map_err(|e| StartError::Store(e.kind()))?),
+            Some(c) => Some(Redis::new(c).map_err(|e| StartError::Store(e.kind()))?),
             None => None,
         };
         let metrics = Metrics::new()?;

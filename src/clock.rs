@@ -11,6 +11,13 @@ pub(crate) fn unix_now() -> i64 {
     unix(SystemTime::now())
 }
 
+/// Now, in unix milliseconds (times other replicas read, `pool::replicas`).
+pub(crate) fn unix_millis_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A time in unix seconds; times before 1970 are 0.
 pub(crate) fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)

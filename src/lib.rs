@@ -11,16 +11,16 @@
 //!   │                                             bounded body (server::request)
 //!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
 //!   │                     → Ctx::admit_model       model length, key's allow-list
-//!   ├─ translate ........ translate::{chat,responses,messages}  → translate::Upstream
+//!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
 //!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
 //!   │                     │                        proxy/affinity.rs) → send (proxy/attempt.rs,
 //!   │                     │                        upstream::Client) → on a retryable failure
 //!   │                     └── pick again            before the first output, the next account
 //!   ├─ relay ............ server::relay::Relay<C> held-back events, then the live stream
-//!   │                     through the route's converter (translate::chat_stream,
-//!   │                     translate::messages_stream, passthrough) — or one JSON answer
-//!   │                     from translate::aggregate
+//!   │                     through the route's converter (translate::chat::ChatStream,
+//!   │                     translate::anthropic::MessagesStream, passthrough) — or one
+//!   │                     JSON answer from translate::Collector (each dialect's answer)
 //!   └─ record ........... server::ledger::Ledger  metrics, tokens against budgets, a
 //!                                                  mid-stream failure's effect on the account
 //! ```
@@ -44,11 +44,13 @@
 //! - `upstream`: the codex-responses client, SSE decoding, typed events,
 //!   classified failures.
 //! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
-//!   translation, stream conversion, aggregation, model aliases, request limits.
+//!   translation, a folder per client dialect (request, stream, answer, error
+//!   shapes); the collector, model aliases, request limits.
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
-//! - leaves: `route` (the route families), `clock`, `sync`, `secret`.
+//! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `seal`
+//!   (the store's encryption key and sealed values).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
@@ -66,6 +68,7 @@ pub mod pool;
 pub(crate) mod proxy;
 pub(crate) mod reload;
 pub(crate) mod route;
+pub mod seal;
 pub mod secret;
 pub(crate) mod server;
 pub mod store;
@@ -92,7 +95,12 @@ pub async fn run(
 ) -> Result<(), app::StartError> {
     let metrics_listener = match config.metrics_listen {
         Some(addr) => match TcpListener::bind(addr).await {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                // Read back by whoever asked for port 0 (the tests do).
+                let bound = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                tracing::info!("metrics listening on http://{bound}");
+                Some(l)
+            }
             Err(e) => {
                 tracing::error!(%addr, error = %e, "cannot bind metrics.listen; serving /metrics on the main listener only");
                 None

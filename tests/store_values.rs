@@ -25,7 +25,7 @@ async fn gateway(mock: &Mock, redis: &Redis, extra: &str) -> Gateway {
         "rt-a",
     );
     let key = dir.path().join("store.key");
-    std::fs::write(&key, codex_pool::store::StoreKey::generate().unwrap()).unwrap();
+    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let store = format!(
@@ -194,7 +194,7 @@ async fn a_login_is_written_only_under_the_writers_own_lock() {
     let redis = Redis::start().await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("store.key");
-    std::fs::write(&key, codex_pool::store::StoreKey::generate().unwrap()).unwrap();
+    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let text = format!(
@@ -203,12 +203,12 @@ async fn a_login_is_written_only_under_the_writers_own_lock() {
         key.display()
     );
     let config = codex_pool::config::Config::parse(&text, &dir.path().join("c.toml")).unwrap();
-    let shared = codex_pool::store::Shared::new(config.store.as_ref().unwrap()).unwrap();
+    let shared = codex_pool::store::Redis::new(config.store.as_ref().unwrap()).unwrap();
     shared.connect();
     let auth = dir.path().join("a.json");
     write_auth(&auth, "a", &access_token("a", 3600), "rt-a");
-    let file = codex_pool::auth::store::load(&auth).unwrap();
-    let entry = codex_pool::store::tokens::Entry::seed(&shared, file);
+    let file = codex_pool::auth::file::load(&auth).unwrap();
+    let entry = codex_pool::auth::stored::Entry::seed(&shared, file);
     let ttl = Duration::from_millis(100);
     let mine = shared.try_lock("a", ttl).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -217,15 +217,15 @@ async fn a_login_is_written_only_under_the_writers_own_lock() {
         .await
         .unwrap()
         .unwrap();
-    let landed = shared
-        .save_login_locked("a", &entry, &mine, Duration::from_secs(10))
+    let landed = entry
+        .save_locked(&shared, "a", &mine, Duration::from_secs(10))
         .await
         .unwrap();
     assert!(!landed);
-    assert!(shared.load_login("a").await.unwrap().is_none());
-    let own = shared.try_lock("b", ttl).await.unwrap().unwrap();
-    assert!(shared
-        .save_login_locked("b", &entry, &own, ttl)
+    assert!(codex_pool::auth::stored::Entry::load(&shared, "a")
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
+    let own = shared.try_lock("b", ttl).await.unwrap().unwrap();
+    assert!(entry.save_locked(&shared, "b", &own, ttl).await.unwrap());
 }

@@ -1,10 +1,13 @@
 //! Responses stream events → `chat.completion.chunk` frames, as the chat relay
-//! does it: one `ChatStream` per stream, `push` per event into a fresh buffer.
+//! does it: one `ChatStream` per stream; per event, one parse and `convert`
+//! into a fresh buffer.
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use codex_pool::translate::chat_stream::{ChatStream, Step};
+use codex_pool::translate::chat::ChatStream;
+use codex_pool::translate::{Convert, Step};
+use codex_pool::upstream::events::{Event, Relayed};
 use criterion::{Criterion, Throughput};
 
 use crate::mock;
@@ -51,7 +54,13 @@ fn convert(events: &[String]) -> usize {
     let mut bytes = 0;
     for data in events {
         let mut out = BytesMut::new();
-        match conv.push(data, &mut out) {
+        let event = Event::parse(data).ok();
+        let relayed = Relayed {
+            name: None,
+            data,
+            event: event.as_ref(),
+        };
+        match conv.convert(relayed, &mut out) {
             Step::Continue | Step::Done => bytes += out.len(),
             Step::Failed(f) => panic!("stream failed: {f:?}"),
         }

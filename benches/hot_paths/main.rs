@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../tests/common/mock.rs"]
+#[path = "../../tests/it/support/mock/mod.rs"]
 mod mock;
 
 mod chat_stream;

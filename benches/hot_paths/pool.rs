@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use codex_pool::auth::store::Credentials;
+use codex_pool::auth::file::Credentials;
 use codex_pool::config::Strategy;
 use codex_pool::pool::{Account, Pool};
 use codex_pool::secret::Secret;

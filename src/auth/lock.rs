@@ -6,7 +6,7 @@
 //! the old one. The lock's name comes from the file's canonical path (links
 //! followed), so two processes that reach one file through different paths
 //! (a symlink, a relative path) still exclude each other. The lock is advisory:
-//! the Codex CLI does not take it, which is what `store::save_if_unchanged`
+//! the Codex CLI does not take it, which is what `file::save_if_unchanged`
 //! is for. flock is released when the file closes, so a crash cannot leave it
 //! held. A wait that runs out is an error: the caller must not go on unlocked.
 
@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::store::{canonical_target, StoreError};
+use super::file::{canonical_target, FileError};
 
 /// How often a held lock is tried again.
 const POLL: Duration = Duration::from_millis(50);
@@ -35,7 +35,7 @@ impl FileLock {
     ///
     /// This blocks the thread: call it from the CLI or from `spawn_blocking`;
     /// async code uses `acquire_async`.
-    pub fn acquire(path: &Path, wait: Duration) -> Result<FileLock, StoreError> {
+    pub fn acquire(path: &Path, wait: Duration) -> Result<FileLock, FileError> {
         let (file, lock_path) = open(path)?;
         let deadline = std::time::Instant::now() + wait;
         loop {
@@ -44,7 +44,7 @@ impl FileLock {
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return Err(StoreError::Busy { lock_path, wait });
+                return Err(FileError::Busy { lock_path, wait });
             }
             std::thread::sleep(POLL.min(left));
         }
@@ -53,11 +53,11 @@ impl FileLock {
     /// `acquire` for async code: the lock file is opened on a blocking thread,
     /// and a held lock is tried again after short sleeps on tokio's clock, so
     /// no runtime worker is blocked while another process holds it.
-    pub async fn acquire_async(path: &Path, wait: Duration) -> Result<FileLock, StoreError> {
+    pub async fn acquire_async(path: &Path, wait: Duration) -> Result<FileLock, FileError> {
         let owned = path.to_path_buf();
         let (file, lock_path) = tokio::task::spawn_blocking(move || open(&owned))
             .await
-            .map_err(|e| StoreError::Lock {
+            .map_err(|e| FileError::Lock {
                 lock_path: path.to_path_buf(),
                 source: io::Error::other(format!("the task opening the lock ended: {e}")),
             })??;
@@ -68,7 +68,7 @@ impl FileLock {
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
-                return Err(StoreError::Busy { lock_path, wait });
+                return Err(FileError::Busy { lock_path, wait });
             }
             tokio::time::sleep(POLL.min(left)).await;
         }
@@ -102,8 +102,8 @@ pub fn lock_path(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// Opens (creating, 0600) the lock file of `path`.
-fn open(path: &Path) -> Result<(File, PathBuf), StoreError> {
-    let lock_path = lock_path(path).map_err(|source| StoreError::Lock {
+fn open(path: &Path) -> Result<(File, PathBuf), FileError> {
+    let lock_path = lock_path(path).map_err(|source| FileError::Lock {
         lock_path: path.to_path_buf(),
         source,
     })?;
@@ -115,17 +115,17 @@ fn open(path: &Path) -> Result<(File, PathBuf), StoreError> {
         .open(&lock_path);
     match file {
         Ok(f) => Ok((f, lock_path)),
-        Err(source) => Err(StoreError::Lock { lock_path, source }),
+        Err(source) => Err(FileError::Lock { lock_path, source }),
     }
 }
 
 /// Whether the lock was free (and is now ours). A filesystem that cannot lock
 /// is an error too: going on unlocked is what the lock is there to prevent.
-fn try_lock(file: &File, lock_path: &Path) -> Result<bool, StoreError> {
+fn try_lock(file: &File, lock_path: &Path) -> Result<bool, FileError> {
     match file.try_lock() {
         Ok(()) => Ok(true),
         Err(TryLockError::WouldBlock) => Ok(false),
-        Err(TryLockError::Error(source)) => Err(StoreError::Lock {
+        Err(TryLockError::Error(source)) => Err(FileError::Lock {
             lock_path: lock_path.to_path_buf(),
             source,
         }),

@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::file::{AuthFile, TokenData};
 use super::jwt;
-use super::store::{AuthFile, TokenData};
-use super::CLIENT_ID;
+use super::{CLIENT_ID, ORIGINATOR};
 use crate::secret::Secret;
 
 mod browser;
@@ -33,7 +33,6 @@ pub use device::{device_login, request_device_code, DeviceCode};
 /// The callback ports registered for the Codex client, in the order to try.
 pub const CALLBACK_PORTS: [u16; 2] = [1455, 1457];
 pub const SCOPE: &str = "openid profile email offline_access";
-pub use crate::upstream::ORIGINATOR;
 
 /// What a successful login yields.
 #[derive(Debug, Clone, Deserialize)]

@@ -13,8 +13,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use super::store::{AuthFile, Credentials};
-use crate::store::tokens::LockToken;
+use super::file::{AuthFile, Credentials};
+use crate::store::LockToken;
 use crate::sync::lock;
 
 /// How a login compares with another.

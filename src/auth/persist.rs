@@ -2,7 +2,7 @@
 //!
 //! Both writers of refreshed tokens, the refresh flight right after the issuer
 //! answered and the 30 s retry of tokens a file could not take (`persist_unsaved`),
-//! save by compare-and-swap (`store::save_if_unchanged`) under the file's
+//! save by compare-and-swap (`file::save_if_unchanged`) under the file's
 //! `FileLock`, and read the outcome the same way (`settle`):
 //! - written: nothing is left unsaved;
 //! - the file holds another login (a `codex login`, `codex-pool import`, a
@@ -17,9 +17,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::file::{self, AuthFile, Credentials, FileError, Saved};
 use super::lock::FileLock;
 use super::slot::{TokenSlot, Unsaved};
-use super::store::{self, AuthFile, Credentials, Saved, StoreError};
 
 /// How long the retry waits for the file's lock; a holder is mid-refresh or
 /// mid-login, and the next round (30 s later) tries again.
@@ -49,7 +49,7 @@ pub(super) fn settle(
     name: &str,
     serving: &Path,
     pending: Unsaved,
-    saved: Result<Saved, StoreError>,
+    saved: Result<Saved, FileError>,
 ) -> Settled {
     let file = pending.path.display().to_string();
     match saved {
@@ -133,7 +133,7 @@ pub async fn persist_unsaved(slot: &TokenSlot, name: &str, serving: &Path) -> Pe
     let saved = tokio::task::spawn_blocking(move || save_locked(&job))
         .await
         .unwrap_or_else(|e| {
-            Err(StoreError::Write {
+            Err(FileError::Write {
                 path: pending.path.clone(),
                 source: std::io::Error::other(format!("the save task ended: {e}")),
             })
@@ -150,18 +150,18 @@ pub async fn persist_unsaved(slot: &TokenSlot, name: &str, serving: &Path) -> Pe
 }
 
 /// Takes the file's lock and saves `pending` if the file still holds its login.
-fn save_locked(pending: &Unsaved) -> Result<Saved, StoreError> {
+fn save_locked(pending: &Unsaved) -> Result<Saved, FileError> {
     let lock = FileLock::acquire(&pending.path, RETRY_LOCK_WAIT)?;
-    store::save_if_unchanged(&lock, Some(&pending.expected), &pending.file)
+    file::save_if_unchanged(&lock, Some(&pending.expected), &pending.file)
 }
 
 /// Reads the auth file at `path` on a blocking thread.
-pub(super) async fn load(path: &Path) -> Result<(AuthFile, Credentials), StoreError> {
+pub(super) async fn load(path: &Path) -> Result<(AuthFile, Credentials), FileError> {
     let owned = path.to_path_buf();
-    tokio::task::spawn_blocking(move || store::load_credentials(&owned))
+    tokio::task::spawn_blocking(move || file::load_credentials(&owned))
         .await
         .unwrap_or_else(|e| {
-            Err(StoreError::Read {
+            Err(FileError::Read {
                 path: path.to_path_buf(),
                 source: std::io::Error::other(format!("the read task ended: {e}")),
             })

@@ -21,18 +21,18 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::file::{self, AuthFile, Credentials};
 use super::flights::Flights;
 use super::lock::FileLock;
 use super::persist::{self, Settled};
 use super::slot::{TokenSlot, Unsaved};
-use super::store::{self, AuthFile, Credentials};
 use super::CLIENT_ID;
 use crate::clock;
 use crate::secret::Secret;
-use crate::store::Shared;
+use crate::store::Redis;
 
 pub use super::slot::RefreshError;
-pub use shared::{backup_to_file, folder_writable, SHARED_FLIGHT_MAX, UNAVAILABLE};
+pub use shared::{backup_to_file, folder_writable, SHARED_FLIGHT_MAX};
 
 mod shared;
 
@@ -99,7 +99,7 @@ pub async fn refresh(
     http: &reqwest::Client,
     issuer: &str,
     flights: &Flights,
-    shared: Option<&Arc<Shared>>,
+    store: Option<&Arc<Redis>>,
     login: Login,
     stale: Option<&Secret<String>>,
     on_renewed: impl FnOnce() + Send + 'static,
@@ -110,7 +110,7 @@ pub async fn refresh(
         login,
         stale: stale.cloned(),
         lock_wait: LOCK_WAIT,
-        shared: shared.cloned(),
+        store: store.cloned(),
     };
     let ticket = flights.start();
     let flight = tokio::spawn(async move {
@@ -141,7 +141,7 @@ struct Job {
     stale: Option<Secret<String>>,
     lock_wait: Duration,
     /// The shared store: its lock and login replace the file's (`shared.rs`).
-    shared: Option<Arc<Shared>>,
+    store: Option<Arc<Redis>>,
 }
 
 /// What a flight did besides its result.
@@ -170,8 +170,8 @@ impl Job {
                 return Ok(current);
             }
         }
-        if let Some(shared) = &self.shared {
-            let result = self.shared_flight(shared, trace).await;
+        if let Some(store) = &self.store {
+            let result = self.shared_flight(store, trace).await;
             flight.land(result.as_ref().err().cloned());
             return result;
         }
@@ -257,7 +257,7 @@ impl Job {
             file: file.clone(),
             expected: expected.clone(),
         };
-        let saved = store::save_if_unchanged_async(file_lock, Some(expected), file).await;
+        let saved = file::save_if_unchanged_async(file_lock, Some(expected), file).await;
         match persist::settle(tokens, name, path, pending, saved) {
             // A newer login reached the file during the refresh: it is in use now.
             Settled::Adopted => {}
@@ -396,11 +396,11 @@ fn error_code(body: &[u8]) -> Option<String> {
 /// asked: a file that is gone or holds no login needs a new login; one that
 /// is briefly unreadable, too open or half-written by another program is
 /// transient, and the next refresh tries again.
-fn unreadable(e: &store::StoreError) -> RefreshError {
+fn unreadable(e: &file::FileError) -> RefreshError {
     use std::io::ErrorKind;
     match e {
-        store::StoreError::NoTokens { .. } => RefreshError::NeedsRelogin { reason: e.brief() },
-        store::StoreError::Read { source, .. } if source.kind() == ErrorKind::NotFound => {
+        file::FileError::NoTokens { .. } => RefreshError::NeedsRelogin { reason: e.brief() },
+        file::FileError::Read { source, .. } if source.kind() == ErrorKind::NotFound => {
             RefreshError::NeedsRelogin { reason: e.brief() }
         }
         _ => RefreshError::Transient(e.brief()),

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
-use super::store::{AuthFile, Credentials};
+use super::file::{AuthFile, Credentials};
 use crate::secret::Secret;
 use crate::sync::lock;
 
@@ -26,6 +26,10 @@ pub enum RefreshError {
     /// The issuer could not be reached or failed; try again later.
     #[error("token refresh failed: {0}")]
     Transient(String),
+    /// The shared store (`[store]`) did not answer: without its lock the
+    /// token is not renewed. This replica's trouble, not the account's.
+    #[error("token refresh failed: store unavailable")]
+    StoreUnavailable,
 }
 
 impl RefreshError {
@@ -33,7 +37,7 @@ impl RefreshError {
     pub fn outcome(&self) -> &'static str {
         match self {
             RefreshError::NeedsRelogin { .. } => "needs_relogin",
-            RefreshError::Transient(_) => "failed",
+            RefreshError::Transient(_) | RefreshError::StoreUnavailable => "failed",
         }
     }
 }
@@ -65,7 +69,7 @@ pub struct Unsaved {
     pub file: AuthFile,
     /// The refresh token that file held when the save first failed. They are
     /// written only over a file that still holds it: anything else there is a
-    /// newer login, which wins (`store::save_if_unchanged`).
+    /// newer login, which wins (`file::save_if_unchanged`).
     pub expected: Secret<String>,
 }
 

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::auth::mirror::Age;
 use crate::auth::refresh;
+use crate::auth::stored::Entry;
 
 /// How often a replica shares account health with the store.
 const STORE_SYNC: Duration = Duration::from_millis(250);
@@ -21,10 +22,10 @@ const LOGIN_EVERY: u32 = 4;
 /// from the auth file when it has none or the file holds a new login). After
 /// an outage this is the resync; nothing else waits for it.
 pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let Some(shared) = app.store.clone() else {
+    let Some(store) = app.store.clone() else {
         return;
     };
-    shared.connect();
+    store.connect();
     for account in app.snapshot().pool.accounts() {
         let file = account.settings().auth_file.clone();
         if !refresh::folder_writable(&file) {
@@ -32,25 +33,25 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
                 "with [store], this auth file's folder cannot be written: rotated logins cannot be backed up there. Make it writable, or give Redis persistence: a Redis that loses its data then has only the replicas' memory to be seeded from");
         }
     }
-    let mut seen = std::collections::HashMap::new();
+    let mut health = crate::pool::replicas::HealthSync::default();
     let mut round = 0u32;
     loop {
         let snap = app.snapshot();
         let accounts = snap.pool.accounts();
-        if round.is_multiple_of(LOGIN_EVERY) || !shared.is_up() {
-            let up = shared.ping().await;
+        if round.is_multiple_of(LOGIN_EVERY) || !store.is_up() {
+            let up = store.ping().await;
             // Usable, not only reachable: every stored login opens.
             let unreadable = accounts.iter().any(|a| a.tokens.mirror.unreadable());
             app.metrics.store_up(up && !unreadable);
             if up {
                 for account in accounts {
-                    sync_account(&app, &shared, account).await;
+                    sync_account(&app, &store, account).await;
                 }
             }
         }
-        if shared.is_up() {
-            shared.sync_health(accounts, &mut seen).await;
-            shared.sync_budgets(&snap.keys).await;
+        if store.is_up() {
+            health.round(&store, accounts).await;
+            store.sync_budgets(&snap.keys).await;
         }
         round = round.wrapping_add(1);
         tokio::select! {
@@ -64,16 +65,13 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
 /// login is adopted only when it is newer than this replica's; a newer one
 /// here (in the auth file, or in memory after a store write failed, or over
 /// a value rolled back) goes to the store through a flight instead.
-async fn sync_account(
-    app: &App,
-    shared: &crate::store::Shared,
-    account: &Arc<crate::pool::Account>,
-) {
+async fn sync_account(app: &App, store: &crate::store::Redis, account: &Arc<crate::pool::Account>) {
     let local = account.credentials();
-    let stored = match shared.load_login(&account.name).await {
+    let mirror = &account.tokens.mirror;
+    let stored = match Entry::load(store, &account.name).await {
         Ok(s) => s,
-        Err(crate::store::StoreError::Undecryptable) => {
-            if account.tokens.mirror.set_unreadable(true) {
+        Err(crate::store::Error::Undecryptable) => {
+            if mirror.set_unreadable(true) {
                 tracing::warn!(account = %account.name,
                     "the store's login for this account does not open with this replica's encryption key (another key file, or a damaged value): give every replica the same store.encryption_key_file; until then this replica renews nothing for it");
             }
@@ -81,30 +79,28 @@ async fn sync_account(
         }
         Err(_) => return,
     };
-    if account.tokens.mirror.set_unreadable(false) {
+    if mirror.set_unreadable(false) {
         tracing::info!(account = %account.name, "the store's login for this account opens again");
     }
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
-        crate::auth::store::load_credentials(&path)
+        crate::auth::file::load_credentials(&path)
             .ok()
             .map(|(_, c)| c)
     })
     .await
     .ok()
     .flatten();
-    let file_is_new =
-        matches!((&stored, &on_disk), (Some(e), Some(c)) if e.is_new_login(shared, c));
-    let mirror = &account.tokens.mirror;
+    let file_is_new = matches!((&stored, &on_disk), (Some(e), Some(c)) if e.is_new_login(store, c));
     let in_step = match (&stored, &local) {
         _ if mirror.store_pending() => false,
-        (Some(entry), Some(local)) => match entry.age_of(shared, local) {
+        (Some(entry), Some(local)) => match entry.age_of(store, local) {
             Age::Newer => false,
             Age::Same => true,
             Age::Older => {
                 adopt(account, entry);
                 let path = account.settings().auth_file.clone();
-                refresh::backup_to_file(shared, entry, &path, &account.name, mirror).await;
+                refresh::backup_to_file(store, entry, &path, &account.name, mirror).await;
                 true
             }
         },
@@ -122,7 +118,7 @@ async fn sync_account(
 }
 
 /// The store's (newer) login becomes this replica's.
-fn adopt(account: &crate::pool::Account, entry: &crate::store::tokens::Entry) {
+fn adopt(account: &crate::pool::Account, entry: &Entry) {
     if let Some(theirs) = entry.credentials() {
         account.tokens.set_credentials(theirs);
         account.tokens.mirror.remember(&entry.file);

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::{login, store};
+use crate::auth::{file, login};
 use crate::clock;
 use crate::config::Config;
 use crate::secret::Secret;
@@ -211,7 +211,7 @@ fn from_files(config: &Config, now: i64) -> Vec<Row> {
     config
         .accounts
         .iter()
-        .map(|a| match store::load_credentials(&a.auth_file) {
+        .map(|a| match file::load_credentials(&a.auth_file) {
             Ok((_, c)) => Row {
                 name: a.name.clone(),
                 email: c.email.unwrap_or_else(|| "-".into()),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::auth::store;
+use crate::auth::file;
 use crate::config::{self, Config};
 
 pub(super) fn check_config(path: Option<PathBuf>) -> ExitCode {
@@ -52,7 +52,7 @@ fn warnings(cfg: &Config, path: &Path) -> Vec<String> {
     // running gateway picks it up), but say so.
     let mut ids = Vec::new();
     for a in &cfg.accounts {
-        match store::load_credentials(&a.auth_file) {
+        match file::load_credentials(&a.auth_file) {
             Ok((_, c)) => ids.push((a.name.as_str(), c.account_id)),
             Err(e) => out.push(format!("warning: account {:?}: {e}", a.name)),
         }

@@ -167,13 +167,13 @@ pub(super) fn write(path: &Path, l: &Layout) -> Result<Option<PathBuf>, String> 
     let backup = match &text {
         Some(t) => {
             let b = path.with_file_name(format!("config.toml.bak-{}", crate::clock::unix_now()));
-            crate::auth::store::write_atomic(&b, t.as_bytes())
+            crate::auth::file::write_atomic(&b, t.as_bytes())
                 .map_err(|e| format!("cannot save a backup at {}: {e}", b.display()))?;
             Some(b)
         }
         None => None,
     };
-    crate::auth::store::write_atomic(path, doc.to_string().as_bytes())
+    crate::auth::file::write_atomic(path, doc.to_string().as_bytes())
         .map_err(|e| format!("cannot write {shown}: {e}"))?;
     Ok(backup)
 }

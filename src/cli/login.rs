@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::auth::file::{AuthFile, Credentials};
 use crate::auth::login::{self, Destination, LoginOptions, Prompt};
-use crate::auth::store::{AuthFile, Credentials};
 use crate::config::Config;
 
 pub(super) async fn login(config: &Path, account: &str, device: bool) -> Result<(), String> {
@@ -87,7 +87,7 @@ fn warn_duplicate(dest: &Destination, file: &AuthFile) {
         return;
     };
     for other in config.accounts.iter().filter(|a| a.name != dest.account) {
-        let Ok((_, c)) = crate::auth::store::load_credentials(&other.auth_file) else {
+        let Ok((_, c)) = crate::auth::file::load_credentials(&other.auth_file) else {
             continue;
         };
         if c.account_id.as_deref() == Some(id.as_str()) {

@@ -326,7 +326,7 @@ fn keys_new(name: &str) -> ExitCode {
 /// A new store key on stdout, the only line there, so that
 /// `codex-pool store-key > key && chmod 600 key` makes the file.
 fn store_key() -> ExitCode {
-    match crate::store::StoreKey::generate() {
+    match crate::seal::Key::generate() {
         Ok(key) => {
             println!("{key}");
             eprintln!("# save it in a file only its owner can read (chmod 600), the same on every replica, and set [store] encryption_key_file to it");

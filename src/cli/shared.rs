@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::auth::store::AuthFile;
+use crate::auth::file::AuthFile;
+use crate::auth::stored::Entry;
 use crate::config::Config;
-use crate::store::tokens::Entry;
-use crate::store::Shared;
+use crate::store::Redis;
 
 /// How long to wait for a replica's refresh of the account to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -33,12 +33,12 @@ pub(super) async fn store_login(
     let Some(store) = &config.store else {
         return Ok(());
     };
-    let shared = Shared::new(store)
+    let store = Redis::new(store)
         .map_err(|e| format!("store.redis_url cannot be used ({:?})", e.kind()))?;
-    shared.connect();
+    store.connect();
     let started = tokio::time::Instant::now();
     let lock = loop {
-        match shared.try_lock(account, LOCK_WAIT).await {
+        match store.try_lock(account, LOCK_WAIT).await {
             Ok(Some(lock)) => break lock,
             Ok(None) if started.elapsed() < LOCK_WAIT => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -55,16 +55,15 @@ pub(super) async fn store_login(
             }
         }
     };
-    let entry = match shared.load_login(account).await {
+    let entry = match Entry::load(&store, account).await {
         Ok(Some(mut e)) => {
-            e.file = file.clone();
-            e.remember(&shared);
+            e.replace(&store, file.clone());
             e
         }
-        _ => Entry::seed(&shared, file.clone()),
+        _ => Entry::seed(&store, file.clone()),
     };
-    let saved = shared.save_login(account, &entry).await;
-    let _ = shared.unlock(account, lock).await;
+    let saved = entry.save(&store, account).await;
+    let _ = store.unlock(account, lock).await;
     saved.map_err(|e| format!("the shared store: {e}"))?;
     println!("the login is in the shared store too; the replicas use it within a second");
     Ok(())

@@ -47,7 +47,7 @@ pub(super) fn add_header(path: &Path, created: bool) -> Result<(), String> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::auth::store::write_atomic(path, format!("{HEADER}{text}").as_bytes())
+    crate::auth::file::write_atomic(path, format!("{HEADER}{text}").as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("created {} (the default config file)", path.display());
     Ok(())

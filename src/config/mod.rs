@@ -56,7 +56,7 @@ pub struct StoreConfig {
     /// Every Redis key starts with it (several gateways on one Redis).
     pub key_prefix: String,
     pub key_file: PathBuf,
-    pub key: crate::store::StoreKey,
+    pub key: crate::seal::Key,
 }
 
 /// `[store] key_prefix` when unset.

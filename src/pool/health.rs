@@ -15,6 +15,10 @@ use tokio::time::Instant;
 
 use crate::auth::refresh::RefreshError;
 
+/// The reason an account shows while its token cannot be renewed for want
+/// of the shared store.
+const STORE_UNAVAILABLE: &str = "store unavailable";
+
 /// The longest any account cools, whatever upstream hints (a weekly window,
 /// and a day); upstream's own hints are clamped to it as they are read.
 pub const LONGEST_COOLDOWN: Duration = Duration::from_secs(8 * 24 * 3600);
@@ -65,6 +69,10 @@ pub enum Setback {
     LoginRejected,
     /// The login is dead: a new login is needed.
     NeedsRelogin { reason: String },
+    /// Not the account's fault: this replica's shared store is down and the
+    /// token cannot be renewed without its lock (`auth::refresh`). Cools like
+    /// a transient failure, and other replicas are not told (`replicas`).
+    StoreUnavailable,
 }
 
 /// What a failed refresh does to its account: a dead login needs a new one;
@@ -75,14 +83,7 @@ impl From<&RefreshError> for Setback {
             RefreshError::NeedsRelogin { reason } => Setback::NeedsRelogin {
                 reason: reason.clone(),
             },
-            // Not the account's fault: the shared store is down and the
-            // token cannot be renewed without its lock (`auth::refresh`).
-            RefreshError::Transient(m) if m == crate::auth::refresh::UNAVAILABLE => {
-                Setback::Transient {
-                    kind: crate::auth::refresh::UNAVAILABLE,
-                    retry_after: None,
-                }
-            }
+            RefreshError::StoreUnavailable => Setback::StoreUnavailable,
             RefreshError::Transient(_) => Setback::Transient {
                 kind: "auth_failed",
                 retry_after: None,
@@ -110,6 +111,9 @@ pub struct Health {
     /// Bumped by every change this replica makes itself (not by `adopt`), so
     /// the shared store's sync (`store::health`) tells its own news from others'.
     generation: u64,
+    /// The cooldown is for want of the shared store (`Setback::StoreUnavailable`):
+    /// this replica's trouble, which other replicas are not told of.
+    store_outage: bool,
 }
 
 /// Whether one account may take a request now.
@@ -153,6 +157,7 @@ impl Default for Health {
             suspects_in_row: 0,
             last_suspect: None,
             generation: 0,
+            store_outage: false,
         }
     }
 }
@@ -181,6 +186,11 @@ impl Health {
 
     pub fn usage_limited(&self) -> bool {
         self.usage_limited
+    }
+
+    /// Whether the state is a cooldown for want of the shared store.
+    pub fn store_outage(&self) -> bool {
+        self.store_outage
     }
 
     pub fn availability(&self, now: Instant) -> Availability {
@@ -230,6 +240,7 @@ impl Health {
         self.last_suspect = None;
         if self.state == State::Cooling {
             self.state = State::Ready;
+            self.store_outage = false;
             self.reason = None;
             self.until = None;
             self.usage_limited = false;
@@ -258,13 +269,11 @@ impl Health {
                 );
             }
             Setback::Transient { kind, retry_after } => {
-                self.failures_in_row = self.failures_in_row.saturating_add(1);
-                let exp = self.failures_in_row.saturating_sub(1).min(20);
-                let backoff = base.saturating_mul(1u32 << exp).min(max);
-                let wait = retry_after
-                    .map_or(backoff, |r| r.max(backoff))
-                    .min(LONGEST_COOLDOWN);
-                self.cool(now + wait, (*kind).to_string(), false);
+                self.back_off(kind, *retry_after, now, (base, max));
+            }
+            Setback::StoreUnavailable => {
+                self.back_off(STORE_UNAVAILABLE, None, now, (base, max));
+                self.store_outage = true;
             }
             Setback::LoginRejected => {
                 self.failures_in_row = self.failures_in_row.saturating_add(1);
@@ -304,7 +313,26 @@ impl Health {
         true
     }
 
+    /// Exponential backoff from `base` to `max`, or upstream's `retry_after`
+    /// when longer.
+    fn back_off(
+        &mut self,
+        kind: &str,
+        retry_after: Option<Duration>,
+        now: Instant,
+        (base, max): (Duration, Duration),
+    ) {
+        self.failures_in_row = self.failures_in_row.saturating_add(1);
+        let exp = self.failures_in_row.saturating_sub(1).min(20);
+        let backoff = base.saturating_mul(1u32 << exp).min(max);
+        let wait = retry_after
+            .map_or(backoff, |r| r.max(backoff))
+            .min(LONGEST_COOLDOWN);
+        self.cool(now + wait, kind.to_string(), false);
+    }
+
     fn cool(&mut self, until: Instant, reason: String, usage_limited: bool) {
+        self.store_outage = false;
         self.state = State::Cooling;
         self.until = Some(until);
         self.reason = Some(reason);
@@ -313,6 +341,7 @@ impl Health {
     }
 
     fn set(&mut self, state: State, reason: &str) {
+        self.store_outage = false;
         self.state = state;
         self.reason = Some(reason.to_string());
         self.until = None;
@@ -339,6 +368,7 @@ impl Health {
             return;
         }
         self.probing = None;
+        self.store_outage = false;
         self.state = state;
         self.until = until;
         self.reason = Some(reason.to_string());
@@ -355,6 +385,7 @@ impl Health {
         self.until = None;
         self.usage_limited = false;
         self.probing = None;
+        self.store_outage = false;
     }
 
     /// An operator's `disable`: stays until `enable`.

@@ -16,6 +16,7 @@ pub mod affinity;
 pub mod health;
 mod plan;
 pub mod quota;
+pub mod replicas;
 mod strategy;
 
 use std::collections::HashMap;
@@ -25,9 +26,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
+use crate::auth::file::{self, Credentials};
 use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
-use crate::auth::store::{self, Credentials};
 use crate::config::AccountConfig;
 use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
@@ -89,9 +90,9 @@ impl Account {
     }
 
     /// (Re)reads the auth file; a file that cannot be used parks the account.
-    pub fn load_credentials(&self) -> Result<(), store::StoreError> {
+    pub fn load_credentials(&self) -> Result<(), file::FileError> {
         let path = self.settings().auth_file.clone();
-        match store::load_credentials(&path) {
+        match file::load_credentials(&path) {
             Ok((_, creds)) => {
                 self.tokens.set_credentials(creds);
                 let mut h = self.health();
@@ -110,7 +111,7 @@ impl Account {
     /// For an account that needs a new login: adopts the file's tokens if they
     /// are not the dead ones (someone logged in again). Returns whether it did.
     pub fn reload_if_relogged(&self) -> bool {
-        let Ok((_, creds)) = store::load_credentials(&self.settings().auth_file) else {
+        let Ok((_, creds)) = file::load_credentials(&self.settings().auth_file) else {
             return false;
         };
         if self

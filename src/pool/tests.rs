@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::*;
+use crate::auth::file::{AuthFile, TokenData};
 use crate::auth::slot::Unsaved;
-use crate::auth::store::{AuthFile, TokenData};
 use crate::secret::Secret;
 
 fn login(refresh: &str) -> AuthFile {
@@ -22,7 +22,7 @@ fn login(refresh: &str) -> AuthFile {
 
 fn account(dir: &Path, name: &str) -> AccountConfig {
     let auth_file = dir.join(format!("{name}.json"));
-    store::save(&auth_file, &login(&format!("rt-{name}-1"))).unwrap();
+    file::save(&auth_file, &login(&format!("rt-{name}-1"))).unwrap();
     AccountConfig {
         name: name.into(),
         auth_file,
@@ -32,7 +32,7 @@ fn account(dir: &Path, name: &str) -> AccountConfig {
 }
 
 fn on_disk(path: &Path) -> String {
-    let (_, c) = store::load_credentials(path).unwrap();
+    let (_, c) = file::load_credentials(path).unwrap();
     c.refresh_token.expose().clone()
 }
 

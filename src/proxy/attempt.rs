@@ -9,16 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
-use sse_stream::Sse;
 
 use super::Call;
 use crate::app::{App, Snapshot};
+use crate::auth::file::Credentials;
 use crate::auth::refresh::{self, RefreshError};
-use crate::auth::store::Credentials;
 use crate::pool::{self, Account, Setback};
-use crate::translate::aggregate::Collector;
 use crate::translate::responses::with_base_instructions;
-use crate::upstream::events::Event;
+use crate::translate::Collector;
+use crate::upstream::events::{Event, Held};
 use crate::upstream::sse::{EventStream, COLLECT_DEADLINE, HOLD_BACK_BYTES};
 use crate::upstream::Failure;
 
@@ -37,9 +36,9 @@ pub(crate) enum Mode {
 }
 
 pub(crate) enum Delivery {
-    /// Event payloads read before the first output, and the rest of the stream.
+    /// Events read (and parsed) before the first output, and the rest of the stream.
     Stream {
-        buffered: VecDeque<Sse>,
+        buffered: VecDeque<Held>,
         events: EventStream,
     },
     Collected(Collector),
@@ -83,7 +82,7 @@ async fn fresh_credentials(
     match app.refresh_login(account, &creds).await {
         Ok(c) => Ok(c),
         // A proactive refresh that failed transiently: the old token may still work.
-        Err(RefreshError::Transient(_))
+        Err(RefreshError::Transient(_) | RefreshError::StoreUnavailable)
             if creds
                 .expires_at
                 .is_some_and(|e| e > crate::clock::unix_now()) =>
@@ -176,23 +175,25 @@ pub(super) async fn attempt(
     match mode {
         Mode::Stream => {
             let mut buffered = VecDeque::new();
-            let mut held = 0;
+            let mut held_bytes = 0;
             loop {
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let data = sse.data.as_deref().unwrap_or("");
-                remember_blob(app, account, data);
-                let event = Event::parse(data).ok();
-                if let Some(f) = event.as_ref().and_then(Event::failure) {
-                    return Err(f.into());
+                // Parsed here, once: the relay gets the parse with the event.
+                let held = Held::new(sse);
+                if let Some(e) = held.event() {
+                    remember_blob(app, account, e);
+                    if let Some(f) = e.failure() {
+                        return Err(f.into());
+                    }
                 }
-                let output = event.is_some_and(|e| e.kind().is_output());
-                held += sse.data.as_ref().map_or(0, String::len);
-                buffered.push_back(sse);
+                let output = held.event().is_some_and(|e| e.kind().is_output());
+                held_bytes += held.bytes();
+                buffered.push_back(held);
                 // Held-back events are bounded: a stream of only unknown
                 // events is relayed once there are many of them, or much.
-                if output || buffered.len() >= HOLD_BACK_LIMIT || held >= HOLD_BACK_BYTES {
+                if output || buffered.len() >= HOLD_BACK_LIMIT || held_bytes >= HOLD_BACK_BYTES {
                     return Ok((headers, Delivery::Stream { buffered, events }));
                 }
             }
@@ -204,9 +205,12 @@ pub(super) async fn attempt(
                 let Some(sse) = events.next(up.idle_timeout).await? else {
                     return Err(Failure::StreamTruncated.into());
                 };
-                let data = sse.data.as_deref().unwrap_or("");
-                remember_blob(app, account, data);
-                if collector.push(data)? {
+                // Each event parsed once, for the blob and the collector.
+                let Ok(event) = Event::parse(sse.data.as_deref().unwrap_or("")) else {
+                    continue;
+                };
+                remember_blob(app, account, &event);
+                if collector.push(&event)? {
                     return Ok((headers, Delivery::Collected(collector)));
                 }
             }
@@ -215,8 +219,8 @@ pub(super) async fn attempt(
 }
 
 /// An encrypted blob in an upstream event belongs to the account that sent it.
-pub(crate) fn remember_blob(app: &App, account: &Account, data: &str) {
-    if let Some(blob) = crate::translate::blobs::in_event(data) {
+pub(crate) fn remember_blob(app: &App, account: &Account, event: &Event<'_>) {
+    if let Some(blob) = crate::translate::blobs::in_event(event) {
         app.affinity.produced(&blob, &account.name);
     }
 }

@@ -9,8 +9,7 @@ use super::body::Body;
 use super::ctx::Ctx;
 use super::dispatch::dispatch;
 use super::request;
-use crate::translate::chat::ChatRequest;
-use crate::translate::chat_stream::ChatStream;
+use crate::translate::chat::{self, ChatRequest, ChatStream};
 
 pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let chat = match ChatRequest::parse(&bytes) {
@@ -34,7 +33,7 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     dispatch(
         ctx,
         up,
-        |collector, model| collector.chat_completion(model, created),
+        |collector, model| chat::answer(collector, model, created),
         |model| ChatStream::new(model, created, include_usage),
     )
     .await

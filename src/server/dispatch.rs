@@ -8,7 +8,7 @@
 //!    `responses::handle`, `messages::handle`), on the model an alias
 //!    resolves to (`Ctx::resolve_model`).
 //! 3. **translate** — to the body the backend accepts: `translate::chat`,
-//!    `translate::responses`, `translate::messages`.
+//!    `translate::responses`, `translate::anthropic`.
 //! 4. **serve** — the pool walk: pick an account → send → on a retryable
 //!    failure before the first output, pick again: `proxy::serve`, one
 //!    account's try in `proxy/attempt.rs`. Its error becomes HTTP in
@@ -27,11 +27,10 @@ use serde_json::Value;
 use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
-use super::relay::{Convert, Relay};
+use super::relay::Relay;
 use crate::pool::affinity;
 use crate::proxy::{self, Call, Delivery, Mode};
-use crate::translate::aggregate::Collector;
-use crate::translate::Upstream;
+use crate::translate::{Collector, Convert, Upstream};
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.

@@ -15,7 +15,7 @@ use crate::config::PoolConfig;
 use crate::keys::ClientKey;
 use crate::pool::Account;
 use crate::route::Route;
-use crate::upstream::events::Usage;
+use crate::upstream::events::{Event, Usage};
 use crate::upstream::Failure;
 
 pub(super) struct Ledger {
@@ -87,9 +87,9 @@ impl Ledger {
 
     /// An event relayed to the client: an encrypted blob in it belongs to the
     /// account that served it.
-    pub(super) fn observe(&self, data: &str) {
+    pub(super) fn observe(&self, event: &Event<'_>) {
         if let Some(s) = &self.served {
-            crate::proxy::remember_blob(&self.app, &s.account, data);
+            crate::proxy::remember_blob(&self.app, &s.account, event);
         }
     }
 

@@ -2,7 +2,7 @@
 //! the key's limits, translate, then serve; the stream is converted to
 //! Messages events, a non-stream answer is one `message` object. Errors are
 //! in Anthropic's envelope (`Ctx::style`). `POST /v1/messages/count_tokens`
-//! answers a local estimate (`translate::messages::estimate_input_tokens`).
+//! answers a local estimate (`translate::anthropic::estimate_input_tokens`).
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -12,8 +12,7 @@ use super::body::{self, Body};
 use super::ctx::Ctx;
 use super::dispatch::dispatch;
 use super::request;
-use crate::translate::messages::{self, MessagesRequest};
-use crate::translate::messages_stream::MessagesStream;
+use crate::translate::anthropic::{self, MessagesRequest, MessagesStream};
 
 /// Claude Code's conversation header.
 const CLAUDE_SESSION_HEADER: &str = "x-claude-code-session-id";
@@ -46,14 +45,14 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     dispatch(
         ctx,
         up,
-        move |collector, model| messages::message(collector, model, &collected_shape),
+        move |collector, model| anthropic::answer(collector, model, &collected_shape),
         move |model| MessagesStream::new(model, shape),
     )
     .await
 }
 
 pub(super) fn count_tokens(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
-    match messages::estimate_input_tokens(&bytes) {
+    match anthropic::estimate_input_tokens(&bytes) {
         Ok(n) => {
             ctx.ledger.end(200, "ok");
             body::json(StatusCode::OK, &json!({"input_tokens": n}))

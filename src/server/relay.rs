@@ -1,6 +1,7 @@
 //! The relay phase, written once for every streaming route: held-back events
-//! first, then the live upstream stream, each event through the route's
-//! converter, the idle timeout, and the ledger told how the stream ended.
+//! first, then the live upstream stream, each event parsed once and handed
+//! to the ledger and the route's converter (`translate::Convert`), the idle
+//! timeout, and the ledger told how the stream ended.
 //!
 //! The body is a `stream::unfold` that hyper pulls: backpressure needs no
 //! task and no channel, and dropping the body (client gone) drops the upstream
@@ -11,106 +12,20 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{stream, StreamExt};
-use serde_json::json;
-use sse_stream::Sse;
 
 use super::body::{self, Body};
 use super::ledger::Ledger;
-use crate::translate::chat_stream::{self, ChatStream, Step};
-use crate::translate::messages_stream::{self, MessagesStream};
-use crate::upstream::events::{Event, Kind, Usage};
-use crate::upstream::sse::{self, EventStream};
+use crate::translate::{Convert, Step};
+use crate::upstream::events::{Event, Held, Relayed};
+use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
-
-/// A route's per-event conversion of the upstream stream.
-pub(super) trait Convert: Send + 'static {
-    /// Appends what the client gets for one upstream event.
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step;
-    /// Appends the frame that tells the client the stream failed.
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut);
-    /// The model and usage the finished stream reported.
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>);
-}
-
-/// Chat Completions: each event becomes zero or more chunk frames.
-impl Convert for ChatStream {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        self.push(sse.data.as_deref().unwrap_or(""), out)
-    }
-
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        chat_stream::error_frame(failure, out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (Some(self.model()), self.usage())
-    }
-}
-
-/// Anthropic Messages: each event becomes zero or more Messages events.
-impl Convert for MessagesStream {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        self.push(sse.data.as_deref().unwrap_or(""), out)
-    }
-
-    fn error_frame(&self, failure: &Failure, out: &mut BytesMut) {
-        messages_stream::error_frame(failure, out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (Some(self.model()), self.usage())
-    }
-}
-
-/// Responses: each event is relayed as upstream sent it, parsed once to see
-/// whether the stream ends with it.
-#[derive(Default)]
-pub(super) struct Passthrough {
-    model: Option<String>,
-    usage: Option<Usage>,
-}
-
-impl Convert for Passthrough {
-    fn convert(&mut self, sse: Sse, out: &mut BytesMut) -> Step {
-        let data = sse.data.as_deref().unwrap_or("");
-        let event = Event::parse(data).ok();
-        let name = sse
-            .event
-            .as_deref()
-            .or(event.as_ref().map(|e| e.name.as_ref()));
-        out.reserve(data.len() + 48);
-        sse::encode(name, data, out);
-        let Some(event) = event else {
-            return Step::Continue;
-        };
-        if let Some(f) = event.failure() {
-            return Step::Failed(f);
-        }
-        if matches!(event.kind(), Kind::Completed | Kind::Incomplete) {
-            let info = event.response().unwrap_or_default();
-            self.model = info.model;
-            self.usage = info.usage;
-            return Step::Done;
-        }
-        Step::Continue
-    }
-
-    /// A Responses-style `error` event.
-    fn error_frame(&self, f: &Failure, out: &mut BytesMut) {
-        let data = json!({"type": "error", "code": f.client_code(), "message": f.to_string(), "param": null});
-        sse::encode(Some("error"), &data.to_string(), out);
-    }
-
-    fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
-        (self.model.as_deref(), self.usage.as_ref())
-    }
-}
 
 /// The state of one relayed stream.
 pub(super) struct Relay<C> {
     conv: C,
-    /// Events read before the first output (failover was still possible).
-    buffered: VecDeque<Sse>,
+    /// Events read and parsed before the first output (failover was still
+    /// possible).
+    buffered: VecDeque<Held>,
     events: EventStream,
     idle: Duration,
     ledger: Ledger,
@@ -120,7 +35,7 @@ pub(super) struct Relay<C> {
 impl<C: Convert> Relay<C> {
     pub(super) fn new(
         conv: C,
-        buffered: VecDeque<Sse>,
+        buffered: VecDeque<Held>,
         events: EventStream,
         idle: Duration,
         ledger: Ledger,
@@ -162,17 +77,27 @@ impl<C: Convert> Relay<C> {
             return None;
         }
         loop {
-            let sse = match self.buffered.pop_front() {
-                Some(s) => s,
-                None => match self.events.next(self.idle).await {
-                    Ok(Some(sse)) => sse,
-                    Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
-                    Err(f) => return Some(self.fail(f)),
-                },
-            };
-            self.ledger.observe(sse.data.as_deref().unwrap_or(""));
             let mut out = BytesMut::new();
-            match self.conv.convert(sse, &mut out) {
+            let step = match self.buffered.pop_front() {
+                // Parsed in the hold-back: handed on with its parse.
+                Some(held) => self.convert(held.relayed(), &mut out),
+                None => {
+                    let sse = match self.events.next(self.idle).await {
+                        Ok(Some(sse)) => sse,
+                        Ok(None) => return Some(self.fail(Failure::StreamTruncated)),
+                        Err(f) => return Some(self.fail(f)),
+                    };
+                    let data = sse.data.as_deref().unwrap_or("");
+                    let event = Event::parse(data).ok();
+                    let relayed = Relayed {
+                        name: sse.event.as_deref(),
+                        data,
+                        event: event.as_ref(),
+                    };
+                    self.convert(relayed, &mut out)
+                }
+            };
+            match step {
                 Step::Continue if out.is_empty() => continue,
                 Step::Continue => {}
                 Step::Done => {
@@ -190,6 +115,15 @@ impl<C: Convert> Relay<C> {
             }
             return Some((out.freeze(), self));
         }
+    }
+
+    /// One event, parsed once: to the ledger (a blob it carries), then
+    /// through the converter.
+    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
+        if let Some(e) = relayed.event {
+            self.ledger.observe(e);
+        }
+        self.conv.convert(relayed, out)
     }
 
     fn fail(mut self, f: Failure) -> (Bytes, Relay<C>) {
@@ -210,12 +144,14 @@ mod tests {
     use super::*;
     use crate::app::App;
     use crate::route::Route;
+    use crate::upstream::events::{Kind, Usage};
+    use sse_stream::Sse;
 
     /// A converter with a bug: it panics on the second event.
     struct Buggy(u32);
 
     impl Convert for Buggy {
-        fn convert(&mut self, _: Sse, out: &mut BytesMut) -> Step {
+        fn convert(&mut self, _: Relayed<'_>, out: &mut BytesMut) -> Step {
             self.0 += 1;
             assert!(self.0 < 2, "a bug in a converter");
             out.extend_from_slice(b"data: one\n\n");
@@ -263,5 +199,89 @@ mod tests {
             "{scrape}"
         );
         assert!(!scrape.contains("client_disconnected"), "{scrape}");
+    }
+
+    /// What a converter was given: the SSE name, the data, the parse's kind.
+    type Seen = Arc<std::sync::Mutex<Vec<(Option<String>, String, Option<Kind>)>>>;
+
+    /// A converter that writes down what it was given, and relays the data.
+    struct Recording(Seen);
+
+    impl Convert for Recording {
+        fn convert(&mut self, r: Relayed<'_>, out: &mut BytesMut) -> Step {
+            let kind = r.event.map(Event::kind);
+            let seen = (r.name.map(str::to_owned), r.data.to_owned(), kind);
+            self.0.lock().unwrap().push(seen);
+            out.extend_from_slice(r.data.as_bytes());
+            match kind {
+                Some(Kind::Completed) => Step::Done,
+                _ => Step::Continue,
+            }
+        }
+        fn error_frame(&self, _: &Failure, _: &mut BytesMut) {}
+        fn outcome(&self) -> (Option<&str>, Option<&Usage>) {
+            (None, None)
+        }
+    }
+
+    #[tokio::test]
+    async fn held_events_reach_the_converter_with_their_parse_before_the_live_ones() {
+        let dir = std::env::temp_dir();
+        let config = crate::config::Config::parse("", &dir.join("none.toml")).unwrap();
+        let app = App::new(config).unwrap();
+        let held = |name: Option<&str>, data: &str| {
+            Held::new(Sse {
+                event: name.map(str::to_owned),
+                data: Some(data.to_owned()),
+                ..Sse::default()
+            })
+        };
+        let buffered = VecDeque::from([
+            held(Some("response.created"), r#"{"type":"response.created"}"#),
+            held(None, "not json"),
+        ]);
+        let live = [
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n",
+            "event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n",
+        ];
+        let bytes = futures_util::stream::iter(
+            live.map(|f| Ok::<_, std::convert::Infallible>(Bytes::from(f))),
+        );
+        let ledger = Ledger::open(
+            Arc::clone(&app),
+            Route::Responses,
+            std::time::Instant::now(),
+            None,
+        );
+        let seen = Seen::default();
+        let relay = Relay::new(
+            Recording(Arc::clone(&seen)),
+            buffered,
+            EventStream::new(bytes),
+            Duration::from_secs(5),
+            ledger,
+        );
+        let body = relay.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            concat!(
+                r#"{"type":"response.created"}"#,
+                "not json",
+                r#"{"type":"response.output_text.delta","delta":"hi"}"#,
+                r#"{"type":"response.completed"}"#,
+            )
+        );
+        let seen = seen.lock().unwrap().clone();
+        let named: Vec<_> = seen.iter().map(|(n, _, k)| (n.as_deref(), *k)).collect();
+        assert_eq!(
+            named,
+            [
+                (Some("response.created"), Some(Kind::Created)),
+                (None, None),
+                (None, Some(Kind::OutputTextDelta)),
+                (Some("response.completed"), Some(Kind::Completed)),
+            ],
+            "held events first, with their parse, then the live ones"
+        );
     }
 }

@@ -8,9 +8,8 @@ use http::Response;
 use super::body::Body;
 use super::ctx::Ctx;
 use super::dispatch::dispatch_with;
-use super::relay::Passthrough;
 use super::request;
-use crate::translate::responses::normalize;
+use crate::translate::responses::{self, normalize, Passthrough};
 
 pub(super) async fn handle(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     serve(ctx, bytes, Vec::new()).await
@@ -34,12 +33,8 @@ pub(super) async fn serve(
         return ctx.fail(e);
     }
     resolved.apply(&mut up);
-    dispatch_with(
-        ctx,
-        up,
-        forward,
-        |collector, model| collector.response_object(model),
-        |_| Passthrough::default(),
-    )
+    dispatch_with(ctx, up, forward, responses::answer, |_| {
+        Passthrough::default()
+    })
     .await
 }

@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use super::{Shared, StoreError};
+use super::{Error, Redis};
 
-impl Shared {
+impl Redis {
     /// The account another replica served the conversation `id` on.
-    pub async fn conversation(&self, id: u64) -> Result<Option<String>, StoreError> {
+    pub async fn conversation(&self, id: u64) -> Result<Option<String>, Error> {
         self.call(redis::cmd("GET").arg(self.key("conv", &format!("{id:016x}"))))
             .await
     }
@@ -24,7 +24,7 @@ impl Shared {
         id: u64,
         account: &str,
         ttl: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         self.call::<()>(
             redis::cmd("SET")
                 .arg(self.key("conv", &format!("{id:016x}")))

@@ -2,12 +2,13 @@
 //! gateway (`[store]`, README "Several replicas"). Without `[store]` nothing
 //! here runs and all state stays in the process, as it always did.
 //!
-//! `Shared` owns the connection (redis' `ConnectionManager`, which reconnects
+//! `Redis` owns the connection (redis' `ConnectionManager`, which reconnects
 //! by itself), whether the store answers now (`up`, the `codex_pool_store_up`
 //! gauge), and the encryption key. What is kept there, and how:
-//! - `tokens.rs`: each account's login, sealed (`crypto.rs`), and the refresh
+//! - `tokens.rs`: each account's login, sealed (`crate::seal`), and the refresh
 //!   lock (SET NX PX with an owner token, compare-and-delete in Lua);
-//! - `health.rs`: cooldowns, verdicts and quota windows, for every replica to honour;
+//! - `values.rs`: plain values, many read or written in one round trip
+//!   (account health and quota: `pool::replicas`);
 //! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
 //! - `affinity.rs`: which account each conversation is on.
 //!
@@ -16,10 +17,11 @@
 //! waited on by a request.
 
 mod affinity;
-mod crypto;
-pub mod health;
+mod lock;
 mod rate;
-pub mod tokens;
+mod scripts;
+mod sealed;
+mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,16 +30,18 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub use crypto::{KeyError, StoreKey};
+pub use lock::LockToken;
+pub use values::Writes;
 
 use crate::config::StoreConfig;
+use crate::seal;
 
 /// The longest one store call may take before it counts as down.
 const CALL_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Why a store call did not give an answer.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum Error {
     /// Not connected, timed out, or Redis answered with an error.
     #[error("store unavailable")]
     Unavailable,
@@ -47,48 +51,35 @@ pub enum StoreError {
 }
 
 /// The shared store of one gateway.
-pub struct Shared {
+pub struct Redis {
     client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
     prefix: String,
-    key: StoreKey,
+    key: seal::Key,
     up: AtomicBool,
-    /// Lua scripts, hashed once (sent by their SHA, the body only on a miss).
-    pub(crate) scripts: Scripts,
+    scripts: scripts::Scripts,
 }
 
-pub(crate) struct Scripts {
-    pub(crate) gcra: redis::Script,
-    pub(crate) unlock: redis::Script,
-    pub(crate) fenced_set: redis::Script,
-    pub(crate) extend: redis::Script,
-}
-
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("store::Redis")
             .field("prefix", &self.prefix)
             .field("up", &self.is_up())
             .finish_non_exhaustive()
     }
 }
 
-impl Shared {
+impl Redis {
     /// The store `config` describes; it connects on first use (`connect`).
-    pub fn new(config: &StoreConfig) -> Result<Arc<Shared>, redis::RedisError> {
+    pub fn new(config: &StoreConfig) -> Result<Arc<Redis>, redis::RedisError> {
         let client = redis::Client::open(config.redis_url.expose().as_str())?;
-        Ok(Arc::new(Shared {
+        Ok(Arc::new(Redis {
             client,
             conn: ArcSwapOption::empty(),
             prefix: config.key_prefix.clone(),
             key: config.key.clone(),
             up: AtomicBool::new(false),
-            scripts: Scripts {
-                gcra: redis::Script::new(rate::GCRA),
-                unlock: redis::Script::new(tokens::UNLOCK),
-                fenced_set: redis::Script::new(tokens::FENCED_SET),
-                extend: redis::Script::new(tokens::EXTEND),
-            },
+            scripts: scripts::Scripts::new(),
         }))
     }
 
@@ -125,12 +116,13 @@ impl Shared {
         }
     }
 
-    /// The Redis key for `parts` under the prefix.
+    /// The Redis key of the value `name` of a `kind`, under the prefix.
     pub(crate) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}{kind}:{name}", self.prefix)
     }
 
-    pub(crate) fn cipher(&self) -> &StoreKey {
+    /// The key values are sealed with (and tokens digested with).
+    pub(crate) fn sealing_key(&self) -> &seal::Key {
         &self.key
     }
 
@@ -138,16 +130,16 @@ impl Shared {
     pub(crate) async fn call<T: redis::FromRedisValue>(
         &self,
         cmd: &(impl RedisRunnable + ?Sized),
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, Error> {
         let Some(conn) = self.conn.load_full() else {
             self.mark(false);
-            return Err(StoreError::Unavailable);
+            return Err(Error::Unavailable);
         };
         let mut conn = (*conn).clone();
         match tokio::time::timeout(CALL_DEADLINE, cmd.run(&mut conn)).await {
             Ok(Ok(v)) => {
                 self.mark(true);
-                redis::from_redis_value(v).map_err(|_| StoreError::Unavailable)
+                redis::from_redis_value(v).map_err(|_| Error::Unavailable)
             }
             Ok(Err(e)) => {
                 // Only a store that cannot be reached is down: an error
@@ -160,11 +152,11 @@ impl Shared {
                     || e.is_connection_refusal();
                 tracing::debug!(kind = ?e.kind(), outage, "store call failed");
                 self.mark(!outage);
-                Err(StoreError::Unavailable)
+                Err(Error::Unavailable)
             }
             Err(_) => {
                 self.mark(false);
-                Err(StoreError::Unavailable)
+                Err(Error::Unavailable)
             }
         }
     }

@@ -14,29 +14,12 @@ use std::time::Duration;
 
 use crate::keys::ClientKey;
 
-use super::{Shared, StoreError};
+use super::{Error, Redis};
 
-pub(super) const GCRA: &str = r"
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst
-if allow_at > now then
-  return allow_at - now
-end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
-return 0
-";
-
-impl Shared {
+impl Redis {
     /// Takes one request of `rpm` for the client key `name`: `None` when
     /// allowed, `Some(wait)` when the rate is spent for that long.
-    pub async fn take_rate(&self, name: &str, rpm: u32) -> Result<Option<Duration>, StoreError> {
+    pub async fn take_rate(&self, name: &str, rpm: u32) -> Result<Option<Duration>, Error> {
         let interval = 60_000.0 / f64::from(rpm.max(1));
         let burst = interval * f64::from(rpm.max(1));
         let mut inv = self.scripts.gcra.prepare_invoke();
@@ -46,7 +29,7 @@ impl Shared {
     }
 }
 
-impl Shared {
+impl Redis {
     /// Adds what each key with a budget spent here, and reads the totals.
     pub async fn sync_budgets(&self, keys: &[Arc<ClientKey>]) {
         let now = crate::clock::unix_now().max(0) as u64;

@@ -36,18 +36,17 @@ pub fn in_request(body: &Value) -> Vec<&str> {
 
 /// The blob an upstream event's output item carries, if any (only
 /// `response.output_item.done`, whose item is final). Cheap for other events:
-/// the text is searched before anything is parsed.
-pub fn in_event(data: &str) -> Option<String> {
-    if !data.contains("encrypted_content") || !data.contains("response.output_item.done") {
-        return None;
-    }
-    // The event borrows from `data` and leaves its item raw; only the item's
-    // two fields that matter are parsed, not the whole event into a tree.
-    let event = Event::parse(data).ok()?;
+/// the raw item is searched before anything of it is parsed, and then only
+/// the item's two fields that matter are.
+pub fn in_event(event: &Event<'_>) -> Option<String> {
     if event.kind() != Kind::OutputItemDone {
         return None;
     }
-    let item: BlobItem = serde_json::from_str(event.item?.get()).ok()?;
+    let raw = event.item.as_deref()?.get();
+    if !raw.contains("encrypted_content") {
+        return None;
+    }
+    let item: BlobItem = serde_json::from_str(raw).ok()?;
     let blob = item.encrypted_content?;
     let bound = matches!(
         &*item.kind,
@@ -130,16 +129,20 @@ mod tests {
         assert!(in_request(&b).is_empty());
     }
 
+    fn blob_in(data: &str) -> Option<String> {
+        in_event(&Event::parse(data).unwrap())
+    }
+
     #[test]
     fn finds_the_blob_of_a_finished_output_item() {
         let done = json!({"type": "response.output_item.done", "output_index": 0,
             "item": {"type": "reasoning", "summary": [], "encrypted_content": "enc-x"}})
         .to_string();
-        assert_eq!(in_event(&done).as_deref(), Some("enc-x"));
+        assert_eq!(blob_in(&done).as_deref(), Some("enc-x"));
         let added = done.replace("output_item.done", "output_item.added");
-        assert_eq!(in_event(&added), None);
+        assert_eq!(blob_in(&added), None);
         assert_eq!(
-            in_event(r#"{"type":"response.output_text.delta","delta":"x"}"#),
+            blob_in(r#"{"type":"response.output_text.delta","delta":"x"}"#),
             None
         );
     }

@@ -1,24 +1,33 @@
-//! Pure translation between the OpenAI API and the codex-responses transport.
+//! Pure translation between the client dialects and the codex-responses
+//! transport: no I/O, no clocks beyond what callers pass in.
 //!
-//! No I/O, no clocks beyond what callers pass in: Chat requests → Responses
-//! bodies (`chat`), a client's Responses request → what the backend accepts
-//! (`responses`), Anthropic Messages requests → Responses bodies
-//! (`messages`), upstream events → Chat chunks (`chat_stream`) or Messages
-//! events (`messages_stream`), whole streams → one JSON answer
-//! (`aggregate`), and which backend model a requested name means (`alias`).
+//! One folder per client dialect, each with its request, stream, answer and
+//! error shapes: `chat` (Chat Completions), `anthropic` (Messages),
+//! `responses` (the backend's own API, relayed as it is). Shared by them:
+//! - `convert`: the stream converter's trait (`Convert`, `Step`);
+//! - `collect`: the `Collector` that gathers a whole stream for a client
+//!   that did not stream;
+//! - `parse`: the one request-body parser; `limits`: the count limits on a
+//!   body;
+//! - `alias`: which backend model a requested name means;
+//! - `blobs`: the encrypted blobs a conversation carries;
+//! - here: the translated request (`Upstream`), the refusal (`Invalid`).
+//!
+//! A dialect imports from the shared modules, never from another dialect.
 
-pub mod aggregate;
 pub mod alias;
+pub mod anthropic;
 pub mod blobs;
 pub mod chat;
-pub mod chat_stream;
-mod chat_wire;
+pub mod collect;
+pub mod convert;
 pub mod limits;
-pub mod messages;
-pub mod messages_stream;
+mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};
+pub use collect::Collector;
+pub use convert::{Convert, Step};
 
 use serde_json::{Map, Value};
 

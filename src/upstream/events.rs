@@ -2,12 +2,14 @@
 //!
 //! Parsing borrows from the payload and leaves large sub-objects (`item`,
 //! `response`) as raw JSON until someone needs them, so relaying an event costs
-//! one small parse. Unknown event types are `Kind::Other` and pass through.
+//! one small parse, made once: a converter gets the parse with the payload
+//! (`Relayed`). Unknown event types are `Kind::Other` and pass through.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sse_stream::Sse;
 
 use super::Failure;
 
@@ -75,10 +77,10 @@ pub struct Event<'a> {
     pub delta: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub item_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub item: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub response: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "opt_raw")]
+    pub item: Option<Cow<'a, RawValue>>,
+    #[serde(default, borrow, deserialize_with = "opt_raw")]
+    pub response: Option<Cow<'a, RawValue>>,
     /// `error` events carry these at top level.
     #[serde(default)]
     pub code: Option<String>,
@@ -94,9 +96,34 @@ fn opt_cow<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str
     Option::<Wrap<'de>>::deserialize(d).map(|o| o.map(|w| w.0))
 }
 
+/// Raw JSON, borrowed from the payload (`into_owned` copies it).
+fn opt_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, RawValue>>, D::Error> {
+    Option::<&'de RawValue>::deserialize(d).map(|o| o.map(Cow::Borrowed))
+}
+
 impl<'a> Event<'a> {
     pub fn parse(data: &'a str) -> Result<Event<'a>, serde_json::Error> {
         serde_json::from_str(data)
+    }
+
+    /// The event with everything it borrowed copied: kept past its payload
+    /// without parsing it again (a copy of the borrowed text, no parse).
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(s.into_owned())
+        }
+        fn own_raw(r: Cow<'_, RawValue>) -> Cow<'static, RawValue> {
+            Cow::Owned(r.into_owned())
+        }
+        Event {
+            name: own(self.name),
+            delta: self.delta.map(own),
+            item_id: self.item_id.map(own),
+            item: self.item.map(own_raw),
+            response: self.response.map(own_raw),
+            code: self.code,
+            message: self.message,
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -104,11 +131,14 @@ impl<'a> Event<'a> {
     }
 
     pub fn item(&self) -> Option<Item> {
-        self.item.and_then(|r| serde_json::from_str(r.get()).ok())
+        self.item
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r.get()).ok())
     }
 
     pub fn response(&self) -> Option<ResponseInfo> {
         self.response
+            .as_deref()
             .and_then(|r| serde_json::from_str(r.get()).ok())
     }
 
@@ -124,6 +154,60 @@ impl<'a> Event<'a> {
             err.code.or_else(|| self.code.clone()),
             err.message.or_else(|| self.message.clone()),
         ))
+    }
+}
+
+/// One upstream event handed to a stream converter: the SSE fields as
+/// upstream sent them (what a passthrough relays, byte for byte) and their
+/// parse, made once for everyone who reads the event.
+#[derive(Debug, Clone, Copy)]
+pub struct Relayed<'a> {
+    /// The SSE `event:` name, when upstream sent one.
+    pub name: Option<&'a str>,
+    /// The `data:` payload as received (empty when there was none).
+    pub data: &'a str,
+    /// The payload's parse; `None` when it is not an event.
+    pub event: Option<&'a Event<'a>>,
+}
+
+/// An upstream event kept for later with its parse: what the hold-back
+/// buffers before the first output, so that the relay hands it on without
+/// parsing it again.
+#[derive(Debug)]
+pub struct Held {
+    sse: Sse,
+    event: Option<Event<'static>>,
+}
+
+impl Held {
+    /// Parses `sse`'s payload, once.
+    pub fn new(sse: Sse) -> Held {
+        let event = sse
+            .data
+            .as_deref()
+            .and_then(|d| Event::parse(d).ok())
+            .map(Event::into_owned);
+        Held { sse, event }
+    }
+
+    /// The parse; `None` when the payload is not an event.
+    pub fn event(&self) -> Option<&Event<'static>> {
+        self.event.as_ref()
+    }
+
+    /// The payload's size in bytes (its owned parse holds at most about as
+    /// much again: the copied strings and raw item or response).
+    pub fn bytes(&self) -> usize {
+        self.sse.data.as_ref().map_or(0, String::len)
+    }
+
+    /// The event as a converter gets it.
+    pub fn relayed(&self) -> Relayed<'_> {
+        Relayed {
+            name: self.sse.event.as_deref(),
+            data: self.sse.data.as_deref().unwrap_or(""),
+            event: self.event.as_ref(),
+        }
     }
 }
 
@@ -237,80 +321,4 @@ pub struct IncompleteDetails {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_a_delta_without_copying() {
-        let data =
-            r#"{"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"hi"}"#;
-        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(e.kind(), Kind::OutputTextDelta);
-        assert!(matches!(e.delta, Some(Cow::Borrowed("hi"))));
-    }
-
-    #[test]
-    fn escaped_text_is_unescaped() {
-        let data = r#"{"type":"response.output_text.delta","delta":"a\"b\n"}"#;
-        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(e.delta.as_deref(), Some("a\"b\n"));
-    }
-
-    #[test]
-    fn completed_carries_usage() {
-        let data = r#"{"type":"response.completed","response":{"id":"r1","model":"gpt-5.4","usage":{"input_tokens":10,"input_tokens_details":null,"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":15}}}"#;
-        let e = Event::parse(data).unwrap_or_else(|e| panic!("{e}"));
-        let r = e.response().unwrap_or_default();
-        assert_eq!(r.model.as_deref(), Some("gpt-5.4"));
-        let u = r.usage.unwrap_or_default();
-        assert_eq!(
-            (u.input_tokens, u.cached(), u.reasoning(), u.total()),
-            (10, 0, 2, 15)
-        );
-    }
-
-    #[test]
-    fn failed_and_error_events_report_a_failure_and_others_do_not() {
-        let failure = |data: &str| Event::parse(data).ok().and_then(|e| e.failure());
-        assert_eq!(
-            failure(
-                r#"{"type":"response.failed","response":{"error":{"code":"server_is_overloaded","message":"busy"}}}"#
-            ),
-            Some(Failure::StreamFailed {
-                code: Some("server_is_overloaded".into()),
-                message: "busy".into()
-            })
-        );
-        // `error` events carry code and message at top level.
-        assert_eq!(
-            failure(r#"{"type":"error","code":"rate_limit_exceeded","message":"slow down"}"#)
-                .map(|f| f.kind()),
-            Some("rate_limited")
-        );
-        // A failed response without an error object still fails.
-        assert_eq!(
-            failure(r#"{"type":"response.failed","response":{"id":"r"}}"#),
-            Some(Failure::StreamFailed {
-                code: None,
-                message: "no message".into()
-            })
-        );
-        assert_eq!(
-            failure(r#"{"type":"response.completed","response":{}}"#),
-            None
-        );
-        assert_eq!(
-            failure(r#"{"type":"response.output_text.delta","delta":"x"}"#),
-            None
-        );
-    }
-
-    #[test]
-    fn unknown_types_are_other_and_do_not_end_failover() {
-        let e = Event::parse(r#"{"type":"response.web_search_call.searching"}"#);
-        assert_eq!(e.map(|e| e.kind()).ok(), Some(Kind::Other));
-        assert!(!Kind::Other.is_output());
-        assert!(Kind::OutputItemAdded.is_output());
-        assert!(!Kind::Created.is_output());
-    }
-}
+mod tests;

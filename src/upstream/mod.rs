@@ -15,15 +15,13 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::store::Credentials;
+use crate::auth::file::Credentials;
+use crate::auth::ORIGINATOR;
 use crate::config::UpstreamConfig;
 pub use failure::Failure;
 pub use transport::BodyStream;
 use transport::{Fast, Received};
 
-/// The `originator` the Codex CLI uses for its Rust client (also the start
-/// of its `User-Agent`, and the login's `originator` parameter).
-pub const ORIGINATOR: &str = "codex_cli_rs";
 // Header names built at compile time: a string name is parsed on every insert.
 const CHATGPT_ACCOUNT_ID: HeaderName = HeaderName::from_static("chatgpt-account-id");
 const ORIGINATOR_HEADER: HeaderName = HeaderName::from_static("originator");

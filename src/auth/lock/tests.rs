@@ -33,7 +33,7 @@ fn two_paths_to_one_file_take_one_lock() {
     let dotted = dir.path().join("real/../real/./a.json");
     for other in [&real, &dotted] {
         let err = FileLock::acquire(other, SHORT).unwrap_err();
-        assert!(matches!(err, StoreError::Busy { .. }), "{other:?}: {err}");
+        assert!(matches!(err, FileError::Busy { .. }), "{other:?}: {err}");
     }
 }
 
@@ -44,7 +44,7 @@ fn a_file_not_written_yet_locks_through_its_canonical_folder() {
     symlink("real", dir.path().join("via")).unwrap();
     let held = FileLock::acquire(&dir.path().join("via/new.json"), SHORT).unwrap();
     let err = FileLock::acquire(&dir.path().join("real/new.json"), SHORT).unwrap_err();
-    assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+    assert!(matches!(err, FileError::Busy { .. }), "{err}");
     assert!(!dir.path().join("real/new.json").exists());
     drop(held);
 }
@@ -80,7 +80,7 @@ fn the_lock_is_free_again_once_dropped() {
 fn a_missing_folder_is_an_error_not_a_lock() {
     let dir = tempfile::tempdir().unwrap();
     let err = FileLock::acquire(&dir.path().join("nowhere/a.json"), SHORT).unwrap_err();
-    assert!(matches!(err, StoreError::Lock { .. }), "{err}");
+    assert!(matches!(err, FileError::Lock { .. }), "{err}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,5 +103,5 @@ async fn the_async_acquire_waits_on_tokio_time_without_blocking_the_runtime() {
     let err = FileLock::acquire_async(&real, Duration::from_secs(30))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+    assert!(matches!(err, FileError::Busy { .. }), "{err}");
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
+use crate::auth::file::{self, AuthFile};
 use crate::auth::lock::FileLock;
-use crate::auth::store::{self, AuthFile};
 use crate::config::{self, Config, DEFAULT_ISSUER};
 
 /// How long a login waits for the auth file's lock: longer than a refresh
@@ -110,7 +110,7 @@ impl Destination {
             }
         }
         let lock = FileLock::acquire(&self.auth_file, wait).map_err(|e| e.to_string())?;
-        store::write_atomic(&self.auth_file, bytes)
+        file::write_atomic(&self.auth_file, bytes)
             .map_err(|e| format!("cannot write {}: {e}", self.auth_file.display()))?;
         drop(lock);
         self.list()
@@ -179,7 +179,7 @@ fn list_account(config_path: &Path, account: &str, auth_file: &str) -> Result<bo
             "not adding account {account:?} to {shown}: the file would not be a valid config:\n{e}"
         )
     })?;
-    store::write_atomic(config_path, new_text.as_bytes())
+    file::write_atomic(config_path, new_text.as_bytes())
         .map_err(|e| format!("cannot write {shown}: {e}"))?;
     if let Some(mode) = mode {
         fs::set_permissions(config_path, fs::Permissions::from_mode(mode))

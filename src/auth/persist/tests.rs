@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::auth::store::TokenData;
+use crate::auth::file::TokenData;
 use crate::secret::Secret;
 
 fn login(access: &str, refresh: &str) -> AuthFile {
@@ -44,7 +44,7 @@ fn slot_with_unsaved(dir: &Path) -> (TokenSlot, PathBuf) {
 async fn unsaved_tokens_go_to_the_file_that_still_holds_their_login() {
     let dir = tempfile::tempdir().unwrap();
     let (slot, path) = slot_with_unsaved(dir.path());
-    store::save(&path, &login("at-1", "rt-1")).unwrap();
+    file::save(&path, &login("at-1", "rt-1")).unwrap();
     assert_eq!(persist_unsaved(&slot, "a", &path).await, Persisted::Clean);
     assert_eq!(refresh_token_on_disk(&path), "rt-2");
     assert!(!slot.has_unsaved());
@@ -55,7 +55,7 @@ async fn a_newer_login_in_the_file_is_adopted_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let (slot, path) = slot_with_unsaved(dir.path());
     // `codex login` (or `codex-pool import`) wrote a new login meanwhile.
-    store::save(&path, &login("at-new", "rt-new")).unwrap();
+    file::save(&path, &login("at-new", "rt-new")).unwrap();
     assert_eq!(persist_unsaved(&slot, "a", &path).await, Persisted::Adopted);
     assert_eq!(
         refresh_token_on_disk(&path),
@@ -93,7 +93,7 @@ async fn a_file_that_cannot_be_written_keeps_the_tokens_unsaved() {
 async fn a_flight_in_progress_is_left_to_write_them() {
     let dir = tempfile::tempdir().unwrap();
     let (slot, path) = slot_with_unsaved(dir.path());
-    store::save(&path, &login("at-1", "rt-1")).unwrap();
+    file::save(&path, &login("at-1", "rt-1")).unwrap();
     let flight = slot.board().await.unwrap();
     assert_eq!(persist_unsaved(&slot, "a", &path).await, Persisted::Pending);
     assert_eq!(refresh_token_on_disk(&path), "rt-1");
@@ -105,7 +105,7 @@ async fn a_flight_in_progress_is_left_to_write_them() {
 async fn a_newer_login_in_a_file_the_account_left_is_not_put_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let (slot, path) = slot_with_unsaved(dir.path());
-    store::save(&path, &login("at-new", "rt-new")).unwrap();
+    file::save(&path, &login("at-new", "rt-new")).unwrap();
     let now_serving = dir.path().join("moved.json");
     assert_eq!(
         persist_unsaved(&slot, "a", &now_serving).await,

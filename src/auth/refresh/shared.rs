@@ -24,14 +24,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{call_issuer, current, Job, RefreshError, Trace};
+use crate::auth::file::{self, Credentials};
 use crate::auth::lock::FileLock;
 use crate::auth::mirror::{Age, Mirror};
 use crate::auth::persist;
-use crate::auth::store::{self, Credentials};
+use crate::auth::stored::Entry;
 use crate::clock;
 use crate::secret::Secret;
-use crate::store::tokens::{Entry, LockToken};
-use crate::store::{Shared, StoreError};
+use crate::store::{self, LockToken, Redis};
 
 /// The lock's expiry: longer than the holder may take (three issuer tries of
 /// 30 s at most, `call_issuer`, plus the store writes), so it never expires
@@ -48,13 +48,10 @@ const PENDING_TTL: Duration = Duration::from_secs(15);
 /// How often a replica waiting for another's refresh looks at the store.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The reason an account shows while its token cannot be renewed.
-pub const UNAVAILABLE: &str = "store unavailable";
-
-fn unavailable(e: StoreError) -> RefreshError {
+fn unavailable(e: store::Error) -> RefreshError {
     match e {
-        StoreError::Unavailable => RefreshError::Transient(UNAVAILABLE.into()),
-        StoreError::Undecryptable => RefreshError::Transient(e.to_string()),
+        store::Error::Unavailable => RefreshError::StoreUnavailable,
+        store::Error::Undecryptable => RefreshError::Transient(e.to_string()),
     }
 }
 
@@ -64,7 +61,7 @@ type Renewed = (Result<Arc<Credentials>, RefreshError>, bool);
 impl Job {
     pub(super) async fn shared_flight(
         &self,
-        shared: &Shared,
+        shared: &Redis,
         trace: &mut Trace,
     ) -> Result<Arc<Credentials>, RefreshError> {
         let (tokens, name) = (&self.login.tokens, &self.login.name);
@@ -91,7 +88,7 @@ impl Job {
                 ));
             }
             tokio::time::sleep(POLL).await;
-            let entry = shared.load_login(name).await.map_err(unavailable)?;
+            let entry = Entry::load(shared, name).await.map_err(unavailable)?;
             let Some((entry, creds)) = entry.and_then(|e| e.credentials().map(|c| (e, c))) else {
                 continue;
             };
@@ -112,7 +109,7 @@ impl Job {
     /// login of ours waits for the store.
     async fn under_lock(
         &self,
-        shared: &Shared,
+        shared: &Redis,
         trace: &mut Trace,
         lock: LockToken,
     ) -> Result<Arc<Credentials>, RefreshError> {
@@ -133,12 +130,11 @@ impl Job {
     /// the store. `Err`: the store could not be read or written.
     async fn newest(
         &self,
-        shared: &Shared,
+        shared: &Redis,
         lock: &LockToken,
     ) -> Result<Entry, (RefreshError, bool)> {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
-        let stored = shared
-            .load_login(name)
+        let stored = Entry::load(shared, name)
             .await
             .map_err(|e| (unavailable(e), false))?;
         let disk = persist::load(path).await.ok();
@@ -179,7 +175,7 @@ impl Job {
             ));
         };
         if changed {
-            match shared.save_login_locked(name, &entry, lock, LOCK_TTL).await {
+            match entry.save_locked(shared, name, lock, LOCK_TTL).await {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err((
@@ -195,7 +191,7 @@ impl Job {
 
     /// Under the store's lock: the newest login, refreshed if it is still
     /// the stale one, in the store. The flag: a login of ours waits for it.
-    async fn renew_shared(&self, shared: &Shared, trace: &mut Trace, lock: &LockToken) -> Renewed {
+    async fn renew_shared(&self, shared: &Redis, trace: &mut Trace, lock: &LockToken) -> Renewed {
         let (tokens, path, name) = (&self.login.tokens, &self.login.path, &self.login.name);
         let mut entry = match self.newest(shared, lock).await {
             Ok(e) => e,
@@ -265,13 +261,13 @@ impl Job {
 
     /// Writes the rotated login to the store, trying a few times: until it is
     /// there, it is the only copy of the account's newest refresh token.
-    async fn store_rotated(&self, shared: &Shared, entry: &Entry, lock: &LockToken) -> bool {
+    async fn store_rotated(&self, shared: &Redis, entry: &Entry, lock: &LockToken) -> bool {
         for attempt in 0..3u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200) * attempt).await;
             }
-            if let Ok(true) = shared
-                .save_login_locked(&self.login.name, entry, lock, LOCK_TTL)
+            if let Ok(true) = entry
+                .save_locked(shared, &self.login.name, lock, LOCK_TTL)
                 .await
             {
                 return true;
@@ -289,7 +285,7 @@ impl Job {
 /// next flight or sync. A failure is said once, with what to do, and shows
 /// in `mirror` (the metric and `/admin/accounts`) until a backup works.
 pub async fn backup_to_file(
-    shared: &Shared,
+    shared: &Redis,
     entry: &Entry,
     path: &Path,
     name: &str,
@@ -310,7 +306,7 @@ pub async fn backup_to_file(
     }
 }
 
-async fn write_backup(shared: &Shared, entry: &Entry, path: &Path) -> Result<(), String> {
+async fn write_backup(shared: &Redis, entry: &Entry, path: &Path) -> Result<(), String> {
     let lock = FileLock::acquire_async(path, Duration::from_secs(5))
         .await
         .map_err(|e| e.brief())?;
@@ -322,7 +318,7 @@ async fn write_backup(shared: &Shared, entry: &Entry, path: &Path) -> Result<(),
         return Ok(());
     }
     let expected = on_disk.map(|c| c.refresh_token);
-    store::save_if_unchanged_async(Arc::new(lock), expected, entry.file.clone())
+    file::save_if_unchanged_async(Arc::new(lock), expected, entry.file.clone())
         .await
         .map(|_| ())
         .map_err(|e| e.brief())

@@ -19,7 +19,7 @@ async fn a_lock_that_cannot_be_had_fails_the_flight_without_calling_the_issuer()
         },
         stale: Some(Secret::new("at".into())),
         lock_wait: Duration::from_millis(100),
-        shared: None,
+        store: None,
     };
     let mut trace = Trace::default();
     let result = job.single_flight(&mut trace).await;
@@ -78,7 +78,7 @@ fn due_by_exp_or_by_age() {
 #[test]
 fn only_a_missing_file_or_one_without_a_login_reads_as_a_dead_login() {
     let path = std::path::PathBuf::from("a.json");
-    let gone = store::StoreError::Read {
+    let gone = file::FileError::Read {
         path: path.clone(),
         source: std::io::Error::from(std::io::ErrorKind::NotFound),
     };
@@ -86,12 +86,12 @@ fn only_a_missing_file_or_one_without_a_login_reads_as_a_dead_login() {
         unreadable(&gone),
         RefreshError::NeedsRelogin { .. }
     ));
-    let empty = store::StoreError::NoTokens { path: path.clone() };
+    let empty = file::FileError::NoTokens { path: path.clone() };
     assert!(matches!(
         unreadable(&empty),
         RefreshError::NeedsRelogin { .. }
     ));
-    let half_written = store::StoreError::Invalid {
+    let half_written = file::FileError::Invalid {
         path: path.clone(),
         reason: "EOF while parsing".into(),
     };
@@ -99,6 +99,6 @@ fn only_a_missing_file_or_one_without_a_login_reads_as_a_dead_login() {
         unreadable(&half_written),
         RefreshError::Transient(_)
     ));
-    let too_open = store::StoreError::TooOpen { path, mode: 0o644 };
+    let too_open = file::FileError::TooOpen { path, mode: 0o644 };
     assert!(matches!(unreadable(&too_open), RefreshError::Transient(_)));
 }

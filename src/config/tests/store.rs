@@ -27,7 +27,7 @@ fn without_a_store_section_state_stays_in_the_process() {
 
 #[test]
 fn a_store_needs_a_redis_url_and_a_private_key_file() {
-    let key = crate::store::StoreKey::generate().unwrap();
+    let key = crate::seal::Key::generate().unwrap();
     let (_d, path) = with_key(0o600, &key);
     let ok = parse(&format!(
         "[store]\nredis_url = \"rediss://:pw@redis.internal:6380/2\"\nencryption_key_file = \"{path}\"\n"
@@ -71,7 +71,7 @@ fn a_store_needs_a_redis_url_and_a_private_key_file() {
 
 #[test]
 fn plain_redis_off_loopback_is_accepted_with_a_warning() {
-    let key = crate::store::StoreKey::generate().unwrap();
+    let key = crate::seal::Key::generate().unwrap();
     let (_d, path) = with_key(0o600, &key);
     let cfg = |url: &str| {
         parse(&format!(

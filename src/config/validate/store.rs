@@ -8,8 +8,8 @@ use super::sections::resolve;
 use super::Validator;
 use crate::config::raw::RawStore;
 use crate::config::{StoreConfig, DEFAULT_KEY_PREFIX};
+use crate::seal;
 use crate::secret::Secret;
-use crate::store::StoreKey;
 
 /// A prefix longer than this is a typo; it is in every key of every request.
 const MAX_PREFIX: usize = 64;
@@ -41,7 +41,7 @@ impl Validator {
             return None;
         };
         let key_file = resolve(base, &file);
-        let key = match StoreKey::load(&key_file) {
+        let key = match seal::Key::load(&key_file) {
             Ok(k) => k,
             Err(e) => {
                 self.problem(

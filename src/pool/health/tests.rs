@@ -149,3 +149,21 @@ fn admin_disable_survives_failures_until_enable() {
     h.reset();
     assert_eq!(h.state(), State::Ready);
 }
+
+#[test]
+fn a_store_outage_cools_as_transient_and_is_marked_as_this_replicas_own() {
+    let mut h = Health::default();
+    assert_eq!(
+        Setback::from(&RefreshError::StoreUnavailable),
+        Setback::StoreUnavailable
+    );
+    h.on_setback(&Setback::StoreUnavailable, Instant::now(), BASE, MAX);
+    assert_eq!(h.state(), State::Cooling);
+    assert_eq!(h.reason(), Some("store unavailable"));
+    assert!(h.store_outage());
+    h.on_setback(&transient(), Instant::now(), BASE, MAX);
+    assert!(
+        !h.store_outage(),
+        "an upstream failure is the account's news"
+    );
+}

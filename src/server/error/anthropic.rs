@@ -1,7 +1,7 @@
 //! The Anthropic rendering of an `ApiError`, for the Messages routes:
 //! `{"type":"error","error":{"type","message"},"request_id"}` with the same
 //! status and headers as the OpenAI rendering. The `error.type` follows the
-//! status (`translate::messages_stream::error_type`): 400
+//! status (`translate::anthropic::error_type`): 400
 //! `invalid_request_error`, 401 `authentication_error`, 403
 //! `permission_error`, 404 `not_found_error`, 413 `request_too_large`, 429
 //! `rate_limit_error` (with `retry-after`), 503 `overloaded_error` (the
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::ApiError;
 use crate::server::body::{self, Body};
-use crate::translate::messages_stream::error_type;
+use crate::translate::anthropic::error_type;
 
 impl ApiError {
     /// The Anthropic `error.type` for this error.

@@ -174,12 +174,12 @@ fn anthropic_messages_and_count_tokens_are_bounded_before_the_parse() {
     );
     let e = refused(&body, &MESSAGES);
     assert_names(&e, "messages[0].content", "");
-    let e = crate::translate::messages::MessagesRequest::parse(body.as_bytes()).err();
+    let e = crate::translate::anthropic::MessagesRequest::parse(body.as_bytes()).err();
     assert_eq!(
         e.and_then(|e| e.param).as_deref(),
         Some("messages[0].content")
     );
-    let e = crate::translate::messages::estimate_input_tokens(body.as_bytes()).err();
+    let e = crate::translate::anthropic::estimate_input_tokens(body.as_bytes()).err();
     assert_eq!(
         e.and_then(|e| e.param).as_deref(),
         Some("messages[0].content")

@@ -1,0 +1,150 @@
+//! A client's request body → its typed form, naming the field that is wrong:
+//! the one body parser of every dialect (`chat`, `anthropic`, `responses`).
+//!
+//! A valid body, the common case, is parsed without path tracking (which
+//! allocates per key); one that fails is parsed again with it, for the
+//! message that names the field. A serde message quotes at most about 100
+//! bytes of the client's value (`serde_message`). Count limits
+//! (`translate::limits`) are each dialect's to check first.
+
+use serde::Deserialize;
+
+use super::{bounded, Invalid};
+
+/// Parses `bytes` into `T`: `invalid_json` for bytes that are not one JSON
+/// value (trailing bytes included), `invalid_request_error` naming the path
+/// for a value of the wrong shape.
+pub(crate) fn parse_body<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Invalid> {
+    // `from_slice` also refuses trailing bytes.
+    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
+        return Ok(parsed);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let parsed: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return not_json(&inner);
+        }
+        let param = (path != ".").then_some(path);
+        let inner = serde_message(&inner);
+        Invalid {
+            message: match &param {
+                Some(p) => format!("invalid value for '{p}': {inner}"),
+                None => format!("invalid request: {inner}"),
+            },
+            param,
+            code: "invalid_request_error",
+        }
+    })?;
+    de.end().map_err(|e| not_json(&e))?;
+    Ok(parsed)
+}
+
+fn not_json(e: &serde_json::Error) -> Invalid {
+    Invalid {
+        param: None,
+        code: "invalid_json",
+        message: format!("the request body is not valid JSON: {e}"),
+    }
+}
+
+/// A type error's text, with the client value it may quote (serde quotes a
+/// wrong string whole) elided past 100 bytes; what serde expected, at the
+/// end, and the position are kept.
+fn serde_message(e: &serde_json::Error) -> String {
+    /// What is kept of a long message's end.
+    const TAIL: usize = 60;
+    let full = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let text = full.strip_suffix(&at).unwrap_or(&full);
+    let head = bounded(text);
+    let mut tail = text.len().saturating_sub(TAIL).max(head.len());
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    if tail - head.len() < 20 {
+        return full;
+    }
+    let at = if text.len() < full.len() {
+        at.as_str()
+    } else {
+        ""
+    };
+    format!(
+        "{head}… ({} bytes elided) …{}{at}",
+        tail - head.len(),
+        &text[tail..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Req {
+        #[expect(dead_code, reason = "only its type is checked")]
+        model: String,
+        #[serde(default)]
+        stream: Option<bool>,
+    }
+
+    fn err(body: &str) -> Invalid {
+        match parse_body::<Req>(body.as_bytes()) {
+            Ok(r) => panic!("parsed: {r:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_valid_body_parses_and_a_wrong_one_names_its_field() {
+        let r: Req = parse_body(br#"{"model":"m","stream":true}"#).unwrap();
+        assert_eq!(r.stream, Some(true));
+        let e = err(r#"{"model":"m","stream":"yes"}"#);
+        assert_eq!(e.param.as_deref(), Some("stream"));
+        assert_eq!(e.code, "invalid_request_error");
+        assert!(
+            e.message.starts_with(
+                "invalid value for 'stream': invalid type: string \"yes\", expected a boolean at line 1 column"
+            ),
+            "{}",
+            e.message
+        );
+        let e = err(r#"{"stream":true}"#);
+        assert_eq!((e.param, e.code), (None, "invalid_request_error"));
+        assert!(e
+            .message
+            .starts_with("invalid request: missing field `model`"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_one_json_value_are_invalid_json() {
+        for body in [r#"{"model":"#, r#"{"model":"m"} x"#, "", "nope"] {
+            let e = err(body);
+            assert_eq!(
+                (e.param.as_deref(), e.code),
+                (None, "invalid_json"),
+                "{body}"
+            );
+            assert!(e
+                .message
+                .starts_with("the request body is not valid JSON: "));
+        }
+        // A JSON value of any shape is one too.
+        let v: Value = parse_body(br#"[1, {"a": null}]"#).unwrap();
+        assert_eq!(v, json!([1, {"a": null}]));
+    }
+
+    #[test]
+    fn a_long_quoted_value_is_elided_keeping_what_was_expected_and_where() {
+        let long = "z".repeat(10_000);
+        let e = err(&json!({"model": "m", "stream": long}).to_string());
+        assert!(e.message.len() < 300, "{}", e.message);
+        assert!(e.message.contains("expected a boolean"), "{}", e.message);
+        assert!(e.message.contains("bytes elided"), "{}", e.message);
+        assert!(e.message.contains(" at line 1 column "), "{}", e.message);
+    }
+}

@@ -1,0 +1,11 @@
+//! Operating the gateway: its metrics, the dashboards and alerts over them,
+//! config reloads, the process's life (signals, logs, listeners), memory
+//! bounds, and the shared store's cost per request (an ignored benchmark).
+
+mod dashboards;
+mod lifecycle;
+mod memory;
+mod metrics_accounts;
+mod metrics_requests;
+mod reload;
+mod store_latency;
