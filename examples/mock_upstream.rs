@@ -8,7 +8,10 @@
 //! at `GET /mock/seen` (for scripts that assert on what reached the upstream).
 //! With `--bash-command`, a request offering a `Bash` tool is answered with a
 //! call running CMD, and the turn after its output with text quoting it (the
-//! Claude Code check, `scripts/check-claude-code.sh`).
+//! Claude Code check, `scripts/check-claude-code.sh`). A request forcing the
+//! `image_generation` tool gets a real small PNG; `--refuse-images ACCOUNT`
+//! (repeatable) answers it for that account as the backend does for a plan
+//! without images.
 //!
 //! `mock_upstream --write-login PATH --account ID [--expires-in SECONDS]`
 //! writes a Codex `auth.json` (mode 0600) for account ID whose access token
@@ -38,6 +41,7 @@ struct Args {
     write_login: Option<PathBuf>,
     account: Option<String>,
     expires_in: Option<i64>,
+    no_images: Vec<String>,
 }
 
 fn parse() -> Args {
@@ -56,6 +60,7 @@ fn parse() -> Args {
             "--deltas" => a.deltas = Some(v.parse().expect("--deltas N")),
             "--delay-ms" => a.delay_ms = v.parse().expect("--delay-ms N"),
             "--bash-command" => a.bash = Some(v),
+            "--refuse-images" => a.no_images.push(v),
             "--write-login" => a.write_login = Some(PathBuf::from(v)),
             "--account" => a.account = Some(v),
             "--expires-in" => a.expires_in = Some(v.parse().expect("--expires-in SECONDS")),
@@ -85,6 +90,9 @@ async fn main() {
     );
     if let Some(cmd) = &args.bash {
         m.set_bash_command(cmd);
+    }
+    for account in &args.no_images {
+        m.refuse_images(account);
     }
     // Records only when asked: a load test would grow its memory with every
     // request.

@@ -58,8 +58,9 @@ if ((!SMOKE)); then
 fi
 
 # ------------------------------------------------------------------ processes
-# A port nothing listens on (for nginx, which cannot report a port 0 choice).
-free_port() {
+# A port nothing listens on, for nginx: unlike the gateway and the mock, it cannot
+# listen on port 0 and say which port it got.
+nginx_port() {
   local p
   for _ in $(seq 50); do
     p=$((20000 + RANDOM % 30000))
@@ -212,7 +213,7 @@ if ((SMOKE)); then
   exit 0
 fi
 
-NGINX_PORT=$(free_port)
+NGINX_PORT=$(nginx_port)
 mkdir -p "$tmp/nginx/logs"
 cat >"$tmp/nginx/nginx.conf" <<EOF
 daemon off;

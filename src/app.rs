@@ -46,6 +46,10 @@ pub struct App {
     /// `[store]`: the state shared with other replicas; `None` (the default)
     /// keeps everything in this process. Set at start; a reload does not change it.
     pub store: Option<Arc<Redis>>,
+    /// Finished requests on their way to the usage rollups and access log.
+    pub usage: crate::usage::Recorder,
+    /// Device-code logins started from the console.
+    pub logins: crate::auth::login::Pending,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +88,8 @@ impl App {
             models: ArcSwap::from_pointee(Catalog::builtin()),
             flights: Flights::default(),
             store,
+            usage: crate::usage::Recorder::default(),
+            logins: Default::default(),
         }))
     }
 

@@ -15,7 +15,9 @@ use crate::models::{Catalog, RefreshStreak};
 use crate::pool::{quota, Availability, Setback, State};
 
 mod store;
+mod usage;
 pub(crate) use store::store_loop;
+pub(crate) use usage::{open_usage, usage_loop};
 
 /// Every 30 s: write tokens a file could not take yet (also of accounts a
 /// reload dropped); refresh tokens whose `exp` is near; re-read the file of an

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 use crate::config::ApiKeyConfig;
 
+mod spent;
+
 /// Why a client key (or its absence) may not make a request. HTTP-free: the
 /// server's error module maps each to a status and code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

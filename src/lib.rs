@@ -9,7 +9,7 @@
 //!   │
 //!   ├─ admit ............ server::ctx::admit      in-flight cap, client key, rate/budget,
 //!   │                                             bounded body (server::request)
-//!   ├─ parse + limits ... server::{chat,responses,messages,native}::handle
+//!   ├─ parse + limits ... server::{chat,responses,messages,native,images}::…
 //!   │                     → Ctx::admit_model       model length, key's allow-list
 //!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
@@ -45,10 +45,13 @@
 //!   classified failures.
 //! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
 //!   translation, a folder per client dialect (request, stream, answer, error
-//!   shapes); the collector, model aliases, request limits.
+//!   shapes); the collector, model aliases, request limits; the Images API onto the
+//!   `image_generation` tool (`translate::images`).
 //! - `models`: the models catalog (pure data).
 //! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
 //! - `store`: the optional Redis store shared by replicas (`[store]`).
+//! - `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
+//!   access log, and reading them back; fed by the ledger through a queue.
 //! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `seal`
 //!   (the store's encryption key and sealed values).
 
@@ -75,6 +78,7 @@ pub mod store;
 mod sync;
 pub mod translate;
 pub mod upstream;
+pub mod usage;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -132,6 +136,12 @@ pub async fn run_app(
         stop_rx.clone(),
     ));
     tasks.spawn(background::store_loop(Arc::clone(&app), stop_rx.clone()));
+    let usage_db = background::open_usage(&app).await;
+    tasks.spawn(background::usage_loop(
+        Arc::clone(&app),
+        usage_db,
+        stop_rx.clone(),
+    ));
     if let Some(path) = config_path {
         tasks.spawn(reload::watch(Arc::clone(&app), path, stop_rx.clone()));
     }
@@ -150,6 +160,7 @@ pub async fn run_app(
     }
     server::run(listener, Arc::clone(&app), server::Surface::Api, shutdown).await;
     let _ = stop_tx.send(true);
+    app.logins.abort_all();
     while tasks.join_next().await.is_some() {}
     // A refresh whose request is gone may have spent the old refresh token
     // already: let it write the new one before the runtime is dropped.

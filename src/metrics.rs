@@ -56,6 +56,7 @@ pub struct Metrics {
     affinity: IntCounterVec,
     blobs_stripped: IntCounterVec,
     store_up: IntGaugeVec,
+    usage_write_failures: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -144,6 +145,11 @@ impl Metrics {
         registry.register(Box::new(store_up.clone()))?;
         Ok(Metrics {
             store_up,
+            usage_write_failures: counter(
+                "codex_pool_usage_write_failures_total",
+                "Usage and access-log writes that failed (retried: sqlite, redis; lost: access_log, queue_full).",
+                &["sink"],
+            )?,
             requests: counter(
                 "codex_pool_requests_total",
                 "Client requests by route, status class and error code.",
@@ -328,6 +334,11 @@ impl Metrics {
     /// `n` encrypted blobs were removed from a request for `account`.
     pub fn blobs_stripped(&self, account: &str, n: u64) {
         self.blobs_stripped.with_label_values(&[account]).inc_by(n);
+    }
+
+    /// A write of usage rollups or access-log lines to `sink` failed.
+    pub fn usage_write_failed(&self, sink: &'static str) {
+        self.usage_write_failures.with_label_values(&[sink]).inc();
     }
 
     /// Whether the shared store answers now.

@@ -198,6 +198,16 @@ impl Catalog {
         json!({"object": "list", "data": data})
     }
 
+    /// The model a request that names none of the catalog's models is served
+    /// with (the images routes): the first one upstream lists, which is the
+    /// one it ranks first.
+    pub fn default_model(&self) -> &str {
+        self.listed()
+            .next()
+            .map(|m| m.slug.as_str())
+            .unwrap_or(BUILTIN[0])
+    }
+
     pub fn base_instructions(&self, id: &str) -> Option<&str> {
         self.models
             .iter()

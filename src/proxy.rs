@@ -58,6 +58,10 @@ pub(crate) struct Served {
     pub delivery: Delivery,
     /// Time spent waiting on upstream, for the overhead metric.
     pub upstream_wait: Duration,
+    /// Accounts that failed this request before this one served it.
+    pub failovers: u32,
+    /// What conversation affinity did (`Outcome::label`).
+    pub affinity: &'static str,
 }
 
 impl Served {
@@ -107,10 +111,11 @@ pub(crate) async fn serve(
         served_by: None,
         affinity: String::new(),
     };
-    if snap.config.affinity.enabled && strategy == crate::config::Strategy::RoundRobin {
+    // A route without conversations (images) neither reads nor fills the tables.
+    let enabled = snap.config.affinity.enabled && call.route.has_conversations();
+    if enabled && strategy == crate::config::Strategy::RoundRobin {
         affinity::recall(app, call).await;
     }
-    let enabled = snap.config.affinity.enabled;
     let preferred = affinity::preferred(app, call, strategy, enabled);
     let planned = snap
         .pool
@@ -182,6 +187,8 @@ pub(crate) async fn serve(
                     headers,
                     delivery,
                     upstream_wait,
+                    failovers: u32::try_from(failures.len()).unwrap_or(u32::MAX),
+                    affinity: placed.label(),
                 });
             }
             Err(attempt::AttemptError { failure, setback }) => {

@@ -15,15 +15,21 @@ pub enum Route {
     Messages,
     /// `POST /v1/messages/count_tokens` (answered locally).
     CountTokens,
+    /// `POST /v1/images/generations` (`server/images/`).
+    Images,
+    /// `POST /v1/images/edits` (multipart).
+    ImageEdits,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 7] = [
         Route::Chat,
         Route::Responses,
         Route::Codex,
         Route::Messages,
         Route::CountTokens,
+        Route::Images,
+        Route::ImageEdits,
     ];
 
     /// The `route` label.
@@ -34,6 +40,21 @@ impl Route {
             Route::Codex => "codex",
             Route::Messages => "messages",
             Route::CountTokens => "count_tokens",
+            Route::Images => "images",
+            Route::ImageEdits => "image_edits",
+        }
+    }
+
+    /// Whether requests on the route belong to conversations (affinity
+    /// places them). An image is a conversation of one: nothing to keep.
+    pub fn has_conversations(self) -> bool {
+        match self {
+            Route::Chat
+            | Route::Responses
+            | Route::Codex
+            | Route::Messages
+            | Route::CountTokens => true,
+            Route::Images | Route::ImageEdits => false,
         }
     }
 }

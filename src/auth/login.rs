@@ -25,10 +25,12 @@ use crate::secret::Secret;
 mod browser;
 mod destination;
 mod device;
+mod pending;
 
 pub use browser::browser_login;
 pub use destination::Destination;
 pub use device::{device_login, request_device_code, DeviceCode};
+pub use pending::{LoginState, Pending};
 
 /// The callback ports registered for the Codex client, in the order to try.
 pub const CALLBACK_PORTS: [u16; 2] = [1455, 1457];

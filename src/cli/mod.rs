@@ -7,6 +7,7 @@ mod codex_config;
 mod login;
 mod shared;
 mod solo;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,25 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Usage from the gateway's usage file: requests, errors and tokens by
+    /// key, model, account, route, code, day or hour.
+    Usage {
+        /// Config file; without it, as `serve`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// From when: 7d, 24h, 2026-12-01, an RFC 3339 time or unix seconds.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Until when (default: now), written as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// Group by these, comma-separated: key, model, account, route, code, day, hour.
+        #[arg(long, default_value = "key,model")]
+        by: String,
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Print a fresh random admin token and its [admin] stanza (with only its hash).
     AdminToken,
     /// Print a fresh random encryption key for [store] encryption_key_file.
@@ -161,6 +181,21 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Keys {
             command: KeysCommand::New { name },
         } => keys_new(&name),
+        Command::Usage {
+            config,
+            since,
+            until,
+            by,
+            csv,
+        } => {
+            let opts = usage::Options {
+                since,
+                until,
+                by,
+                csv,
+            };
+            report(resolve_config(config).and_then(|c| usage::run(&c, &opts)))
+        }
         Command::AdminToken => admin_token(),
         Command::StoreKey => store_key(),
     }

@@ -5,6 +5,7 @@
 //! The checks themselves live in `validate`; live reloading (the `ArcSwap`
 //! snapshot) in `crate::app` and `crate::reload`, not here.
 
+pub mod edit;
 mod raw;
 mod validate;
 pub(crate) use validate::loopback_host;
@@ -46,6 +47,7 @@ pub struct Config {
     pub models: ModelsConfig,
     /// `[store]`: `None` keeps all state in this process (the default).
     pub store: Option<StoreConfig>,
+    pub usage: UsageConfig,
 }
 
 /// `[store]`: Redis, shared by the replicas of one gateway (`crate::store`).
@@ -203,6 +205,29 @@ pub enum LogFormat {
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
+    /// `[log] access`: one JSON line per request, to a file or stdout.
+    pub access: Option<AccessLogConfig>,
+}
+
+/// Where the access log goes, and when a file of it is rotated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessLogConfig {
+    /// `None`: standard output.
+    pub path: Option<PathBuf>,
+    /// A file past this size is rotated (`PATH.1`, `PATH.2`, …).
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+}
+
+/// `[usage]`: hourly rollups of requests and tokens (`crate::usage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageConfig {
+    /// The SQLite file; `None` keeps no usage on disk (the built-in solo
+    /// configuration without a file, or `enabled = false`).
+    pub path: Option<PathBuf>,
+    /// Rollups older than this are deleted.
+    pub retention: Duration,
 }
 
 /// One thing wrong with a config file.
@@ -375,6 +400,7 @@ fn defaults() -> Config {
         log: LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
+            access: None,
         },
         warnings: Vec::new(),
         models: ModelsConfig {
@@ -382,6 +408,10 @@ fn defaults() -> Config {
             builtin_aliases: true,
         },
         store: None,
+        usage: UsageConfig {
+            path: None,
+            retention: Duration::from_secs(90 * 86_400),
+        },
     }
 }
 

@@ -87,6 +87,18 @@ pub(super) struct RawMetrics {
 pub(super) struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
+    pub access: Option<String>,
+    pub access_max_bytes: Option<u64>,
+    pub access_keep: Option<u64>,
+}
+
+/// `[usage]`: the hourly usage rollups kept on disk.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUsage {
+    pub enabled: Option<bool>,
+    pub path: Option<String>,
+    pub retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ mod keys;
 mod models;
 mod sections;
 mod store;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,11 +21,11 @@ use std::time::Duration;
 use serde::de::value::StrDeserializer;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 
-use super::raw::RawModels;
 use super::raw::{
     RawAccount, RawAdmin, RawAffinity, RawApiKey, RawLog, RawMetrics, RawPool, RawServer, RawStore,
     RawUpstream,
 };
+use super::raw::{RawModels, RawUsage};
 use super::{defaults, AffinityConfig, Config, Problem};
 
 /// The most conversations `[affinity]` may be told to remember.
@@ -239,6 +240,7 @@ impl Validator {
         let api_keys: Vec<RawApiKey> = self.list(&mut table, "api_keys");
         let models: RawModels = self.section(&mut table, "models");
         let store: RawStore = self.section(&mut table, "store");
+        let usage: RawUsage = self.section(&mut table, "usage");
         for key in table.keys() {
             self.problem(key.as_str(), "unknown key");
         }
@@ -251,7 +253,9 @@ impl Validator {
         self.exposure(&server, &api_keys);
         let admin_token = self.admin(admin, &server);
         let metrics_listen = metrics.listen.and_then(|t| self.addr("metrics.listen", &t));
-        let log = self.log(log, d.log);
+        let access = self.access_log(&log, base);
+        let mut log = self.log(log, d.log);
+        log.access = access;
         let affinity = AffinityConfig {
             enabled: affinity.enabled.unwrap_or(d.affinity.enabled),
             ttl: self.duration("affinity.ttl", affinity.ttl, d.affinity.ttl),
@@ -273,6 +277,7 @@ impl Validator {
         self.secrets_readable();
         let models = self.models(models);
         let store = self.store(store, base);
+        let usage = self.usage(usage, base, path.is_some(), d.usage);
 
         Some(Config {
             path,
@@ -288,6 +293,7 @@ impl Validator {
             warnings: std::mem::take(&mut self.warnings),
             models,
             store,
+            usage,
         })
     }
 

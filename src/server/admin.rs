@@ -43,6 +43,14 @@ pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<B
         return ApiError::unauthorized("missing or wrong admin token").into_response();
     }
     let path = req.uri().path().to_string();
+    dispatch(app, req, &path).await
+}
+
+/// The admin route at `path` (`/admin/...`), its caller already admitted
+/// (the admin token here, the console's session in `console/`).
+pub(super) async fn dispatch(app: &Arc<App>, req: Request<Incoming>, path: &str) -> Response<Body> {
+    let snap = app.snapshot();
+    let path = path.to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), parts.as_slice()) {
@@ -66,6 +74,7 @@ pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<B
                 &json!({"decisions": app.activity.recent(limit)}),
             )
         }
+        (&Method::GET, ["admin", "usage"]) => super::usage::admin(app, &query, req.headers()).await,
         (&Method::POST, ["admin", "reload"]) => match crate::reload::reload(app, "admin").await {
             Ok(later) => body::json(
                 StatusCode::OK,
@@ -132,7 +141,7 @@ pub(super) async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<B
             }
             body::json(StatusCode::OK, &account_json(&account))
         }
-        (_, ["admin", "accounts" | "reload"])
+        (_, ["admin", "accounts" | "reload" | "usage"])
         | (_, ["admin", "pool", "activity"])
         | (_, ["admin", "accounts", _, _]) => {
             ApiError::method_not_allowed(req.method(), &path).into_response()

@@ -48,7 +48,9 @@ pub(super) struct Ctx {
 /// The error envelope of a route's clients.
 pub(super) fn style_of(route: Route) -> Style {
     match route {
-        Route::Chat | Route::Responses | Route::Codex => Style::OpenAi,
+        Route::Chat | Route::Responses | Route::Codex | Route::Images | Route::ImageEdits => {
+            Style::OpenAi
+        }
         Route::Messages | Route::CountTokens => Style::Anthropic,
     }
 }
@@ -74,6 +76,7 @@ pub(super) async fn admit(
     let permit = Arc::clone(&shared.inflight).try_acquire_owned().ok();
     let busy = permit.is_none();
     let mut ledger = Ledger::open(Arc::clone(app), route, started, permit);
+    ledger.ids(ids.answered(), &ids.id);
     let style = style_of(route);
     let fail = |ledger: &mut Ledger, e: ApiError| {
         ledger.refuse(&e);
@@ -90,6 +93,9 @@ pub(super) async fn admit(
         Ok(k) => k,
         Err(r) => return Err(fail(&mut ledger, ApiError::from(&r))),
     };
+    if let Some(k) = &key {
+        ledger.key(k.name());
+    }
     // Rate and budgets need no body: a limited key is refused before it is
     // read, and its rate is spent here, so it cannot park bodies past it.
     if let Some(k) = &key {
@@ -114,7 +120,11 @@ pub(super) async fn admit(
         .server
         .header_read_timeout
         .max(BODY_READ_TIMEOUT);
-    let read = request::read_body(&parts.headers, incoming, limit, &shared.body_budget);
+    let media = match route {
+        Route::ImageEdits => request::Media::Form,
+        _ => request::Media::Json,
+    };
+    let read = request::read_body(&parts.headers, incoming, limit, &shared.body_budget, media);
     let (bytes, permit) = match tokio::time::timeout(read_limit, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return Err(fail(&mut ledger, e)),
@@ -148,6 +158,11 @@ pub(super) async fn admit(
 /// shared store (this replica's limiter when the store does not answer).
 async fn admit_key(app: &App, key: &ClientKey) -> Result<(), Refusal> {
     key.admit_request()?;
+    take_rate(app, key).await
+}
+
+/// One request of the key's rate.
+async fn take_rate(app: &App, key: &ClientKey) -> Result<(), Refusal> {
     match (app.store.as_ref().filter(|s| s.is_up()), key.rpm()) {
         (Some(shared), Some(rpm)) => match shared.take_rate(key.name(), rpm).await {
             Ok(None) => Ok(()),
@@ -178,8 +193,26 @@ impl Ctx {
             )
             .with_param("model"));
         }
+        self.ledger.asked(model);
         let Some(key) = &self.key else { return Ok(()) };
         key.admit_listed(model).map_err(|r| ApiError::from(&r))
+    }
+
+    /// `n` more requests of the key's rate, for a request that counts as
+    /// several (images: one per image; admission spent the first).
+    pub(super) async fn take_more(&mut self, n: u32) -> Result<(), ApiError> {
+        let Some(key) = self.key.clone() else {
+            return Ok(());
+        };
+        for _ in 0..n {
+            if let Err(r) = take_rate(self.ledger.app(), &key).await {
+                if matches!(r, Refusal::RateLimited { .. }) {
+                    self.ledger.app().metrics.client_rate_limited(key.name());
+                }
+                return Err(ApiError::from(&r));
+            }
+        }
+        Ok(())
     }
 
     /// Ends the request with an error response.

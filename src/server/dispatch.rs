@@ -100,7 +100,13 @@ pub(super) async fn dispatch_with<C: Convert>(
     ctx.body_permit = None;
     let served = match served {
         Ok(s) => s,
-        Err(e) => return ctx.fail(ApiError::from(&e)),
+        Err(e) => {
+            if let proxy::ServeError::AllFailed { failures, .. } = &e {
+                let n = u32::try_from(failures.len().saturating_sub(1)).unwrap_or(u32::MAX);
+                ctx.ledger.walk(n, None);
+            }
+            return ctx.fail(ApiError::from(&e));
+        }
     };
     let upstream_model = served.upstream_model().map(str::to_owned);
     let model = upstream_model.clone().unwrap_or(model);
@@ -113,6 +119,7 @@ pub(super) async fn dispatch_with<C: Convert>(
         pool_cfg,
         request,
     );
+    ledger.walk(served.failovers, Some(served.affinity));
     ledger.first_byte(served.upstream_wait);
     let turn_state = served.headers.get(proxy::TURN_STATE).cloned();
     let mut resp = match served.delivery {

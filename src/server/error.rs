@@ -239,6 +239,9 @@ impl From<&ServeError> for ApiError {
                 if failures.is_empty() || matches!(exhausted, Exhausted::UsageLimited { .. }) {
                     return ApiError::from(exhausted);
                 }
+                if let Some(e) = no_plan_has_tool(failures) {
+                    return e;
+                }
                 let list: Vec<String> = failures.iter().map(|(a, f)| format!("{a}: {f}")).collect();
                 let mut e = ApiError::new(
                     Code::PoolExhausted,
@@ -251,6 +254,32 @@ impl From<&ServeError> for ApiError {
             }
         }
     }
+}
+
+/// Every account tried refused only because its plan lacks the request's
+/// tool: the client hears that no account can do it, not that the pool broke.
+fn no_plan_has_tool(failures: &[(String, Failure)]) -> Option<ApiError> {
+    let mut tool = None;
+    for (_, f) in failures {
+        let Failure::ToolNotInPlan { tool: t, .. } = f else {
+            return None;
+        };
+        tool = Some(*t);
+    }
+    let tool = tool?;
+    let names: Vec<&str> = failures.iter().map(|(a, _)| a.as_str()).collect();
+    let what = if tool == "image_generation" {
+        "make images"
+    } else {
+        "use this tool"
+    };
+    Some(ApiError::new(
+        Code::ToolNotInPlan,
+        format!(
+            "no account in the pool can {what}: the plan of every account tried ({}) does not include the {tool} tool (ChatGPT Free does not; Plus, Pro, Team and Business do)",
+            names.join(", ")
+        ),
+    ))
 }
 
 impl From<&Refusal> for ApiError {

@@ -9,7 +9,9 @@
 //!   is not loopback is refused unless `server.allowed_origins` lists it. (A
 //!   body without `Content-Type: application/json` is refused with 415 where
 //!   bodies are read, `request::read_body`, so a form or `no-cors` request
-//!   cannot pass as a simple request.)
+//!   cannot pass as a simple request; the one route that takes a form,
+//!   `/v1/images/edits`, takes it only with a client key header, which a
+//!   simple request cannot carry.)
 //!
 //! Loopback origins (a local web UI on `http://localhost:5173`) keep working.
 

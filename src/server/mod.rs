@@ -6,12 +6,14 @@
 mod admin;
 pub(crate) mod body;
 mod chat;
+mod console;
 mod ctx;
 mod dispatch;
 pub(crate) mod error;
 pub(crate) mod fdlimit;
 mod guard;
 mod health;
+mod images;
 mod ledger;
 mod messages;
 mod models;
@@ -20,6 +22,7 @@ mod relay;
 pub(crate) mod request;
 mod responses;
 mod router;
+pub(crate) mod usage;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -11,6 +11,34 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{ApiError, Code};
 
+/// The body a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Media {
+    Json,
+    /// `multipart/form-data` (`/v1/images/edits`).
+    Form,
+}
+
+/// A form is a body a web page can post without a preflight; one that also
+/// carries a client key header cannot come from a page (a page cannot set
+/// it), and every SDK sends one, so a form needs one (even in open mode).
+fn check_form(headers: &HeaderMap, ct: &str) -> Result<(), ApiError> {
+    if !ct.starts_with("multipart/form-data") {
+        let shown = if ct.is_empty() { "none" } else { bounded(ct) };
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            format!("this route takes Content-Type: multipart/form-data, not {shown:?}"),
+        ));
+    }
+    if !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key") {
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            "a multipart body is taken only from a client that sends an Authorization or x-api-key header (every SDK does; a web page's form cannot)",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the whole body, at most `limit` bytes (after zstd decoding too),
 /// holding its bytes against `budget`, the bytes all requests in flight may
 /// hold; the returned permit gives them back when dropped.
@@ -19,14 +47,18 @@ pub(crate) async fn read_body(
     mut body: Incoming,
     limit: usize,
     budget: &Arc<Semaphore>,
+    media: Media,
 ) -> Result<(Bytes, OwnedSemaphorePermit), ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
-    // Browsers send a cross-site body without a preflight only as a "simple"
-    // request (no type, text/plain, forms): requiring JSON closes that door.
-    if !ct.starts_with("application/json") {
+    if media == Media::Form {
+        check_form(headers, &ct)?;
+    } else if !ct.starts_with("application/json") {
+        // Browsers send a cross-site body without a preflight only as a
+        // "simple" request (no type, text/plain, forms): requiring JSON
+        // closes that door.
         let shown = if ct.is_empty() {
             "none".to_string()
         } else {

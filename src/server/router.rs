@@ -11,7 +11,8 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, guard, health, messages, models, native, request, responses, Shared, Surface,
+    admin, chat, console, guard, health, images, messages, models, native, request, responses,
+    usage, Shared, Surface,
 };
 use crate::route::Route;
 
@@ -81,6 +82,20 @@ async fn table(
             },
             _ => anthropic_not_allowed(&method, &path, ids),
         },
+        "/v1/images/generations" => match method {
+            Method::POST => match admit(shared, req, Route::Images, started, ids).await {
+                Ok((ctx, bytes)) => images::generations(ctx, bytes).await,
+                Err(resp) => resp,
+            },
+            _ => not_allowed(),
+        },
+        "/v1/images/edits" => match method {
+            Method::POST => match admit(shared, req, Route::ImageEdits, started, ids).await {
+                Ok((ctx, bytes)) => images::edits(ctx, bytes).await,
+                Err(resp) => resp,
+            },
+            _ => not_allowed(),
+        },
         "/v1/models" => match method {
             Method::GET => {
                 let style = models::style(req.headers());
@@ -101,6 +116,19 @@ async fn table(
             }
             _ => not_allowed(),
         },
+        "/v1/usage" => match method {
+            Method::GET => match authorize(shared, req.headers()) {
+                Ok(Some(key)) => {
+                    usage::own(&shared.app, &key, req.uri().query().unwrap_or("")).await
+                }
+                Ok(None) => {
+                    ApiError::unauthorized("/v1/usage tells a client key its own usage: send one")
+                        .into_response()
+                }
+                Err(e) => e.into_response(),
+            },
+            _ => not_allowed(),
+        },
         "/healthz" => match method {
             Method::GET => health::healthz(),
             _ => not_allowed(),
@@ -110,6 +138,7 @@ async fn table(
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,
+        p if console::owns(p) => console::route(shared, req).await,
         p if native::owns(p) => native::route(shared, req, started, ids).await,
         p => ApiError::not_found(p).into_response(),
     }

@@ -10,7 +10,8 @@
 //! - `values.rs`: plain values, many read or written in one round trip
 //!   (account health and quota: `pool::replicas`);
 //! - `rate.rs`: client keys' `requests_per_minute`, GCRA in Lua;
-//! - `affinity.rs`: which account each conversation is on.
+//! - `affinity.rs`: which account each conversation is on;
+//! - `usage.rs`: the hourly usage rollups, summed over replicas.
 //!
 //! Every call has a short deadline: a store that does not answer is treated
 //! as down (and the caller falls back to what this replica knows), never
@@ -21,6 +22,7 @@ mod lock;
 mod rate;
 mod scripts;
 mod sealed;
+mod usage;
 mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -11,6 +11,8 @@
 //!   body;
 //! - `alias`: which backend model a requested name means;
 //! - `blobs`: the encrypted blobs a conversation carries;
+//! - `images`: the Images API onto the `image_generation` tool (a route of
+//!   its own, not a dialect);
 //! - here: the translated request (`Upstream`), the refusal (`Invalid`).
 //!
 //! A dialect imports from the shared modules, never from another dialect.
@@ -21,6 +23,7 @@ pub mod blobs;
 pub mod chat;
 pub mod collect;
 pub mod convert;
+pub mod images;
 pub mod limits;
 mod parse;
 pub mod responses;
@@ -59,6 +62,15 @@ impl Invalid {
         Invalid {
             param: Some(param.into()),
             code: "invalid_request_error",
+            message: message.into(),
+        }
+    }
+
+    /// A parameter the gateway does not support, with what to do instead.
+    pub fn unsupported_because(param: &str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            param: Some(param.into()),
+            code: "unsupported_parameter",
             message: message.into(),
         }
     }

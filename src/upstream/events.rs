@@ -254,6 +254,68 @@ pub struct ResponseInfo {
     pub error: Option<ErrorInfo>,
     #[serde(default)]
     pub incomplete_details: Option<IncompleteDetails>,
+    /// Hosted tools' own usage (`docs/upstream.md` §10): the image tokens.
+    #[serde(default)]
+    pub tool_usage: Option<ToolUsage>,
+}
+
+/// `response.tool_usage`: what hosted tools spent, apart from `usage`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct ToolUsage {
+    #[serde(default)]
+    pub image_gen: Option<ImageUsage>,
+}
+
+/// `response.tool_usage.image_gen`, in the Images API's usage shape.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+pub struct ImageUsage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub input_tokens_details: ImageTokens,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_details: Option<ImageTokens>,
+}
+
+/// Image and text tokens of one side of `ImageUsage`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq)]
+pub struct ImageTokens {
+    #[serde(default)]
+    pub image_tokens: u64,
+    #[serde(default)]
+    pub text_tokens: u64,
+}
+
+impl ImageUsage {
+    /// `other` added to this one (several images in one answer).
+    pub fn add(&mut self, other: &ImageUsage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.total_tokens += other.total_tokens;
+        let d = &mut self.input_tokens_details;
+        d.image_tokens += other.input_tokens_details.image_tokens;
+        d.text_tokens += other.input_tokens_details.text_tokens;
+        if let Some(o) = other.output_tokens_details {
+            let mine = self
+                .output_tokens_details
+                .get_or_insert_with(Default::default);
+            mine.image_tokens += o.image_tokens;
+            mine.text_tokens += o.text_tokens;
+        }
+    }
+
+    /// Tokens in all, counting input and output when upstream gave no total.
+    pub fn total(&self) -> u64 {
+        if self.total_tokens > 0 {
+            self.total_tokens
+        } else {
+            self.input_tokens.saturating_add(self.output_tokens)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -54,6 +54,11 @@ pub enum Failure {
     },
     #[error("upstream stream ended before response.completed")]
     StreamTruncated,
+    /// The account's plan does not offer a hosted tool the request forces
+    /// (`docs/upstream.md` §10: ChatGPT Free and `image_generation`). Another
+    /// account may have it; this one is fine for everything else.
+    #[error("this account's plan cannot use the {tool} tool: {message}")]
+    ToolNotInPlan { tool: &'static str, message: String },
 }
 
 fn resets_text(at: Option<SystemTime>) -> String {
@@ -62,6 +67,10 @@ fn resets_text(at: Option<SystemTime>) -> String {
         None => String::new(),
     }
 }
+
+/// The 400 the backend gives an account whose plan has no image generation
+/// when a request forces the tool (`docs/upstream.md` §10).
+const IMAGES_NOT_IN_PLAN: &str = "Tool choice 'image_generation' not found in 'tools'";
 
 /// Stream failure codes that are the request's own fault: another account would fail too.
 const CLIENT_FAULT_CODES: &[&str] = &[
@@ -90,6 +99,7 @@ impl Failure {
             Failure::Connect { .. } => "connect_error",
             Failure::BadRequest { .. } => "bad_request",
             Failure::StreamFailed { .. } | Failure::StreamTruncated => "stream_failed",
+            Failure::ToolNotInPlan { .. } => "not_in_plan",
         }
     }
 
@@ -106,7 +116,8 @@ impl Failure {
             | Failure::Unauthorized { .. }
             | Failure::CloudflareBlocked
             | Failure::Forbidden { .. }
-            | Failure::BadRequest { .. } => true,
+            | Failure::BadRequest { .. }
+            | Failure::ToolNotInPlan { .. } => true,
             Failure::ServerError { .. }
             | Failure::Timeout { .. }
             | Failure::Connect { .. }
@@ -163,9 +174,12 @@ impl Failure {
             Failure::StreamFailed { .. } | Failure::StreamTruncated if self.retryable() => {
                 transient("stream_failed", None)
             }
+            // The account stays as usable as it was: only this request's
+            // tool is out of its plan.
             Failure::StreamFailed { .. }
             | Failure::StreamTruncated
-            | Failure::BadRequest { .. } => None,
+            | Failure::BadRequest { .. }
+            | Failure::ToolNotInPlan { .. } => None,
         }
     }
 
@@ -215,6 +229,10 @@ impl Failure {
                 status: code,
                 message,
             },
+            (400, _) if message.contains(IMAGES_NOT_IN_PLAN) => Failure::ToolNotInPlan {
+                tool: "image_generation",
+                message,
+            },
             (408, _) => Failure::Timeout {
                 phase: "upstream 408",
                 after: Duration::ZERO,
@@ -250,7 +268,9 @@ impl Failure {
             Failure::UsageLimited { .. } | Failure::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Failure::UsageNotIncluded { .. } => StatusCode::FORBIDDEN,
+            Failure::UsageNotIncluded { .. } | Failure::ToolNotInPlan { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Failure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::BadRequest { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
@@ -289,6 +309,7 @@ impl Failure {
                 .clone()
                 .unwrap_or_else(|| "upstream_stream_failed".into()),
             Failure::StreamTruncated => "upstream_stream_truncated".into(),
+            Failure::ToolNotInPlan { .. } => "tool_not_in_plan".into(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! asserts what reached the upstream as well as what the client saw.
 //!
 //! - `routes/`: each HTTP surface (chat, responses, messages, the Codex CLI's
-//!   own backend, models) and the edge (input, browsers, limits, ids).
+//!   own backend, models, images) and the edge (input, browsers, limits, ids).
 //! - `pool/`: strategies, failover, cooldowns, quota, affinity, what
 //!   upstream may send.
 //! - `accounts/`: token refresh, login and import, client keys, solo mode.

@@ -6,6 +6,7 @@ per SDK. Binaries come from GATEWAY_BIN and MOCK_BIN (default: target/debug).
 """
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -25,6 +26,8 @@ LISTENING = re.compile(r"codex-pool listening on http://([0-9.]+:[0-9]+)")
 class Gateway:
     url: str  # http://127.0.0.1:PORT
     keys: dict  # client key by SDK: "openai", "anthropic"
+    mock: str = ""  # the mock upstream's address; GET /mock/seen lists what reached it
+    token: str = ""  # the account's access token, as upstream must get it
 
 
 def wait_for(what, check, log_path, proc, timeout=20):
@@ -62,7 +65,8 @@ def gateway():
     tmp = tempfile.TemporaryDirectory()
     keys = {"openai": "sk-sdk-test-key-123", "anthropic": "sk-anthropic-sdk-key"}
     try:
-        mock = subprocess.Popen([MOCK_BIN, "--port", "0"], stdout=subprocess.PIPE, text=True)
+        # Recording: tests assert on what reached upstream (GET /mock/seen).
+        mock = subprocess.Popen([MOCK_BIN, "--port", "0", "--record"], stdout=subprocess.PIPE, text=True)
         procs.append(mock)
         line = mock.stdout.readline().strip()
         assert line.startswith("listening on "), line
@@ -94,7 +98,9 @@ auth_file = "sdk.json"
         addr = wait_for("the gateway's address in its log", lambda: logged_address(log_path), log_path, gw)
         url = f"http://{addr}"
         wait_for(f"{url}/healthz", lambda: healthy(url), log_path, gw)
-        yield Gateway(url=url, keys=keys)
+        with open(auth_path) as f:
+            token = json.load(f)["tokens"]["access_token"]
+        yield Gateway(url=url, keys=keys, mock=mock_addr, token=token)
     finally:
         for p in reversed(procs):
             p.terminate()

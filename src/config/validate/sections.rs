@@ -275,6 +275,7 @@ impl Validator {
                 }
             },
             level: raw.level.unwrap_or(d.level),
+            access: None,
         }
     }
 }

@@ -50,6 +50,8 @@ pub(crate) enum Code {
     UpstreamTimeout,
     UpstreamStreamFailed,
     UpstreamStreamTruncated,
+    /// No account tried has a plan with the hosted tool the request needs.
+    ToolNotInPlan,
     /// A code upstream chose (`context_length_exceeded`, …), kept as it said.
     Upstream(Box<str>),
 }
@@ -90,6 +92,7 @@ impl Code {
         Code::UpstreamTimeout,
         Code::UpstreamStreamFailed,
         Code::UpstreamStreamTruncated,
+        Code::ToolNotInPlan,
     ];
 
     pub(crate) fn as_str(&self) -> &str {
@@ -147,6 +150,7 @@ impl Code {
             Code::UpstreamTimeout => "upstream_timeout",
             Code::UpstreamStreamFailed => "upstream_stream_failed",
             Code::UpstreamStreamTruncated => "upstream_stream_truncated",
+            Code::ToolNotInPlan => "tool_not_in_plan",
             Code::Upstream(_) => "other",
         }
     }
@@ -181,7 +185,8 @@ impl Code {
             Code::ForbiddenHost
             | Code::ForbiddenOrigin
             | Code::ModelNotAllowed
-            | Code::UsageNotIncluded => StatusCode::FORBIDDEN,
+            | Code::UsageNotIncluded
+            | Code::ToolNotInPlan => StatusCode::FORBIDDEN,
             Code::RateLimited
             | Code::BudgetExceeded
             | Code::UsageLimitReached

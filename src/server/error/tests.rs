@@ -55,3 +55,37 @@ fn a_refused_request_names_the_account_and_keeps_upstreams_status() {
     assert_eq!(e.code.as_str(), "invalid_prompt");
     assert_eq!(e.account.as_deref(), Some("a"));
 }
+
+#[test]
+fn when_no_plan_tried_has_the_tool_the_error_says_so() {
+    let not_in_plan = || Failure::ToolNotInPlan {
+        tool: "image_generation",
+        message: "not found".into(),
+    };
+    let exhausted = Exhausted::Unavailable {
+        reasons: Vec::new(),
+    };
+    let all = ServeError::AllFailed {
+        exhausted: exhausted.clone(),
+        failures: vec![("f1".into(), not_in_plan()), ("f2".into(), not_in_plan())],
+    };
+    let e = ApiError::from(&all);
+    assert_eq!(
+        (e.status.as_u16(), e.code.as_str()),
+        (403, "tool_not_in_plan")
+    );
+    assert!(
+        e.message.contains("no account in the pool can make images")
+            && e.message.contains("f1, f2"),
+        "{}",
+        e.message
+    );
+    let mixed = ServeError::AllFailed {
+        exhausted,
+        failures: vec![
+            ("f1".into(), not_in_plan()),
+            ("p".into(), Failure::StreamTruncated),
+        ],
+    };
+    assert_eq!(ApiError::from(&mixed).code.as_str(), "pool_exhausted");
+}

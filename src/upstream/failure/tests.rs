@@ -139,3 +139,37 @@ fn only_the_instructions_400_refuses_instructions() {
     assert!(!classify(400, r#"{"detail":"Unsupported parameter"}"#).refuses_instructions());
     assert!(!classify(500, "Instructions are not valid").refuses_instructions());
 }
+
+#[test]
+fn a_plan_without_images_fails_over_without_a_setback() {
+    let f = classify(
+        400,
+        r#"{"error":{"message":"Tool choice 'image_generation' not found in 'tools' parameter.","type":"invalid_request_error","param":"tool_choice","code":null}}"#,
+    );
+    assert!(
+        matches!(
+            f,
+            Failure::ToolNotInPlan {
+                tool: "image_generation",
+                ..
+            }
+        ),
+        "{f:?}"
+    );
+    assert!(f.retryable(), "another account's plan may have it");
+    assert!(f.setback().is_none(), "the account serves everything else");
+    assert!(
+        f.blames_account(),
+        "not an upstream fault: no retry budget spent"
+    );
+    assert_eq!(
+        (f.kind(), f.client_status()),
+        ("not_in_plan", StatusCode::FORBIDDEN)
+    );
+    // Any other 400 stays the request's own fault.
+    let other = classify(
+        400,
+        r#"{"error":{"message":"Tool choice 'web_search' is invalid"}}"#,
+    );
+    assert!(!other.retryable());
+}

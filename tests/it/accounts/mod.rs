@@ -3,6 +3,7 @@
 //! solo mode.
 
 mod auth_files;
+mod import;
 mod login;
 mod refresh;
 mod solo;

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::redis::Redis;
+use crate::support::redis_server::Redis;
 use crate::support::*;
 
 const N: usize = 2000;
@@ -77,7 +77,7 @@ async fn added_latency_of_the_shared_store() {
     let mut calls = Vec::with_capacity(N);
     for _ in 0..N {
         let t = Instant::now();
-        let _: String = ::redis::cmd("PING").query_async(&mut conn).await.unwrap();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
         calls.push(t.elapsed());
     }
     calls.sort();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::redis::Redis;
+use crate::support::redis_server::Redis;
 use crate::support::*;
 
 use super::{bearers, chat_as};

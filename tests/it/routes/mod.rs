@@ -1,7 +1,9 @@
 //! Each HTTP surface end to end, and the edge every request passes.
 
 mod chat;
+mod console;
 mod edge;
+mod images;
 mod input;
 mod limits;
 mod messages;

@@ -77,6 +77,10 @@ impl Key {
         self.set("tokens_per_hour", value(n))
     }
 
+    pub fn tokens_per_day(self, n: i64) -> Key {
+        self.set("tokens_per_day", value(n))
+    }
+
     pub fn accounts(self, names: &[&str]) -> Key {
         self.set("accounts", value(names.iter().copied().collect::<Array>()))
     }

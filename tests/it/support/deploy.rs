@@ -3,7 +3,7 @@
 //! taking a `Deployment`, and run against each (`on_both!`).
 
 use super::builder::Builder;
-use super::redis::Redis;
+use super::redis_server::Redis;
 use super::{cli, Gateway};
 
 /// Where a test body runs.

@@ -188,12 +188,6 @@ impl Gateway {
         self.json(client(), path, body).send().await.unwrap()
     }
 
-    /// POSTs JSON from a client that gives up after `ms`: whether it did.
-    pub async fn gave_up_after(&self, ms: u64, path: &str, body: &Value) -> bool {
-        let req = self.json(super::impatient(ms), path, body);
-        req.send().await.is_err()
-    }
-
     fn json(&self, client: reqwest::Client, path: &str, body: &Value) -> reqwest::RequestBuilder {
         client
             .post(self.url(path))

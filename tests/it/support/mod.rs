@@ -33,7 +33,7 @@ pub mod gateway;
 pub mod login;
 pub mod mock;
 pub mod process;
-pub mod redis;
+pub mod redis_server;
 pub mod scrape;
 
 use std::time::Duration;
@@ -58,15 +58,6 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-/// A client that gives up after `ms` (a client that goes away).
-pub fn impatient(ms: u64) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_millis(ms))
         .build()
         .unwrap()
 }

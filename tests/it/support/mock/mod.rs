@@ -15,6 +15,7 @@
 
 mod answers;
 pub mod conversation;
+pub mod images;
 pub mod login;
 mod responses;
 
@@ -101,6 +102,8 @@ struct State {
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.
     conversations: Option<conversation::Sim>,
+    /// Accounts on a plan without image generation (`images::refusal`).
+    no_images: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -246,6 +249,16 @@ impl Mock {
     /// conversation state to accounts (`conversation.rs`).
     pub fn conversation_mode(&self) {
         self.state.lock().expect("mock state").conversations = Some(Default::default());
+    }
+
+    /// `account`'s plan has no image generation: a request forcing the tool
+    /// gets the backend's 400.
+    pub fn refuse_images(&self, account: &str) {
+        self.state
+            .lock()
+            .expect("mock state")
+            .no_images
+            .push(account.to_string());
     }
 
     pub fn clear(&self) {

@@ -15,7 +15,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::answers::{bash_answer, default_answer, sse_bytes, LEGACY_PROMPT};
-use super::{conversation, detail, full, Body, Script, State};
+use super::{conversation, detail, full, images, Body, Script, State};
 
 /// Answers one `POST …/responses` (`auth_ok`: its bearer is one the mock accepts).
 pub(super) async fn answer(
@@ -38,6 +38,10 @@ pub(super) async fn answer(
     }
     if let Some(msg) = check_rules(&body) {
         return detail(&msg);
+    }
+    let image = images::tool(&body).is_some();
+    if image && st.lock().expect("mock state").no_images.contains(&account) {
+        return full(400, images::refusal().to_string(), "application/json");
     }
     let model = body
         .get("model")
@@ -77,6 +81,10 @@ pub(super) async fn answer(
         None => {}
     }
     match script {
+        None if image => {
+            let events = images::answer(&body, &model);
+            stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
+        }
         None => {
             let events = bash
                 .and_then(|cmd| bash_answer(&body, &model, &cmd))
