@@ -78,7 +78,10 @@ impl App {
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
-        let affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
+        let mut affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
+        if let Some(store) = &config.store {
+            affinity = affinity.with_secret(store.key.derive(b"codex-pool affinity table"));
+        }
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {
@@ -181,6 +184,14 @@ impl App {
             revive,
         )
         .await;
+        let quiet = match &done.result {
+            Err(e) if !done.called_issuer => Some(e.to_string()),
+            _ => None,
+        };
+        if account.tokens.mirror.note_quiet_failure(quiet.as_deref()) {
+            tracing::warn!(account = %account.name, error = quiet.as_deref().unwrap_or(""),
+                "token refresh failed before reaching the issuer (said once per reason)");
+        }
         if done.called_issuer {
             let outcome = match &done.result {
                 Ok(_) => "ok",

@@ -30,6 +30,13 @@ pub(crate) fn from_unix(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs.clamp(0, 253_402_300_799) as u64)
 }
 
+/// `t` as RFC 3339 text to the second; a time past the year 9999 (which the
+/// formatter refuses with a panic) is shown as the last second of 9999.
+pub(crate) fn rfc3339_seconds(t: SystemTime) -> String {
+    let t = t.min(from_unix(i64::MAX));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// Now, as RFC 3339 text with milliseconds: what Codex writes into
 /// `last_refresh`, and what logs and the activity view show.
 pub(crate) fn rfc3339_now() -> String {
@@ -39,6 +46,12 @@ pub(crate) fn rfc3339_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_past_9999_formats_without_a_panic() {
+        let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(rfc3339_seconds(far), "9999-12-31T23:59:59Z");
+    }
 
     #[test]
     fn unix_round_trips_and_clamps() {

@@ -220,8 +220,9 @@ impl ClientKey {
         Ok(())
     }
 
-    /// Once the body named the model: the allow-list, then one request of the
-    /// rate (a request refused for its model spends none).
+    /// The allow-list, then one request of the rate, in one call (the
+    /// gateway spends the rate at admission and checks the list once the
+    /// body named the model: `server::ctx`).
     pub fn admit_model(&self, model: &str) -> Result<(), Refusal> {
         self.admit_listed(model)?;
         self.admit_rate_locally()

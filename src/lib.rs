@@ -10,7 +10,7 @@
 //!   ├─ admit ............ server::ctx::admit      in-flight cap, client key, rate/budget,
 //!   │                                             bounded body (server::request)
 //!   ├─ parse + limits ... server::{chat,responses,messages,native,images}::…
-//!   │                     → Ctx::admit_model       model length, key's allow-list and rate
+//!   │                     → Ctx::admit_model       model length, key's allow-list
 //!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
 //!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
@@ -169,7 +169,12 @@ pub async fn run_app(
     while tasks.join_next().await.is_some() {}
     // A refresh whose request is gone may have spent the old refresh token
     // already: let it write the new one before the runtime is dropped.
-    if !app.flights.wait_idle(FLIGHTS_WAIT).await {
+    let wait = if app.store.is_some() {
+        auth::refresh::SHARED_FLIGHT_MAX
+    } else {
+        FLIGHTS_WAIT
+    };
+    if !app.flights.wait_idle(wait).await {
         tracing::warn!(
             running = app.flights.running(),
             "token refreshes still running at shutdown; the tokens they rotate may not reach their files"
@@ -178,7 +183,9 @@ pub async fn run_app(
 }
 
 /// How long shutdown waits for token refreshes in flight: longer than one
-/// issuer call may take (30 s, `src/auth/refresh.rs`).
+/// issuer call may take (30 s, `src/auth/refresh.rs`). With `[store]` a
+/// flight may take up to its lock's expiry (`SHARED_FLIGHT_MAX`): it is
+/// waited for that long, so the rotated login reaches the store.
 const FLIGHTS_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 #[cfg(unix)]

@@ -49,6 +49,8 @@ pub struct Metrics {
     cooldown_until: GaugeVec,
     token_expiry: GaugeVec,
     unsaved_login: IntGaugeVec,
+    backup_failed: IntGaugeVec,
+    login_unreadable: IntGaugeVec,
     refreshes: IntCounterVec,
     client_rate_limited: IntCounterVec,
     config_reloads: IntCounterVec,
@@ -113,6 +115,22 @@ impl Metrics {
             &["account"],
         )?;
         registry.register(Box::new(unsaved_login.clone()))?;
+        let backup_failed = IntGaugeVec::new(
+            opts(
+                "codex_pool_store_backup_failed",
+                "1 while the store's login could not be written to the account's auth file (with [store]; a Redis without persistence that restarts then depends on the replicas' memory).",
+            ),
+            &["account"],
+        )?;
+        registry.register(Box::new(backup_failed.clone()))?;
+        let login_unreadable = IntGaugeVec::new(
+            opts(
+                "codex_pool_store_login_unreadable",
+                "1 while the store's login for the account does not open with this replica's encryption key (with [store]).",
+            ),
+            &["account"],
+        )?;
+        registry.register(Box::new(login_unreadable.clone()))?;
         let build_info = IntGaugeVec::new(
             opts("codex_pool_build_info", "Always 1; the version is a label."),
             &["version"],
@@ -204,6 +222,8 @@ impl Metrics {
                 &["account"],
             )?,
             unsaved_login,
+            backup_failed,
+            login_unreadable,
             refreshes: counter(
                 "codex_pool_token_refreshes_total",
                 "Token refreshes by account and outcome.",
@@ -360,6 +380,8 @@ impl Metrics {
         self.cooldown_until.reset();
         self.token_expiry.reset();
         self.unsaved_login.reset();
+        self.backup_failed.reset();
+        self.login_unreadable.reset();
         let now = Instant::now();
         for a in accounts {
             let name = a.name.as_str();
@@ -386,6 +408,12 @@ impl Metrics {
             self.unsaved_login
                 .with_label_values(&[name])
                 .set(i64::from(a.has_unsaved_login()));
+            self.backup_failed
+                .with_label_values(&[name])
+                .set(i64::from(a.tokens.mirror.backup_failed()));
+            self.login_unreadable
+                .with_label_values(&[name])
+                .set(i64::from(a.tokens.mirror.unreadable()));
             if let Some(exp) = a.credentials().and_then(|c| c.expires_at) {
                 self.token_expiry.with_label_values(&[name]).set(exp as f64);
             }

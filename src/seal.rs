@@ -118,6 +118,16 @@ impl Key {
     }
 
     /// A keyed digest of a token (to recognise it without storing it).
+    /// A secret for another use, derived from this key (SHA-256 of the key
+    /// and `label`): the same on every replica that shares the key file.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(label);
+        h.update(self.0.expose());
+        h.finalize().into()
+    }
+
     pub fn digest(&self, token: &str) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();

@@ -23,6 +23,7 @@ fn account(i: usize) -> Arc<Account> {
         plan: Some("pro".into()),
         expires_at: None,
         last_refresh: None,
+        issued_at: None,
     });
     Arc::new(a)
 }

@@ -132,12 +132,17 @@ pub struct Credentials {
     /// The access token's `exp`, unix seconds.
     pub expires_at: Option<i64>,
     pub last_refresh: Option<SystemTime>,
+    /// When this login's tokens were issued (unix seconds): the latest of the
+    /// access and id tokens' `iat` and `last_refresh`. A login issued later
+    /// is newer (`auth::newer`).
+    pub issued_at: Option<i64>,
 }
 
 impl Credentials {
     pub fn from_tokens(tokens: &TokenData, last_refresh: Option<&str>) -> Credentials {
         let id = jwt::decode(tokens.id_token.expose()).unwrap_or_default();
         let access = jwt::decode(tokens.access_token.expose()).unwrap_or_default();
+        let refreshed = last_refresh.and_then(|t| humantime::parse_rfc3339_weak(t).ok());
         let account_id = tokens
             .account_id
             .clone()
@@ -151,7 +156,11 @@ impl Credentials {
             email: first(&id, &access, |c| c.email().map(str::to_owned)),
             plan: first(&id, &access, |c| c.auth.chatgpt_plan_type.clone()),
             expires_at: access.exp,
-            last_refresh: last_refresh.and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
+            issued_at: [access.iat, id.iat, refreshed.map(crate::clock::unix)]
+                .into_iter()
+                .flatten()
+                .max(),
+            last_refresh: refreshed,
         }
     }
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 pub struct Claims {
     /// Expiry, unix seconds.
     pub exp: Option<i64>,
+    /// Issued at, unix seconds.
+    pub iat: Option<i64>,
     pub email: Option<String>,
     #[serde(rename = "https://api.openai.com/auth", default)]
     pub auth: AuthClaims,

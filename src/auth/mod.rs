@@ -2,7 +2,8 @@
 //! every writer of a login takes (`lock`), a login's token state (`slot`), its
 //! single-flight refresh (`refresh`, counted in `flights` for shutdown), and
 //! how refreshed tokens reach the file without clobbering a newer login
-//! (`persist`).
+//! (`persist`); with a shared store, which login is newer and what a
+//! replica keeps about its own (`mirror`).
 //!
 //! `login` has the login flows (browser PKCE, device code) and where a login
 //! is stored; the account commands around them live in `crate::cli`. What they
@@ -13,6 +14,7 @@ pub mod flights;
 pub mod jwt;
 pub mod lock;
 pub mod login;
+pub mod mirror;
 pub mod persist;
 pub mod refresh;
 pub mod slot;

@@ -32,7 +32,7 @@ use crate::secret::Secret;
 use crate::store::Redis;
 
 pub use super::slot::RefreshError;
-pub use shared::backup_to_file;
+pub use shared::{backup_to_file, folder_writable, SHARED_FLIGHT_MAX};
 
 mod shared;
 

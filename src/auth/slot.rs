@@ -56,6 +56,8 @@ pub struct TokenSlot {
     unsaved: Mutex<Option<Unsaved>>,
     /// The refresh token the issuer last refused for good; never sent again.
     dead: Mutex<Option<Secret<String>>>,
+    /// With a shared store: the whole login, a store write pending, the backup.
+    pub mirror: super::mirror::Mirror,
 }
 
 /// Rotated tokens an auth file could not take, kept in memory (they are the

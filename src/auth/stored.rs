@@ -1,19 +1,21 @@
 //! A login as the shared store keeps it (`[store]`): `tokens:<account>`
 //! holds one sealed `Entry`, the login (as an `auth.json` would hold it) and
-//! digests of the refresh tokens the store has held, so a replica can tell
-//! its auth file's older login (already spent by a refresh elsewhere) from a
-//! new login written there (`Entry::is_new_login`).
+//! digests of the refresh tokens the store has held. Which of two logins is
+//! newer is decided by when they were issued (`auth::mirror::age`); the
+//! digests only break ties.
 //!
 //! The store moves the sealed bytes (`store::Redis::load_sealed`); what they
 //! mean, and when one login replaces another, is decided here.
 
 use serde::{Deserialize, Serialize};
 
-use super::file::{AuthFile, Credentials};
-use crate::store::{self, Redis};
+use std::time::Duration;
 
-/// Digests of past refresh tokens kept per login: more than the refreshes
-/// that can happen while a replica's file is stale.
+use super::file::{AuthFile, Credentials};
+use super::mirror::{self, Age};
+use crate::store::{self, LockToken, Redis};
+
+/// Digests of past refresh tokens kept per login (a tie-breaker only).
 const HISTORY: usize = 64;
 
 /// The kind of value a login is kept under (`tokens:<account>`).
@@ -73,11 +75,35 @@ impl Entry {
         self.seen.truncate(HISTORY);
     }
 
-    /// Whether `refresh_token` (an auth file's) is a login this entry never
-    /// held: someone logged in again, and that login replaces the store's.
-    pub fn is_new_login(&self, store: &Redis, refresh_token: &str) -> bool {
-        let d = store.sealing_key().digest(refresh_token);
-        !self.seen.contains(&d) && self.refresh_token() != Some(refresh_token)
+    /// How `other` (a file's or a replica's login) compares with this one.
+    pub fn age_of(&self, store: &Redis, other: &Credentials) -> Age {
+        let Some(mine) = self.credentials() else {
+            return Age::Newer;
+        };
+        mirror::age(other, &mine, |rt| {
+            self.seen.contains(&store.sealing_key().digest(rt))
+        })
+    }
+
+    /// Whether `other` is newer than this login (someone logged in again,
+    /// or this replica holds a rotation the store missed).
+    pub fn is_new_login(&self, store: &Redis, other: &Credentials) -> bool {
+        self.age_of(store, other) == Age::Newer
+    }
+
+    /// Writes the account's login (sealed) only while `lock` is ours, and
+    /// sets the lock's expiry to `ttl` first. `Ok(false)`: the lock is gone.
+    pub async fn save_locked(
+        &self,
+        store: &Redis,
+        account: &str,
+        lock: &LockToken,
+        ttl: Duration,
+    ) -> Result<bool, store::Error> {
+        let plain = serde_json::to_vec(self).map_err(|_| store::Error::Unavailable)?;
+        store
+            .save_sealed_locked(KIND, account, &plain, lock, ttl)
+            .await
     }
 
     /// The account's login in the store, if any.

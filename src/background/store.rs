@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::auth::mirror::Age;
 use crate::auth::refresh;
+use crate::auth::stored::Entry;
 
 /// How often a replica shares account health with the store.
 const STORE_SYNC: Duration = Duration::from_millis(250);
@@ -24,6 +26,13 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
         return;
     };
     store.connect();
+    for account in app.snapshot().pool.accounts() {
+        let file = account.settings().auth_file.clone();
+        if !refresh::folder_writable(&file) {
+            tracing::warn!(account = %account.name, file = %file.display(),
+                "with [store], this auth file's folder cannot be written: rotated logins cannot be backed up there. Make it writable, or give Redis persistence: a Redis that loses its data then has only the replicas' memory to be seeded from");
+        }
+    }
     let mut health = crate::pool::replicas::HealthSync::default();
     let mut round = 0u32;
     loop {
@@ -31,7 +40,9 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
         let accounts = snap.pool.accounts();
         if round.is_multiple_of(LOGIN_EVERY) || !store.is_up() {
             let up = store.ping().await;
-            app.metrics.store_up(up);
+            // Usable, not only reachable: every stored login opens.
+            let unreadable = accounts.iter().any(|a| a.tokens.mirror.unreadable());
+            app.metrics.store_up(up && !unreadable);
             if up {
                 for account in accounts {
                     sync_account(&app, &store, account).await;
@@ -50,45 +61,51 @@ pub(crate) async fn store_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool
     }
 }
 
-/// One account: one GET in the common case (nothing changed).
+/// One account: one GET in the common case (nothing changed). The store's
+/// login is adopted only when it is newer than this replica's; a newer one
+/// here (in the auth file, or in memory after a store write failed, or over
+/// a value rolled back) goes to the store through a flight instead.
 async fn sync_account(app: &App, store: &crate::store::Redis, account: &Arc<crate::pool::Account>) {
     let local = account.credentials();
-    let Ok(stored) = crate::auth::stored::Entry::load(store, &account.name).await else {
-        return;
+    let mirror = &account.tokens.mirror;
+    let stored = match Entry::load(store, &account.name).await {
+        Ok(s) => s,
+        Err(crate::store::Error::Undecryptable) => {
+            if mirror.set_unreadable(true) {
+                tracing::warn!(account = %account.name,
+                    "the store's login for this account does not open with this replica's encryption key (another key file, or a damaged value): give every replica the same store.encryption_key_file; until then this replica renews nothing for it");
+            }
+            return;
+        }
+        Err(_) => return,
     };
-    // A new login written to this replica's auth file replaces the store's.
+    if mirror.set_unreadable(false) {
+        tracing::info!(account = %account.name, "the store's login for this account opens again");
+    }
     let path = account.settings().auth_file.clone();
     let on_disk = tokio::task::spawn_blocking(move || {
         crate::auth::file::load_credentials(&path)
             .ok()
-            .map(|(_, c)| c.refresh_token)
+            .map(|(_, c)| c)
     })
     .await
     .ok()
     .flatten();
-    let file_is_new =
-        matches!((&stored, &on_disk), (Some(e), Some(rt)) if e.is_new_login(store, rt.expose()));
+    let file_is_new = matches!((&stored, &on_disk), (Some(e), Some(c)) if e.is_new_login(store, c));
     let in_step = match (&stored, &local) {
-        (Some(entry), Some(local)) => {
-            if entry.is_new_login(store, local.refresh_token.expose()) {
-                false
-            } else {
-                if let Some(theirs) = entry.credentials() {
-                    if theirs.access_token != local.access_token {
-                        account.tokens.set_credentials(theirs);
-                        account.revive();
-                        let path = account.settings().auth_file.clone();
-                        refresh::backup_to_file(store, entry, &path, &account.name).await;
-                    }
-                }
+        _ if mirror.store_pending() => false,
+        (Some(entry), Some(local)) => match entry.age_of(store, local) {
+            Age::Newer => false,
+            Age::Same => true,
+            Age::Older => {
+                adopt(account, entry);
+                let path = account.settings().auth_file.clone();
+                refresh::backup_to_file(store, entry, &path, &account.name, mirror).await;
                 true
             }
-        }
+        },
         (Some(entry), None) => {
-            if let Some(theirs) = entry.credentials() {
-                account.tokens.set_credentials(theirs);
-                account.revive();
-            }
+            adopt(account, entry);
             true
         }
         (None, _) => false,
@@ -97,5 +114,14 @@ async fn sync_account(app: &App, store: &crate::store::Redis, account: &Arc<crat
         if let Err(e) = app.sync_login(account).await {
             tracing::debug!(account = %account.name, error = %e, "login not synced with the store");
         }
+    }
+}
+
+/// The store's (newer) login becomes this replica's.
+fn adopt(account: &crate::pool::Account, entry: &Entry) {
+    if let Some(theirs) = entry.credentials() {
+        account.tokens.set_credentials(theirs);
+        account.tokens.mirror.remember(&entry.file);
+        account.revive();
     }
 }

@@ -43,6 +43,9 @@ pub(super) struct Layout {
 
 pub(super) fn run(config: &Config, opts: &Options) -> Result<(), String> {
     let layout = layout(config, opts)?;
+    if let Some(w) = in_clear(&layout) {
+        eprintln!("warning: {w}");
+    }
     if !opts.write {
         print!("{}", snippet(&layout));
         return Ok(());
@@ -87,6 +90,18 @@ pub(super) fn layout(config: &Config, opts: &Options) -> Result<Layout, String> 
         backend: format!("{backend}/backend-api/"),
         key_env: team.then(|| opts.key_env.clone()),
     })
+}
+
+/// A warning when the Codex CLI would reach the gateway over plain HTTP on a
+/// network: in its ChatGPT-login mode it sends the user's own ChatGPT access
+/// token (valid for days), account id and client key with every request.
+pub(super) fn in_clear(l: &Layout) -> Option<String> {
+    let exposed = [&l.model, &l.backend].into_iter().find(|u| {
+        url::Url::parse(u).is_ok_and(|u| u.scheme() == "http" && !config::loopback_host(&u))
+    })?;
+    Some(format!(
+        "{exposed} is plain HTTP to another machine: the Codex CLI sends each user's own ChatGPT access token, account id and client key with every request, readable by anyone on the network path. Put TLS in front of the gateway (a reverse proxy) and use https:// URLs (docs/codex-native.md, \"Trust model\")"
+    ))
 }
 
 /// The other origin of the same gateway: https needs none (the same origin
@@ -237,6 +252,24 @@ mod tests {
             ..opts(false)
         };
         assert!(layout(&cfg, &lan).unwrap_err().contains("--backend-url"));
+    }
+
+    #[test]
+    fn plain_http_off_this_machine_is_warned_about() {
+        let cfg = Config::solo(Path::new("/nonexistent"));
+        let lan = Options {
+            url: Some("http://gw.lan:8787".into()),
+            backend_url: Some("http://10.0.0.5:8787".into()),
+            ..opts(true)
+        };
+        let w = in_clear(&layout(&cfg, &lan).unwrap()).unwrap();
+        assert!(w.contains("http://gw.lan:8787") && w.contains("TLS"), "{w}");
+        assert_eq!(in_clear(&layout(&cfg, &opts(true)).unwrap()), None);
+        let tls = Options {
+            url: Some("https://gw.example.com".into()),
+            ..opts(true)
+        };
+        assert_eq!(in_clear(&layout(&cfg, &tls).unwrap()), None);
     }
 
     #[test]

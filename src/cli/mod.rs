@@ -279,6 +279,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
     warn_if_solo(&config);
+    note_open_mode(&config);
+    crate::server::fdlimit::raise();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -329,6 +331,14 @@ fn warn_if_solo(config: &Config) {
             auth_file = %file,
             "solo mode: no config file, so this gateway serves the Codex CLI's own login and both refresh one token, which can log the account out; to avoid it, copy the login into a file of its own with `codex-pool import --config CONFIG --account NAME {file}`, serve with `--config CONFIG`, then run `codex login` again for the CLI"
         );
+    }
+}
+
+/// Open mode (no client keys) trusts every local process of every user:
+/// said once at start, with the way out.
+fn note_open_mode(config: &Config) {
+    if config.api_keys.is_empty() {
+        tracing::info!("no [[api_keys]]: every process on this machine, of any user, can use the pool, read /wham/usage and see the account names; on a shared host add a key (`codex-pool keys new NAME`)");
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod edit;
 mod raw;
 mod validate;
+pub(crate) use validate::loopback_host;
 
 use std::fmt;
 use std::net::SocketAddr;

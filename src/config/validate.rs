@@ -205,15 +205,11 @@ impl Validator {
             self.problem(key, format!("{text:?} is not an http(s) URL"));
             return default.to_string();
         };
-        let loopback = match u.host() {
-            None => {
-                self.problem(key, format!("{text:?} is not an http(s) URL"));
-                return default.to_string();
-            }
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        };
+        if u.host().is_none() {
+            self.problem(key, format!("{text:?} is not an http(s) URL"));
+            return default.to_string();
+        }
+        let loopback = loopback_host(&u);
         if u.scheme() == "http" && !loopback {
             self.problem(
                 key,
@@ -360,5 +356,23 @@ impl Validator {
                 default
             }),
         }
+    }
+}
+
+/// Whether `u` names this machine (`localhost`, 127.0.0.0/8, `[::1]`): what
+/// travels there does not cross a network.
+pub(crate) fn loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        None => false,
+        // Non-http schemes (redis://) keep an address as an opaque name.
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
     }
 }

@@ -31,6 +31,9 @@ pub struct Affinity {
     turn_states: Mutex<LruCache<u64, Arc<str>>>,
     blobs: Mutex<LruCache<u64, Arc<str>>>,
     ttl: Mutex<Duration>,
+    /// Keys the conversation table (`conversation_id`): random per process,
+    /// or derived from the store's key with `[store]` (the same on every replica).
+    secret: [u8; 32],
 }
 
 struct Pin {
@@ -85,7 +88,19 @@ impl Affinity {
             turn_states: Mutex::new(LruCache::new(cap(blobs))),
             blobs: Mutex::new(LruCache::new(cap(blobs))),
             ttl: Mutex::new(ttl),
+            secret: random_secret(),
         }
+    }
+
+    /// The same tables keyed by `secret` (every replica of one store uses one).
+    pub fn with_secret(mut self, secret: [u8; 32]) -> Affinity {
+        self.secret = secret;
+        self
+    }
+
+    /// The table key of a conversation (`conversation_id` under this table's secret).
+    pub fn conversation_key(&self, key: Option<&str>, session_id: &str) -> u64 {
+        conversation_id(&self.secret, key, session_id)
     }
 
     /// New limits from a reload; what fits is kept.
@@ -184,13 +199,28 @@ impl Affinity {
 }
 
 /// A conversation's table key: its session id, within its client key's
-/// namespace (one key cannot steer another key's conversations).
-pub fn conversation_id(key: Option<&str>, session_id: &str) -> u64 {
-    let mut h = Fnv::default();
-    h.write(key.unwrap_or("").as_bytes());
-    h.write(&[0xff]);
-    h.write(session_id.as_bytes());
-    h.0
+/// namespace, keyed by `secret` (SHA-256 of secret ‖ key ‖ 0xff ‖ session,
+/// 64 bits). Key names are public (metrics) and derived session ids are
+/// predictable, so an unkeyed hash would let one key aim at another key's
+/// slot; without the secret no one can.
+pub fn conversation_id(secret: &[u8], key: Option<&str>, session_id: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update(key.unwrap_or("").as_bytes());
+    h.update([0xff]);
+    h.update(session_id.as_bytes());
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_le_bytes(first)
+}
+
+fn random_secret() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    // Without randomness the table still works, only unkeyed.
+    let _ = getrandom::fill(&mut s);
+    s
 }
 
 /// A digest of a token or blob (FNV-1a, 64 bits: a table key, not a secret).
@@ -221,10 +251,19 @@ impl Fnv {
 mod tests {
     use super::*;
 
+    #[test]
+    fn conversation_keys_depend_on_the_secret() {
+        let id = |secret: u8| conversation_id(&[secret; 32], Some("k"), "s");
+        assert_ne!(id(1), id(2));
+        assert_eq!(id(1), id(1));
+        let a = Affinity::new(4, Duration::from_secs(60)).with_secret([7; 32]);
+        assert_eq!(a.conversation_key(Some("k"), "s"), id(7));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn conversations_expire_after_their_ttl_since_last_use() {
         let a = Affinity::new(10, Duration::from_secs(60));
-        let id = conversation_id(Some("k"), "s1");
+        let id = conversation_id(&[0; 32], Some("k"), "s1");
         a.served(id, "acc-a", Instant::now());
         tokio::time::advance(Duration::from_secs(50)).await;
         assert_eq!(a.conversation(id, Instant::now()).as_deref(), Some("acc-a"));
@@ -244,22 +283,27 @@ mod tests {
         let a = Affinity::new(2, Duration::from_secs(3600));
         let now = Instant::now();
         for s in ["1", "2", "3"] {
-            a.served(conversation_id(None, s), "x", now);
+            a.served(conversation_id(&[0; 32], None, s), "x", now);
         }
         assert_eq!(a.len(), 2);
-        assert_eq!(a.conversation(conversation_id(None, "1"), now), None);
-        assert!(a.conversation(conversation_id(None, "3"), now).is_some());
+        assert_eq!(
+            a.conversation(conversation_id(&[0; 32], None, "1"), now),
+            None
+        );
+        assert!(a
+            .conversation(conversation_id(&[0; 32], None, "3"), now)
+            .is_some());
     }
 
     #[test]
     fn keys_namespace_conversations() {
         assert_ne!(
-            conversation_id(Some("alice"), "s"),
-            conversation_id(Some("bob"), "s")
+            conversation_id(&[0; 32], Some("alice"), "s"),
+            conversation_id(&[0; 32], Some("bob"), "s")
         );
         assert_ne!(
-            conversation_id(Some("a"), "bs"),
-            conversation_id(Some("ab"), "s")
+            conversation_id(&[0; 32], Some("a"), "bs"),
+            conversation_id(&[0; 32], Some("ab"), "s")
         );
     }
 

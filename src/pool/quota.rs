@@ -122,6 +122,30 @@ fn reset_at(at: i64) -> i64 {
     at.max(0)
 }
 
+impl Quota {
+    /// This reading with every number in the range an upstream reading is
+    /// kept in (for one read from the shared store, which any writer can set).
+    pub fn bounded(mut self, now: i64) -> Quota {
+        for w in [&mut self.primary, &mut self.secondary] {
+            let Some(win) = w.as_mut() else { continue };
+            if percent(win.used_percent).is_none() {
+                *w = None;
+                continue;
+            }
+            win.used_percent = win.used_percent.clamp(0.0, 100.0);
+            win.window_minutes = win.window_minutes.map(|m| m.min(LONGEST_WINDOW_MINUTES));
+            win.resets_at = win
+                .resets_at
+                .map(|at| reset_at(at).min(now.saturating_add(LONGEST_SECS)));
+        }
+        self.observed_at = self.observed_at.clamp(0, now);
+        self
+    }
+}
+
+/// The longest window a subscription has (a week) with room to spare.
+const LONGEST_WINDOW_MINUTES: u64 = 366 * 24 * 60;
+
 /// A used percentage only when it is a number (`NaN` and `inf` parse as f64).
 fn percent(p: f64) -> Option<f64> {
     p.is_finite().then_some(p)

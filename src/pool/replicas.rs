@@ -173,7 +173,14 @@ fn outlasted(ours: &Published, remote: Option<&Published>) -> bool {
 fn adoption(remote: &Published, ours: Option<&str>, now_ms: u64) -> Option<Adoption> {
     let left = match remote.state {
         Verdict::Cooling => {
-            let left = remote.until_ms.unwrap_or(0).saturating_sub(now_ms);
+            // Bounded as a local cooldown is: a value past that (a bug, or
+            // a writer on the path) would cool the account for centuries.
+            let longest = super::health::LONGEST_COOLDOWN.as_millis() as u64;
+            let left = remote
+                .until_ms
+                .unwrap_or(0)
+                .saturating_sub(now_ms)
+                .min(longest);
             if left == 0 {
                 return None;
             }
@@ -309,7 +316,9 @@ impl HealthSync {
                 Action::Clear => writes.delete(health_key),
                 other => a.adopt(&other, now),
             }
-            let remote: Option<Quota> = parsed(&values, 2 * i + 1);
+            // Bounded like a reading from upstream: any writer can set it.
+            let remote: Option<Quota> =
+                parsed::<Quota>(&values, 2 * i + 1).map(|q| q.bounded(clock::unix_now()));
             match merge_quota(a.quota().as_ref(), remote.as_ref(), seen.quota.as_ref()) {
                 QuotaAction::Publish(q) => writes.set(quota_key, &json(&q), None),
                 QuotaAction::Adopt(q) => a.set_quota(q),

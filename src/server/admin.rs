@@ -175,7 +175,7 @@ pub(super) fn account_json(a: &Account) -> Value {
         "plan": creds.as_ref().and_then(|c| c.plan.clone()).or_else(|| a.quota().and_then(|q| q.plan)),
         "state": state.as_str(),
         "reason": reason,
-        "cooling_until": cooling_until.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        "cooling_until": cooling_until.map(crate::clock::rfc3339_seconds),
         "cooling_until_unix": cooling_until.map(clock::unix),
         "token_expires_at": creds.as_ref().and_then(|c| c.expires_at),
         "priority": a.settings().priority,
@@ -183,6 +183,12 @@ pub(super) fn account_json(a: &Account) -> Value {
         "last_error": a.last_error(),
         // Rotated tokens the auth file could not take: a restart now loses the login.
         "unsaved": a.has_unsaved_login(),
+        // With [store]: the auth file could not take the store's login (its backup).
+        "backup_failed": a.tokens.mirror.backup_failed(),
+        // With [store]: a rotated login the store refused, kept here and retried.
+        "store_pending": a.tokens.mirror.store_pending(),
+        // With [store]: the store's login does not open with this replica's key.
+        "store_unreadable": a.tokens.mirror.unreadable(),
         "requests": a.requests.load(Ordering::Relaxed),
         "failures": a.failures.load(Ordering::Relaxed),
     })

@@ -19,7 +19,7 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
     // The parsed request owns its strings: the bytes are not held through translation.
     drop(bytes);
     let resolved = ctx.resolve_model(&chat.model);
-    if let Err(e) = ctx.admit_model(&resolved.model).await {
+    if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
     }
     let hint = request::session_hint(&ctx.headers).map(str::to_owned);

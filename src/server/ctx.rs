@@ -1,7 +1,9 @@
 //! The admit phase every API route shares, and what a route knows once its
-//! request is admitted: in-flight cap → client key → body (bounded, timed).
-//! The per-key limits that need the model (`Ctx::admit_model`) run once the
-//! route has parsed it.
+//! request is admitted: in-flight cap → client key → the key's budgets and
+//! rate (one request spent here, before a byte of the body is read, on every
+//! route that reads one, `count_tokens` included) → body (bounded, timed).
+//! What needs the model (`Ctx::admit_model`: its length, the key's
+//! allow-list) runs once the route has parsed it, and awaits nothing.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,10 +100,13 @@ pub(super) async fn admit(
     if let Some(k) = &key {
         ledger.key(k.name());
     }
-    // Rate and budgets need no body: a limited key is refused before it is read.
+    // Rate and budgets need no body: a limited key is refused before it is
+    // read, and its rate is spent here, so it cannot park bodies past it.
     if let Some(k) = &key {
-        if let Err(r) = k.admit_request() {
-            app.metrics.client_rate_limited(k.name());
+        if let Err(r) = admit_key(app, k).await {
+            if matches!(r, Refusal::RateLimited { .. }) {
+                app.metrics.client_rate_limited(k.name());
+            }
             return Err(fail(&mut ledger, ApiError::from(&r)));
         }
     }
@@ -153,6 +158,25 @@ pub(super) async fn admit(
     ))
 }
 
+/// The key's budgets, then one request of its rate: across replicas with a
+/// shared store (this replica's limiter when the store does not answer).
+async fn admit_key(app: &App, key: &ClientKey) -> Result<(), Refusal> {
+    key.admit_request()?;
+    take_rate(app, key).await
+}
+
+/// One request of the key's rate.
+async fn take_rate(app: &App, key: &ClientKey) -> Result<(), Refusal> {
+    match (app.store.as_ref().filter(|s| s.is_up()), key.rpm()) {
+        (Some(shared), Some(rpm)) => match shared.take_rate(key.name(), rpm).await {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => Err(key.refuse_for(wait)),
+            Err(_) => key.admit_rate_locally(),
+        },
+        _ => key.admit_rate_locally(),
+    }
+}
+
 impl Ctx {
     pub(super) fn app(&self) -> &Arc<App> {
         self.ledger.app()
@@ -160,8 +184,9 @@ impl Ctx {
 
     /// The checks once the body has named the model: its length (a client
     /// string the gateway keeps in logs and the activity view), then the
-    /// key's model allow-list.
-    pub(super) async fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
+    /// key's model allow-list. Nothing here waits: a parsed body is never
+    /// held across a store round trip.
+    pub(super) fn admit_model(&mut self, model: &str) -> Result<(), ApiError> {
         if model.len() > MAX_MODEL_BYTES {
             return Err(ApiError::new(
                 Code::InvalidRequest,
@@ -174,26 +199,24 @@ impl Ctx {
         }
         self.ledger.asked(model);
         let Some(key) = &self.key else { return Ok(()) };
-        let store = self.ledger.app().store.clone();
-        let admitted = match (store.filter(|s| s.is_up()), key.rpm()) {
-            // With a shared store the rate counts across replicas; a store
-            // that does not answer leaves it to this replica's limiter.
-            (Some(shared), Some(rpm)) => match key.admit_listed(model) {
-                Err(r) => Err(r),
-                Ok(()) => match shared.take_rate(key.name(), rpm).await {
-                    Ok(None) => Ok(()),
-                    Ok(Some(wait)) => Err(key.refuse_for(wait)),
-                    Err(_) => key.admit_rate_locally(),
-                },
-            },
-            _ => key.admit_model(model),
+        key.admit_listed(model).map_err(|r| ApiError::from(&r))
+    }
+
+    /// `n` more requests of the key's rate, for a request that counts as
+    /// several (images: one per image; admission spent the first).
+    pub(super) async fn take_more(&mut self, n: u32) -> Result<(), ApiError> {
+        let Some(key) = self.key.clone() else {
+            return Ok(());
         };
-        admitted.map_err(|r| {
-            if matches!(r, Refusal::RateLimited { .. }) {
-                self.ledger.app().metrics.client_rate_limited(key.name());
+        for _ in 0..n {
+            if let Err(r) = take_rate(self.ledger.app(), &key).await {
+                if matches!(r, Refusal::RateLimited { .. }) {
+                    self.ledger.app().metrics.client_rate_limited(key.name());
+                }
+                return Err(ApiError::from(&r));
             }
-            ApiError::from(&r)
-        })
+        }
+        Ok(())
     }
 
     /// Ends the request with an error response.

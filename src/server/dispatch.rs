@@ -1,9 +1,10 @@
 //! One request, phase by phase. Every API route runs the same sequence; each
 //! phase names the function that carries it out:
 //!
-//! 1. **admit** — in-flight cap, client key, bounded body: `ctx::admit`.
+//! 1. **admit** — in-flight cap, client key, the key's budgets and rate (spent
+//!    here, before the body), bounded body: `ctx::admit`.
 //! 2. **parse + key limits** — the route parses its body, then the key's model
-//!    allow-list, rate and budgets: `Ctx::admit_model` (`chat::handle`,
+//!    allow-list: `Ctx::admit_model` (`chat::handle`,
 //!    `responses::handle`, `messages::handle`), on the model an alias
 //!    resolves to (`Ctx::resolve_model`).
 //! 3. **translate** — to the body the backend accepts: `translate::chat`,
@@ -81,7 +82,10 @@ pub(super) async fn dispatch_with<C: Convert>(
         gateway_request_id: ctx.gateway_request_id.clone(),
         key: ctx.key.clone(),
         model: model.clone(),
-        conversation: affinity::conversation_id(ctx.key.as_ref().map(|k| k.name()), &session_id),
+        conversation: ctx
+            .app()
+            .affinity
+            .conversation_key(ctx.key.as_ref().map(|k| k.name()), &session_id),
         session_id,
         body,
         blobs,

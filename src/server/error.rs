@@ -200,7 +200,7 @@ impl From<&Exhausted> for ApiError {
                     Code::UsageLimitReached,
                     format!(
                         "every account has reached its usage limit; the earliest resets at {} (in {} seconds)",
-                        humantime::format_rfc3339_seconds(*earliest_reset),
+                        crate::clock::rfc3339_seconds(*earliest_reset),
                         wait.as_secs()
                     ),
                 )

@@ -50,9 +50,22 @@ pub(super) fn readyz(app: &App, loopback: bool) -> Response<Body> {
         answer["degraded"] = json!(
             "store unavailable: serving from this replica's last known state with local limits; no token refresh until it is back"
         );
+    } else if app.store.is_some() && snap_accounts_unreadable(app) {
+        answer["degraded"] = json!(
+            "a login in the store does not open with this replica's encryption key: no token refresh for it; give every replica the same store.encryption_key_file"
+        );
     }
     if loopback {
         answer["accounts"] = json!(accounts);
     }
     body::json(status, &answer)
+}
+
+/// Whether a stored login does not open here (`auth::mirror`).
+fn snap_accounts_unreadable(app: &crate::app::App) -> bool {
+    app.snapshot()
+        .pool
+        .accounts()
+        .iter()
+        .any(|a| a.tokens.mirror.unreadable())
 }

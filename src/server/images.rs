@@ -78,10 +78,13 @@ async fn serve(mut ctx: Ctx, job: Job) -> Response<Body> {
     // Aliases apply to the name the client gave; the allow-list checks what
     // it resolves to. Each image is one request of the key's rate.
     let resolved = ctx.resolve_model(&job.request.model);
-    for _ in 0..job.request.n {
-        if let Err(e) = ctx.admit_model(&resolved.model).await {
-            return ctx.fail(e);
-        }
+    if let Err(e) = ctx.admit_model(&resolved.model) {
+        return ctx.fail(e);
+    }
+    // Admission spent the first image's request.
+    let more = u32::try_from(job.request.n.saturating_sub(1)).unwrap_or(u32::MAX);
+    if let Err(e) = ctx.take_more(more).await {
+        return ctx.fail(e);
     }
     // A name the catalog does not know (`gpt-image-1`) is served by the
     // catalog's default model; one it knows, as itself (its effort suffix too).

@@ -23,7 +23,7 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Err(e) => return ctx.fail(e.into()),
     };
     let resolved = ctx.resolve_model(&req.model);
-    if let Err(e) = ctx.admit_model(&resolved.model).await {
+    if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
     }
     let hint = request::session_hint(&ctx.headers)

@@ -10,6 +10,7 @@ mod console;
 mod ctx;
 mod dispatch;
 pub(crate) mod error;
+pub(crate) mod fdlimit;
 mod guard;
 mod health;
 mod images;
@@ -78,7 +79,16 @@ pub(crate) async fn run(
 ) {
     let cfg = app.snapshot().config.server.clone();
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
-    let connections = Arc::new(Semaphore::new(cfg.max_connections));
+    let cap = fdlimit::connection_cap(cfg.max_connections, fdlimit::soft_limit());
+    if cap < cfg.max_connections && surface == Surface::Api {
+        tracing::warn!(
+            max_connections = cfg.max_connections,
+            effective = cap,
+            open_file_limit = ?fdlimit::soft_limit(),
+            "server.max_connections is above what the open-file limit allows; serving at most {cap} connections. Raise the limit (`ulimit -n`, systemd LimitNOFILE=, docker --ulimit nofile=) to use the configured cap"
+        );
+    }
+    let connections = Arc::new(Semaphore::new(cap));
     let shared = Arc::new(Shared {
         inflight: Arc::new(Semaphore::new(cfg.max_inflight)),
         body_budget: Arc::new(Semaphore::new(
@@ -93,6 +103,7 @@ pub(crate) async fn run(
         sockets: ws::Sockets::new(Arc::clone(&connections)),
     });
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let mut accept_errors = AcceptErrors::default();
     let mut tasks = JoinSet::new();
     let mut builder = http1::Builder::new();
     builder
@@ -106,7 +117,7 @@ pub(crate) async fn run(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    accept_errors.note(&e);
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -192,6 +203,33 @@ where
 {
     fn graceful(self: std::pin::Pin<&mut Self>) {
         self.graceful_shutdown();
+    }
+}
+
+/// Accept failures (EMFILE when out of descriptors), logged at most once
+/// per `EVERY` with how many were not: under a flood of them the log would
+/// otherwise grow by the line.
+#[derive(Default)]
+struct AcceptErrors {
+    last: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&mut self, e: &std::io::Error) {
+        let now = tokio::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Self::EVERY)
+        {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(error = %e, not_logged_since_last = self.unlogged, "accept failed; new clients wait until it succeeds (out of file descriptors? see server.max_connections)");
+        self.last = Some(now);
+        self.unlogged = 0;
     }
 }
 

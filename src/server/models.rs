@@ -69,7 +69,7 @@ fn anthropic_entry(entry: &Value) -> Value {
         (None, None) => id.to_string(),
     };
     json!({"type": "model", "id": id, "display_name": display,
-        "created_at": humantime::format_rfc3339_seconds(at).to_string()})
+        "created_at": crate::clock::rfc3339_seconds(at)})
 }
 
 pub(super) fn list(app: &App, style: Style) -> Response<Body> {

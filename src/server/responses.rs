@@ -29,7 +29,7 @@ pub(super) async fn serve(
     };
     drop(bytes);
     let resolved = ctx.resolve_model(&up.model);
-    if let Err(e) = ctx.admit_model(&resolved.model).await {
+    if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
     }
     resolved.apply(&mut up);

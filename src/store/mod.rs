@@ -144,8 +144,16 @@ impl Redis {
                 redis::from_redis_value(v).map_err(|_| Error::Unavailable)
             }
             Ok(Err(e)) => {
-                tracing::debug!(kind = ?e.kind(), "store call failed");
-                self.mark(false);
+                // Only a store that cannot be reached is down: an error
+                // reply (WRONGTYPE on one value, NOPERM, a script error) fails
+                // this call, and marking the whole store down on it would
+                // flap with every touch of one bad value.
+                let outage = e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal();
+                tracing::debug!(kind = ?e.kind(), outage, "store call failed");
+                self.mark(!outage);
                 Err(Error::Unavailable)
             }
             Err(_) => {

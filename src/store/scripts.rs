@@ -7,6 +7,10 @@ pub(super) struct Scripts {
     pub(super) gcra: redis::Script,
     /// The lock's compare-and-delete (`lock.rs`).
     pub(super) unlock: redis::Script,
+    /// A write only while the lock is ours, setting its expiry first (`lock.rs`).
+    pub(super) fenced_set: redis::Script,
+    /// The lock's expiry set again while it is ours (`lock.rs`).
+    pub(super) extend: redis::Script,
 }
 
 impl Scripts {
@@ -14,6 +18,8 @@ impl Scripts {
         Scripts {
             gcra: redis::Script::new(GCRA),
             unlock: redis::Script::new(UNLOCK),
+            fenced_set: redis::Script::new(FENCED_SET),
+            extend: redis::Script::new(EXTEND),
         }
     }
 }
@@ -42,6 +48,25 @@ return 0
 const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// KEYS: the lock, the value; ARGV: owner, ttl ms, value. The lock's expiry
+/// is set before the write, so a refused write still shortens it.
+const FENCED_SET: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1
+";
+
+/// Sets `KEYS[1]`'s expiry to `ARGV[2]` ms only while it holds `ARGV[1]`.
+const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 ";

@@ -98,7 +98,7 @@ pub enum Failure {
 
 fn resets_text(at: Option<SystemTime>) -> String {
     match at {
-        Some(t) => format!("; resets at {}", humantime::format_rfc3339_seconds(t)),
+        Some(t) => format!("; resets at {}", crate::clock::rfc3339_seconds(t)),
         None => String::new(),
     }
 }

@@ -63,6 +63,7 @@ fn due_by_exp_or_by_age() {
         plan: None,
         expires_at: Some(clock::unix_now() + 60),
         last_refresh: None,
+        issued_at: None,
     };
     assert!(due(&c, Duration::from_secs(300)));
     c.expires_at = Some(clock::unix_now() + 3600);

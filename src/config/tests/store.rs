@@ -68,3 +68,35 @@ fn a_store_needs_a_redis_url_and_a_private_key_file() {
     let found = problems_of("[store]\nredis = \"x\"\n");
     assert!(!found.is_empty(), "unknown keys stay an error");
 }
+
+#[test]
+fn plain_redis_off_loopback_is_accepted_with_a_warning() {
+    let key = crate::seal::Key::generate().unwrap();
+    let (_d, path) = with_key(0o600, &key);
+    let cfg = |url: &str| {
+        parse(&format!(
+            "[store]\nredis_url = \"{url}\"\nencryption_key_file = \"{path}\"\n"
+        ))
+        .unwrap()
+    };
+    let off = cfg("redis://:pw@redis.internal:6379/0");
+    let w: Vec<_> = off
+        .warnings
+        .iter()
+        .filter(|w| w.key == "store.redis_url")
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", off.warnings);
+    assert!(w[0].message.contains("rediss://"));
+    assert!(!w[0].message.contains("pw"));
+    for quiet in [
+        "redis://127.0.0.1:6379/0",
+        "redis://localhost/0",
+        "rediss://redis.internal/0",
+    ] {
+        let w = cfg(quiet).warnings;
+        assert!(
+            !w.iter().any(|w| w.key == "store.redis_url"),
+            "{quiet}: {w:?}"
+        );
+    }
+}

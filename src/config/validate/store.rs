@@ -72,6 +72,15 @@ impl Validator {
             );
             return false;
         }
+        let plain_off_loopback = url::Url::parse(text)
+            .ok()
+            .is_some_and(|u| u.scheme() == "redis" && !super::loopback_host(&u));
+        if plain_off_loopback {
+            self.warning(
+                "store.redis_url",
+                "redis:// to a host off this machine: the Redis password and the shared health, quota and conversation values cross the network in clear, and an on-path writer can change them; use rediss:// (TLS)",
+            );
+        }
         true
     }
 }

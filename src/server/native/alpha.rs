@@ -24,7 +24,6 @@ use super::super::error::{ApiError, Code};
 use super::super::Shared;
 use super::forward;
 use crate::config::Strategy;
-use crate::pool::affinity::conversation_id;
 use crate::pool::Account;
 
 /// The largest body forwarded (notes and history pages are small JSON).
@@ -111,7 +110,7 @@ fn account_for(
             shared
                 .app
                 .affinity
-                .conversation(conversation_id(key, s), now)
+                .conversation(shared.app.affinity.conversation_key(key, s), now)
         })
         .and_then(|name| {
             snap.pool

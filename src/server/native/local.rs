@@ -29,8 +29,9 @@ use super::lock;
 /// At most this many distinct unknown paths are logged.
 pub(super) const MAX_LOGGED_PATHS: usize = 64;
 /// The largest MCP message read (the CLI's `initialize` and `tools/list` are
-/// a few hundred bytes); these routes need no client key, so this stays small.
-const MAX_BODY: usize = 64 << 10;
+/// a few hundred bytes). These routes need no client key and read outside
+/// the body budget, so this stays small: 4,096 connections hold 16 MiB.
+const MAX_BODY: usize = 4 << 10;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) async fn handle(
@@ -149,6 +150,15 @@ fn rpc_error(id: Value, code: i64, message: &str) -> Response<Body> {
 
 /// A small request body, or `None` when it is too large, slow or broken.
 async fn read(req: Request<Incoming>) -> Option<Bytes> {
+    // A larger declared length is refused before a byte is read.
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return None;
+    }
     let collect = Limited::new(req.into_body(), MAX_BODY).collect();
     match tokio::time::timeout(BODY_TIMEOUT, collect).await {
         Ok(Ok(c)) => Some(c.to_bytes()),

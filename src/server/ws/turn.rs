@@ -148,7 +148,12 @@ impl Session {
                 k.admit_listed(&resolved.model)
                     .map_err(|r| ApiError::from(&r))?;
             }
-            _ => ctx.admit_model(&resolved.model).await?,
+            // A turn spends one request of the key's rate, as an HTTP
+            // request does at admission.
+            _ => {
+                ctx.admit_model(&resolved.model)?;
+                ctx.take_more(1).await?;
+            }
         }
         resolved.apply(&mut up);
         let Value::Object(mut body) = up.body else {
@@ -175,10 +180,10 @@ impl Session {
             gateway_request_id: ctx.gateway_request_id.clone(),
             key: ctx.key.clone(),
             model: up.model.clone(),
-            conversation: affinity::conversation_id(
-                ctx.key.as_ref().map(|k| k.name()),
-                &up.session_id,
-            ),
+            conversation: ctx
+                .app()
+                .affinity
+                .conversation_key(ctx.key.as_ref().map(|k| k.name()), &up.session_id),
             session_id: up.session_id,
             body: bytes.into(),
             blobs,

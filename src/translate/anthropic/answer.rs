@@ -51,14 +51,6 @@ pub(super) fn stop_reason(
     }
 }
 
-/// Where the first stop sequence starts in `text`, and which one it is.
-pub(super) fn first_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s str)> {
-    stops
-        .iter()
-        .filter_map(|s| text.find(s.as_str()).map(|at| (at, s.as_str())))
-        .min_by_key(|(at, s)| (*at, std::cmp::Reverse(s.len())))
-}
-
 /// The message id for an upstream response id.
 pub(super) fn message_id(response_id: Option<&str>) -> String {
     match response_id {
@@ -207,7 +199,7 @@ fn push_text(
     shape: &Shape,
     stopped: &mut Option<String>,
 ) {
-    if let Some((at, seq)) = first_stop(&text, &shape.stop_sequences) {
+    if let Some((at, seq)) = shape.stop_sequences.find(&text) {
         text.truncate(at);
         *stopped = Some(seq.to_string());
     }
@@ -269,7 +261,11 @@ mod tests {
             json!({"type": "response.completed", "response": {}}),
         ]);
         let shape = Shape {
-            stop_sequences: vec!["END".into(), "two END".into()],
+            stop_sequences: crate::translate::anthropic::stops::Stops::new(vec![
+                "END".into(),
+                "two END".into(),
+            ])
+            .unwrap(),
             omit_thinking: false,
         };
         let m = answer(&c, "m", &shape);

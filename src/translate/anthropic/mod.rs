@@ -15,6 +15,7 @@ mod content;
 mod count;
 mod error;
 mod request;
+pub mod stops;
 mod stream;
 mod tools;
 

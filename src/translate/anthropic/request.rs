@@ -23,7 +23,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{content, tools};
+use super::{content, stops, tools};
 use crate::translate::parse::parse_body;
 use crate::translate::{limits, session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
 
@@ -64,7 +64,7 @@ pub struct Message {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shape {
     /// Cut the answer at the first of these (gateway side).
-    pub stop_sequences: Vec<String>,
+    pub stop_sequences: stops::Stops,
     /// `thinking.display: "omitted"`: thinking blocks carry only the signature.
     pub omit_thinking: bool,
 }
@@ -127,12 +127,7 @@ impl MessagesRequest {
             tracing::debug!(params = ?self.dropped.keys().collect::<Vec<_>>(), "dropped Messages parameters the backend refuses");
         }
         let shape = Shape {
-            stop_sequences: self
-                .stop_sequences
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect(),
+            stop_sequences: stops::Stops::new(self.stop_sequences.unwrap_or_default())?,
             omit_thinking: self
                 .thinking
                 .as_ref()

@@ -10,10 +10,11 @@
 //! and close before the next one opens. `response.completed` gives
 //! `message_delta` (stop reason, usage) and `message_stop`.
 //!
-//! Stop sequences are applied here: text that might be the start of one is
-//! held back until the next delta decides; once one matched, the rest of
-//! the output is dropped while upstream finishes (so its usage still
-//! counts), and the stop reason is `stop_sequence`.
+//! Stop sequences are applied here (`anthropic::stops`): text that might be
+//! the start of one is held back until the next delta decides; once one
+//! matched, the message ends at once with the stop reason `stop_sequence`
+//! (usage left out: upstream has not said it), and the relay drops the
+//! upstream stream, which ends the generation.
 
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
@@ -24,7 +25,7 @@ mod wire;
 
 use wire::{Delta, DeltaFrame, StreamItem};
 
-use super::answer::{first_stop, message_id, stop_reason, AnthropicUsage};
+use super::answer::{message_id, stop_reason, AnthropicUsage};
 use super::error::error_frame;
 use super::Shape;
 use crate::translate::{Convert, Step};
@@ -171,7 +172,9 @@ impl MessagesStream {
                 self.refused |= event.kind() == Kind::RefusalDelta;
                 if let Some(d) = event.delta.as_deref().filter(|d| !d.is_empty()) {
                     self.text_streamed = true;
-                    self.text(out, d);
+                    if self.text(out, d) {
+                        return Step::Done;
+                    }
                 }
             }
             Kind::ReasoningSummaryDelta | Kind::ReasoningTextDelta => {
@@ -231,9 +234,11 @@ impl MessagesStream {
         Step::Continue
     }
 
-    fn text(&mut self, out: &mut BytesMut, d: &str) {
+    /// A text delta; `true` when a stop sequence matched and the message
+    /// has been finished.
+    fn text(&mut self, out: &mut BytesMut, d: &str) -> bool {
         if self.stopped.is_some() {
-            return;
+            return false;
         }
         let index = match &self.open {
             Some((i, Block::Text)) => *i,
@@ -241,11 +246,11 @@ impl MessagesStream {
         };
         if self.shape.stop_sequences.is_empty() {
             self.delta(out, index, Delta::Text { text: d });
-            return;
+            return false;
         }
         let mut pending = std::mem::take(&mut self.pending);
         pending.push_str(d);
-        if let Some((at, seq)) = first_stop(&pending, &self.shape.stop_sequences) {
+        if let Some((at, seq)) = self.shape.stop_sequences.find(&pending) {
             self.stopped = Some(seq.to_string());
             if at > 0 {
                 self.delta(
@@ -257,9 +262,10 @@ impl MessagesStream {
                 );
             }
             self.close(out);
-            return;
+            self.stop_here(out);
+            return true;
         }
-        let keep = held_back(&pending, &self.shape.stop_sequences);
+        let keep = self.shape.stop_sequences.held_back(&pending);
         let send = pending.len() - keep;
         if send > 0 {
             self.delta(
@@ -272,6 +278,18 @@ impl MessagesStream {
         }
         pending.drain(..send);
         self.pending = pending;
+        false
+    }
+
+    /// A stop sequence matched: the message ends here, without waiting for
+    /// upstream (the relay then drops the upstream stream, which cancels the
+    /// generation). Upstream's usage is not known yet: it is left out (zero).
+    fn stop_here(&mut self, out: &mut BytesMut) {
+        let delta = json!({"type": "message_delta",
+            "delta": {"stop_reason": "stop_sequence", "stop_sequence": self.stopped},
+            "usage": AnthropicUsage::default()});
+        self.write(out, "message_delta", &delta);
+        self.write(out, "message_stop", &json!({"type": "message_stop"}));
     }
 
     fn thinking(&mut self, out: &mut BytesMut, item_id: &str, d: &str) {
@@ -339,19 +357,6 @@ fn item_of(event: &Event<'_>) -> Option<StreamItem> {
         .item
         .as_deref()
         .and_then(|r| serde_json::from_str(r.get()).ok())
-}
-
-/// How many bytes at the end of `text` could begin a stop sequence.
-fn held_back(text: &str, stops: &[String]) -> usize {
-    stops
-        .iter()
-        .filter_map(|s| {
-            (1..s.len())
-                .rev()
-                .find(|&k| s.is_char_boundary(k) && text.ends_with(&s[..k]))
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Each event becomes zero or more Messages events; a payload that is not

@@ -83,15 +83,15 @@ async fn rate_limit_scope_and_model_allow_list() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["code"], "model_not_allowed");
     assert!(v["error"]["message"].as_str().unwrap().contains("gpt-5.4"));
-    // Second allowed request of the minute (the refused model did not count).
-    assert_eq!(ask_as(&gw, "sk-carol-123456", "gpt-5.4").await.0, 200);
+    // The refused model counted: the rate is spent at admission, before the
+    // body (and so the model) is read.
     let (s, h, text) = ask_as(&gw, "sk-carol-123456", "gpt-5.4").await;
     assert_eq!(s, 429, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["code"], "rate_limited");
     let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(mock.accounts_hit(), ["b", "b"]);
+    assert_eq!(mock.accounts_hit(), ["b"]);
     // Others are not affected by carol's limit.
     assert_eq!(ask_as(&gw, "sk-alice-123456", "gpt-5.4").await.0, 200);
     let (_, scrape) = gw.get("/metrics", &[]).await;

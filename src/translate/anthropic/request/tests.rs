@@ -62,7 +62,8 @@ fn a_full_request_translates_to_the_golden_body() {
     assert_eq!(
         shape,
         Shape {
-            stop_sequences: vec!["STOP".into()],
+            stop_sequences: crate::translate::anthropic::stops::Stops::new(vec!["STOP".into()])
+                .unwrap(),
             omit_thinking: false
         }
     );
