@@ -25,39 +25,46 @@
 //!                                                  mid-stream failure's effect on the account
 //! ```
 //!
-//! Modules, lower layers last (a module imports only from those below it):
-//! - `cli`: the commands (`serve`, `check-config`, `login`, `import`, `accounts`,
-//!   `keys`, `admin-token`, `codex-config`); `main.rs` only parses and calls it.
-//! - `server`: accept loop, router, admission, the routes (`native`: the Codex
-//!   CLI's own backend surface, docs/codex-native.md; `ws`: the Responses API
-//!   over WebSocket, docs/websocket.md), relay, ledger, the admin API, health,
-//!   and the HTTP edge's errors (`server::error`: `Code`, `ApiError`).
-//! - `proxy`: the pool walk and one account's attempt; affinity placement;
-//!   `proxy::socket`, the walk for a turn on an upstream WebSocket.
-//! - `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
-//!   activity, affinity tables, the models catalog); `reload`: live reload into
-//!   it; `background`: proactive refresh, the usage probe, the models refresh.
-//! - `pool`: accounts, health (the circuit breaker), quota, model eligibility
-//!   (plans, refused pairs), strategies, activity
-//!   log, affinity tables.
-//! - `auth`: JWT claims, the `auth.json` token store, the login lock, a login's
-//!   token state (`slot`) and its single-flight refresh, the login flows.
-//! - `keys`: client keys, per-key limits (`keys::Refusal`, mapped at the edge).
-//! - `metrics`: Prometheus, every update a method.
-//! - `upstream`: the codex-responses client, SSE decoding, typed events,
-//!   classified failures; `upstream::ws`, one upstream WebSocket.
-//! - `translate`: pure Chat / Responses / Messages ⇄ codex-responses
-//!   translation, a folder per client dialect (request, stream, answer, error
-//!   shapes); the collector, model aliases, request limits; the Images API onto the
-//!   `image_generation` tool (`translate::images`).
-//! - `models`: the models catalog (pure data).
-//! - `config`: the TOML file → validated `Config` (`config::Strategy` too).
-//! - `store`: the optional Redis store shared by replicas (`[store]`).
-//! - `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
-//!   access log, and reading them back; fed by the ledger through a queue.
-//! - leaves: `route` (the route families), `clock`, `sync`, `secret`, `seal`
-//!   (the store's encryption key and sealed values), `version` (Codex release
-//!   numbers).
+//! The layers, top first. A module imports only from layers below its own
+//! (`layers_test.rs` reads this list and checks every `crate::` path):
+//! 1. `cli`: the commands (`serve`, `check-config`, `login`, `import`,
+//!    `accounts`, `keys`, `admin-token`, `codex-config`, `doctor`, `usage`);
+//!    `main.rs` only parses and calls it.
+//! 2. `server`: accept loop, router, admission, the routes (`native`: the
+//!    Codex CLI's own backend surface, docs/codex-native.md; `ws`: the
+//!    Responses API over WebSocket, docs/websocket.md; images; the console),
+//!    relay, ledger, the admin API, health, and the HTTP edge's errors
+//!    (`server::error`: `Code`, `ApiError`).
+//! 3. `proxy`, `reload`, `background`: the pool walk and one account's
+//!    attempt, with affinity placement (`proxy::socket`: a turn on an upstream
+//!    WebSocket); live reload; proactive refresh, the usage probe, the models
+//!    refresh and (with `[store]`) the replica sync.
+//! 4. `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
+//!    activity, affinity tables, the models catalog, the store, the usage queue).
+//! 5. `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
+//!    access log, and reading them back; fed by the ledger through a queue.
+//! 6. `metrics`, `keys`: Prometheus, every update a method; client keys and
+//!    their limits (`keys::Refusal`, mapped at the edge).
+//! 7. `translate`: pure Chat / Responses / Messages / Images ⇄ codex-responses
+//!    translation, a folder per client dialect; the collector, model aliases,
+//!    request limits.
+//! 8. `upstream`: the codex-responses client (HTTP and `upstream::ws`), SSE
+//!    decoding, typed events, failures classified into what they do to an
+//!    account (`pool::Setback`).
+//! 9. `pool`: accounts, the breaker, quota, model eligibility, strategies,
+//!    activity log, affinity tables, and their health shared across replicas
+//!    (`replicas`).
+//! 10. `auth`: JWT claims, the `auth.json` file, the login lock, a login's
+//!     token state (`slot`) and its single-flight refresh, the login kept in
+//!     the shared store (`stored`), the login flows.
+//! 11. `store`: the optional Redis shared by replicas (`[store]`): I/O and
+//!     scripts only, nothing of the domain.
+//! 12. `config`, `models`: the TOML file → validated `Config`; the models
+//!     catalog (pure data).
+//! 13. `seal`, `version`: the store's encryption key and sealed values; Codex
+//!     release numbers.
+//! 14. `clock`, `route`, `secret`, `sync`: leaves (wall clock, the route
+//!     families, `Secret<T>`, the poison-tolerant lock).
 
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
@@ -84,6 +91,9 @@ pub mod translate;
 pub mod upstream;
 pub mod usage;
 pub mod version;
+
+#[cfg(test)]
+mod layers_test;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -22,7 +22,6 @@ mod lock;
 mod rate;
 mod scripts;
 mod sealed;
-mod usage;
 mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};

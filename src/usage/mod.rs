@@ -11,6 +11,7 @@
 mod access;
 pub mod db;
 pub mod query;
+mod shared;
 pub mod writer;
 
 use std::collections::VecDeque;

@@ -2,13 +2,13 @@
 //! totals: one hash per hour (`{prefix}usage:{hour}`), a field per rollup row
 //! and counter (`key␟account␟model␟route␟code␟counter`), HINCRBY'd by each
 //! replica and expiring after the retention. What the numbers mean is
-//! `crate::usage`'s.
+//! this module's; the store only carries the hashes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Error as StoreError, Redis};
-use crate::usage::{Counts, Slot};
+use super::{Counts, Slot};
+use crate::store::{Error as StoreError, Redis};
 
 /// Between the parts of a field (names hold no control characters).
 const SEP: char = '\u{1f}';
