@@ -21,7 +21,7 @@ def test_plain_message(client):
     m = client.messages.create(model=MODEL, max_tokens=256, system="Be brief.",
                                messages=[{"role": "user", "content": "hi"}])
     assert m.type == "message" and m.role == "assistant"
-    assert m.model == "gpt-5.4"  # what upstream answered with, not the alias
+    assert m.model == "gpt-6.2-sol"  # the catalog's default, as upstream answered: not the alias
     assert m.stop_reason == "end_turn"
     assert [b.type for b in m.content] == ["thinking", "text"]
     assert m.content[1].text == "Hello part1"
