@@ -7,6 +7,7 @@ mod affinity;
 mod health;
 mod logins;
 mod rates;
+mod store_values;
 
 use crate::support::{chat, key_for, Gateway};
 
