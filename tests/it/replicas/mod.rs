@@ -6,6 +6,7 @@
 mod affinity;
 mod health;
 mod logins;
+mod logins_fresh;
 mod rates;
 mod store_values;
 
