@@ -11,7 +11,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-#[path = "../../tests/common/mock.rs"]
+#[path = "../../tests/it/support/mock/mod.rs"]
 mod mock;
 
 mod faults;

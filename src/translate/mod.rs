@@ -86,7 +86,7 @@ impl Invalid {
 }
 
 /// Parameters the backend refuses or that make no sense with `store:false`:
-/// never forwarded (docs/upstream.md §3; `tests/common/mock.rs` enforces the
+/// never forwarded (docs/upstream.md §3; `tests/it/support/mock/responses.rs` enforces the
 /// same rules as an independent oracle).
 pub const REFUSED_PARAMS: &[&str] = &[
     "max_output_tokens",

@@ -4,6 +4,7 @@
 //! store's cost per request (an ignored benchmark).
 
 mod dashboards;
+mod edge_hardening;
 mod lifecycle;
 mod memory;
 mod metrics_accounts;

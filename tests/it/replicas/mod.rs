@@ -6,7 +6,9 @@
 mod affinity;
 mod health;
 mod logins;
+mod logins_fresh;
 mod rates;
+mod store_values;
 
 use crate::support::{chat, key_for, Gateway};
 

@@ -1,5 +1,6 @@
 //! Each HTTP surface end to end, and the edge every request passes.
 
+mod admission;
 mod catalog;
 mod chat;
 mod console;
@@ -11,3 +12,4 @@ mod messages;
 mod models;
 mod native;
 mod responses;
+mod stop_sequences;

@@ -73,9 +73,22 @@ impl Builder {
     /// Starts the real binary, listening where `bind` says (port 0 unless
     /// said), its address read back from its log; waits until it is healthy.
     pub async fn spawn(self) -> Gateway {
+        self.spawn_under(&[]).await
+    }
+
+    /// `spawn`, the binary run by `wrapper` (a command that execs its last
+    /// argument, such as `prlimit --nofile=…`), so the pid stays the gateway's.
+    pub async fn spawn_under(self, wrapper: &[&str]) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let config_path = self.write(dir.path(), Some(&self.bind));
-        let mut cmd = std::process::Command::new(cli::binary());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(args).arg(cli::binary());
+                cmd
+            }
+            None => std::process::Command::new(cli::binary()),
+        };
         cmd.args(["serve", "--config"]).arg(&config_path);
         let mut process = Process::spawn(cmd, dir.path().join("gateway.log"));
         let addr = process.listening().await;

@@ -153,3 +153,12 @@ pub(super) fn model_info(slug: &str, display: &str, visibility: &str, instructio
         "experimental_supported_tools": [], "input_modalities": ["text", "image"],
         "base_instructions": instructions})
 }
+
+/// The `total_tokens` of the `response.completed` among `events`.
+pub fn usage_total(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| e.pointer("/response/usage/total_tokens"))
+        .filter_map(Value::as_u64)
+        .sum()
+}

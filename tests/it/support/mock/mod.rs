@@ -18,6 +18,7 @@ mod answers;
 mod catalog;
 pub mod conversation;
 pub mod images;
+mod issuer;
 pub mod login;
 mod responses;
 pub mod ws;
@@ -90,6 +91,13 @@ struct State {
     token_calls: Vec<Value>,
     token_delay: Duration,
     refresh_counter: u64,
+    /// Strict rotation (`issuer.rs`): the refresh tokens already spent.
+    spent: Option<std::collections::HashSet<String>>,
+    reused: u64,
+    /// Lifetime of the access tokens the issuer mints (default an hour).
+    token_lifetime: Option<Duration>,
+    /// Total tokens (usage) of the default answers streamed to their end.
+    served_tokens: Arc<std::sync::atomic::AtomicU64>,
     /// Device flow: how many polls answer "pending" before success.
     device_pending: u32,
     /// Access tokens the mock accepts; empty = accept any.
@@ -379,7 +387,7 @@ async fn handle(
         s.valid_tokens.is_empty() || s.valid_tokens.iter().any(|t| t == bearer)
     };
     match (method.as_str(), path.as_str()) {
-        // For scripts driving the standalone mock: what it has seen so far. driving the standalone mock: what it has seen so far.
+        // For scripts driving the standalone mock: what it has seen so far.
         ("GET", "/mock/seen") => {
             let seen: Vec<Value> = st
                 .lock()
@@ -412,29 +420,7 @@ async fn handle(
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
             "secondary_window": {"used_percent": 4.0, "limit_window_seconds": 604800, "reset_at": 1900500000}}}).to_string(), "application/json"),
-        ("POST", "/oauth/token") => {
-            let (answer, delay, n) = {
-                let mut s = st.lock().expect("mock state");
-                s.token_calls.push(body.clone());
-                s.refresh_counter += 1;
-                (s.token_answers.pop_front(), s.token_delay, s.refresh_counter)
-            };
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            match answer {
-                Some((code, v)) => full(code, v.to_string(), "application/json"),
-                None => {
-                    let exp = login::now() + 3600;
-                    let acct = "acct-refreshed";
-                    full(200, json!({
-                        "access_token": jwt(&json!({"exp": exp, "n": n})),
-                        "id_token": jwt(&json!({"email": "refreshed@example.com", "https://api.openai.com/auth": {"chatgpt_account_id": acct, "chatgpt_plan_type": "pro"}})),
-                        "refresh_token": format!("rt-rotated-{n}"),
-                    }).to_string(), "application/json")
-                }
-            }
-        }
+        ("POST", "/oauth/token") => issuer::token(&st, &body).await,
         ("POST", "/api/accounts/deviceauth/usercode") => full(200, json!({"device_auth_id": "dev-123", "user_code": "ABCD-EFGH", "interval": "1"}).to_string(), "application/json"),
         ("POST", "/api/accounts/deviceauth/token") => {
             let pending = {

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::Response;
 use serde_json::{json, Value};
 
-use super::answers::{bash_answer, default_answer, sse_bytes, LEGACY_PROMPT};
+use super::answers::{bash_answer, default_answer, sse_bytes, usage_total, LEGACY_PROMPT};
 use super::{conversation, detail, full, images, Body, Script, State};
 
 /// Answers one `POST …/responses` (`auth_ok`: its bearer is one the mock accepts).
@@ -101,7 +101,10 @@ pub(super) async fn answer(
             let events = bash
                 .and_then(|cmd| bash_answer(&body, &model, &cmd))
                 .unwrap_or_else(|| default_answer(&body, &model, deltas));
-            stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
+            let served = Arc::clone(&st.lock().expect("mock state").served_tokens);
+            let tokens = usage_total(&events);
+            let r = stream_response(sse_bytes(&events), delay, &model, &extra, cancelled);
+            counted(r, served, tokens)
         }
         Some(Script::Events(ev)) => {
             stream_response(sse_bytes(&ev), Duration::ZERO, &model, &extra, cancelled)
@@ -236,5 +239,24 @@ fn stream_response(
             r.headers_mut().insert(k, v);
         }
     }
+    r
+}
+
+/// Adds `tokens` to `served` once the body of `r` has been sent to its end.
+fn counted(
+    mut r: Response<Body>,
+    served: Arc<std::sync::atomic::AtomicU64>,
+    tokens: u64,
+) -> Response<Body> {
+    let body = std::mem::replace(r.body_mut(), Full::new(Bytes::new()).boxed_unsync());
+    let tail = futures_util::stream::once(async move {
+        served.fetch_add(tokens, std::sync::atomic::Ordering::SeqCst);
+        Ok(Bytes::new())
+    });
+    let frames = body
+        .into_data_stream()
+        .chain(tail)
+        .map(|b| b.map(Frame::data));
+    *r.body_mut() = StreamBody::new(frames).boxed_unsync();
     r
 }

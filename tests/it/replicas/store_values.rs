@@ -2,40 +2,39 @@
 //! upstream, one bad value fails only its own call (the store stays up), and
 //! a stored login that does not open says so (metric, `/readyz`, admin).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-#[path = "common/redis.rs"]
-mod redis_server;
-
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
-use redis_server::Redis;
 use serde_json::{json, Value};
 
-const ADMIN: &str = "adm-store-values-token";
+use crate::support::redis_server::Redis;
+use crate::support::*;
 
-async fn gateway(mock: &Mock, redis: &Redis, extra: &str) -> Gateway {
-    let dir = tempfile::tempdir().unwrap();
-    write_auth(
-        &dir.path().join("a.json"),
-        "a",
-        &access_token("a", 3600),
-        "rt-a",
-    );
-    let key = dir.path().join("store.key");
-    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
+/// A store key (mode 0600) in `dir`, made by the library.
+fn key_file(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
+    let key = dir.join("store.key");
+    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let store = format!(
-        "[store]\nredis_url = \"{}\"\nencryption_key_file = \"{}\"\n[admin]\ntoken = \"{ADMIN}\"\n{extra}",
-        redis.url(),
-        key.display()
-    );
-    Gateway::start_with(mock, dir, &config_text(mock, &["a"], &store)).await
+    key
 }
 
+/// A gateway in process with account `a`, sharing state on `redis`, with
+/// an admin token; `keys` configures its client keys. The folder holds the
+/// store key: keep it as long as the gateway.
+async fn gateway(
+    mock: &Mock,
+    redis: &Redis,
+    keys: impl FnOnce(Builder) -> Builder,
+) -> (Gateway, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let b = Gateway::builder(mock)
+        .account("a")
+        .store(&redis.url(), &key)
+        .admin(ADMIN);
+    (keys(b).start().await, dir)
+}
 async fn set(redis: &Redis, key: &str, value: &str) {
     let mut c = redis.conn().await;
     let _: () = ::redis::cmd("SET")
@@ -46,21 +45,11 @@ async fn set(redis: &Redis, key: &str, value: &str) {
         .unwrap();
 }
 
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooldown_and_quota_from_the_store_are_bounded() {
     let redis = Redis::start().await;
     let mock = Mock::start().await;
-    let gw = gateway(&mock, &redis, "").await;
+    let (gw, _key) = gateway(&mock, &redis, |b| b).await;
     assert_eq!(
         gw.post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
             .await
@@ -74,18 +63,14 @@ async fn a_cooldown_and_quota_from_the_store_are_bounded() {
     let quota = json!({"primary": {"used_percent": 1e308, "window_minutes": u64::MAX, "resets_at": i64::MAX},
         "observed_at": now + 10});
     set(&redis, "codex-pool:quota:a", &quota.to_string()).await;
-    let auth = [("authorization", format!("Bearer {ADMIN}"))];
-    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert!(
-        eventually(async || gw
-            .get("/admin/accounts", &auth)
+    eventually!(within 20;
+        gw.admin_get("/admin/accounts")
             .await
             .1
-            .contains("\"state\":\"cooling\""))
-        .await,
+            .contains("\"state\":\"cooling\""),
         "the verdict was not adopted"
     );
-    let (status, text) = gw.get("/admin/accounts", &auth).await;
+    let (status, text) = gw.admin_get("/admin/accounts").await;
     assert_eq!(status, 200, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     let until = v["accounts"][0]["cooling_until_unix"].as_i64().unwrap();
@@ -100,10 +85,7 @@ async fn a_cooldown_and_quota_from_the_store_are_bounded() {
         let scrape = gw.get("/metrics", &[]).await.1;
         metric(&scrape, "codex_pool_account_quota_used_percent", &labels)
     };
-    assert!(
-        eventually(async || used().await.is_some()).await,
-        "the quota was not adopted"
-    );
+    eventually!(within 20; used().await.is_some(), "the quota was not adopted");
     assert!(
         used().await.is_some_and(|u| u <= 100.0),
         "{:?}",
@@ -116,9 +98,10 @@ async fn a_cooldown_and_quota_from_the_store_are_bounded() {
 async fn a_value_of_the_wrong_type_fails_its_call_not_the_store() {
     let redis = Redis::start().await;
     let mock = Mock::start().await;
-    let keys =
-        "[[api_keys]]\nname = \"alice\"\nkey = \"sk-alice-123456\"\nrequests_per_minute = 600\n";
-    let gw = gateway(&mock, &redis, keys).await;
+    let (gw, _key) = gateway(&mock, &redis, |b| {
+        b.key("alice", |k| k.secret("sk-alice-123456").rpm(600))
+    })
+    .await;
     let mut c = redis.conn().await;
     let _: () = ::redis::cmd("HSET")
         .arg("codex-pool:rate:alice")
@@ -148,40 +131,37 @@ async fn a_value_of_the_wrong_type_fails_its_call_not_the_store() {
 async fn a_stored_login_that_does_not_open_says_so() {
     let redis = Redis::start().await;
     let mock = Mock::start().await;
-    let gw = gateway(&mock, &redis, "").await;
+    let (gw, _key) = gateway(&mock, &redis, |b| b).await;
     // After the gateway seeded the store, so the seed does not overwrite it.
-    assert!(
-        eventually(async || redis
+    eventually!(within 20;
+        redis
             .dump()
             .await
             .iter()
-            .any(|(k, _)| k == "codex-pool:tokens:a"))
-        .await
+            .any(|(k, _)| k == "codex-pool:tokens:a"),
+        "the gateway never seeded the store"
     );
     set(&redis, "codex-pool:tokens:a", "not a sealed login").await;
-    let seen = eventually(async || {
-        let scrape = gw.get("/metrics", &[]).await.1;
+    eventually!(within 20;
         metric(
-            &scrape,
+            &gw.get("/metrics", &[]).await.1,
             "codex_pool_store_login_unreadable",
             &[("account", "a")],
-        ) == Some(1.0)
-    })
-    .await;
-    assert!(seen, "{}", gw.get("/metrics", &[]).await.1);
-    assert!(
-        eventually(async || {
-            let scrape = gw.get("/metrics", &[]).await.1;
-            metric(&scrape, "codex_pool_store_up", &[("backend", "redis")]) == Some(0.0)
-        })
-        .await,
+        ) == Some(1.0),
+        "{}",
+        gw.get("/metrics", &[]).await.1
+    );
+    eventually!(within 20;
+        metric(
+            &gw.get("/metrics", &[]).await.1,
+            "codex_pool_store_up",
+            &[("backend", "redis")],
+        ) == Some(0.0),
         "store_up means usable"
     );
     let (_, ready) = gw.get("/readyz", &[]).await;
     assert!(ready.contains("encryption key"), "{ready}");
-    let auth = [("authorization", format!("Bearer {ADMIN}"))];
-    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (_, accounts) = gw.get("/admin/accounts", &auth).await;
+    let (_, accounts) = gw.admin_get("/admin/accounts").await;
     assert!(accounts.contains("\"store_unreadable\":true"), "{accounts}");
     gw.stop().await;
 }
@@ -193,10 +173,7 @@ async fn a_stored_login_that_does_not_open_says_so() {
 async fn a_login_is_written_only_under_the_writers_own_lock() {
     let redis = Redis::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("store.key");
-    std::fs::write(&key, codex_pool::seal::Key::generate().unwrap()).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = key_file(dir.path());
     let text = format!(
         "[store]\nredis_url = \"{}\"\nencryption_key_file = \"{}\"\n",
         redis.url(),

@@ -3,64 +3,19 @@
 //! connection cap comes down to fit, so a client past it still gets the fast
 //! 503 instead of no answer at all (EMFILE at accept).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Proc {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
+use crate::support::*;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-}
-
-/// The gateway, run under `prlimit --nofile=SOFT:HARD`.
-async fn start(mock: &Mock, nofile: &str) -> Proc {
-    let dir = tempfile::tempdir().unwrap();
-    write_auth(
-        &dir.path().join("a.json"),
-        "a",
-        &access_token("a", 3600),
-        "rt-a",
-    );
-    let port = free_port();
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\n{}",
-        config_text(mock, &["a"], "")
-    );
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let child = Command::new("prlimit")
-        .arg(format!("--nofile={nofile}"))
-        .arg(binary())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prlimit (util-linux) runs the binary");
-    assert!(wait_healthy(port).await, "the gateway did not start");
-    Proc { child, dir, port }
+/// The gateway (the binary), run under `prlimit --nofile=SOFT:HARD`.
+async fn start(mock: &Mock, nofile: &str) -> Gateway {
+    let limit = format!("--nofile={nofile}");
+    Gateway::builder(mock)
+        .account("a")
+        .spawn_under(&["prlimit", &limit])
+        .await
 }
 
 fn soft_nofile(pid: u32) -> u64 {
@@ -75,9 +30,9 @@ fn soft_nofile(pid: u32) -> u64 {
 #[tokio::test]
 async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     let mock = Mock::start().await;
-    let gw = start(&mock, "256:2048").await;
+    let mut gw = start(&mock, "256:2048").await;
     // prlimit execs the binary: its pid is the gateway's.
-    assert_eq!(soft_nofile(gw.child.id()), 2048, "{}", gw.log());
+    assert_eq!(soft_nofile(gw.process().pid()), 2048, "{}", gw.log());
     // Open mode (no keys) says whom it trusts, once.
     assert_eq!(
         gw.log().matches("no [[api_keys]]").count(),
@@ -99,15 +54,13 @@ async fn past_a_low_open_file_limit_a_client_gets_the_fast_503_not_silence() {
     // More idle connections than 256 descriptors can serve.
     let mut idle = Vec::new();
     for _ in 0..300 {
-        match tokio::net::TcpStream::connect(("127.0.0.1", gw.port)).await {
+        match tokio::net::TcpStream::connect(gw.addr).await {
             Ok(s) => idle.push(s),
             Err(_) => break,
         }
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
-        .await
-        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         .await
         .unwrap();
@@ -120,15 +73,7 @@ async fn past_a_low_open_file_limit_a_client_gets_the_fast_503_not_silence() {
     drop(idle);
     // Freed, it serves again.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, _) = {
-        let c = reqwest::Client::builder().no_proxy().build().unwrap();
-        let r = c
-            .get(format!("http://127.0.0.1:{}/healthz", gw.port))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), ())
-    };
+    let (status, _) = gw.get("/healthz", &[]).await;
     assert_eq!(status, 200);
     let warns = gw.log().matches("accept failed").count();
     assert!(
@@ -143,7 +88,7 @@ async fn past_a_low_open_file_limit_a_client_gets_the_fast_503_not_silence() {
 #[tokio::test]
 async fn the_keyless_mcp_route_reads_at_most_4_kib() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a"], "").await;
+    let gw = Gateway::builder(&mock).account("a").start().await;
     let pad = "x".repeat(5000);
     let big = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": pad});
     let (status, _, body) = gw.post("/backend-api/ps/mcp", &big).await;

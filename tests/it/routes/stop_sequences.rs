@@ -2,14 +2,11 @@
 //! and length, and a match ends the client's message at once and drops the
 //! upstream stream (which ends the generation) instead of waiting for it.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
+
+use crate::support::*;
 
 fn messages(stops: serde_json::Value, stream: bool) -> serde_json::Value {
     json!({"model": "gpt-5.4", "max_tokens": 100, "stream": stream,
@@ -22,7 +19,7 @@ async fn a_matched_stop_sequence_ends_the_stream_and_the_upstream_answer() {
     let mock = Mock::start().await;
     // " part1" arrives after 300 ms, " part19" after about 6 s.
     mock.set_default_stream(20, Duration::from_millis(300));
-    let gw = Gateway::start(&mock, &["a"], "").await;
+    let gw = Gateway::builder(&mock).account("a").start().await;
     let started = Instant::now();
     let (status, _, body) = gw
         .post("/v1/messages", &messages(json!(["part2"]), true))
@@ -61,7 +58,7 @@ async fn a_matched_stop_sequence_ends_the_stream_and_the_upstream_answer() {
 #[tokio::test]
 async fn stop_sequences_past_the_caps_are_a_400_before_upstream() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a"], "").await;
+    let gw = Gateway::builder(&mock).account("a").start().await;
     let many: Vec<String> = (0..65).map(|i| format!("s{i}")).collect();
     let (status, _, body) = gw.post("/v1/messages", &messages(json!(many), false)).await;
     assert_eq!(status, 400, "{body}");

@@ -2,18 +2,21 @@
 //! read, on every route that reads one (`count_tokens` included): a limited
 //! key cannot park bodies in the in-flight slots past its rate.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const KEYS: &str =
-    "[[api_keys]]\nname = \"mallory\"\nkey = \"sk-mallory-123456\"\nrequests_per_minute = 2\n";
+use crate::support::*;
+
+/// One account, and the client key `mallory` (`sk-mallory-123456`) at 2 requests a minute.
+async fn limited(mock: &Mock) -> Gateway {
+    Gateway::builder(mock)
+        .account("a")
+        .key("mallory", |k| k.secret("sk-mallory-123456").rpm(2))
+        .start()
+        .await
+}
 
 /// Sends headers declaring a large body and one byte of it.
 async fn parked(gw: &Gateway, path: &str) -> tokio::net::TcpStream {
@@ -28,7 +31,7 @@ async fn parked(gw: &Gateway, path: &str) -> tokio::net::TcpStream {
 #[tokio::test]
 async fn the_rate_is_spent_before_the_body_is_read() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a"], KEYS).await;
+    let gw = limited(&mock).await;
     let one = parked(&gw, "/v1/chat/completions").await;
     let two = parked(&gw, "/v1/chat/completions").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -59,7 +62,7 @@ async fn the_rate_is_spent_before_the_body_is_read() {
 #[tokio::test]
 async fn count_tokens_spends_the_rate_too() {
     let mock = Mock::start().await;
-    let gw = Gateway::start(&mock, &["a"], KEYS).await;
+    let gw = limited(&mock).await;
     let body = json!({"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}]});
     let auth = [("authorization", "Bearer sk-mallory-123456")];
     let mut statuses = Vec::new();
