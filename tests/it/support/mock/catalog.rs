@@ -35,12 +35,14 @@ fn model_2026(
     let mut m = model_info(slug, slug, visibility, &format!("You are {slug}."));
     m["minimal_client_version"] = json!(minimal);
     m["available_in_plans"] = json!(plans);
+    // The shapes the Codex CLI decodes: a tier has an id, a name and a
+    // description, and a fast tier is also listed as a speed tier.
     m["service_tiers"] = if fast {
-        json!([{"id": "priority", "name": "Fast"}])
+        json!([{"id": "priority", "name": "Fast", "description": "Lower latency"}])
     } else {
         json!([])
     };
-    m["additional_speed_tiers"] = json!([]);
+    m["additional_speed_tiers"] = if fast { json!(["fast"]) } else { json!([]) };
     m["max_context_window"] = json!(400000);
     m["auto_compact_token_limit"] = json!(240000);
     m["use_responses_lite"] = json!(lite);
