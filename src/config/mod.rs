@@ -6,8 +6,12 @@
 //! snapshot) in `crate::app` and `crate::reload`, not here.
 
 pub mod edit;
+mod paths;
 mod raw;
 mod validate;
+
+use paths::home_dir;
+pub use paths::{codex_home, default_path, folder_of};
 pub(crate) use validate::loopback_host;
 
 use std::fmt;
@@ -280,36 +284,6 @@ impl fmt::Display for ConfigError {
         }
         Ok(())
     }
-}
-
-/// The default config file: `$XDG_CONFIG_HOME/codex-pool/config.toml`, else `~/.config/...`.
-pub fn default_path() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x).join("codex-pool/config.toml"));
-    }
-    home_dir().map(|h| h.join(".config/codex-pool/config.toml"))
-}
-
-/// `$CODEX_HOME`, else `~/.codex`.
-pub fn codex_home() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x));
-    }
-    home_dir().map(|h| h.join(".codex"))
-}
-
-/// The folder holding the file at `path`; `.` for a bare file name.
-pub fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
-}
-
-fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
 }
 
 impl Config {
