@@ -52,26 +52,22 @@ pub(super) async fn dispatch_with<C: Convert>(
     collected: impl FnOnce(&Collector, &str) -> Value,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
-    let Upstream {
-        model,
-        session_id,
-        mut body,
-        stream,
-    } = up;
-    if ctx.app().models.load().uses_responses_lite(&model) {
-        let dropped = crate::translate::lite::keep_lite_tools(&mut body);
+    let mut up = up;
+    if ctx.app().models.load().uses_responses_lite(&up.model) {
+        let dropped = crate::translate::lite::keep_lite_tools(&mut up.body);
         if dropped > 0 {
-            tracing::debug!(request_id = %ctx.request_id, %model, dropped,
+            tracing::debug!(request_id = %ctx.request_id, model = %up.model, dropped,
                 "a Responses-Lite model takes only function and custom tools; the others are not sent");
         }
     }
-    let blobs: Vec<u64> = crate::translate::blobs::in_request(&body)
-        .into_iter()
-        .map(|b| affinity::digest(b.as_bytes()))
-        .collect();
-    let serialized = serde_json::to_vec(&body);
-    // The parsed request is large next to its bytes: gone before upstream is called.
-    drop(body);
+    let blobs = up.blobs(affinity::digest);
+    let (model, session_id, stream) = (
+        std::mem::take(&mut up.model),
+        std::mem::take(&mut up.session_id),
+        up.stream,
+    );
+    // The translated request is gone before upstream is called.
+    let serialized = up.into_bytes();
     let body = match serialized {
         Ok(b) => Bytes::from(b),
         Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
