@@ -204,7 +204,7 @@ if ((CALLGRIND)); then
       callgrind_control -d "$name-$s" "$VG_PID" >/dev/null
       callgrind_control -i off "$VG_PID" >/dev/null
       sleep 1
-      file=$(grep -l "^desc: Trigger: Client Request: $name-$s" "$tmp"/callgrind.out.* | head -1)
+      file=$(grep -l "^desc: Trigger: .*$name-$s\$" "$tmp"/callgrind.out.* | head -1)
       total=$(awk '/^(summary|totals):/ {print $2; exit}' "$file")
       printf '| %s | %s B | %s K |\n' "$path" "$(wc -c <"$tmp/$name-$s.json")" "$((total / K / 1000))"
     done

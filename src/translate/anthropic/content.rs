@@ -68,7 +68,7 @@ pub(super) fn convert_messages(
         let blocks: Vec<Fields<'_>> = if json.starts_with('"') {
             vec![Fields::text_block(m.content)]
         } else if raw::is_array(m.content) {
-            elements(m.content).into_iter().map(Fields::of).collect()
+            raw::elements_fields(m.content)
         } else {
             return Err(wrong_type_raw(&at, "a string or an array of blocks", json));
         };
@@ -96,11 +96,6 @@ pub(super) fn convert_messages(
         }
     }
     Ok(input)
-}
-
-/// An array's elements, each as its text.
-fn elements(array: &RawValue) -> Vec<&RawValue> {
-    serde_json::from_str(array.get()).unwrap_or_default()
 }
 
 /// The error for a value of the wrong JSON type, from its text.
@@ -218,8 +213,7 @@ fn user_part(
             buf.extend_from_slice(b" (");
             buf.extend_from_slice(source.as_bytes());
             buf.extend_from_slice(b")\\n");
-            for c in b.get("content").filter(|c| raw::is_array(c)).map(elements).unwrap_or_default() {
-                let c = Fields::of(c);
+            for c in b.get("content").filter(|c| raw::is_array(c)).map(raw::elements_fields).unwrap_or_default() {
                 buf.extend_from_slice(c.literal("text").map_or("", inside).as_bytes());
                 buf.extend_from_slice(b"\\n");
             }
@@ -331,10 +325,10 @@ fn document(
             let texts: Vec<&str> = src
                 .get("content")
                 .filter(|c| raw::is_array(c))
-                .map(elements)
+                .map(raw::elements_fields)
                 .unwrap_or_default()
-                .into_iter()
-                .filter_map(|c| Fields::of(c).literal("text"))
+                .iter()
+                .filter_map(|c| c.literal("text"))
                 .collect();
             buf.extend_from_slice(br#"{"type":"input_text","text":"#);
             let start = buf.len();
@@ -372,12 +366,11 @@ fn tool_result(b: &Fields<'_>, param: &str, input: &mut Input) -> Result<(), Inv
     let content = b.get("content").filter(|c| !raw::is_null(c));
     if let Some(c) = content {
         if raw::is_array(c) {
-            for (k, block) in elements(c).into_iter().enumerate() {
+            for (k, f) in raw::elements_fields(c).iter().enumerate() {
                 if k > 0 {
                     parts.push(b',');
                 }
-                let f = Fields::of(block);
-                texts.push(user_part(&f, &format!("{param}.content[{k}]"), &mut parts)?);
+                texts.push(user_part(f, &format!("{param}.content[{k}]"), &mut parts)?);
             }
         } else if !c.get().starts_with('"') {
             return Err(wrong_type_raw(

@@ -194,18 +194,19 @@ fn text_only<'a>(content: Option<&'a RawValue>, param: &str) -> Result<Text<'a>,
             ),
         ));
     }
-    let parts = elements(content);
+    let parts = raw::elements_fields(content);
     let mut out = Vec::with_capacity(parts.len());
-    for (k, p) in parts.iter().enumerate() {
-        let f = Fields::of(p);
+    for (k, f) in parts.iter().enumerate() {
         match (f.str("type").as_deref(), f.literal("text")) {
             (Some("text" | "input_text" | "output_text"), Some(t)) => out.push(t),
-            _ => return Err(Invalid::field(
-                format!("{param}[{k}]"),
-                format!(
+            _ => {
+                return Err(Invalid::field(
+                    format!("{param}[{k}]"),
+                    format!(
                     "'{param}[{k}]' must be a text part ({{\"type\":\"text\",\"text\":…}}) here"
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(Text::Joined(out))
@@ -249,15 +250,14 @@ fn user_message(input: &mut Input, content: Option<&RawValue>, param: &str) -> R
         if k > 0 {
             buf.push(b',');
         }
-        user_part(buf, p, &format!("{param}[{k}]"))?;
+        user_part(buf, p, Fields::of(p), &format!("{param}[{k}]"))?;
     }
     buf.extend_from_slice(b"]}");
     input.end_item();
     Ok(())
 }
 
-fn user_part(buf: &mut Vec<u8>, p: &RawValue, param: &str) -> Result<(), Invalid> {
-    let f = Fields::of(p);
+fn user_part(buf: &mut Vec<u8>, p: &RawValue, f: Fields<'_>, param: &str) -> Result<(), Invalid> {
     match f.str("type").as_deref().unwrap_or("") {
         "text" | "input_text" => {
             let text = f.literal("text").ok_or_else(|| {
@@ -362,11 +362,10 @@ fn assistant_parts<'a>(
             ),
         ));
     }
-    elements(content)
-        .into_iter()
+    raw::elements_fields(content)
+        .iter()
         .enumerate()
-        .map(|(k, p)| {
-            let f = Fields::of(p);
+        .map(|(k, f)| {
             let (kind, field) = match f.str("type").as_deref() {
                 Some("text" | "output_text") => ("output_text", "text"),
                 Some("refusal") => ("refusal", "refusal"),

@@ -139,6 +139,62 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     }
 }
 
+/// The entries of each element of the JSON array `array` (none for an
+/// element that is not an object), read in one pass over its text.
+pub(crate) fn elements_fields(array: &RawValue) -> Vec<Fields<'_>> {
+    serde_json::from_str::<Vec<AnyFields<'_>>>(array.get())
+        .map(|v| v.into_iter().map(|f| f.0).collect())
+        .unwrap_or_default()
+}
+
+/// `Fields` of any JSON value: an object's entries, or none.
+struct AnyFields<'a>(Fields<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for AnyFields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyFields<'a>, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = AnyFields<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyFields<'a>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(Key(k)) = map.next_key()? {
+                    entries.push((k, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(AnyFields(Fields { entries }))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AnyFields<'a>, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<AnyFields<'a>, E> {
+                Ok(AnyFields(Fields::default()))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 /// An object key, borrowed from the body when it holds no escape.
 pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
