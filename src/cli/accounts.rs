@@ -129,7 +129,7 @@ fn bearer(config: &Config, env: Option<String>) -> Result<Secret<String>, String
 }
 
 /// Where to reach a listen address from this machine (0.0.0.0 → 127.0.0.1).
-fn reachable(listen: SocketAddr) -> SocketAddr {
+pub(super) fn reachable(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())

@@ -142,7 +142,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => check::check_config(config),
-        Command::Doctor { config, json } => doctor::doctor(config, json),
+        Command::Doctor { config, json } => doctor::doctor(config, &doctor::Options { json }),
         Command::Login {
             config,
             account,

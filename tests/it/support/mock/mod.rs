@@ -17,6 +17,7 @@
 mod answers;
 mod catalog;
 pub mod conversation;
+pub mod date;
 pub mod images;
 mod issuer;
 pub mod login;
@@ -118,6 +119,8 @@ struct State {
     plans: HashMap<String, String>,
     /// Accounts on a plan without image generation (`images::refusal`).
     no_images: Vec<String>,
+    /// Every answer's `Date` this many seconds off (`date.rs`).
+    date_skew: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -158,7 +161,11 @@ impl Mock {
                     let svc = service_fn(move |req| {
                         let st = Arc::clone(&st);
                         let wss = Arc::clone(&wss);
-                        async move { Ok::<_, Infallible>(ws::route(st, wss, req).await) }
+                        async move {
+                            let mut resp = ws::route(Arc::clone(&st), wss, req).await;
+                            date::stamp(&st, &mut resp);
+                            Ok::<_, Infallible>(resp)
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)

@@ -1,0 +1,130 @@
+//! A healthy setup, and each broken one the doctor must name: a bad login,
+//! unreachable upstream, a skewed clock, the Codex CLI pointed elsewhere.
+
+use super::*;
+
+#[tokio::test]
+async fn a_healthy_setup_passes() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = Gateway::builder(&mock)
+        .account("a")
+        .account("b")
+        .write(dir.path(), Some(&free_listen()));
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
+    for check in [
+        "config",
+        "login a",
+        "login b",
+        "upstream",
+        "clock",
+        "catalog",
+        "issuer",
+        "listen",
+        "codex cli",
+    ] {
+        assert!(passed(&out, check), "{check}:\n{}", out.stdout);
+    }
+    assert!(
+        line(&out, "catalog").contains(mock::FUTURE_VERSION),
+        "the version the catalog needs: {}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("rt-a") && !out.stdout.contains("eyJ"),
+        "no token printed"
+    );
+    let json = doctor(&cfg, home.path(), &["--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+}
+
+#[tokio::test]
+async fn each_broken_setup_is_named_with_what_to_do() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = Gateway::builder(&mock)
+        .account("a")
+        .account("b")
+        .write(dir.path(), Some(&free_listen()));
+
+    // A login that cannot be read, and the Codex CLI pointed elsewhere.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "chatgpt_base_url = \"https://example.invalid/backend-api/\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b.json"), "{").unwrap();
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(!out.ok);
+    assert_eq!(failures(&out), ["login b", "codex cli"], "{}", out.stdout);
+    assert!(
+        line(&out, "login b").ends_with("— codex-pool login --account b"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out, "codex cli").contains("points elsewhere — codex-pool codex-config"),
+        "{}",
+        out.stdout
+    );
+
+    // Upstream (and the issuer) unreachable.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&mock.url(), "http://127.0.0.1:9");
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::remove_file(home.path().join("config.toml")).unwrap();
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(!out.ok);
+    assert_eq!(
+        failures(&out),
+        ["login b", "upstream", "issuer"],
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out, "upstream").contains("http://127.0.0.1:9"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// The mock's `Date` ten minutes ahead: the clock is named; thirty seconds
+/// is within what tokens tolerate.
+#[tokio::test]
+async fn a_skewed_clock_is_named() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = Gateway::builder(&mock)
+        .account("a")
+        .write(dir.path(), Some(&free_listen()));
+    mock.skew_date(600);
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(!out.ok);
+    assert_eq!(failures(&out), ["clock"], "{}", out.stdout);
+    let clock = line(&out, "clock");
+    assert!(
+        clock.contains("behind upstream's Date") && clock.contains("— sync the clock"),
+        "{clock}"
+    );
+
+    mock.skew_date(-30);
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(out.ok, "{}", out.stdout);
+    assert!(passed(&out, "clock"), "{}", out.stdout);
+}
+
+/// The mock's `Date` is an IMF-fixdate (what the doctor reads).
+#[test]
+fn the_mock_writes_http_dates() {
+    assert_eq!(
+        mock::date::imf_fixdate(1_796_680_680),
+        "Mon, 07 Dec 2026 21:58:00 GMT"
+    );
+    assert_eq!(mock::date::imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
