@@ -2,7 +2,9 @@
 //! 0 only when nothing is ✗. It never prints a token.
 //!
 //! Checks: the config; each account's login (readable, expiry, refresh token
-//! present: `logins.rs`); upstream and the issuer reachable, with latency;
+//! present: `logins.rs`); with `[store]`, Redis reachable (its URL shown
+//! without a password) and the encryption key able to open the logins
+//! sealed there (`store.rs`); upstream and the issuer reachable, with latency;
 //! the clock against upstream's `Date`; the catalog (models, the version
 //! they need against the version sent: `upstream.rs`); the listen address
 //! (free, or this gateway on it); the Codex CLI's `config.toml` (pointed at
@@ -11,6 +13,7 @@
 mod local;
 mod logins;
 mod report;
+mod store;
 mod upstream;
 
 use std::path::PathBuf;
@@ -88,6 +91,7 @@ async fn run(path: Option<PathBuf>) -> Report {
         }
     };
     let logins = logins::read(&cfg, &mut r);
+    store::check(&cfg, &mut r).await;
     upstream::check(&cfg, &client, &logins, &mut r).await;
     upstream::reachable("issuer", &cfg.upstream.issuer, &mut r).await;
     local::listen(&cfg, &mut r).await;

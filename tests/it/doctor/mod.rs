@@ -4,10 +4,15 @@
 //!
 //! - `setups.rs`: healthy; a bad login, unreachable upstream, a skewed
 //!   clock, the Codex CLI pointed elsewhere.
+//! - `store.rs`: `[store]` reachable (its URL without the password) and its
+//!   key opening what is stored, against a real Redis.
 
 mod setups;
+mod store;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 
 use crate::support::*;
 
@@ -60,4 +65,58 @@ fn failures(out: &cli::Out) -> Vec<String> {
         .filter_map(|l| l.split(':').next())
         .map(str::to_string)
         .collect()
+}
+
+/// The tokens of the login in `auth_file`.
+fn tokens_of(auth_file: &Path) -> Vec<String> {
+    let v: Value = serde_json::from_slice(&std::fs::read(auth_file).unwrap()).unwrap();
+    ["access_token", "refresh_token", "id_token"]
+        .iter()
+        .filter_map(|k| v["tokens"][k].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Asserts the output holds none of `secrets`, nor anything JWT-shaped.
+fn no_secrets(out: &cli::Out, secrets: &[String]) {
+    let all = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(!all.contains("eyJ"), "a JWT was printed:\n{all}");
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!all.contains(s.as_str()), "{s:?} was printed:\n{all}");
+    }
+}
+
+/// `--json` says what the lines say: the same checks, the same verdicts.
+fn same_checks(lines: &cli::Out, json: &cli::Out) {
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["ok"], lines.ok, "{}", json.stdout);
+    let checks = v["checks"].as_array().unwrap();
+    let text: Vec<&str> = lines.stdout.lines().collect();
+    assert_eq!(
+        checks.len(),
+        text.len(),
+        "{}\n{}",
+        json.stdout,
+        lines.stdout
+    );
+    for (c, l) in checks.iter().zip(text) {
+        let mark = if c["ok"] == true { "✓" } else { "✗" };
+        let head = format!("{mark} {}: ", c["check"].as_str().unwrap());
+        assert!(l.starts_with(&head), "{l} vs {c}");
+        let fix = c["fix"].as_str().unwrap();
+        assert!(
+            fix.is_empty() || l.ends_with(&format!(" — {fix}")),
+            "{l} vs {c}"
+        );
+    }
+}
+
+/// A copy of the config at `path`, beside it, with `from` replaced by `to`.
+fn config_variant(path: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in:\n{text}");
+    let out = path.with_file_name(name);
+    std::fs::write(&out, text.replace(from, to)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+    out
 }
