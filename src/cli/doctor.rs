@@ -4,7 +4,10 @@
 //! Checks: the config; each account's login (readable, expiry, refresh token
 //! present: `logins.rs`); with `[store]`, Redis reachable (its URL shown
 //! without a password) and the encryption key able to open the logins
-//! sealed there (`store.rs`); upstream and the issuer reachable, with latency;
+//! sealed there (`store.rs`); with `--refresh`, whether the issuer still
+//! takes each refresh token, by a real refresh through the gateway's own
+//! path, the rotated login saved as a gateway saves it (`logins.rs`);
+//! upstream and the issuer reachable, with latency;
 //! the clock against upstream's `Date`; the catalog (models, the version
 //! they need against the version sent: `upstream.rs`); the listen address
 //! (free, or this gateway on it); the Codex CLI's `config.toml` (pointed at
@@ -32,6 +35,8 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// What `codex-pool doctor` was asked for.
 pub(super) struct Options {
     pub json: bool,
+    /// Renew each login once, to learn whether the issuer still takes it.
+    pub refresh: bool,
 }
 
 pub(super) fn doctor(config: Option<PathBuf>, opts: &Options) -> ExitCode {
@@ -45,7 +50,7 @@ pub(super) fn doctor(config: Option<PathBuf>, opts: &Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = rt.block_on(run(config));
+    let report = rt.block_on(run(config, opts));
     report.print(opts.json);
     if report.ok() {
         ExitCode::SUCCESS
@@ -54,7 +59,7 @@ pub(super) fn doctor(config: Option<PathBuf>, opts: &Options) -> ExitCode {
     }
 }
 
-async fn run(path: Option<PathBuf>) -> Report {
+async fn run(path: Option<PathBuf>, opts: &Options) -> Report {
     let mut r = Report::default();
     let Some(path) = path.or_else(config::default_path) else {
         r.push(Check::bad(
@@ -90,8 +95,11 @@ async fn run(path: Option<PathBuf>) -> Report {
             return r;
         }
     };
-    let logins = logins::read(&cfg, &mut r);
-    store::check(&cfg, &mut r).await;
+    let mut logins = logins::read(&cfg, &mut r);
+    let store = store::check(&cfg, &mut r).await;
+    if opts.refresh {
+        logins::refresh(&cfg, &client, &store, &mut logins, &mut r).await;
+    }
     upstream::check(&cfg, &client, &logins, &mut r).await;
     upstream::reachable("issuer", &cfg.upstream.issuer, &mut r).await;
     local::listen(&cfg, &mut r).await;

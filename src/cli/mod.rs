@@ -50,6 +50,10 @@ pub enum Command {
         /// One JSON object instead of lines.
         #[arg(long)]
         json: bool,
+        /// Also renew each login once, through the gateway's own refresh
+        /// (its lock and atomic save), to learn whether the issuer still takes it.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Log in to ChatGPT and store the account's tokens (browser, or --device).
     Login {
@@ -142,7 +146,11 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => check::check_config(config),
-        Command::Doctor { config, json } => doctor::doctor(config, &doctor::Options { json }),
+        Command::Doctor {
+            config,
+            json,
+            refresh,
+        } => doctor::doctor(config, &doctor::Options { json, refresh }),
         Command::Login {
             config,
             account,

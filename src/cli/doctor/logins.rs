@@ -1,12 +1,38 @@
-//! The accounts' logins: readable, expiry, a refresh token present.
+//! The accounts' logins: readable, expiry, a refresh token present; and,
+//! with `--refresh`, one renewal each through the gateway's own refresh
+//! (`auth::refresh`), so the issuer's answer is known and the rotated login
+//! is kept exactly where a gateway keeps it.
+//!
+//! A refresh spends the old refresh token: its result must be saved or the
+//! login is lost. So the renewal is the gateway's flight (the auth file's
+//! lock, or the store's lock with `[store]`; re-read first; compare-and-swap
+//! save; with `[store]`, the store written under its lock and the file as a
+//! backup), the doctor waits for it to end, and a login whose auth file
+//! cannot be written is not renewed at all.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::report::{Check, Report};
+use super::store::Shared;
 use crate::auth::file::{self, Credentials};
+use crate::auth::flights::Flights;
+use crate::auth::persist::{self, Persisted};
+use crate::auth::refresh::{self, RefreshError};
+use crate::auth::slot::TokenSlot;
 use crate::config::Config;
+use crate::store::Redis;
+use crate::upstream::Client;
+
+/// How many times tokens the file could not take are written again before
+/// the doctor gives up (and says so).
+const SAVE_TRIES: u32 = 5;
 
 /// An account whose login could be read.
 pub(super) struct Usable {
     pub name: String,
+    pub path: PathBuf,
     pub enabled: bool,
     pub creds: Credentials,
 }
@@ -37,6 +63,7 @@ pub(super) fn read(cfg: &Config, r: &mut Report) -> Vec<Usable> {
                 ));
                 usable.push(Usable {
                     name: a.name.clone(),
+                    path: a.auth_file.clone(),
                     enabled: a.enabled,
                     creds: c,
                 });
@@ -44,4 +71,161 @@ pub(super) fn read(cfg: &Config, r: &mut Report) -> Vec<Usable> {
         }
     }
     usable
+}
+
+/// `--refresh`: renews each readable login once; `logins` then hold the
+/// renewed credentials.
+pub(super) async fn refresh(
+    cfg: &Config,
+    client: &Client,
+    shared: &Shared,
+    logins: &mut [Usable],
+    r: &mut Report,
+) {
+    let store = match shared {
+        Shared::Off => None,
+        Shared::Up(s) => Some(s),
+        Shared::Broken => {
+            for u in logins.iter() {
+                r.push(Check::bad(
+                    &format!("refresh {}", u.name),
+                    "not tried: the shared store is not usable (see store above), and a refresh without its lock could log the account out",
+                    "fix [store] first",
+                ));
+            }
+            return;
+        }
+    };
+    let flights = Flights::default();
+    for u in logins.iter_mut() {
+        let check = renew(cfg, client, store, &flights, u).await;
+        r.push(check);
+    }
+    // Every flight was awaited; this only bounds a task still finishing.
+    flights.wait_idle(refresh::SHARED_FLIGHT_MAX).await;
+}
+
+/// One login's renewal, and the line that says how it went.
+async fn renew(
+    cfg: &Config,
+    client: &Client,
+    store: Option<&Arc<Redis>>,
+    flights: &Flights,
+    u: &mut Usable,
+) -> Check {
+    let name = format!("refresh {}", u.name);
+    let relogin = format!("codex-pool login --account {}", u.name);
+    if !writable(&u.path) {
+        return Check::bad(
+            &name,
+            &format!(
+                "not tried: {} or its folder cannot be written, and the rotated login would be lost",
+                u.path.display()
+            ),
+            "make the auth file and its folder writable",
+        );
+    }
+    let tokens = Arc::new(TokenSlot::default());
+    tokens.set_credentials(u.creds.clone());
+    let login = || refresh::Login {
+        tokens: Arc::clone(&tokens),
+        path: u.path.clone(),
+        name: u.name.clone(),
+    };
+    let (http, issuer) = (client.http(), cfg.upstream.issuer.as_str());
+    // With a store, start from its login (a replica may have renewed it
+    // since the file was written), as a gateway's sync does.
+    if store.is_some() {
+        let synced = refresh::refresh(http, issuer, flights, store, login(), None, || {}).await;
+        if let Err(e) = synced.result {
+            return failed(&name, &relogin, e);
+        }
+    }
+    let Some(stale) = tokens.credentials() else {
+        return Check::bad(&name, "no credentials to renew", &relogin);
+    };
+    let done = refresh::refresh(
+        http,
+        issuer,
+        flights,
+        store,
+        login(),
+        Some(&stale.access_token),
+        || {},
+    )
+    .await;
+    let creds = match done.result {
+        Ok(c) => c,
+        Err(e) => return failed(&name, &relogin, e),
+    };
+    if let Some(lost) = unsaved(&tokens, u).await {
+        return lost;
+    }
+    u.creds = (*creds).clone();
+    let kept = match store {
+        Some(_) => format!("the shared store and {}", u.path.display()),
+        None => u.path.display().to_string(),
+    };
+    if done.called_issuer {
+        Check::good(
+            &name,
+            &format!("the issuer took the refresh token; the rotated login is saved in {kept}"),
+        )
+    } else {
+        Check::good(
+            &name,
+            &format!(
+                "another program renewed this login meanwhile; its tokens (in {kept}) are in use"
+            ),
+        )
+    }
+}
+
+/// Tokens the file did not take yet are written again a few times; if they
+/// still are not, the line says the login may be lost.
+async fn unsaved(tokens: &TokenSlot, u: &Usable) -> Option<Check> {
+    for _ in 0..SAVE_TRIES {
+        match persist::persist_unsaved(tokens, &u.name, &u.path).await {
+            Persisted::Clean | Persisted::Adopted => return None,
+            Persisted::Pending => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    Some(Check::bad(
+        &format!("refresh {}", u.name),
+        &format!(
+            "the issuer rotated the login, but {} does not take it",
+            u.path.display()
+        ),
+        &format!(
+            "make the file writable; if the account then fails, codex-pool login --account {}",
+            u.name
+        ),
+    ))
+}
+
+fn failed(name: &str, relogin: &str, e: RefreshError) -> Check {
+    match e {
+        RefreshError::NeedsRelogin { reason } => Check::bad(
+            name,
+            &format!("the issuer no longer takes this login's refresh token ({reason})"),
+            relogin,
+        ),
+        RefreshError::StoreUnavailable => Check::bad(
+            name,
+            "the shared store did not answer, so nothing was sent to the issuer",
+            "check [store] and try again",
+        ),
+        RefreshError::Transient(why) => Check::bad(
+            name,
+            &format!("token refresh failed: {why}"),
+            "check the network to the issuer and try again",
+        ),
+    }
+}
+
+/// Whether the auth file and its folder take a new file (a save replaces it
+/// by a rename in that folder).
+fn writable(path: &std::path::Path) -> bool {
+    let file_ok = std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    file_ok && refresh::folder_writable(path)
 }

@@ -4,15 +4,21 @@
 //!
 //! - `setups.rs`: healthy; a bad login, unreachable upstream, a skewed
 //!   clock, the Codex CLI pointed elsewhere.
+//! - `refresh.rs`: `--refresh` through the gateway's own refresh, with
+//!   gateways running meanwhile and started afterwards; a revoked login.
 //! - `store.rs`: `[store]` reachable (its URL without the password) and its
 //!   key opening what is stored, against a real Redis.
 
+mod refresh;
 mod setups;
 mod store;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::support::*;
 
@@ -107,6 +113,68 @@ fn same_checks(lines: &cli::Out, json: &cli::Out) {
             fix.is_empty() || l.ends_with(&format!(" — {fix}")),
             "{l} vs {c}"
         );
+    }
+}
+
+/// A gateway served in this process from the config at `path`, on the
+/// listen address (and `[metrics].listen`) it names: a gateway started
+/// from files the doctor has just looked at.
+struct Served {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<()>,
+}
+
+impl Served {
+    async fn start(path: &Path) -> Served {
+        let config = codex_pool::config::Config::load(path).unwrap();
+        let addr = config.server.listen;
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = rx.await;
+            };
+            codex_pool::run(config, listener, stopped).await.unwrap();
+        });
+        let served = Served {
+            addr,
+            stop: Some(tx),
+            handle,
+        };
+        let url = served.url("/healthz");
+        eventually!(
+            client()
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200),
+            "{url} never healthy"
+        );
+        served
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A chat completion: its status and body.
+    async fn chat(&self) -> (u16, String) {
+        let resp = client()
+            .post(self.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(chat("gpt-5.4", "hi").to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.handle).await;
     }
 }
 
