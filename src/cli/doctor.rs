@@ -9,12 +9,15 @@
 //! path, the rotated login saved as a gateway saves it (`logins.rs`);
 //! upstream and the issuer reachable, with latency;
 //! the clock against upstream's `Date`; the catalog (models, the version
-//! they need against the version sent: `upstream.rs`); the listen address
+//! they need against the version sent: `upstream.rs`); each account's plan
+//! and quota windows, from a `/wham/usage` probe with its own token as the
+//! gateway's probe makes it (`quota.rs`); the listen address
 //! (free, or this gateway on it); the Codex CLI's `config.toml` (pointed at
 //! this gateway or not: `local.rs`). The output lives in `report.rs`.
 
 mod local;
 mod logins;
+mod quota;
 mod report;
 mod store;
 mod upstream;
@@ -100,7 +103,8 @@ async fn run(path: Option<PathBuf>, opts: &Options) -> Report {
     if opts.refresh {
         logins::refresh(&cfg, &client, &store, &mut logins, &mut r).await;
     }
-    upstream::check(&cfg, &client, &logins, &mut r).await;
+    let reached = upstream::check(&cfg, &client, &logins, &mut r).await;
+    quota::check(&cfg, &client, &logins, reached, &mut r).await;
     upstream::reachable("issuer", &cfg.upstream.issuer, &mut r).await;
     local::listen(&cfg, &mut r).await;
     local::codex_cli(&cfg, &mut r);

@@ -4,13 +4,14 @@
 use super::*;
 
 #[tokio::test]
-async fn a_healthy_setup_passes() {
+async fn a_healthy_setup_passes_with_each_accounts_plan_and_windows() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let cfg = Gateway::builder(&mock)
         .account("a")
         .account("b")
+        .login(Login::default().plan("pro"))
         .write(dir.path(), Some(&free_listen()));
     let out = doctor(&cfg, home.path(), &[]).await;
     assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
@@ -32,6 +33,33 @@ async fn a_healthy_setup_passes() {
         "the version the catalog needs: {}",
         out.stdout
     );
+    // The plan from the login's claims, the windows from upstream.
+    let a = line(&out, "account a");
+    assert!(
+        a.contains("plan plus, 5h window 17% used (resets in"),
+        "{a}"
+    );
+    assert!(a.contains("weekly 4%"), "{a}");
+    assert!(
+        line(&out, "account b").contains("plan pro"),
+        "{}",
+        out.stdout
+    );
+    // Each account's probe went with its own token, as the gateway's does.
+    let probes: Vec<_> = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/wham/usage"))
+        .collect();
+    assert_eq!(probes.len(), 2);
+    for (probe, name) in probes.iter().zip(["a", "b"]) {
+        assert_eq!(probe.account(), name);
+        let token = &tokens_of(&dir.path().join(format!("{name}.json")))[0];
+        assert_eq!(
+            probe.header("authorization"),
+            Some(format!("Bearer {token}").as_str())
+        );
+    }
     assert!(
         !out.stdout.contains("rt-a") && !out.stdout.contains("eyJ"),
         "no token printed"
@@ -88,6 +116,11 @@ async fn each_broken_setup_is_named_with_what_to_do() {
     );
     assert!(
         line(&out, "upstream").contains("http://127.0.0.1:9"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out, "account a").contains("quota not asked: upstream did not answer"),
         "{}",
         out.stdout
     );
