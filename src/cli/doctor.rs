@@ -12,7 +12,8 @@
 //! they need against the version sent: `upstream.rs`); each account's plan
 //! and quota windows, from a `/wham/usage` probe with its own token as the
 //! gateway's probe makes it (`quota.rs`); the listen address
-//! (free, or this gateway on it); the Codex CLI's `config.toml` (pointed at
+//! (free, or this gateway on it); `/metrics` where this gateway serves it
+//! (a note when no gateway runs there); the Codex CLI's `config.toml` (pointed at
 //! this gateway or not: `local.rs`). The output lives in `report.rs`.
 
 mod local;
@@ -106,7 +107,8 @@ async fn run(path: Option<PathBuf>, opts: &Options) -> Report {
     let reached = upstream::check(&cfg, &client, &logins, &mut r).await;
     quota::check(&cfg, &client, &logins, reached, &mut r).await;
     upstream::reachable("issuer", &cfg.upstream.issuer, &mut r).await;
-    local::listen(&cfg, &mut r).await;
+    let ours = local::listen(&cfg, &mut r).await;
+    local::metrics(&cfg, ours, &mut r).await;
     local::codex_cli(&cfg, &mut r);
     r
 }

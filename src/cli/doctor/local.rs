@@ -1,10 +1,11 @@
 //! This machine: the listen address (free, or this gateway answering on it),
-//! and the Codex CLI's `config.toml` (pointed at this gateway, or not).
+//! `/metrics` where this gateway serves it, and the Codex CLI's
+//! `config.toml` (pointed at this gateway, or not).
 
 use std::time::Duration;
 
 use super::report::{Check, Report};
-use crate::cli::accounts::reachable;
+use crate::cli::accounts::{bearer, reachable, TOKEN_ENV};
 use crate::config::{self, Config};
 
 /// Local calls: a gateway on this machine answers at once or not at all.
@@ -47,6 +48,85 @@ pub(super) async fn listen(cfg: &Config, r: &mut Report) -> bool {
         ));
     }
     answered
+}
+
+/// `/metrics` on the listen address when this gateway runs there (with the
+/// admin token where the listener needs one), and on `[metrics].listen`.
+pub(super) async fn metrics(cfg: &Config, gateway_runs: bool, r: &mut Report) {
+    if !gateway_runs {
+        return r.push(Check::good(
+            "metrics",
+            &format!(
+                "no gateway runs on {}: /metrics not asked",
+                cfg.server.listen
+            ),
+        ));
+    }
+    let Some(client) = local_client() else {
+        return r.push(Check::bad("metrics", "cannot build an HTTP client", ""));
+    };
+    let main = cfg.server.listen;
+    let url = format!("http://{}/metrics", reachable(main));
+    let mut req = client.get(&url);
+    // Off loopback, the main listener serves /metrics to the admin token or a client key.
+    if !main.ip().is_loopback() {
+        match bearer(cfg, std::env::var(TOKEN_ENV).ok()) {
+            Ok(token) => req = req.bearer_auth(token.expose()),
+            Err(why) => {
+                r.push(Check::good(
+                    "metrics",
+                    &format!("{url} needs the admin token, not asked: {why}"),
+                ));
+                return scrape_extra(cfg, &client, r).await;
+            }
+        }
+    }
+    r.push(scrape(req, &url).await);
+    scrape_extra(cfg, &client, r).await;
+}
+
+/// `[metrics].listen`, when set: open to whoever reaches it.
+async fn scrape_extra(cfg: &Config, client: &reqwest::Client, r: &mut Report) {
+    if let Some(addr) = cfg.metrics_listen {
+        let url = format!("http://{}/metrics", reachable(addr));
+        r.push(scrape(client.get(&url), &url).await);
+    }
+}
+
+async fn scrape(req: reqwest::RequestBuilder, url: &str) -> Check {
+    match req.send().await {
+        Ok(resp) if resp.status().is_success() => {
+            let text = resp.text().await.unwrap_or_default();
+            let series = text
+                .lines()
+                .filter(|l| l.starts_with("codex_pool_"))
+                .count();
+            if series == 0 {
+                Check::bad(
+                    "metrics",
+                    &format!("{url} answers without codex-pool's series"),
+                    "another program answers there: check listen and metrics.listen",
+                )
+            } else {
+                Check::good("metrics", &format!("{url} answers ({series} series)"))
+            }
+        }
+        Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => Check::bad(
+            "metrics",
+            &format!("{url} refused the admin token"),
+            &format!("set {TOKEN_ENV} to the admin token"),
+        ),
+        Ok(resp) => Check::bad(
+            "metrics",
+            &format!("{url} answered {}", resp.status().as_u16()),
+            "see the gateway's log",
+        ),
+        Err(e) => Check::bad(
+            "metrics",
+            &format!("{url} does not answer: {e}"),
+            "see the gateway's log (metrics.listen may not have bound)",
+        ),
+    }
 }
 
 pub(super) fn codex_cli(cfg: &Config, r: &mut Report) {

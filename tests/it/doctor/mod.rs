@@ -3,12 +3,14 @@
 //! printing a token, a key or a password; `--json` carries the same checks.
 //!
 //! - `setups.rs`: healthy; a bad login, unreachable upstream, a skewed
-//!   clock, the Codex CLI pointed elsewhere.
+//!   clock, the Codex CLI pointed elsewhere; plan and quota per account.
 //! - `refresh.rs`: `--refresh` through the gateway's own refresh, with
 //!   gateways running meanwhile and started afterwards; a revoked login.
 //! - `store.rs`: `[store]` reachable (its URL without the password) and its
 //!   key opening what is stored, against a real Redis.
+//! - `live.rs`: a gateway running on the listen address, and its `/metrics`.
 
+mod live;
 mod refresh;
 mod setups;
 mod store;

@@ -45,6 +45,11 @@ async fn a_healthy_setup_passes_with_each_accounts_plan_and_windows() {
         "{}",
         out.stdout
     );
+    assert!(
+        line(&out, "metrics").contains("no gateway runs"),
+        "{}",
+        out.stdout
+    );
     // Each account's probe went with its own token, as the gateway's does.
     let probes: Vec<_> = mock
         .seen()
