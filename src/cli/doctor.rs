@@ -1,20 +1,35 @@
 //! `codex-pool doctor`: one line per check, ✓ or ✗ with what to do, and exit
-//! 0 only when nothing is ✗. It never prints a token.
+//! 0 only when nothing is ✗. It never prints a token, a key or a password.
 //!
-//! Checks: the config; each account's login (readable, expiry, refresh token
-//! present: `logins.rs`); with `[store]`, Redis reachable (its URL shown
-//! without a password) and the encryption key able to open the logins
-//! sealed there (`store.rs`); with `--refresh`, whether the issuer still
-//! takes each refresh token, by a real refresh through the gateway's own
-//! path, the rotated login saved as a gateway saves it (`logins.rs`);
-//! upstream and the issuer reachable, with latency;
-//! the clock against upstream's `Date`; the catalog (models, the version
-//! they need against the version sent: `upstream.rs`); each account's plan
-//! and quota windows, from a `/wham/usage` probe with its own token as the
-//! gateway's probe makes it (`quota.rs`); the listen address
-//! (free, or this gateway on it); `/metrics` where this gateway serves it
-//! (a note when no gateway runs there); the Codex CLI's `config.toml` (pointed at
-//! this gateway or not: `local.rs`). The output lives in `report.rs`.
+//! The checks, in the order they print:
+//! - `config`: the file loads and is valid;
+//! - `login NAME`: each account's login is readable, its access token's
+//!   expiry, a refresh token present (`logins.rs`);
+//! - `store`, `store key` (with `[store]`): Redis answers (its URL shown
+//!   without a password), and the encryption key opens the logins sealed
+//!   there (`store.rs`);
+//! - `refresh NAME` (only with `--refresh`): the issuer still takes the
+//!   refresh token. Refresh tokens rotate, so this is a real refresh through
+//!   the gateway's own path (`auth::refresh`: the auth file's lock, or the
+//!   store's with `[store]`, and its atomic save): the rotated login is saved
+//!   as a gateway's refresh saves it, and a gateway running meanwhile adopts
+//!   it. Without `--refresh` nothing is sent to the issuer but a GET of its
+//!   address (`logins.rs`);
+//! - `upstream`, `clock`, `catalog`: upstream's `/models` with one account
+//!   (reachable, latency), the machine's clock against its `Date`, the
+//!   version the newest model needs against the one sent (`upstream.rs`);
+//! - `account NAME`: the plan its login claims and its quota windows, from a
+//!   `/wham/usage` probe with its token as the gateway's probe makes
+//!   (`quota.rs`);
+//! - `issuer`: the issuer's address answers;
+//! - `listen`: the listen address is free, or this gateway answers on it;
+//! - `metrics`: `/metrics` answers where this gateway serves it (with the
+//!   admin token where the listener needs one), or a note when no gateway
+//!   runs there (`local.rs`);
+//! - `codex cli`: whether the Codex CLI's `config.toml` points at this gateway.
+//!
+//! `--json` prints the same checks as one object. Findings and the HTTP date
+//! live in `report.rs`.
 
 mod local;
 mod logins;

@@ -42,8 +42,9 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Check the whole setup (config, logins, upstream, clock, catalog,
-    /// listen address, the Codex CLI): exit 0 only when nothing is wrong.
+    /// Check the whole setup (config, logins, store, upstream, clock, catalog,
+    /// quota, listen address, metrics, the Codex CLI): exit 0 only when
+    /// nothing is wrong.
     Doctor {
         #[arg(long)]
         config: Option<PathBuf>,
