@@ -11,46 +11,23 @@
 
 mod affinity;
 mod attempt;
+mod call;
 pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use crate::app::{App, Snapshot};
-use crate::keys::ClientKey;
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::affinity::Outcome;
 use crate::pool::{Account, Exhausted};
-use crate::route::Route;
 use crate::upstream::Failure;
 pub(crate) use attempt::remember_blob;
 pub(crate) use attempt::{Delivery, Mode};
-
-/// What the route asks of the pool.
-pub(crate) struct Call {
-    pub route: Route,
-    pub request_id: String,
-    pub gateway_request_id: String,
-    pub key: Option<Arc<ClientKey>>,
-    pub model: String,
-    pub session_id: String,
-    pub body: Bytes,
-    /// The conversation, within its key's namespace (`pool::affinity`).
-    pub conversation: u64,
-    /// Digests of the encrypted blobs the body carries.
-    pub blobs: Vec<u64>,
-    /// The client's `x-codex-turn-state`, if it sent one.
-    pub turn_state: Option<String>,
-    /// Client headers sent upstream as they are, on top of the gateway's own
-    /// (the Codex CLI's identity headers on its native route,
-    /// `server/native/forward.rs`). Never credentials: `upstream::Client`
-    /// refuses to let these replace the account's.
-    pub forward: Vec<(HeaderName, HeaderValue)>,
-}
+pub(crate) use call::{Call, Caller};
 
 pub(crate) struct Served {
     pub account: Arc<Account>,
@@ -71,6 +48,13 @@ impl Served {
         self.headers
             .get("openai-model")
             .and_then(|v| v.to_str().ok())
+    }
+
+    /// The turn-state token the serving account minted, as the header the
+    /// client replays for the rest of its turn (it routes back here).
+    pub(crate) fn turn_state(&self) -> Option<(HeaderName, HeaderValue)> {
+        let t = self.headers.get(TURN_STATE)?;
+        Some((HeaderName::from_static(TURN_STATE), t.clone()))
     }
 }
 
