@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::affinity::Outcome;
-use crate::pool::{Account, Exhausted};
+use crate::pool::{Account, Effect, Exhausted, Policy};
 use crate::upstream::Failure;
 pub(crate) use attempt::remember_blob;
 pub(crate) use attempt::{Delivery, Mode};
@@ -130,7 +130,7 @@ pub(crate) async fn serve(
     tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(), affinity = %placed.describe(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
-    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let policy = Policy::of(pool_cfg);
     let mut upstream_wait = Duration::ZERO;
     let mut failures: Vec<(String, Failure)> = Vec::new();
     // Failures that are not an account's fault spend the request's retry
@@ -203,13 +203,9 @@ pub(crate) async fn serve(
                 }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                match setback {
-                    Some(s) if !failure.blames_account() => {
-                        suspects += 1;
-                        let d = *digest.get_or_insert_with(|| body_digest(&call.body));
-                        claimed.failed_suspect(&s, d, pool_cfg.outlier_failures, backoff);
-                    }
-                    s => claimed.failed(s.as_ref(), backoff.0, backoff.1),
+                let blame = failure.blame(|| *digest.get_or_insert_with(|| call.digest()));
+                if let Effect::Suspected { .. } = claimed.failed(setback.as_ref(), blame, policy) {
+                    suspects += 1;
                 }
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),

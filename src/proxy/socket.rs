@@ -114,7 +114,7 @@ pub(crate) async fn start(
         }
     };
     let pool_cfg = &snap.config.pool;
-    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let policy = crate::pool::Policy::of(pool_cfg);
     let mut failures = Vec::new();
     let mut upstream_wait = Duration::ZERO;
     for account in &candidates {
@@ -171,13 +171,8 @@ pub(crate) async fn start(
                 account.set_last_error(kind);
                 // As on HTTP: an account's own failure cools it at once; one
                 // that may be upstream's counts toward outlier detection.
-                match failure.setback() {
-                    Some(sb) if !failure.blames_account() => {
-                        let digest = super::body_digest(&call.body);
-                        claimed.failed_suspect(&sb, digest, pool_cfg.outlier_failures, backoff);
-                    }
-                    sb => claimed.failed(sb.as_ref(), backoff.0, backoff.1),
-                }
+                let blame = failure.blame(|| call.digest());
+                claimed.failed(failure.setback().as_ref(), blame, policy);
                 decision
                     .attempts
                     .push(attempt_row(account, kind, None, millis));
