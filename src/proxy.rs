@@ -9,7 +9,6 @@
 //! from there. For a client that did not stream, nothing has reached it until
 //! the whole answer is in, so even a mid-stream failure moves to the next account.
 
-mod affinity;
 mod attempt;
 mod call;
 pub(crate) mod socket;
@@ -20,12 +19,12 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+pub(crate) use crate::affinity::TURN_STATE;
+use crate::affinity::{self, Outcome};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
-use crate::pool::affinity::Outcome;
 use crate::pool::{Account, Effect, Exhausted, Policy};
 use crate::upstream::Failure;
-pub(crate) use attempt::remember_blob;
 pub(crate) use attempt::{Delivery, Mode};
 pub(crate) use call::{Call, Caller};
 
@@ -104,9 +103,11 @@ pub(crate) async fn serve(
     // A route without conversations (images) neither reads nor fills the tables.
     let enabled = snap.config.affinity.enabled && call.route.has_conversations();
     if enabled && strategy == crate::config::Strategy::RoundRobin {
-        affinity::recall(app, call).await;
+        app.affinity.recall(&call.conversation).await;
     }
-    let preferred = affinity::preferred(app, call, strategy, enabled);
+    let preferred = app
+        .affinity
+        .preferred(&call.conversation, strategy, enabled);
     let planned = snap
         .pool
         .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
@@ -166,8 +167,10 @@ pub(crate) async fn serve(
                 if i > 0 && placed == Outcome::Kept {
                     placed = Outcome::Moved("its account failed this request");
                 }
-                if placed != Outcome::Off && remember(app, call, account, &headers) {
-                    affinity::share(app, call, account).await;
+                if placed != Outcome::Off {
+                    let minted = headers.get(TURN_STATE).map(HeaderValue::as_bytes);
+                    let c = &call.conversation;
+                    app.affinity.served(c, &account.name, minted).await;
                 }
                 app.metrics.affinity(placed.label());
                 decision.affinity = placed.describe();
@@ -304,21 +307,6 @@ fn eligible(
     }
     Ok(kept)
 }
-
-/// What the gateway learns from an answer: the conversation is on `account`
-/// now, and a turn-state token it minted belongs to it.
-/// True when other replicas should hear of the conversation's account.
-fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) -> bool {
-    let now = Instant::now();
-    let news = app.affinity.served(call.conversation, &account.name, now);
-    if let Some(t) = headers.get(TURN_STATE) {
-        app.affinity.minted(t.as_bytes(), &account.name);
-    }
-    news
-}
-
-/// The per-turn routing token the backend mints (`docs/upstream.md` §8).
-pub(crate) const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier
 /// detection, however often a client sends it. It reads the length and at

@@ -248,7 +248,13 @@ impl Health {
         }
     }
 
-    pub(super) fn on_setback(&mut self, setback: &Setback, now: Instant, base: Duration, max: Duration) {
+    pub(super) fn on_setback(
+        &mut self,
+        setback: &Setback,
+        now: Instant,
+        base: Duration,
+        max: Duration,
+    ) {
         self.probing = None;
         if self.admin_disabled {
             return;

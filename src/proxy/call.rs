@@ -10,9 +10,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::TURN_STATE;
+use crate::affinity::Conversation;
 use crate::app::App;
 use crate::keys::ClientKey;
-use crate::pool::affinity::digest;
 use crate::route::Route;
 
 /// Who asks: the same for every pool walk one request makes.
@@ -34,12 +34,8 @@ pub(crate) struct Call {
     pub model: String,
     pub session_id: String,
     pub body: Bytes,
-    /// The conversation, within its key's namespace (`pool::affinity`).
-    pub conversation: u64,
-    /// Digests of the encrypted blobs the body carries.
-    pub blobs: Vec<u64>,
-    /// The client's `x-codex-turn-state`, if it sent one.
-    pub turn_state: Option<String>,
+    /// Its place in its conversation (`affinity::Conversation`).
+    pub conversation: Conversation,
     /// Client headers sent upstream as they are, on top of the gateway's own
     /// (the Codex CLI's identity headers on its native route,
     /// `server/native/forward.rs`). Never credentials: `upstream::Client`
@@ -73,10 +69,10 @@ impl Call {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         };
+        let key = caller.key.map(|k| k.name());
         let conversation = app
             .affinity
-            .conversation_key(caller.key.map(|k| k.name()), &session_id);
-        let blobs = blob_digests(&body);
+            .conversation(key, &session_id, &body, turn_state);
         let bytes = Bytes::from(serde_json::to_vec(&body)?);
         Ok(Call {
             route: caller.route,
@@ -87,8 +83,6 @@ impl Call {
             session_id,
             body: bytes,
             conversation,
-            blobs,
-            turn_state,
             forward,
         })
     }
@@ -109,9 +103,7 @@ impl Call {
             model,
             session_id,
             body,
-            conversation: 0,
-            blobs: Vec::new(),
-            turn_state: None,
+            conversation: Conversation::default(),
             forward: Vec::new(),
         }
     }
@@ -128,9 +120,7 @@ impl Call {
             model: self.model.clone(),
             session_id: self.session_id.clone(),
             body: Bytes::from(serde_json::to_vec(body)?),
-            conversation: self.conversation,
-            blobs: blob_digests(body),
-            turn_state: None,
+            conversation: self.conversation.rebodied(body),
             forward: self.forward.clone(),
         })
     }
@@ -139,12 +129,4 @@ impl Call {
     pub(crate) fn digest(&self) -> u64 {
         super::body_digest(&self.body)
     }
-}
-
-/// The digests of the encrypted blobs a request body carries.
-fn blob_digests(body: &Value) -> Vec<u64> {
-    crate::translate::blobs::in_request(body)
-        .into_iter()
-        .map(|b| digest(b.as_bytes()))
-        .collect()
 }

@@ -15,10 +15,10 @@ use tokio::time::Instant;
 
 mod frames;
 
-pub(crate) use frames::{failure_of, observe};
+pub(crate) use frames::failure_of;
 use frames::{frame_for, is_age_limit};
 
-use super::{affinity, attempt, Call, ServeError};
+use super::{attempt, Call, ServeError};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::Account;
@@ -102,9 +102,10 @@ pub(crate) async fn start(
     let mut decision = decision(call, strategy.as_str());
     let sticky: Option<Arc<str>> = pinned.as_ref().map(|p| Arc::from(p.account.name.as_str()));
     let enabled = snap.config.affinity.enabled;
-    let preferred = sticky
-        .clone()
-        .or_else(|| affinity::preferred(app, call, strategy, enabled).map(|(a, _)| a));
+    let preferred = sticky.clone().or_else(|| {
+        let c = &call.conversation;
+        app.affinity.preferred(c, strategy, enabled).map(|(a, _)| a)
+    });
     let planned = snap.pool.plan_for(strategy, scope, preferred.as_deref());
     let candidates = match planned {
         Ok((c, _)) => c,
@@ -151,12 +152,9 @@ pub(crate) async fn start(
                     .push(attempt_row(account, "ok", Some(200), millis));
                 decision.served_by = Some(account.name.clone());
                 app.activity.record(decision);
-                if app
-                    .affinity
-                    .served(call.conversation, &account.name, Instant::now())
-                {
-                    affinity::share(app, call, account).await;
-                }
+                app.affinity
+                    .served(&call.conversation, &account.name, None)
+                    .await;
                 started.upstream_wait = upstream_wait;
                 return Ok(started);
             }
@@ -305,7 +303,7 @@ async fn hold_back(
             Ok(Ok(None)) => return Err(Tried::Failed(Failure::StreamTruncated)),
             Ok(Ok(Some(t))) => t,
         };
-        observe(app, account, &text);
+        app.affinity.observe_frame(&text, &account.name);
         let event = Event::parse(&text).ok();
         let kind = event.as_ref().map_or(Kind::Other, Event::kind);
         if let Some(f) = failure_of(&text, event.as_ref()) {

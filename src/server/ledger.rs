@@ -129,7 +129,7 @@ impl Ledger {
     /// account that served it.
     pub(super) fn observe(&self, event: &Event<'_>) {
         if let Some(s) = &self.served {
-            crate::proxy::remember_blob(&self.app, &s.account, event);
+            self.app.affinity.observe(event, &s.account.name);
         }
     }
 

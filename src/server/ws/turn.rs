@@ -255,7 +255,7 @@ impl Session {
                     let Ok(Ok(Some(text))) = got else {
                         return self.died(client).await;
                     };
-                    socket::observe(&app, account, &text);
+                    app.affinity.observe_frame(&text, &account.name);
                     let end = terminal(&text);
                     self.remember(&text);
                     session::send(client, Message::text(text), &self.shared).await?;
