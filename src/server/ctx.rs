@@ -182,6 +182,18 @@ impl Ctx {
         self.ledger.app()
     }
 
+    /// Who asks the pool (`proxy::Call::new`): this request's route, ids,
+    /// key and headers.
+    pub(super) fn caller(&self) -> crate::proxy::Caller<'_> {
+        crate::proxy::Caller {
+            route: self.ledger.route(),
+            request_id: &self.request_id,
+            gateway_request_id: &self.gateway_request_id,
+            key: self.key.as_ref(),
+            headers: &self.headers,
+        }
+    }
+
     /// The checks once the body has named the model: its length (a client
     /// string the gateway keeps in logs and the activity view), then the
     /// key's model allow-list. Nothing here waits: a parsed body is never
