@@ -158,7 +158,8 @@ async fn renew(
         Ok(c) => c,
         Err(e) => return failed(&name, &relogin, e),
     };
-    if let Some(lost) = unsaved(&tokens, u).await {
+    let sync = || refresh::refresh(http, issuer, flights, store, login(), None, || {});
+    if let Some(lost) = unsaved(&tokens, u, store.is_some(), sync).await {
         return lost;
     }
     u.creds = (*creds).clone();
@@ -181,25 +182,46 @@ async fn renew(
     }
 }
 
-/// Tokens the file did not take yet are written again a few times; if they
-/// still are not, the line says the login may be lost.
-async fn unsaved(tokens: &TokenSlot, u: &Usable) -> Option<Check> {
+/// A rotated login the file (or, with `[store]`, the store) did not take
+/// yet is written again a few times, as the gateway's retries would (for
+/// the store, a sync flight: it writes the login waiting for the store and
+/// never calls the issuer); if it still is not, the line says so.
+async fn unsaved<F>(
+    tokens: &TokenSlot,
+    u: &Usable,
+    shared: bool,
+    sync: impl Fn() -> F,
+) -> Option<Check>
+where
+    F: std::future::Future<Output = refresh::Refreshed>,
+{
     for _ in 0..SAVE_TRIES {
-        match persist::persist_unsaved(tokens, &u.name, &u.path).await {
-            Persisted::Clean | Persisted::Adopted => return None,
-            Persisted::Pending => tokio::time::sleep(Duration::from_secs(1)).await,
+        if shared && tokens.mirror.store_pending() {
+            let _ = sync().await;
         }
+        let file = persist::persist_unsaved(tokens, &u.name, &u.path).await;
+        let store_done = !(shared && tokens.mirror.store_pending());
+        if file != Persisted::Pending && store_done {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (name, path) = (format!("refresh {}", u.name), u.path.display());
+    let relogin = format!(
+        "fix that, then run codex-pool doctor again; if the account fails, codex-pool login --account {}",
+        u.name
+    );
+    if shared && tokens.mirror.store_pending() && !tokens.mirror.backup_failed() {
+        return Some(Check::bad(
+            &name,
+            &format!("the rotated login is in {path}, but the shared store did not take it; the replicas reading that file put it there"),
+            "check Redis",
+        ));
     }
     Some(Check::bad(
-        &format!("refresh {}", u.name),
-        &format!(
-            "the issuer rotated the login, but {} does not take it",
-            u.path.display()
-        ),
-        &format!(
-            "make the file writable; if the account then fails, codex-pool login --account {}",
-            u.name
-        ),
+        &name,
+        &format!("the issuer rotated the login, but {path} does not take it"),
+        &relogin,
     ))
 }
 
