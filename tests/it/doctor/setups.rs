@@ -184,3 +184,36 @@ fn the_mock_writes_http_dates() {
     );
     assert_eq!(mock::date::imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
 }
+
+/// Upstream answers but refuses the logins' access tokens: reachable, and
+/// each refused account named with what to run.
+#[tokio::test]
+async fn a_token_upstream_refuses_is_named_per_account() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = Gateway::builder(&mock)
+        .account("a")
+        .account("b")
+        .write(dir.path(), Some(&free_listen()));
+    let b_token = tokens_of(&dir.path().join("b.json"))[0].clone();
+    mock.accept_only(&[&b_token]);
+    let out = doctor(&cfg, home.path(), &[]).await;
+    assert!(!out.ok);
+    assert_eq!(failures(&out), ["upstream", "account a"], "{}", out.stdout);
+    assert!(
+        line(&out, "upstream").contains("answers, but refused account a's token"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out, "account a")
+            .ends_with("— codex-pool doctor --refresh, or codex-pool login --account a"),
+        "{}",
+        out.stdout
+    );
+    assert!(passed(&out, "account b"), "{}", out.stdout);
+    let mut secrets = tokens_of(&dir.path().join("a.json"));
+    secrets.push(b_token);
+    no_secrets(&out, &secrets);
+}

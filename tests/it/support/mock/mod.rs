@@ -424,6 +424,8 @@ async fn handle(
                 None => full(400, json!({"detail": [{"type": "missing", "loc": ["query", "client_version"], "msg": "Field required"}]}).to_string(), "application/json"),
             }
         }
+        // A token the mock does not take (`accept_only`) is refused here too.
+        ("GET", p) if p.ends_with("/wham/usage") && !auth_ok => full(401, "{}", "application/json"),
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
             "secondary_window": {"used_percent": 4.0, "limit_window_seconds": 604800, "reset_at": 1900500000}}}).to_string(), "application/json"),
