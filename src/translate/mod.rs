@@ -55,30 +55,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// A body that is a `Value` as a whole (its `input`, if any, inside).
-    pub fn of_value(body: Value, model: String, stream: bool, session_id: String) -> Upstream {
-        Upstream {
-            body,
-            input: Input::default(),
-            model,
-            stream,
-            session_id,
-        }
-    }
-
-    /// The upstream body's bytes.
+    /// The upstream body's bytes (a copy; `into_bytes` reuses the buffer).
     pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
-        self.clone_input().finish_with(&self.body)
+        self.input.clone().finish_with(&self.body)
     }
 
     /// The upstream body's bytes, the conversation's buffer reused.
     pub fn into_bytes(self) -> Result<Vec<u8>, serde_json::Error> {
         let Upstream { body, input, .. } = self;
         input.finish_with(&body)
-    }
-
-    fn clone_input(&self) -> Input {
-        self.input.clone()
     }
 
     /// The whole body as one `Value`, the conversation parsed back into it
