@@ -250,9 +250,15 @@ wait_for nginx 20 "$NGINX_PID" curl -sf --max-time 5 -o /dev/null -H 'content-ty
   --data-binary "@$tmp/direct-10000.json" "$NGINX/backend-api/codex/responses"
 
 # ------------------------------------------------------------------ runs
-# run NAME URL BODY: N sequential requests on one connection; appends ms to $tmp/NAME.times.
+# The gateway's CPU time so far (utime + stime, clock ticks).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN {print 1000 / t}')
+declare -A CPU=()
+# run NAME URL BODY: N sequential requests on one connection; appends ms to $tmp/NAME.times
+# and adds the gateway's CPU ticks to CPU[NAME].
 run() {
-  local name=$1 url=$2 body=$3 out="$tmp/$1.raw"
+  local name=$1 url=$2 body=$3 out="$tmp/$1.raw" before
+  before=$(cpu_ticks)
   timeout 600 curl -s --max-time 60 -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
     --data-binary "@$body" -w '%{stderr}%{http_code} %{time_total}\n' "$url?[1-$N]" >/dev/null 2>"$out" ||
     die "requests failed for $name"
@@ -260,7 +266,10 @@ run() {
   bad=$(awk '$1 != 200' "$out" | wc -l)
   ((bad == 0)) || die "$name: $bad of $N requests failed ($(head -1 "$out"))"
   awk '{printf "%.3f\n", $2 * 1000}' "$out" >>"$tmp/$name.times"
+  CPU[$name]=$((${CPU[$name]:-0} + $(cpu_ticks) - before))
 }
+# cpu NAME: the gateway's CPU ms per request of NAME.
+cpu() { awk -v t="${CPU[$1]:-0}" -v ms="$TICK_MS" -v n=$((N * ROUNDS)) 'BEGIN {printf "%.2f", t * ms / n}'; }
 median() { sort -g "$tmp/$1.times" | awk '{v[NR] = $1} END {printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 for s in $SIZES; do
@@ -287,6 +296,14 @@ for s in $SIZES; do
   printf '| %s B | %s | %s | %s | %s | %s |\n' "$bytes" "$d" \
     "$(sub "$(median "nginx-$s")" "$d")" "$(sub "$(median "chat-$s")" "$d")" \
     "$(sub "$(median "responses-$s")" "$d")" "$(sub "$(median "messages-$s")" "$d")"
+done
+echo
+echo "Gateway CPU per request (ms, utime + stime over the cell's requests):"
+echo
+echo "| body | chat | responses | messages |"
+echo "|---|---:|---:|---:|"
+for s in $SIZES; do
+  printf '| %s B | %s | %s | %s |\n' "$(wc -c <"$tmp/direct-$s.json")" "$(cpu "chat-$s")" "$(cpu "responses-$s")" "$(cpu "messages-$s")"
 done
 echo
 echo "Body sizes (chat / messages): $(for s in $SIZES; do printf '%s/%s ' "$(wc -c <"$tmp/chat-$s.json")" "$(wc -c <"$tmp/messages-$s.json")"; done)"
