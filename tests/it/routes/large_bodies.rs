@@ -33,9 +33,7 @@ fn responses_items(n: usize) -> Vec<String> {
             r#"{{"type":"function_call_output","call_id":"c{i}","output":{}}}"#,
             output(i)
         ));
-        items.push(format!(
-            r#"{{"type":"future_item","payload":{{"z":1,"a":[true,null]}}}}"#
-        ));
+        items.push(r#"{"type":"future_item","payload":{"z":1,"a":[true,null]}}"#.to_string());
     }
     items
 }
