@@ -14,7 +14,7 @@
 pub mod activity;
 pub mod affinity;
 pub mod eligibility;
-pub mod health;
+pub mod breaker;
 pub mod outcome;
 mod plan;
 pub mod quota;
@@ -33,7 +33,7 @@ use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
 use crate::config::AccountConfig;
 use crate::sync::lock;
-pub use health::{Availability, Health, Setback, State};
+pub use breaker::{Availability, Health, Setback, State};
 pub use outcome::{Blame, Effect, Policy};
 pub use plan::{Exhausted, Pool};
 pub use quota::Quota;

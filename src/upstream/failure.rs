@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::pool::health::LONGEST_COOLDOWN;
+use crate::pool::breaker::LONGEST_COOLDOWN;
 use crate::pool::{Blame, Setback};
 use parse::{error_message, is_cloudflare, resets_at, retry_after, snippet, try_again_in};
 
