@@ -13,8 +13,8 @@
 
 pub mod activity;
 pub mod affinity;
-pub mod eligibility;
 pub mod breaker;
+pub mod eligibility;
 pub mod outcome;
 mod plan;
 pub mod quota;
