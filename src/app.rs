@@ -18,7 +18,7 @@ use crate::auth::refresh::{self, RefreshError};
 use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
-use crate::models::Catalog;
+use crate::catalog::Catalog;
 use crate::pool::quota::{self, Quota};
 use crate::pool::{activity::Activity, Account, Pool, Registry};
 use crate::store::Redis;

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::auth::refresh;
 use crate::clock;
-use crate::models::{Catalog, RefreshStreak};
+use crate::catalog::{Catalog, RefreshStreak};
 use crate::pool::{Availability, Blame, Policy, Setback, State};
 
 mod store;
@@ -118,7 +118,7 @@ async fn fetch_models(app: &App) -> Result<Catalog, String> {
     let url = format!(
         "{}/models?client_version={}",
         cfg.base_url,
-        crate::models::UNGATED_CLIENT_VERSION
+        crate::catalog::UNGATED_CLIENT_VERSION
     );
     let mut bodies = Vec::new();
     let mut last_error = String::new();

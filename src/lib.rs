@@ -61,7 +61,7 @@
 //!     the shared store (`stored`), the login flows.
 //! 11. `store`: the optional Redis shared by replicas (`[store]`): I/O and
 //!     scripts only, nothing of the domain.
-//! 12. `config`, `models`: the TOML file → validated `Config`; the models
+//! 12. `config`, `catalog`: the TOML file → validated `Config`; the models
 //!     catalog (pure data).
 //! 13. `seal`, `version`: the store's encryption key and sealed values; Codex
 //!     release numbers.
@@ -75,12 +75,12 @@ pub mod affinity;
 pub mod app;
 pub mod auth;
 mod background;
+pub mod catalog;
 pub mod cli;
 mod clock;
 pub mod config;
 pub mod keys;
 pub mod metrics;
-pub mod models;
 pub mod pool;
 pub(crate) mod proxy;
 pub(crate) mod reload;
