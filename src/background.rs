@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::auth::refresh;
-use crate::clock;
 use crate::catalog::{Catalog, RefreshStreak};
+use crate::clock;
 use crate::pool::{Availability, Blame, Policy, Setback, State};
 
 mod store;

@@ -12,10 +12,10 @@
 //! again brings it back with them.
 
 pub mod activity;
-pub mod affinity;
 pub mod breaker;
 pub mod eligibility;
 pub mod outcome;
+pub mod pins;
 mod plan;
 pub mod quota;
 pub mod replicas;
