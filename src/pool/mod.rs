@@ -151,6 +151,16 @@ impl Account {
         self.tokens.has_unsaved()
     }
 
+    /// An operator's `disable`: the account serves nothing until `enable`.
+    pub fn disable_by_admin(&self) {
+        self.health().disable_by_admin();
+    }
+
+    /// An operator's `enable`: back to ready, whatever it was.
+    pub fn enable_by_admin(&self) {
+        self.health().reset();
+    }
+
     /// Fresh credentials arrived: an account waiting for a new login is back.
     pub fn revive(&self) {
         let mut h = self.health();
