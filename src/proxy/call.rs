@@ -13,7 +13,7 @@ use super::TURN_STATE;
 use crate::affinity::Conversation;
 use crate::app::App;
 use crate::keys::ClientKey;
-use crate::pool::affinity::digest;
+use crate::pool::pins::digest;
 use crate::route::Route;
 use crate::translate::Upstream;
 

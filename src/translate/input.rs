@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::parse::raw;
-use crate::pool::affinity::digest;
+use crate::pool::pins::digest;
 
 const OPEN: &[u8] = b"{\"input\":[";
 
@@ -64,7 +64,7 @@ impl Input {
         self.items.iter().map(|r| &self.buf[r.clone()])
     }
 
-    /// The digests (`pool::affinity::digest`) of the encrypted blobs the
+    /// The digests (`pool::pins::digest`) of the encrypted blobs the
     /// items carry (`translate::blobs`), in order.
     pub fn blobs(&self) -> &[u64] {
         &self.blobs
