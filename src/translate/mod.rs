@@ -30,7 +30,7 @@ mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};
-pub use collect::Collector;
+pub use collect::{Answer, Collector};
 pub use convert::{Convert, Step};
 
 use serde_json::{Map, Value};
