@@ -13,8 +13,9 @@ use serde_json::value::RawValue;
 use crate::upstream::events::{Event, Kind, ResponseInfo, Usage};
 use crate::upstream::Failure;
 
-/// Items and the final response are kept as raw JSON and parsed once, into
-/// what the route renders (typed items for chat, values for Responses).
+/// Items and the final response are kept as raw JSON and read once, borrowed,
+/// by the route that renders them (`OutputItem`s for chat and Messages, raw
+/// members and items for Responses).
 #[derive(Debug)]
 pub struct Collector {
     items: Vec<Box<RawValue>>,
