@@ -11,6 +11,7 @@
 
 mod affinity;
 mod attempt;
+mod bridge;
 pub(crate) mod socket;
 
 use std::sync::Arc;
@@ -172,7 +173,7 @@ pub(crate) async fn serve(
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let result = attempt::attempt(app, snap, account, call, mode).await;
+        let result = bridge::attempt(app, snap, account, call, mode).await;
         let took = started.elapsed();
         upstream_wait += took;
         let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);

@@ -4,8 +4,8 @@
 //! `response.create` text frames out and event text frames in.
 //!
 //! A `Socket` knows nothing of client sockets: the server's WebSocket session
-//! (`server/ws/`) holds one per client socket today, and a later pool of kept
-//! sockets for HTTP clients can hold them the same way.
+//! (`server/ws/`) holds one per client socket, and `kept` holds them between
+//! the turns of HTTP conversations (`proxy::bridge`).
 
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::{is_credential, Client, Failure};
 use crate::auth::file::Credentials;
+
+pub mod kept;
 
 /// The beta header that selects the Responses WebSocket protocol.
 pub const BETA: (&str, &str) = ("openai-beta", "responses_websockets=2026-02-06");
@@ -157,6 +159,18 @@ impl Socket {
                         message: "upstream sent a binary frame".into(),
                     })
                 }
+            }
+        }
+    }
+
+    /// Whether upstream has not closed the socket: reads what is already
+    /// there (a pong, a close) without waiting for more.
+    pub async fn still_open(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(1), self.stream.next()).await {
+                Err(_) => return true,
+                Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => return false,
+                Ok(Some(Ok(_))) => {}
             }
         }
     }
