@@ -110,14 +110,20 @@ async fn on_socket(
         input: req.digests,
         output: Vec::new(),
     };
-    let head = pump::hold_back(app, account, &mut lease, cfg.first_byte_timeout, &mut pending)
-        .await
-        .map_err(|f| match f {
-            Failure::UsageLimited { .. }
-            | Failure::UsageNotIncluded { .. }
-            | Failure::RateLimited { .. } => Miss::Account(f),
-            f => Miss::Resend(f),
-        })?;
+    let head = pump::hold_back(
+        app,
+        account,
+        &mut lease,
+        cfg.first_byte_timeout,
+        &mut pending,
+    )
+    .await
+    .map_err(|f| match f {
+        Failure::UsageLimited { .. }
+        | Failure::UsageNotIncluded { .. }
+        | Failure::RateLimited { .. } => Miss::Account(f),
+        f => Miss::Resend(f),
+    })?;
     tracing::debug!(request_id = %call.request_id, account = %account.name, kind, "turn on the conversation's upstream socket");
     let headers = head.headers.clone();
     let delivery = match mode {

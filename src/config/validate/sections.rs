@@ -203,11 +203,7 @@ impl Validator {
     fn bridge(&mut self, raw: &RawBridge, d: &Bridge) -> Bridge {
         let b = Bridge {
             enabled: raw.0.unwrap_or(d.enabled),
-            per_account: self.positive(
-                "upstream.bridge_sockets_per_account",
-                raw.1,
-                d.per_account,
-            ),
+            per_account: self.positive("upstream.bridge_sockets_per_account", raw.1, d.per_account),
             max_sockets: self.positive("upstream.bridge_max_sockets", raw.2, d.max_sockets),
             idle_timeout: self.bounded(
                 "upstream.bridge_idle_timeout",

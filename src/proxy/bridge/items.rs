@@ -77,7 +77,11 @@ impl<'a> Request<'a> {
     pub(super) fn continuation(&self, previous: &str, from: usize) -> String {
         let new = &self.items[from..];
         let size = new.iter().map(|i| i.get().len() + 1).sum::<usize>()
-            + self.fields.values().map(|v| v.get().len() + 32).sum::<usize>()
+            + self
+                .fields
+                .values()
+                .map(|v| v.get().len() + 32)
+                .sum::<usize>()
             + previous.len()
             + 96;
         let mut out = String::with_capacity(size);
@@ -198,7 +202,10 @@ impl Shape<'_> {
             }
             "message" => {
                 self.role.hash(&mut h);
-                match self.content.map(|c| serde_json::from_str::<Content<'_>>(c.get())) {
+                match self
+                    .content
+                    .map(|c| serde_json::from_str::<Content<'_>>(c.get()))
+                {
                     Some(Ok(Content::Text(t))) => t.hash(&mut h),
                     Some(Ok(Content::Parts(parts))) => {
                         for p in parts {
@@ -252,7 +259,8 @@ mod tests {
 
     const TURN1: &str = r#"{"model":"m","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}],"tools":[]}"#;
     const CALL: &str = r#"{"type":"function_call","id":"fc_1","call_id":"c1","name":"f","arguments":"{}","status":"completed"}"#;
-    const REASONING: &str = r#"{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"enc"}"#;
+    const REASONING: &str =
+        r#"{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"enc"}"#;
 
     #[test]
     fn a_tool_output_after_the_answer_continues() {
@@ -275,9 +283,15 @@ mod tests {
         let edited = r#"{"model":"m","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"HI"}]},{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[]}"#;
         assert_eq!(Request::parse(edited.as_bytes()).unwrap().extends(&t), None);
         let other_args = r#"{"model":"m","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"function_call","call_id":"c1","name":"f","arguments":"{\"x\":1}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[]}"#;
-        assert_eq!(Request::parse(other_args.as_bytes()).unwrap().extends(&t), None);
+        assert_eq!(
+            Request::parse(other_args.as_bytes()).unwrap().extends(&t),
+            None
+        );
         let other_model = r#"{"model":"n","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"tools":[]}"#;
-        assert_eq!(Request::parse(other_model.as_bytes()).unwrap().extends(&t), None);
+        assert_eq!(
+            Request::parse(other_model.as_bytes()).unwrap().extends(&t),
+            None
+        );
         // Nothing new: the same turn again is a full request.
         let same = r#"{"model":"m","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"}],"tools":[]}"#;
         assert_eq!(Request::parse(same.as_bytes()).unwrap().extends(&t), None);
@@ -288,7 +302,10 @@ mod tests {
         let answer = r#"{"type":"message","id":"msg_1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Hello","annotations":[]}]}"#;
         let t = thread_of(TURN1, &[answer]);
         let turn2 = r#"{"model":"m","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"message","role":"assistant","content":"Hello"},{"type":"message","role":"user","content":"more"}],"tools":[]}"#;
-        assert_eq!(Request::parse(turn2.as_bytes()).unwrap().extends(&t), Some(2));
+        assert_eq!(
+            Request::parse(turn2.as_bytes()).unwrap().extends(&t),
+            Some(2)
+        );
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub(super) async fn hold_back(
     };
     for name in ["openai-model", TURN_STATE] {
         if let Some(v) = socket.headers.get(name) {
-            head.headers.insert(HeaderName::from_static(name), v.clone());
+            head.headers
+                .insert(HeaderName::from_static(name), v.clone());
         }
     }
     let mut bytes = 0;
@@ -203,8 +204,7 @@ pub(super) async fn collect(
 
 /// The socket back in the table; the thread only after a completed answer.
 fn put_back(kept: &Kept, lease: Lease, completed: Option<String>, pending: Pending) {
-    let thread = completed
-        .map(|id| items::thread(id, pending.rest, pending.input, pending.output));
+    let thread = completed.map(|id| items::thread(id, pending.rest, pending.input, pending.output));
     kept.put(lease, thread);
 }
 
@@ -239,7 +239,9 @@ fn type_of(text: &str) -> Option<std::borrow::Cow<'_, str>> {
         #[serde(rename = "type", borrow)]
         kind: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_str::<Typed<'_>>(text).ok().and_then(|t| t.kind)
+    serde_json::from_str::<Typed<'_>>(text)
+        .ok()
+        .and_then(|t| t.kind)
 }
 
 fn output_item(text: &str) -> Option<Box<RawValue>> {

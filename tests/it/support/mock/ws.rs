@@ -60,6 +60,24 @@ pub struct WsState {
     pub delay: Duration,
     /// Text deltas in the default answer, and their size.
     pub big_deltas: Option<(usize, usize)>,
+    /// The whole input each turn stood for (a continuation's previous input
+    /// and output, then its new items), in order: what the model saw.
+    pub inputs: Vec<Value>,
+    /// `Mock::set_tool_loop`: tool calls until this many tool outputs.
+    pub tool_loop: Option<usize>,
+    /// The next frame on any socket is recorded, then its socket closed
+    /// without an answer (an upstream that goes away).
+    pub close_next: bool,
+}
+
+impl super::Mock {
+    /// Answer a request offering a function tool with a call of it until
+    /// its input holds `n` tool outputs, over HTTP and WebSocket (a
+    /// continuation counts the outputs of the whole conversation).
+    pub fn set_tool_loop(&self, n: usize) {
+        self.state.lock().expect("mock state").tool_loop = Some(n);
+        self.ws.lock().expect("mock ws").tool_loop = Some(n);
+    }
 }
 
 pub fn is_upgrade(req: &Request<Incoming>) -> bool {
@@ -224,6 +242,7 @@ async fn serve(
         .to_string();
     let opened = Instant::now();
     let mut known: HashSet<String> = HashSet::new();
+    let mut contexts: HashMap<String, Vec<Value>> = HashMap::new();
     let mut turn = 0;
     while let Some(Ok(msg)) = stream.next().await {
         let Message::Text(text) = msg else { continue };
@@ -237,6 +256,10 @@ async fn serve(
                 headers: headers.clone(),
                 body: body.clone(),
             });
+        }
+        if std::mem::take(&mut ws.lock().unwrap().close_next) {
+            let _ = stream.close(None).await;
+            break;
         }
         if body["type"] == "response.interrupt" {
             let _ = stream
@@ -258,7 +281,7 @@ async fn serve(
             break;
         }
         turn += 1;
-        let (events, die) = answer(&ws, &account, &body, &mut known, id, turn);
+        let (events, die) = answer(&ws, &account, &body, (&mut known, &mut contexts), id, turn);
         let delay = ws.lock().unwrap().delay;
         let mut broke = false;
         for e in events {
@@ -287,7 +310,7 @@ fn answer(
     ws: &Arc<Mutex<WsState>>,
     account: &str,
     body: &Value,
-    known: &mut HashSet<String>,
+    known: (&mut HashSet<String>, &mut HashMap<String, Vec<Value>>),
     socket: usize,
     turn: usize,
 ) -> (Vec<Value>, bool) {
@@ -305,7 +328,7 @@ fn events_for(
     ws: &Arc<Mutex<WsState>>,
     account: &str,
     body: &Value,
-    known: &mut HashSet<String>,
+    (known, contexts): (&mut HashSet<String>, &mut HashMap<String, Vec<Value>>),
     socket: usize,
     turn: usize,
 ) -> Vec<Value> {
@@ -341,6 +364,14 @@ fn events_for(
             &msg,
         )];
     }
+    // What the model sees: a continuation's previous input and output first.
+    let mut whole = body.clone();
+    if let Some(prev) = body["previous_response_id"].as_str() {
+        let mut input = contexts.get(prev).cloned().unwrap_or_default();
+        input.extend(body["input"].as_array().cloned().unwrap_or_default());
+        whole["input"] = Value::Array(input);
+    }
+    let body = &whole;
     let model = body["model"].as_str().unwrap_or("gpt-5.4").to_string();
     let rid = format!("resp_ws{socket}_{turn}");
     let ts = format!("ts-{account}-{socket}-{turn}");
@@ -371,7 +402,12 @@ fn events_for(
                     let parts: Vec<&str> = (0..n).map(|_| part.as_str()).collect();
                     super::text_events(&model, &parts)
                 }
-                None => super::default_answer(body, &model, 2),
+                None => {
+                    let tool_loop = ws.lock().unwrap().tool_loop;
+                    tool_loop
+                        .and_then(|n| super::loop_answer(body, &model, n))
+                        .unwrap_or_else(|| super::default_answer(body, &model, 2))
+                }
             }
         }
     };
@@ -380,6 +416,15 @@ fn events_for(
             e["response"]["id"] = json!(rid);
         }
     }
+    let mut context = body["input"].as_array().cloned().unwrap_or_default();
+    context.extend(
+        events
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.done")
+            .map(|e| e["item"].clone()),
+    );
+    ws.lock().unwrap().inputs.push(body["input"].clone());
+    contexts.insert(rid.clone(), context);
     known.insert(rid);
     events.insert(0, metadata);
     events
