@@ -116,7 +116,7 @@ async fn ws_loop(addr: std::net::SocketAddr, path: &str) -> Vec<Duration> {
     let mut times = Vec::new();
     let mut prev: Option<(String, Value)> = None;
     for _ in 0..TURNS {
-        let mut frame = json!({"type": "response.create", "model": "gpt-5.4", "tools": tool(), "store": false, "instructions": ""});
+        let mut frame = json!({"type": "response.create", "model": "gpt-5.4", "tools": tool(), "store": false, "stream": true, "instructions": ""});
         match &prev {
             None => frame["input"] = Value::Array(first_input()),
             Some((id, call_id)) => {
