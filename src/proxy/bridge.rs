@@ -150,7 +150,7 @@ async fn lease(
             if *lease.account == *account.name
                 && lease.socket.as_ref().is_some_and(|s| s.age() < MAX_AGE) =>
         {
-            return Ok((lease, thread));
+            return Ok((*lease, thread));
         }
         // Moved, or too old: closed (the lease's drop), and a fresh one below.
         Taken::Some(..) | Taken::None => {}

@@ -122,13 +122,13 @@ impl Kept {
         };
         entry.used = Instant::now();
         Taken::Some(
-            Lease {
+            Box::new(Lease {
                 shared: Arc::downgrade(&self.0),
                 conversation,
                 account: Arc::clone(&entry.account),
                 socket: Some(socket),
                 counted: true,
-            },
+            }),
             entry.thread.take(),
         )
     }
@@ -215,7 +215,7 @@ impl Kept {
 pub enum Taken {
     None,
     Busy,
-    Some(Lease, Option<Thread>),
+    Some(Box<Lease>, Option<Thread>),
 }
 
 impl Drop for Lease {
