@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::affinity::Affinity;
 use crate::auth::file::Credentials;
 use crate::auth::flights::Flights;
 use crate::auth::refresh::{self, RefreshError};
@@ -17,7 +18,7 @@ use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
 use crate::models::Catalog;
-use crate::pool::{activity::Activity, affinity::Affinity, Account, Pool, Registry};
+use crate::pool::{activity::Activity, Account, Pool, Registry};
 use crate::store::Redis;
 use crate::upstream;
 
@@ -80,10 +81,7 @@ impl App {
         let metrics = Metrics::new()?;
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
-        let mut affinity = Affinity::new(config.affinity.max_conversations, config.affinity.ttl);
-        if let Some(store) = &config.store {
-            affinity = affinity.with_secret(store.key.derive(b"codex-pool affinity table"));
-        }
+        let affinity = Affinity::new(&config, store.clone());
         let bridge = upstream::ws::kept::Kept::new(metrics.bridge.open.clone());
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
@@ -127,8 +125,7 @@ impl App {
             );
         }
         if old.config.affinity != config.affinity {
-            self.affinity
-                .resize(config.affinity.max_conversations, config.affinity.ttl);
+            self.affinity.resize(&config.affinity);
         }
         let snapshot = build(&self.accounts, config, &old.keys, upstream);
         self.metrics

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::auth::refresh;
 use crate::clock;
 use crate::models::{Catalog, RefreshStreak};
-use crate::pool::{quota, Availability, Setback, State};
+use crate::pool::{quota, Availability, Blame, Policy, Setback, State};
 
 mod store;
 mod usage;
@@ -50,13 +50,8 @@ pub(crate) async fn refresh_loop(app: Arc<App>, mut shutdown: watch::Receiver<bo
             // Only a dead login changes the account's health here; a transient
             // failure is tried again on the next round.
             if let Err(e) = app.refresh_login(account, &creds).await {
-                let s = Setback::from(&e);
-                if matches!(s, Setback::NeedsRelogin { .. }) {
-                    let p = &snap.config.pool;
-                    account
-                        .health()
-                        .on_setback(&s, Instant::now(), p.backoff_base, p.backoff_max);
-                }
+                let policy = Policy::of(&snap.config.pool);
+                account.failed(Some(&Setback::from(&e)), Blame::Refresh, policy);
             }
         }
         tokio::select! {

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::config::ApiKeyConfig;
 
+mod rate;
 mod replicas;
 mod spent;
 

@@ -43,8 +43,10 @@
 //!    activity, affinity tables, the models catalog, the store, the usage queue).
 //! 5. `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
 //!    access log, and reading them back; fed by the ledger through a queue.
-//! 6. `metrics`, `keys`: Prometheus, every update a method; client keys and
-//!    their limits (`keys::Refusal`, mapped at the edge).
+//! 6. `metrics`, `keys`, `affinity`: Prometheus, every update a method;
+//!    client keys and their limits (`keys::Refusal`, mapped at the edge);
+//!    conversation affinity, the one API the request path places and records
+//!    through (over `pool::affinity`'s tables and the store).
 //! 7. `translate`: pure Chat / Responses / Messages / Images ⇄ codex-responses
 //!    translation, a folder per client dialect; the collector, model aliases,
 //!    request limits.
@@ -69,6 +71,7 @@
 #![cfg_attr(test, allow(clippy::panic, clippy::unwrap_used, clippy::expect_used))]
 #![warn(unreachable_pub)]
 
+pub mod affinity;
 pub mod app;
 pub mod auth;
 mod background;

@@ -9,49 +9,25 @@
 //! from there. For a client that did not stream, nothing has reached it until
 //! the whole answer is in, so even a mid-stream failure moves to the next account.
 
-mod affinity;
 mod attempt;
 mod bridge;
+mod call;
 pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+pub(crate) use crate::affinity::TURN_STATE;
+use crate::affinity::{self, Outcome};
 use crate::app::{App, Snapshot};
-use crate::keys::ClientKey;
 use crate::pool::activity::{Attempt, Decision};
-use crate::pool::affinity::Outcome;
-use crate::pool::{Account, Exhausted};
-use crate::route::Route;
+use crate::pool::{Account, Effect, Exhausted, Policy};
 use crate::upstream::Failure;
-pub(crate) use attempt::remember_blob;
 pub(crate) use attempt::{Delivery, Mode};
-
-/// What the route asks of the pool.
-pub(crate) struct Call {
-    pub route: Route,
-    pub request_id: String,
-    pub gateway_request_id: String,
-    pub key: Option<Arc<ClientKey>>,
-    pub model: String,
-    pub session_id: String,
-    pub body: Bytes,
-    /// The conversation, within its key's namespace (`pool::affinity`).
-    pub conversation: u64,
-    /// Digests of the encrypted blobs the body carries.
-    pub blobs: Vec<u64>,
-    /// The client's `x-codex-turn-state`, if it sent one.
-    pub turn_state: Option<String>,
-    /// Client headers sent upstream as they are, on top of the gateway's own
-    /// (the Codex CLI's identity headers on its native route,
-    /// `server/native/forward.rs`). Never credentials: `upstream::Client`
-    /// refuses to let these replace the account's.
-    pub forward: Vec<(HeaderName, HeaderValue)>,
-}
+pub(crate) use call::{Call, Caller};
 
 pub(crate) struct Served {
     pub account: Arc<Account>,
@@ -72,6 +48,13 @@ impl Served {
         self.headers
             .get("openai-model")
             .and_then(|v| v.to_str().ok())
+    }
+
+    /// The turn-state token the serving account minted, as the header the
+    /// client replays for the rest of its turn (it routes back here).
+    pub(crate) fn turn_state(&self) -> Option<(HeaderName, HeaderValue)> {
+        let t = self.headers.get(TURN_STATE)?;
+        Some((HeaderName::from_static(TURN_STATE), t.clone()))
     }
 }
 
@@ -121,9 +104,11 @@ pub(crate) async fn serve(
     // A route without conversations (images) neither reads nor fills the tables.
     let enabled = snap.config.affinity.enabled && call.route.has_conversations();
     if enabled && strategy == crate::config::Strategy::RoundRobin {
-        affinity::recall(app, call).await;
+        app.affinity.recall(&call.conversation).await;
     }
-    let preferred = affinity::preferred(app, call, strategy, enabled);
+    let preferred = app
+        .affinity
+        .preferred(&call.conversation, strategy, enabled);
     let planned = snap
         .pool
         .plan_for(strategy, scope, preferred.as_ref().map(|(a, _)| &**a));
@@ -147,7 +132,7 @@ pub(crate) async fn serve(
     tracing::debug!(request_id = %call.request_id, gateway_request_id = %call.gateway_request_id, strategy = strategy.as_str(), affinity = %placed.describe(),
         candidates = ?candidates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), "routing");
     let pool_cfg = &snap.config.pool;
-    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let policy = Policy::of(pool_cfg);
     let mut upstream_wait = Duration::ZERO;
     let mut failures: Vec<(String, Failure)> = Vec::new();
     // Failures that are not an account's fault spend the request's retry
@@ -183,8 +168,10 @@ pub(crate) async fn serve(
                 if i > 0 && placed == Outcome::Kept {
                     placed = Outcome::Moved("its account failed this request");
                 }
-                if placed != Outcome::Off && remember(app, call, account, &headers) {
-                    affinity::share(app, call, account).await;
+                if placed != Outcome::Off {
+                    let minted = headers.get(TURN_STATE).map(HeaderValue::as_bytes);
+                    let c = &call.conversation;
+                    app.affinity.served(c, &account.name, minted).await;
                 }
                 app.metrics.affinity(placed.label());
                 decision.affinity = placed.describe();
@@ -220,13 +207,9 @@ pub(crate) async fn serve(
                 }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                match setback {
-                    Some(s) if !failure.blames_account() => {
-                        suspects += 1;
-                        let d = *digest.get_or_insert_with(|| body_digest(&call.body));
-                        claimed.failed_suspect(&s, d, pool_cfg.outlier_failures, backoff);
-                    }
-                    s => claimed.failed(s.as_ref(), backoff.0, backoff.1),
+                let blame = failure.blame(|| *digest.get_or_insert_with(|| call.digest()));
+                if let Effect::Suspected { .. } = claimed.failed(setback.as_ref(), blame, policy) {
+                    suspects += 1;
                 }
                 decision.attempts.push(Attempt {
                     account: account.name.clone(),
@@ -325,21 +308,6 @@ fn eligible(
     }
     Ok(kept)
 }
-
-/// What the gateway learns from an answer: the conversation is on `account`
-/// now, and a turn-state token it minted belongs to it.
-/// True when other replicas should hear of the conversation's account.
-fn remember(app: &App, call: &Call, account: &Account, headers: &HeaderMap) -> bool {
-    let now = Instant::now();
-    let news = app.affinity.served(call.conversation, &account.name, now);
-    if let Some(t) = headers.get(TURN_STATE) {
-        app.affinity.minted(t.as_bytes(), &account.name);
-    }
-    news
-}
-
-/// The per-turn routing token the backend mints (`docs/upstream.md` §8).
-pub(crate) const TURN_STATE: &str = "x-codex-turn-state";
 
 /// A digest of a request body: equal bodies are the same request to outlier
 /// detection, however often a client sends it. It reads the length and at

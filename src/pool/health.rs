@@ -248,7 +248,13 @@ impl Health {
         }
     }
 
-    pub fn on_setback(&mut self, setback: &Setback, now: Instant, base: Duration, max: Duration) {
+    pub(super) fn on_setback(
+        &mut self,
+        setback: &Setback,
+        now: Instant,
+        base: Duration,
+        max: Duration,
+    ) {
         self.probing = None;
         if self.admin_disabled {
             return;
@@ -293,7 +299,7 @@ impl Health {
     /// stream) from the request whose body digest is `request`: the account
     /// cools only once `threshold` such failures of different requests came in
     /// a row, or at once when the request was its `probe`. Returns whether it cooled.
-    pub fn on_suspect(
+    pub(super) fn on_suspect(
         &mut self,
         setback: &Setback,
         (request, threshold, probe): (u64, u32, bool),

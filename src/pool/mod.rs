@@ -15,6 +15,7 @@ pub mod activity;
 pub mod affinity;
 pub mod eligibility;
 pub mod health;
+pub mod outcome;
 mod plan;
 pub mod quota;
 pub mod replicas;
@@ -33,6 +34,7 @@ use crate::auth::slot::TokenSlot;
 use crate::config::AccountConfig;
 use crate::sync::lock;
 pub use health::{Availability, Health, Setback, State};
+pub use outcome::{Blame, Effect, Policy};
 pub use plan::{Exhausted, Pool};
 pub use quota::Quota;
 pub use strategy::{order, priority_index};
@@ -210,7 +212,7 @@ impl Account {
 }
 
 /// An account taken for one attempt. Its outcome is recorded with `succeeded`
-/// or `failed`; dropped without one (the request's future was dropped while
+/// or `failed` (`pool/outcome.rs`); dropped without one (the request's future was dropped while
 /// it waited on upstream), a probe is given up so another request may decide.
 pub struct Claimed<'a> {
     account: &'a Account,
@@ -221,45 +223,6 @@ impl Claimed<'_> {
     pub fn succeeded(mut self) {
         self.probe = None;
         self.account.health().on_success();
-    }
-
-    /// `None`: the failure says nothing about the account (the request's fault).
-    pub fn failed(
-        mut self,
-        setback: Option<&Setback>,
-        base: std::time::Duration,
-        max: std::time::Duration,
-    ) {
-        let mut h = self.account.health();
-        match (setback, self.probe.take()) {
-            (Some(s), _) => h.on_setback(s, Instant::now(), base, max),
-            (None, Some(p)) => h.release(p),
-            (None, None) => {}
-        }
-    }
-}
-
-impl Claimed<'_> {
-    /// A failure that may not be the account's fault: counted toward outlier
-    /// detection (`Health::on_suspect`) rather than cooling the account at once.
-    pub fn failed_suspect(
-        mut self,
-        setback: &Setback,
-        request: u64,
-        threshold: u32,
-        backoff: (std::time::Duration, std::time::Duration),
-    ) {
-        let probe = self.probe.take();
-        let mut h = self.account.health();
-        let cooled = h.on_suspect(
-            setback,
-            (request, threshold, probe.is_some()),
-            Instant::now(),
-            backoff,
-        );
-        if let (false, Some(p)) = (cooled, probe) {
-            h.release(p);
-        }
     }
 }
 

@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderMap;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Call;
 use crate::app::{App, Snapshot};
@@ -114,11 +115,10 @@ pub(super) async fn attempt(
     let mut creds = fresh_credentials(app, account).await?;
     let mut replayed = false;
     // Blobs another account produced would be refused here: not sent.
-    let mut body =
-        super::affinity::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
+    let mut body = body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
     let mut stripped_all = false;
     let mut swapped_instructions = false;
-    let forward = super::affinity::headers_for(app, call, account);
+    let forward = headers_for(app, call, account);
     let answer = loop {
         let sent = snap
             .upstream
@@ -148,7 +148,7 @@ pub(super) async fn attempt(
             // A blob the gateway could not place (a restart, another
             // gateway): once more on this account, with none of them.
             Err(f) if !stripped_all && f.refuses_encrypted_content() => {
-                let Some(clean) = super::affinity::body_for(app, call, account, true) else {
+                let Some(clean) = body_for(app, call, account, true) else {
                     return Err(f.into());
                 };
                 stripped_all = true;
@@ -183,7 +183,7 @@ pub(super) async fn attempt(
                 // Parsed here, once: the relay gets the parse with the event.
                 let held = Held::new(sse);
                 if let Some(e) = held.event() {
-                    remember_blob(app, account, e);
+                    app.affinity.observe(e, &account.name);
                     if let Some(f) = e.failure() {
                         return Err(f.into());
                     }
@@ -209,7 +209,7 @@ pub(super) async fn attempt(
                 let Ok(event) = Event::parse(sse.data.as_deref().unwrap_or("")) else {
                     continue;
                 };
-                remember_blob(app, account, &event);
+                app.affinity.observe(&event, &account.name);
                 if collector.push(&event)? {
                     return Ok((headers, Delivery::Collected(collector)));
                 }
@@ -218,9 +218,36 @@ pub(super) async fn attempt(
     }
 }
 
-/// An encrypted blob in an upstream event belongs to the account that sent it.
-pub(crate) fn remember_blob(app: &App, account: &Account, event: &Event<'_>) {
-    if let Some(blob) = crate::translate::blobs::in_event(event) {
-        app.affinity.produced(&blob, &account.name);
+/// The body `account` may be sent: without blobs it could not read
+/// (`affinity::Affinity::body_for`; `all`: without any). `None`: the body as
+/// it is. Counts what was removed.
+pub(super) fn body_for(app: &App, call: &Call, account: &Account, all: bool) -> Option<Bytes> {
+    let (body, removed) =
+        app.affinity
+            .body_for(&call.conversation, &call.body, &account.name, all)?;
+    app.metrics.blobs_stripped(&account.name, removed as u64);
+    tracing::info!(request_id = %call.request_id, account = %account.name, removed, every = all,
+        "removed encrypted content this account cannot read");
+    Some(body)
+}
+
+/// The client headers `account` is sent: the caller's turn-state token only
+/// to the account that minted it (`affinity::Affinity::turn_state_for`).
+fn headers_for<'c>(
+    app: &App,
+    call: &'c Call,
+    account: &Account,
+) -> std::borrow::Cow<'c, [(HeaderName, HeaderValue)]> {
+    let token = app
+        .affinity
+        .turn_state_for(&call.conversation, &account.name)
+        .and_then(|t| HeaderValue::from_str(t).ok());
+    match token {
+        Some(t) => {
+            let mut all = call.forward.clone();
+            all.push((HeaderName::from_static(super::TURN_STATE), t));
+            std::borrow::Cow::Owned(all)
+        }
+        None => std::borrow::Cow::Borrowed(&call.forward),
     }
 }

@@ -58,7 +58,7 @@ pub(super) async fn attempt(
     let cfg = &snap.config.upstream;
     let bridged = cfg.bridge.enabled
         && matches!(call.route, Route::Chat | Route::Responses)
-        && call.turn_state.is_none()
+        && call.conversation.turn_state.is_none()
         && cfg.websocket != crate::config::UpstreamWebSocket::Never;
     if !bridged {
         return attempt::attempt(app, snap, account, call, mode).await;
@@ -93,7 +93,7 @@ async fn on_socket(
     let req = items::Request::parse(&call.body).ok_or(Miss::Http)?;
     let (mut lease, thread) = lease(app, snap, account, call).await?;
     // Blobs another account produced are not sent: a full request without them.
-    let stripped = super::affinity::body_for(app, call, account, false);
+    let stripped = attempt::body_for(app, call, account, false);
     let from = match (&thread, &stripped) {
         (Some(t), None) => req.extends(t).map(|from| (from, t.response_id.as_str())),
         _ => None,
@@ -144,7 +144,7 @@ async fn lease(
     account: &Arc<Account>,
     call: &Call,
 ) -> Result<(Lease, Option<crate::upstream::ws::kept::Thread>), Miss> {
-    match app.bridge.take(call.conversation) {
+    match app.bridge.take(call.conversation.id) {
         Taken::Busy => return Err(Miss::Http),
         Taken::Some(lease, thread)
             if *lease.account == *account.name
@@ -166,7 +166,7 @@ async fn lease(
     };
     let mut lease = app
         .bridge
-        .reserve(call.conversation, &account.name, limits)
+        .reserve(call.conversation.id, &account.name, limits)
         .ok_or(Miss::Http)?;
     lease.socket = Some(open(app, snap, call, account).await?);
     Ok((lease, None))

@@ -15,10 +15,10 @@ use tokio::time::Instant;
 
 mod frames;
 
-pub(crate) use frames::{failure_of, observe};
+pub(crate) use frames::failure_of;
 use frames::{frame_for, is_age_limit};
 
-use super::{affinity, attempt, Call, ServeError};
+use super::{attempt, Call, ServeError};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
 use crate::pool::Account;
@@ -102,9 +102,10 @@ pub(crate) async fn start(
     let mut decision = decision(call, strategy.as_str());
     let sticky: Option<Arc<str>> = pinned.as_ref().map(|p| Arc::from(p.account.name.as_str()));
     let enabled = snap.config.affinity.enabled;
-    let preferred = sticky
-        .clone()
-        .or_else(|| affinity::preferred(app, call, strategy, enabled).map(|(a, _)| a));
+    let preferred = sticky.clone().or_else(|| {
+        let c = &call.conversation;
+        app.affinity.preferred(c, strategy, enabled).map(|(a, _)| a)
+    });
     let planned = snap.pool.plan_for(strategy, scope, preferred.as_deref());
     let candidates = match planned {
         Ok((c, _)) => c,
@@ -114,7 +115,7 @@ pub(crate) async fn start(
         }
     };
     let pool_cfg = &snap.config.pool;
-    let backoff = (pool_cfg.backoff_base, pool_cfg.backoff_max);
+    let policy = crate::pool::Policy::of(pool_cfg);
     let mut failures = Vec::new();
     let mut upstream_wait = Duration::ZERO;
     for account in &candidates {
@@ -151,12 +152,9 @@ pub(crate) async fn start(
                     .push(attempt_row(account, "ok", Some(200), millis));
                 decision.served_by = Some(account.name.clone());
                 app.activity.record(decision);
-                if app
-                    .affinity
-                    .served(call.conversation, &account.name, Instant::now())
-                {
-                    affinity::share(app, call, account).await;
-                }
+                app.affinity
+                    .served(&call.conversation, &account.name, None)
+                    .await;
                 started.upstream_wait = upstream_wait;
                 return Ok(started);
             }
@@ -171,13 +169,8 @@ pub(crate) async fn start(
                 account.set_last_error(kind);
                 // As on HTTP: an account's own failure cools it at once; one
                 // that may be upstream's counts toward outlier detection.
-                match failure.setback() {
-                    Some(sb) if !failure.blames_account() => {
-                        let digest = super::body_digest(&call.body);
-                        claimed.failed_suspect(&sb, digest, pool_cfg.outlier_failures, backoff);
-                    }
-                    sb => claimed.failed(sb.as_ref(), backoff.0, backoff.1),
-                }
+                let blame = failure.blame(|| call.digest());
+                claimed.failed(failure.setback().as_ref(), blame, policy);
                 decision
                     .attempts
                     .push(attempt_row(account, kind, None, millis));
@@ -310,7 +303,7 @@ async fn hold_back(
             Ok(Ok(None)) => return Err(Tried::Failed(Failure::StreamTruncated)),
             Ok(Ok(Some(t))) => t,
         };
-        observe(app, account, &text);
+        app.affinity.observe_frame(&text, &account.name);
         let event = Event::parse(&text).ok();
         let kind = event.as_ref().map_or(Kind::Other, Event::kind);
         if let Some(f) = failure_of(&text, event.as_ref()) {

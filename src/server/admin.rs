@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::error::{ApiError, Code};
 use crate::app::{App, Snapshot};
 use crate::clock;
-use crate::pool::{Account, Setback, State};
+use crate::pool::{Account, Blame, Policy, Setback, State};
 use crate::server::body::{self, Body};
 use crate::server::request;
 
@@ -123,13 +123,8 @@ pub(super) async fn dispatch(app: &Arc<App>, req: Request<Incoming>, path: &str)
                         }
                     };
                     if let Err(e) = app.refresh_login(&account, &stale).await {
-                        let p = &snap.config.pool;
-                        account.health().on_setback(
-                            &Setback::from(&e),
-                            Instant::now(),
-                            p.backoff_base,
-                            p.backoff_max,
-                        );
+                        let policy = Policy::of(&snap.config.pool);
+                        account.failed(Some(&Setback::from(&e)), Blame::Account, policy);
                         return ApiError::new(Code::AccountAuthFailed, e.to_string())
                             .into_response();
                     }

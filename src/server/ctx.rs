@@ -158,28 +158,28 @@ pub(super) async fn admit(
     ))
 }
 
-/// The key's budgets, then one request of its rate: across replicas with a
-/// shared store (this replica's limiter when the store does not answer).
+/// The key's budgets, then one request of its rate (counted where the key
+/// says: `keys/rate.rs`).
 async fn admit_key(app: &App, key: &ClientKey) -> Result<(), Refusal> {
     key.admit_request()?;
-    take_rate(app, key).await
-}
-
-/// One request of the key's rate.
-async fn take_rate(app: &App, key: &ClientKey) -> Result<(), Refusal> {
-    match (app.store.as_ref().filter(|s| s.is_up()), key.rpm()) {
-        (Some(shared), Some(rpm)) => match shared.take_rate(key.name(), rpm).await {
-            Ok(None) => Ok(()),
-            Ok(Some(wait)) => Err(key.refuse_for(wait)),
-            Err(_) => key.admit_rate_locally(),
-        },
-        _ => key.admit_rate_locally(),
-    }
+    key.take_rate(app.store.as_deref()).await
 }
 
 impl Ctx {
     pub(super) fn app(&self) -> &Arc<App> {
         self.ledger.app()
+    }
+
+    /// Who asks the pool (`proxy::Call::new`): this request's route, ids,
+    /// key and headers.
+    pub(super) fn caller(&self) -> crate::proxy::Caller<'_> {
+        crate::proxy::Caller {
+            route: self.ledger.route(),
+            request_id: &self.request_id,
+            gateway_request_id: &self.gateway_request_id,
+            key: self.key.as_ref(),
+            headers: &self.headers,
+        }
     }
 
     /// The checks once the body has named the model: its length (a client
@@ -209,7 +209,7 @@ impl Ctx {
             return Ok(());
         };
         for _ in 0..n {
-            if let Err(r) = take_rate(self.ledger.app(), &key).await {
+            if let Err(r) = key.take_rate(self.ledger.app().store.as_deref()).await {
                 if matches!(r, Refusal::RateLimited { .. }) {
                     self.ledger.app().metrics.client_rate_limited(key.name());
                 }

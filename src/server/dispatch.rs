@@ -20,7 +20,6 @@
 //!    effect on the account: `ledger::Ledger`, opened in phase 1 and closed
 //!    when the answer ends (or the client goes away).
 
-use bytes::Bytes;
 use http::Response;
 use serde_json::Value;
 
@@ -28,7 +27,6 @@ use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
 use super::relay::Relay;
-use crate::pool::affinity;
 use crate::proxy::{self, Call, Delivery, Mode};
 use crate::translate::{Collector, Convert, Upstream};
 
@@ -65,36 +63,16 @@ pub(super) async fn dispatch_with<C: Convert>(
                 "a Responses-Lite model takes only function and custom tools; the others are not sent");
         }
     }
-    let blobs: Vec<u64> = crate::translate::blobs::in_request(&body)
-        .into_iter()
-        .map(|b| affinity::digest(b.as_bytes()))
-        .collect();
-    let serialized = serde_json::to_vec(&body);
-    // The parsed request is large next to its bytes: gone before upstream is called.
-    drop(body);
-    let body = match serialized {
-        Ok(b) => Bytes::from(b),
-        Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
-    };
-    let call = Call {
-        route: ctx.ledger.route(),
-        request_id: ctx.request_id.clone(),
-        gateway_request_id: ctx.gateway_request_id.clone(),
-        key: ctx.key.clone(),
-        model: model.clone(),
-        conversation: ctx
-            .app()
-            .affinity
-            .conversation_key(ctx.key.as_ref().map(|k| k.name()), &session_id),
+    let call = match Call::new(
+        ctx.app(),
+        ctx.caller(),
+        model.clone(),
         session_id,
         body,
-        blobs,
-        turn_state: ctx
-            .headers
-            .get(proxy::TURN_STATE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
         forward,
+    ) {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
     };
     let mode = if stream { Mode::Stream } else { Mode::Collect };
     let app = std::sync::Arc::clone(ctx.app());
@@ -102,7 +80,7 @@ pub(super) async fn dispatch_with<C: Convert>(
     // The body is no longer needed: give its bytes back to the budget.
     // Tells this request from others to outlier detection after the first
     // byte too (the same body resent is the same request).
-    let request = proxy::body_digest(&call.body);
+    let request = call.digest();
     drop(call);
     ctx.body_permit = None;
     let served = match served {
@@ -128,7 +106,7 @@ pub(super) async fn dispatch_with<C: Convert>(
     );
     ledger.walk(served.failovers, Some(served.affinity));
     ledger.first_byte(served.upstream_wait);
-    let turn_state = served.headers.get(proxy::TURN_STATE).cloned();
+    let turn_state = served.turn_state();
     let mut resp = match served.delivery {
         Delivery::Collected(collector) => {
             let answer = collected(&collector, &model);
@@ -149,8 +127,8 @@ pub(super) async fn dispatch_with<C: Convert>(
         }
     };
     // The client replays it for the rest of the turn; it routes back here.
-    if let Some(t) = turn_state {
-        resp.headers_mut().insert(proxy::TURN_STATE, t);
+    if let Some((name, value)) = turn_state {
+        resp.headers_mut().insert(name, value);
     }
     resp
 }

@@ -143,19 +143,7 @@ fn calls(ctx: &Ctx, up: Upstream, n: u64) -> Result<Vec<Call>, ApiError> {
 /// What the pool is asked for one image: no affinity (the route has no
 /// conversations), no turn state, nothing forwarded.
 fn call(ctx: &Ctx, model: &str, session_id: String, body: Bytes) -> Call {
-    Call {
-        route: ctx.ledger.route(),
-        request_id: ctx.request_id.clone(),
-        gateway_request_id: ctx.gateway_request_id.clone(),
-        key: ctx.key.clone(),
-        model: model.to_string(),
-        conversation: 0,
-        session_id,
-        body,
-        blobs: Vec::new(),
-        turn_state: None,
-        forward: Vec::new(),
-    }
+    Call::alone(ctx.caller(), model.to_string(), session_id, body)
 }
 
 /// The `n` calls at once; one answer when all made their image. Every call
@@ -172,7 +160,7 @@ async fn collect(
         .iter()
         .map(|c| proxy::serve(&app, &snap, c, Mode::Collect));
     let served = join_all(walks).await;
-    let digest = calls.first().map_or(0, |c| proxy::body_digest(&c.body));
+    let digest = calls.first().map_or(0, Call::digest);
     let sent = calls.first().map(|c| c.model.clone()).unwrap_or_default();
     drop(calls);
     ctx.body_permit = None;

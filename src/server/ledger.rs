@@ -16,7 +16,7 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::config::PoolConfig;
 use crate::keys::ClientKey;
-use crate::pool::Account;
+use crate::pool::{Account, Policy};
 use crate::route::Route;
 use crate::upstream::events::{Event, Usage};
 use crate::upstream::Failure;
@@ -53,8 +53,7 @@ struct ServedBy {
     model: String,
     /// The request's own snapshot's backoff and outlier threshold, for a
     /// mid-stream setback.
-    backoff: (Duration, Duration),
-    outlier_failures: u32,
+    policy: Policy,
     /// Tells this request from others to outlier detection.
     request: u64,
 }
@@ -121,8 +120,7 @@ impl Ledger {
             account,
             key,
             model: model.to_string(),
-            backoff: (pool.backoff_base, pool.backoff_max),
-            outlier_failures: pool.outlier_failures,
+            policy: Policy::of(pool),
             request,
         });
     }
@@ -131,7 +129,7 @@ impl Ledger {
     /// account that served it.
     pub(super) fn observe(&self, event: &Event<'_>) {
         if let Some(s) = &self.served {
-            crate::proxy::remember_blob(&self.app, &s.account, event);
+            self.app.affinity.observe(event, &s.account.name);
         }
     }
 
@@ -234,16 +232,9 @@ impl Ledger {
     pub(super) fn fail(&mut self, failure: &Failure) {
         if let Some(s) = &self.served {
             s.account.set_last_error(failure.kind());
-            if let Some(setback) = failure.setback() {
-                let now = tokio::time::Instant::now();
-                let mut h = s.account.health();
-                if failure.blames_account() {
-                    h.on_setback(&setback, now, s.backoff.0, s.backoff.1);
-                } else {
-                    let suspect = (s.request, s.outlier_failures, false);
-                    h.on_suspect(&setback, suspect, now, s.backoff);
-                }
-            }
+            let blame = failure.blame(|| s.request);
+            s.account
+                .failed(failure.setback().as_ref(), blame, s.policy);
         }
         self.end(200, failure.kind());
     }

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 
 use super::super::attempt::Delivery;
-use super::super::socket::{failure_of, observe};
+use super::super::socket::failure_of;
 use super::super::TURN_STATE;
 use super::items;
 use crate::app::App;
@@ -77,7 +77,7 @@ pub(super) async fn hold_back(
             Ok(Ok(None)) => return Err(Failure::StreamTruncated),
             Ok(Ok(Some(t))) => t,
         };
-        observe(app, account, &text);
+        app.affinity.observe_frame(&text, &account.name);
         if let Some(state) = metadata(&text) {
             let value = Some(state)
                 .filter(|s| !s.is_empty())

@@ -5,30 +5,11 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::super::{affinity, attempt, Call, TURN_STATE};
+use super::super::{attempt, Call, TURN_STATE};
 use crate::app::App;
 use crate::pool::Account;
 use crate::upstream::events::{Event, Kind};
 use crate::upstream::Failure;
-
-/// What an upstream frame teaches the gateway: an encrypted blob's owner, a
-/// turn-state token's minter (`response.metadata`).
-pub(crate) fn observe(app: &App, account: &Account, text: &str) {
-    if let Ok(event) = Event::parse(text) {
-        attempt::remember_blob(app, account, &event);
-    }
-    if !text.contains("response.metadata") {
-        return;
-    }
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return;
-    };
-    if v["type"] == "response.metadata" {
-        if let Some(t) = v["headers"][TURN_STATE].as_str() {
-            app.affinity.minted(t.as_bytes(), &account.name);
-        }
-    }
-}
 
 /// The failure an upstream frame reports: a WebSocket `error` event (an HTTP
 /// answer's status and body in one frame) or a `response.failed`.
@@ -60,13 +41,11 @@ pub(crate) fn failure_of(text: &str, event: Option<&Event<'_>>) -> Option<Failur
 /// The frame `account` may be sent: without blobs another account produced,
 /// and without a turn-state token another account minted.
 pub(super) fn frame_for(app: &App, call: &Call, account: &Account) -> Bytes {
-    let body = affinity::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
-    let foreign_state = call.turn_state.as_deref().is_some_and(|t| {
-        app.affinity
-            .turn_state(t.as_bytes())
-            .is_none_or(|owner| *owner != *account.name)
-    });
-    if !foreign_state {
+    let body = attempt::body_for(app, call, account, false).unwrap_or_else(|| call.body.clone());
+    if !app
+        .affinity
+        .foreign_turn_state(&call.conversation, &account.name)
+    {
         return body;
     }
     let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {

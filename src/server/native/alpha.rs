@@ -106,12 +106,7 @@ fn account_for(
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
     let now = tokio::time::Instant::now();
     let known = session
-        .and_then(|s| {
-            shared
-                .app
-                .affinity
-                .conversation(shared.app.affinity.conversation_key(key, s), now)
-        })
+        .and_then(|s| shared.app.affinity.last_account(key, s))
         .and_then(|name| {
             snap.pool
                 .accounts()

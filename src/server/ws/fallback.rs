@@ -20,7 +20,7 @@ use super::session::{self, Client, End, Session};
 use super::turn::{self, Ending, Prepared};
 use crate::config::UpstreamWebSocket;
 use crate::proxy::socket::{Started, TurnError};
-use crate::proxy::{self, Call, Delivery, Mode};
+use crate::proxy::{self, Delivery, Mode};
 use crate::upstream::sse::EventStream;
 use crate::upstream::Failure;
 
@@ -100,18 +100,10 @@ impl Transcript {
         self.last_id = None;
         self.input.clone_from(&input);
         body.insert("input".into(), Value::Array(input));
-        let body = Value::Object(body);
-        let blobs = crate::translate::blobs::in_request(&body)
-            .into_iter()
-            .map(|b| crate::pool::affinity::digest(b.as_bytes()))
-            .collect();
-        let bytes = serde_json::to_vec(&body).map_err(|_| TurnError::NoWebSocket)?;
-        let call = Call {
-            body: bytes.into(),
-            blobs,
-            turn_state: None,
-            ..clone_call(&p.call)
-        };
+        let call = p
+            .call
+            .with_body(&Value::Object(body))
+            .map_err(|_| TurnError::NoWebSocket)?;
         let app = ctx.app();
         let served = proxy::serve(app, &ctx.snap, &call, Mode::Stream)
             .await
@@ -158,22 +150,6 @@ impl Transcript {
             json!({"type": "response.created", "response": response}).to_string(),
             json!({"type": "response.completed", "response": response}).to_string(),
         ]
-    }
-}
-
-fn clone_call(c: &Call) -> Call {
-    Call {
-        route: c.route,
-        request_id: c.request_id.clone(),
-        gateway_request_id: c.gateway_request_id.clone(),
-        key: c.key.clone(),
-        model: c.model.clone(),
-        session_id: c.session_id.clone(),
-        body: c.body.clone(),
-        conversation: c.conversation,
-        blobs: c.blobs.clone(),
-        turn_state: c.turn_state.clone(),
-        forward: c.forward.clone(),
     }
 }
 

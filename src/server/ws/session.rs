@@ -156,7 +156,7 @@ impl Session {
         match got {
             Ok(Some(text)) => {
                 if let Some(p) = &self.upstream {
-                    socket::observe(&app, &p.account, &text);
+                    app.affinity.observe_frame(&text, &p.account.name);
                 }
                 send(client, Message::text(text), &self.shared).await
             }

@@ -16,7 +16,6 @@ use super::super::ledger::Ledger;
 use super::super::request::{self, RequestId};
 use super::event;
 use super::session::{self, Client, End, Session};
-use crate::pool::affinity;
 use crate::proxy::socket::{self, Started, TurnError};
 use crate::proxy::{self, Call};
 use crate::translate::responses::normalize;
@@ -163,33 +162,15 @@ impl Session {
         if let Some(p) = &previous {
             body.insert("previous_response_id".into(), Value::from(p.as_str()));
         }
-        let turn_state = body
-            .get("client_metadata")
-            .and_then(|m| m.get(proxy::TURN_STATE))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let value = Value::Object(body);
-        let blobs = crate::translate::blobs::in_request(&value)
-            .into_iter()
-            .map(|b| affinity::digest(b.as_bytes()))
-            .collect();
-        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
-        let call = Call {
-            route: self.route,
-            request_id: ctx.request_id.clone(),
-            gateway_request_id: ctx.gateway_request_id.clone(),
-            key: ctx.key.clone(),
-            model: up.model.clone(),
-            conversation: ctx
-                .app()
-                .affinity
-                .conversation_key(ctx.key.as_ref().map(|k| k.name()), &up.session_id),
-            session_id: up.session_id,
-            body: bytes.into(),
-            blobs,
-            turn_state,
-            forward: self.forward.clone(),
-        };
+        let call = Call::new(
+            ctx.app(),
+            ctx.caller(),
+            up.model,
+            up.session_id,
+            Value::Object(body),
+            self.forward.clone(),
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(Prepared {
             call,
             previous,
@@ -274,7 +255,7 @@ impl Session {
                     let Ok(Ok(Some(text))) = got else {
                         return self.died(client).await;
                     };
-                    socket::observe(&app, account, &text);
+                    app.affinity.observe_frame(&text, &account.name);
                     let end = terminal(&text);
                     self.remember(&text);
                     session::send(client, Message::text(text), &self.shared).await?;
