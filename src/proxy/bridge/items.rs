@@ -206,7 +206,11 @@ impl Shape<'_> {
                     .content
                     .map(|c| serde_json::from_str::<Content<'_>>(c.get()))
                 {
-                    Some(Ok(Content::Text(t))) => t.hash(&mut h),
+                    // A string is one text part.
+                    Some(Ok(Content::Text(t))) => {
+                        t.as_ref().hash(&mut h);
+                        "".hash(&mut h);
+                    }
                     Some(Ok(Content::Parts(parts))) => {
                         for p in parts {
                             p.text.as_deref().unwrap_or("").hash(&mut h);
