@@ -37,8 +37,10 @@
 //!    (`server::error`: `Code`, `ApiError`).
 //! 3. `proxy`, `reload`, `background`: the pool walk and one account's
 //!    attempt, with affinity placement (`proxy::socket`: a turn on an upstream
-//!    WebSocket); live reload; proactive refresh, the usage probe, the models
-//!    refresh and (with `[store]`) the replica sync.
+//!    WebSocket; `proxy::bridge`: an HTTP conversation's turn on its kept
+//!    upstream socket, kept in `upstream::ws::kept`); live reload; proactive
+//!    refresh, the usage probe, the models refresh and (with `[store]`) the
+//!    replica sync.
 //! 4. `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
 //!    activity, affinity tables, the models catalog, the store, the usage queue).
 //! 5. `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the

@@ -24,6 +24,9 @@ use crate::auth::file::Credentials;
 
 pub mod kept;
 
+/// The per-turn routing token (docs/upstream.md §8).
+const TURN_STATE: &str = "x-codex-turn-state";
+
 /// The beta header that selects the Responses WebSocket protocol.
 pub const BETA: (&str, &str) = ("openai-beta", "responses_websockets=2026-02-06");
 
@@ -186,6 +189,14 @@ impl Socket {
     /// Closes the socket politely (best effort, bounded).
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.close(None)).await;
+    }
+
+    /// The turn-state token the handshake's `101` carried, as the
+    /// `response.metadata` frame a socket carries it in otherwise.
+    pub fn handshake_metadata(&self) -> Option<String> {
+        let token = self.headers.get(TURN_STATE)?.to_str().ok()?;
+        let frame = serde_json::json!({"type": "response.metadata", "headers": {TURN_STATE: token}});
+        Some(frame.to_string())
     }
 
     /// How long the socket has been open.

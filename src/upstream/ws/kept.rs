@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use super::Socket;
 use crate::sync::lock;
 
-/// How often idle sockets are looked at (pinged, closed when idle or old).
+/// How often idle sockets are looked at (pinged, closed when idle or old),
+/// at most: twice per idle timeout when that is shorter.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// An idle socket is pinged this often (inside the 20–30 s proxies allow).
@@ -203,12 +204,6 @@ impl Kept {
         lock(&self.0.inner).refused_until.is_some_and(|t| now < t)
     }
 
-    /// Open kept sockets: in all, and `account`'s.
-    pub fn open(&self, account: &str) -> (usize, usize) {
-        let inner = lock(&self.0.inner);
-        let mine = inner.per_account.get(account).copied().unwrap_or(0);
-        (inner.total, mine)
-    }
 }
 
 /// What `Kept::take` found.
@@ -257,7 +252,11 @@ fn close_later(socket: Socket) {
 /// the others pinged (and read, so a close from upstream is seen).
 async fn sweeper(shared: Weak<Shared>) {
     loop {
-        tokio::time::sleep(SWEEP_EVERY).await;
+        let every = match shared.upgrade() {
+            Some(s) => SWEEP_EVERY.min(lock(&s.inner).idle / 2),
+            None => return,
+        };
+        tokio::time::sleep(every).await;
         let Some(shared) = shared.upgrade() else {
             return;
         };

@@ -364,3 +364,26 @@ async fn a_usage_limit_on_the_socket_moves_the_conversation_with_a_full_request(
     assert_eq!(input_len(&frames[2].body), 3);
     assert!(mock.responses().is_empty());
 }
+
+#[tokio::test]
+async fn an_idle_socket_is_closed_and_the_next_turn_is_a_full_request() {
+    let mock = Mock::start().await;
+    mock.set_tool_loop(5);
+    let gw = Gateway::builder(&mock)
+        .accounts(&["a"])
+        .toml("[upstream]\nbridge_http = true\nbridge_idle_timeout = \"1s\"\n")
+        .start()
+        .await;
+    let mut chat = ChatLoop::new("fix the bug");
+    chat.turn(&gw).await;
+    assert_eq!(mock.ws_sockets().0, 1);
+    eventually!(mock.ws_sockets().0 == 0, "the idle socket closed");
+    let scrape = gw.get("/metrics", &[]).await.1;
+    assert_eq!(metric(&scrape, "codex_pool_bridge_sockets_open", &[]), Some(0.0));
+    chat.turn(&gw).await;
+    let frames = mock.ws_frames();
+    assert_eq!(frames.len(), 2);
+    assert_ne!(frames[1].socket, frames[0].socket);
+    assert!(!frames[1].is_continuation());
+    assert_eq!(input_len(&frames[1].body), 3);
+}

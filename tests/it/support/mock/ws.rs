@@ -68,6 +68,10 @@ pub struct WsState {
     /// The next frame on any socket is recorded, then its socket closed
     /// without an answer (an upstream that goes away).
     pub close_next: bool,
+    /// A turn-state token in every `101` (as the backend may send one).
+    pub handshake_turn_state: Option<String>,
+    /// This many upgrades are answered 401 (an access token upstream stopped taking).
+    pub unauthorized_upgrades: usize,
 }
 
 impl super::Mock {
@@ -129,7 +133,13 @@ pub fn upgrade(
     if ws.lock().unwrap().refuse {
         return super::full(426, "{\"detail\":\"Upgrade Required\"}", "application/json");
     }
-    if !auth_ok {
+    let unauthorized = {
+        let mut s = ws.lock().unwrap();
+        let n = s.unauthorized_upgrades;
+        s.unauthorized_upgrades = n.saturating_sub(1);
+        n > 0
+    };
+    if !auth_ok || unauthorized {
         return super::full(
             401,
             json!({"error": {"message": "token expired", "code": "token_expired"}}).to_string(),
@@ -145,6 +155,7 @@ pub fn upgrade(
         .get("sec-websocket-key")
         .cloned()
         .unwrap_or_default();
+    let handshake_state = ws.lock().unwrap().handshake_turn_state.clone();
     let on = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(up) = on.await else { return };
@@ -174,6 +185,9 @@ pub fn upgrade(
         "sec-websocket-accept",
         derive_accept_key(key.as_bytes()).parse().unwrap(),
     );
+    if let Some(t) = &handshake_state {
+        h.insert("x-codex-turn-state", t.parse().unwrap());
+    }
     r
 }
 
