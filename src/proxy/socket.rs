@@ -224,7 +224,11 @@ async fn try_account(
     };
     // A turn-state in a fresh socket's `101` reaches the client as the frame
     // that carries it otherwise.
-    let greeting = if here { None } else { socket.handshake_metadata() };
+    let greeting = if here {
+        None
+    } else {
+        socket.handshake_metadata()
+    };
     socket.send(frame.clone()).await.map_err(Tried::Failed)?;
     let mut held = hold_back(app, snap, account, socket).await?;
     if let Some(g) = greeting {

@@ -195,7 +195,8 @@ impl Socket {
     /// `response.metadata` frame a socket carries it in otherwise.
     pub fn handshake_metadata(&self) -> Option<String> {
         let token = self.headers.get(TURN_STATE)?.to_str().ok()?;
-        let frame = serde_json::json!({"type": "response.metadata", "headers": {TURN_STATE: token}});
+        let frame =
+            serde_json::json!({"type": "response.metadata", "headers": {TURN_STATE: token}});
         Some(frame.to_string())
     }
 

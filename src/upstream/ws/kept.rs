@@ -203,7 +203,6 @@ impl Kept {
     pub fn refused(&self, now: Instant) -> bool {
         lock(&self.0.inner).refused_until.is_some_and(|t| now < t)
     }
-
 }
 
 /// What `Kept::take` found.

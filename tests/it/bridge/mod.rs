@@ -379,7 +379,10 @@ async fn an_idle_socket_is_closed_and_the_next_turn_is_a_full_request() {
     assert_eq!(mock.ws_sockets().0, 1);
     eventually!(mock.ws_sockets().0 == 0, "the idle socket closed");
     let scrape = gw.get("/metrics", &[]).await.1;
-    assert_eq!(metric(&scrape, "codex_pool_bridge_sockets_open", &[]), Some(0.0));
+    assert_eq!(
+        metric(&scrape, "codex_pool_bridge_sockets_open", &[]),
+        Some(0.0)
+    );
     chat.turn(&gw).await;
     let frames = mock.ws_frames();
     assert_eq!(frames.len(), 2);

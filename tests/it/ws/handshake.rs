@@ -32,6 +32,10 @@ async fn an_upstream_handshake_401_refreshes_the_login_once_and_retries() {
     assert_eq!(last(&events)["type"], "response.completed", "{events:?}");
     assert_eq!(mock.token_calls().len(), 1, "one refresh");
     let frames = mock.ws_frames();
-    assert_eq!(frames.len(), 1, "the turn went once, on the second handshake");
+    assert_eq!(
+        frames.len(),
+        1,
+        "the turn went once, on the second handshake"
+    );
     assert_eq!(mock.ws_sockets().1, 1, "one socket opened");
 }
