@@ -3,7 +3,7 @@
 //! benchmarks; and the writer of fake logins those scripts use.
 //!
 //! `cargo run --example mock_upstream -- [--port N] [--deltas N] [--delay-ms N]
-//! [--record] [--bash-command CMD]` prints `listening on 127.0.0.1:PORT` and
+//! [--record] [--bash-command CMD] [--date-skew SECONDS]` prints `listening on 127.0.0.1:PORT` and
 //! serves until killed. With `--record` it keeps every request and shows them
 //! at `GET /mock/seen` (for scripts that assert on what reached the upstream).
 //! With `--bash-command`, a request offering a `Bash` tool is answered with a
@@ -11,7 +11,9 @@
 //! Claude Code check, `scripts/check-claude-code.sh`). A request forcing the
 //! `image_generation` tool gets a real small PNG; `--refuse-images ACCOUNT`
 //! (repeatable) answers it for that account as the backend does for a plan
-//! without images.
+//! without images. `--date-skew SECONDS` sets every answer's `Date` that far
+//! off the true time (ahead when positive), so `codex-pool doctor` can be
+//! shown a skewed clock.
 //!
 //! `mock_upstream --write-login PATH --account ID [--expires-in SECONDS]`
 //! writes a Codex `auth.json` (mode 0600) for account ID whose access token
@@ -42,6 +44,7 @@ struct Args {
     account: Option<String>,
     expires_in: Option<i64>,
     no_images: Vec<String>,
+    date_skew: Option<i64>,
 }
 
 fn parse() -> Args {
@@ -61,6 +64,7 @@ fn parse() -> Args {
             "--delay-ms" => a.delay_ms = v.parse().expect("--delay-ms N"),
             "--bash-command" => a.bash = Some(v),
             "--refuse-images" => a.no_images.push(v),
+            "--date-skew" => a.date_skew = Some(v.parse().expect("--date-skew SECONDS")),
             "--write-login" => a.write_login = Some(PathBuf::from(v)),
             "--account" => a.account = Some(v),
             "--expires-in" => a.expires_in = Some(v.parse().expect("--expires-in SECONDS")),
@@ -90,6 +94,9 @@ async fn main() {
     );
     if let Some(cmd) = &args.bash {
         m.set_bash_command(cmd);
+    }
+    if let Some(secs) = args.date_skew {
+        m.skew_date(secs);
     }
     for account in &args.no_images {
         m.refuse_images(account);

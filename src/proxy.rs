@@ -24,7 +24,7 @@ pub(crate) use crate::affinity::TURN_STATE;
 use crate::affinity::{self, Outcome};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
-use crate::pool::{Account, Effect, Exhausted, Policy};
+use crate::pool::{Account, Blame, Effect, Exhausted, Policy};
 use crate::upstream::Failure;
 pub(crate) use attempt::{Delivery, Mode};
 pub(crate) use call::{Call, Caller};
@@ -207,7 +207,8 @@ pub(crate) async fn serve(
                 }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                let blame = failure.blame(|| *digest.get_or_insert_with(|| call.digest()));
+                let request = || *digest.get_or_insert_with(|| call.digest());
+                let blame = Blame::of(failure.blames_account(), request);
                 if let Effect::Suspected { .. } = claimed.failed(setback.as_ref(), blame, policy) {
                     suspects += 1;
                 }

@@ -102,12 +102,12 @@ async fn from_admin(config: &Config, now: i64) -> Result<(String, Vec<Row>), Str
 }
 
 /// Where `accounts` finds the admin token when the config holds only its digest.
-const TOKEN_ENV: &str = "CODEX_POOL_ADMIN_TOKEN";
+pub(super) const TOKEN_ENV: &str = "CODEX_POOL_ADMIN_TOKEN";
 
 /// The admin token to present: the config's own, else `$CODEX_POOL_ADMIN_TOKEN`
 /// when `[admin]` gives only `token_sha256` (checked against it first, so a
 /// wrong one is never sent).
-fn bearer(config: &Config, env: Option<String>) -> Result<Secret<String>, String> {
+pub(super) fn bearer(config: &Config, env: Option<String>) -> Result<Secret<String>, String> {
     let Some(admin) = config.admin_token.as_ref() else {
         return Err("no [admin] token in the config, so the running server was not asked".into());
     };
@@ -129,7 +129,7 @@ fn bearer(config: &Config, env: Option<String>) -> Result<Secret<String>, String
 }
 
 /// Where to reach a listen address from this machine (0.0.0.0 → 127.0.0.1).
-fn reachable(listen: SocketAddr) -> SocketAddr {
+pub(super) fn reachable(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())

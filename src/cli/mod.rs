@@ -42,14 +42,19 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Check the whole setup (config, logins, upstream, clock, catalog,
-    /// listen address, the Codex CLI): exit 0 only when nothing is wrong.
+    /// Check the whole setup (config, logins, store, upstream, clock, catalog,
+    /// quota, listen address, metrics, the Codex CLI): exit 0 only when
+    /// nothing is wrong.
     Doctor {
         #[arg(long)]
         config: Option<PathBuf>,
         /// One JSON object instead of lines.
         #[arg(long)]
         json: bool,
+        /// Also renew each login once, through the gateway's own refresh
+        /// (its lock and atomic save), to learn whether the issuer still takes it.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Log in to ChatGPT and store the account's tokens (browser, or --device).
     Login {
@@ -142,7 +147,11 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => check::check_config(config),
-        Command::Doctor { config, json } => doctor::doctor(config, json),
+        Command::Doctor {
+            config,
+            json,
+            refresh,
+        } => doctor::doctor(config, &doctor::Options { json, refresh }),
         Command::Login {
             config,
             account,

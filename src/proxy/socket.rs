@@ -169,7 +169,7 @@ pub(crate) async fn start(
                 account.set_last_error(kind);
                 // As on HTTP: an account's own failure cools it at once; one
                 // that may be upstream's counts toward outlier detection.
-                let blame = failure.blame(|| call.digest());
+                let blame = crate::pool::Blame::of(failure.blames_account(), || call.digest());
                 claimed.failed(failure.setback().as_ref(), blame, policy);
                 decision
                     .attempts

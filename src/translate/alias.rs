@@ -29,7 +29,7 @@ pub const BUILTIN_ALIASES: &[(&str, &str)] = &[
     ("gpt-5.4-mini", SMALL_ROLE),
 ];
 
-pub use crate::models::{Roles, DEFAULT_ROLE, SMALL_ROLE};
+pub use crate::catalog::{Roles, DEFAULT_ROLE, SMALL_ROLE};
 
 /// The suffix that asks for the priority ("Fast") service tier.
 const FAST_SUFFIX: &str = "-fast";

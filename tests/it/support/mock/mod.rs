@@ -17,6 +17,7 @@
 mod answers;
 mod catalog;
 pub mod conversation;
+pub mod date;
 pub mod images;
 mod issuer;
 pub mod login;
@@ -120,6 +121,8 @@ struct State {
     plans: HashMap<String, String>,
     /// Accounts on a plan without image generation (`images::refusal`).
     no_images: Vec<String>,
+    /// Every answer's `Date` this many seconds off (`date.rs`).
+    date_skew: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -160,7 +163,11 @@ impl Mock {
                     let svc = service_fn(move |req| {
                         let st = Arc::clone(&st);
                         let wss = Arc::clone(&wss);
-                        async move { Ok::<_, Infallible>(ws::route(st, wss, req).await) }
+                        async move {
+                            let mut resp = ws::route(Arc::clone(&st), wss, req).await;
+                            date::stamp(&st, &mut resp);
+                            Ok::<_, Infallible>(resp)
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -419,6 +426,8 @@ async fn handle(
                 None => full(400, json!({"detail": [{"type": "missing", "loc": ["query", "client_version"], "msg": "Field required"}]}).to_string(), "application/json"),
             }
         }
+        // A token the mock does not take (`accept_only`) is refused here too.
+        ("GET", p) if p.ends_with("/wham/usage") && !auth_ok => full(401, "{}", "application/json"),
         ("GET", p) if p.ends_with("/wham/usage") => full(200, json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
             "primary_window": {"used_percent": 17.0, "limit_window_seconds": 18000, "reset_after_seconds": 1000, "reset_at": 1900000000},
             "secondary_window": {"used_percent": 4.0, "limit_window_seconds": 604800, "reset_at": 1900500000}}}).to_string(), "application/json"),
