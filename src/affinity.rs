@@ -2,7 +2,7 @@
 //! a request (`Affinity::conversation`, `recall`, `preferred`, then the body
 //! and token each account may be sent), once to record what an answer taught
 //! (`served`, `observe`, `observe_frame`). Behind it: this replica's tables
-//! (`pool::affinity`) and, with `[store]`, the conversations other replicas
+//! (`pool::pins`) and, with `[store]`, the conversations other replicas
 //! served (`store::Redis`, asked only on a miss here).
 //!
 //! In order: a turn-state token goes back to the account that minted it (a
@@ -20,8 +20,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::config::{AffinityConfig, Config, Strategy};
-pub use crate::pool::affinity::Outcome;
-use crate::pool::affinity::{digest, Affinity as Tables};
+pub use crate::pool::pins::Outcome;
+use crate::pool::pins::{digest, Affinity as Tables};
 use crate::store::Redis;
 use crate::translate::blobs;
 use crate::upstream::events::Event;
@@ -38,7 +38,7 @@ pub struct Affinity {
 /// A request's place in its conversation: what placement asks about it.
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
-    /// The conversation, within its key's namespace (`pool::affinity`).
+    /// The conversation, within its key's namespace (`pool::pins`).
     pub id: u64,
     /// Digests of the encrypted blobs the body carries.
     pub blobs: Vec<u64>,

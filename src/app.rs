@@ -7,6 +7,7 @@
 //! request sees either the old configuration or the new one, never a mix.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -14,10 +15,11 @@ use crate::affinity::Affinity;
 use crate::auth::file::Credentials;
 use crate::auth::flights::Flights;
 use crate::auth::refresh::{self, RefreshError};
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::keys::{self, ClientKey};
 use crate::metrics::Metrics;
-use crate::models::Catalog;
+use crate::pool::quota::{self, Quota};
 use crate::pool::{activity::Activity, Account, Pool, Registry};
 use crate::store::Redis;
 use crate::upstream;
@@ -53,6 +55,8 @@ pub struct App {
     pub usage: crate::usage::Recorder,
     /// Device-code logins started from the console.
     pub logins: crate::auth::login::Pending,
+    /// Upstream sockets kept for HTTP conversations (`proxy::bridge`).
+    pub bridge: upstream::ws::kept::Kept,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,7 @@ impl App {
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
         let affinity = Affinity::new(&config, store.clone());
+        let bridge = upstream::ws::kept::Kept::new(metrics.bridge.open.clone());
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {
@@ -95,7 +100,27 @@ impl App {
             identity,
             usage: crate::usage::Recorder::default(),
             logins: Default::default(),
+            bridge,
         }))
+    }
+
+    /// Asks `/wham/usage` for `account`'s windows now and keeps what it says
+    /// (`Account::set_quota`): the background probe and the native usage
+    /// route's. The reading kept, when upstream gave one.
+    pub async fn probe_usage(&self, account: &Account, timeout: Duration) -> Option<Quota> {
+        let snap = self.snapshot();
+        let creds = account.credentials()?;
+        let url = upstream::usage_url(&snap.config.upstream.base_url);
+        match snap.upstream.get_json(&url, &creds, timeout).await {
+            Ok((_, body)) => {
+                account.set_quota(quota::from_usage_body(&body)?);
+                account.quota()
+            }
+            Err(e) => {
+                tracing::debug!(account = %account.name, error = %e, "usage probe failed");
+                None
+            }
+        }
     }
 
     /// The current snapshot; hold it for the whole request.

@@ -10,9 +10,9 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::auth::refresh;
+use crate::catalog::{Catalog, RefreshStreak};
 use crate::clock;
-use crate::models::{Catalog, RefreshStreak};
-use crate::pool::{quota, Availability, Blame, Policy, Setback, State};
+use crate::pool::{Availability, Blame, Policy, Setback, State};
 
 mod store;
 mod usage;
@@ -118,7 +118,7 @@ async fn fetch_models(app: &App) -> Result<Catalog, String> {
     let url = format!(
         "{}/models?client_version={}",
         cfg.base_url,
-        crate::models::UNGATED_CLIENT_VERSION
+        crate::catalog::UNGATED_CLIENT_VERSION
     );
     let mut bodies = Vec::new();
     let mut last_error = String::new();
@@ -152,7 +152,6 @@ pub(crate) async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receive
                 _ = shutdown.changed() => return,
             }
         };
-        let url = crate::upstream::usage_url(&snap.config.upstream.base_url);
         for account in snap.pool.accounts() {
             // A disabled account or a dead login gets no token sent for it.
             if matches!(
@@ -161,23 +160,7 @@ pub(crate) async fn usage_probe_loop(app: Arc<App>, mut shutdown: watch::Receive
             ) {
                 continue;
             }
-            let Some(creds) = account.credentials() else {
-                continue;
-            };
-            match snap
-                .upstream
-                .get_json(&url, &creds, Duration::from_secs(20))
-                .await
-            {
-                Ok((_, body)) => {
-                    if let Some(q) = quota::from_usage_body(&body) {
-                        account.set_quota(q);
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(account = %account.name, error = %e, "usage probe failed")
-                }
-            }
+            app.probe_usage(account, Duration::from_secs(20)).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -14,7 +14,7 @@
 //!   ├─ translate ........ translate::{chat,responses,anthropic} → translate::Upstream
 //!   │                     (translate::limits bounds it, translate::alias resolves the model)
 //!   ├─ serve ............ proxy::serve            the pool walk: pick (pool::Pool::plan_for,
-//!   │                     │                        proxy/affinity.rs) → send (proxy/attempt.rs,
+//!   │                     │                        affinity::Affinity) → send (proxy/attempt.rs,
 //!   │                     │                        upstream::Client) → on a retryable failure
 //!   │                     └── pick again            before the first output, the next account
 //!   ├─ relay ............ server::relay::Relay<C> held-back events, then the live stream
@@ -23,6 +23,8 @@
 //!   │                     JSON answer from translate::Collector (each dialect's answer)
 //!   └─ record ........... server::ledger::Ledger  metrics, tokens against budgets, a
 //!                                                  mid-stream failure's effect on the account
+//!                                                  (pool::Account::failed), what affinity
+//!                                                  learns (affinity::Affinity::observe)
 //! ```
 //!
 //! The layers, top first. A module imports only from layers below its own
@@ -33,35 +35,40 @@
 //! 2. `server`: accept loop, router, admission, the routes (`native`: the
 //!    Codex CLI's own backend surface, docs/codex-native.md; `ws`: the
 //!    Responses API over WebSocket, docs/websocket.md; images; the console),
-//!    relay, ledger, the admin API, health, and the HTTP edge's errors
+//!    relay, ledger, the admin API, readiness (`/healthz`, `/readyz`), and the
+//!    HTTP edge's errors
 //!    (`server::error`: `Code`, `ApiError`).
-//! 3. `proxy`, `reload`, `background`: the pool walk and one account's
-//!    attempt, with affinity placement (`proxy::socket`: a turn on an upstream
-//!    WebSocket); live reload; proactive refresh, the usage probe, the models
-//!    refresh and (with `[store]`) the replica sync.
+//! 3. `proxy`, `reload`, `background`: the pool walk, built from the route's
+//!    request (`proxy::Call::new`), and one account's attempt
+//!    (`proxy::socket`: a turn on an upstream WebSocket; `proxy::bridge`: an
+//!    HTTP conversation's turn on its kept upstream socket, kept in
+//!    `upstream::ws::kept`); live reload; proactive refresh, the usage probe,
+//!    the models refresh and (with `[store]`) the replica sync.
 //! 4. `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
-//!    activity, affinity tables, the models catalog, the store, the usage queue).
+//!    activity, affinity, the models catalog, the store, the usage queue), and
+//!    the usage probe (`App::probe_usage`).
 //! 5. `usage`: hourly usage rollups (SQLite, and Redis with `[store]`), the
 //!    access log, and reading them back; fed by the ledger through a queue.
 //! 6. `metrics`, `keys`, `affinity`: Prometheus, every update a method;
 //!    client keys and their limits (`keys::Refusal`, mapped at the edge);
 //!    conversation affinity, the one API the request path places and records
-//!    through (over `pool::affinity`'s tables and the store).
+//!    through (over `pool::pins`' tables and the store).
 //! 7. `translate`: pure Chat / Responses / Messages / Images ⇄ codex-responses
 //!    translation, a folder per client dialect; the collector, model aliases,
 //!    request limits.
 //! 8. `upstream`: the codex-responses client (HTTP and `upstream::ws`), SSE
 //!    decoding, typed events, failures classified into what they do to an
 //!    account (`pool::Setback`).
-//! 9. `pool`: accounts, the breaker, quota, model eligibility, strategies,
-//!    activity log, affinity tables, and their health shared across replicas
-//!    (`replicas`).
+//! 9. `pool`: accounts, the breaker (`breaker`) and what a failure does to
+//!    an account (`outcome`), quota, model eligibility, strategies, activity
+//!    log, affinity's tables (`pins`), and their health shared across
+//!    replicas (`replicas`).
 //! 10. `auth`: JWT claims, the `auth.json` file, the login lock, a login's
 //!     token state (`slot`) and its single-flight refresh, the login kept in
 //!     the shared store (`stored`), the login flows.
 //! 11. `store`: the optional Redis shared by replicas (`[store]`): I/O and
 //!     scripts only, nothing of the domain.
-//! 12. `config`, `models`: the TOML file → validated `Config`; the models
+//! 12. `config`, `catalog`: the TOML file → validated `Config`; the models
 //!     catalog (pure data).
 //! 13. `seal`, `version`: the store's encryption key and sealed values; Codex
 //!     release numbers.
@@ -75,12 +82,12 @@ pub mod affinity;
 pub mod app;
 pub mod auth;
 mod background;
+pub mod catalog;
 pub mod cli;
 mod clock;
 pub mod config;
 pub mod keys;
 pub mod metrics;
-pub mod models;
 pub mod pool;
 pub(crate) mod proxy;
 pub(crate) mod reload;

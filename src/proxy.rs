@@ -10,6 +10,7 @@
 //! the whole answer is in, so even a mid-stream failure moves to the next account.
 
 mod attempt;
+mod bridge;
 mod call;
 pub(crate) mod socket;
 
@@ -23,7 +24,7 @@ pub(crate) use crate::affinity::TURN_STATE;
 use crate::affinity::{self, Outcome};
 use crate::app::{App, Snapshot};
 use crate::pool::activity::{Attempt, Decision};
-use crate::pool::{Account, Effect, Exhausted, Policy};
+use crate::pool::{Account, Blame, Effect, Exhausted, Policy};
 use crate::upstream::Failure;
 pub(crate) use attempt::{Delivery, Mode};
 pub(crate) use call::{Call, Caller};
@@ -157,7 +158,7 @@ pub(crate) async fn serve(
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let result = attempt::attempt(app, snap, account, call, mode).await;
+        let result = bridge::attempt(app, snap, account, call, mode).await;
         let took = started.elapsed();
         upstream_wait += took;
         let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
@@ -206,7 +207,8 @@ pub(crate) async fn serve(
                 }
                 app.metrics.attempt(&account.name, kind, took);
                 account.set_last_error(kind);
-                let blame = failure.blame(|| *digest.get_or_insert_with(|| call.digest()));
+                let request = || *digest.get_or_insert_with(|| call.digest());
+                let blame = Blame::of(failure.blames_account(), request);
                 if let Effect::Suspected { .. } = claimed.failed(setback.as_ref(), blame, policy) {
                     suspects += 1;
                 }

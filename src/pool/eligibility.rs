@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Account;
-use crate::models::Catalog;
+use crate::catalog::Catalog;
 use crate::sync::lock;
 
 /// How long a refused (account, model) pair is not tried again. Plans

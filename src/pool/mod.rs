@@ -12,10 +12,10 @@
 //! again brings it back with them.
 
 pub mod activity;
-pub mod affinity;
+pub mod breaker;
 pub mod eligibility;
-pub mod health;
 pub mod outcome;
+pub mod pins;
 mod plan;
 pub mod quota;
 pub mod replicas;
@@ -33,7 +33,7 @@ use crate::auth::persist::{self, Persisted};
 use crate::auth::slot::TokenSlot;
 use crate::config::AccountConfig;
 use crate::sync::lock;
-pub use health::{Availability, Health, Setback, State};
+pub use breaker::{Availability, Health, Setback, State};
 pub use outcome::{Blame, Effect, Policy};
 pub use plan::{Exhausted, Pool};
 pub use quota::Quota;
@@ -149,6 +149,16 @@ impl Account {
     /// Whether the account holds rotated tokens its file could not take yet.
     pub fn has_unsaved_login(&self) -> bool {
         self.tokens.has_unsaved()
+    }
+
+    /// An operator's `disable`: the account serves nothing until `enable`.
+    pub fn disable_by_admin(&self) {
+        self.health().disable_by_admin();
+    }
+
+    /// An operator's `enable`: back to ready, whatever it was.
+    pub fn enable_by_admin(&self) {
+        self.health().reset();
     }
 
     /// Fresh credentials arrived: an account waiting for a new login is back.

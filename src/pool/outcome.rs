@@ -32,6 +32,19 @@ pub enum Blame {
     Refresh,
 }
 
+impl Blame {
+    /// The blame of a failure of a request: the account's own when the
+    /// failure says so (`upstream::Failure::blames_account`), else a suspect
+    /// of the request whose body digest `request` gives.
+    pub fn of(blames_account: bool, request: impl FnOnce() -> u64) -> Blame {
+        if blames_account {
+            Blame::Account
+        } else {
+            Blame::Suspect { request: request() }
+        }
+    }
+}
+
 /// What the failure did to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {

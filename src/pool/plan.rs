@@ -52,6 +52,41 @@ impl Pool {
         self.plan_for(strategy, scope, None).map(|(list, _)| list)
     }
 
+    /// The account a request would go to first, for a side request that
+    /// only shows it (the usage window, a model list): the rotation does not
+    /// move, so under `round_robin` it is the first usable one in file order.
+    /// `Ok(None)`: nothing in scope.
+    pub fn peek(
+        &self,
+        strategy: Strategy,
+        scope: Option<&[String]>,
+    ) -> Result<Option<Arc<Account>>, Exhausted> {
+        let strategy = match strategy {
+            Strategy::RoundRobin => Strategy::PrimaryFirst,
+            s => s,
+        };
+        self.plan(strategy, scope)
+            .map(|list| list.into_iter().next())
+    }
+
+    /// Of the usage-limited accounts in scope, the one whose cooldown ends first.
+    pub fn first_to_reset(&self, scope: Option<&[String]>) -> Option<Arc<Account>> {
+        let now = Instant::now();
+        self.accounts
+            .iter()
+            .filter(|a| scope.is_none_or(|s| s.iter().any(|n| n == &a.name)))
+            .filter_map(|a| match a.availability(now) {
+                Availability::Cooling {
+                    until,
+                    usage_limited: true,
+                    ..
+                } => Some((until, a)),
+                _ => None,
+            })
+            .min_by_key(|(until, _)| *until)
+            .map(|(_, a)| Arc::clone(a))
+    }
+
     /// `plan`, with `prefer` (a conversation's account) first when it is a
     /// candidate; says whether it was. A conversation kept on its account
     /// does not turn the round-robin wheel, so new conversations still spread

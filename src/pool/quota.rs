@@ -6,7 +6,7 @@
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::health::LONGEST_COOLDOWN;
+use super::breaker::LONGEST_COOLDOWN;
 use crate::clock::unix_now;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

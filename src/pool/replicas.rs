@@ -175,7 +175,7 @@ fn adoption(remote: &Published, ours: Option<&str>, now_ms: u64) -> Option<Adopt
         Verdict::Cooling => {
             // Bounded as a local cooldown is: a value past that (a bug, or
             // a writer on the path) would cool the account for centuries.
-            let longest = super::health::LONGEST_COOLDOWN.as_millis() as u64;
+            let longest = super::breaker::LONGEST_COOLDOWN.as_millis() as u64;
             let left = remote
                 .until_ms
                 .unwrap_or(0)

@@ -87,3 +87,52 @@ fn an_account_without_unsaved_tokens_is_simply_dropped() {
     registry.sync(&[]);
     assert!(lock(&registry.orphans).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn peeking_shows_the_first_account_without_moving_the_rotation() {
+    use crate::config::Strategy;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::default();
+    let live = registry.sync(&[account(dir.path(), "a"), account(dir.path(), "b")]);
+    let pool = Pool::new(live, None);
+    for _ in 0..3 {
+        let shown = pool.peek(Strategy::RoundRobin, None).unwrap().unwrap();
+        assert_eq!(shown.name, "a");
+    }
+    let plan = pool.plan(Strategy::RoundRobin, None).unwrap();
+    assert_eq!(plan[0].name, "a", "the wheel had not moved");
+    let plan = pool.plan(Strategy::RoundRobin, None).unwrap();
+    assert_eq!(plan[0].name, "b");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_to_reset_is_the_usage_limited_account_back_soonest() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::default();
+    let live = registry.sync(&[
+        account(dir.path(), "a"),
+        account(dir.path(), "b"),
+        account(dir.path(), "c"),
+    ]);
+    let pool = Pool::new(live.clone(), None);
+    assert!(pool.first_to_reset(None).is_none());
+    let policy = Policy {
+        backoff_base: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(1),
+        outlier_failures: 1,
+    };
+    let limited = |secs| Setback::UsageLimited {
+        resets_at: SystemTime::now() + Duration::from_secs(secs),
+    };
+    live[0].failed(Some(&limited(600)), Blame::Account, policy);
+    live[1].failed(Some(&limited(60)), Blame::Account, policy);
+    let server_error = Setback::Transient {
+        kind: "server_error",
+        retry_after: Some(Duration::from_secs(5)),
+    };
+    live[2].failed(Some(&server_error), Blame::Account, policy);
+    assert_eq!(pool.first_to_reset(None).unwrap().name, "b");
+    let only_a = ["a".to_string()];
+    assert_eq!(pool.first_to_reset(Some(&only_a)).unwrap().name, "a");
+}

@@ -100,9 +100,9 @@ pub(super) async fn dispatch(app: &Arc<App>, req: Request<Incoming>, path: &str)
                     .into_response();
             };
             match *action {
-                "disable" => account.health().disable_by_admin(),
+                "disable" => account.disable_by_admin(),
                 "enable" => {
-                    account.health().reset();
+                    account.enable_by_admin();
                     if account.credentials().is_none() {
                         let _ = account.load_credentials();
                     }

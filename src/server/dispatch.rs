@@ -49,27 +49,18 @@ pub(super) async fn dispatch_with<C: Convert>(
     collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
-    let Upstream {
-        model,
-        session_id,
-        mut body,
-        stream,
-    } = up;
-    if ctx.app().models.load().uses_responses_lite(&model) {
-        let dropped = crate::translate::lite::keep_lite_tools(&mut body);
+    let mut up = up;
+    if ctx.app().models.load().uses_responses_lite(&up.model) {
+        let dropped = crate::translate::lite::keep_lite_tools(&mut up.body);
         if dropped > 0 {
-            tracing::debug!(request_id = %ctx.request_id, %model, dropped,
+            tracing::debug!(request_id = %ctx.request_id, model = %up.model, dropped,
                 "a Responses-Lite model takes only function and custom tools; the others are not sent");
         }
     }
-    let call = match Call::new(
-        ctx.app(),
-        ctx.caller(),
-        model.clone(),
-        session_id,
-        body,
-        forward,
-    ) {
+    let (model, stream) = (up.model.clone(), up.stream);
+    // The translated request (its body finished into one buffer) is gone
+    // before upstream is called.
+    let call = match Call::translated(ctx.app(), ctx.caller(), up, forward) {
         Ok(c) => c,
         Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
     };

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::config::PoolConfig;
 use crate::keys::ClientKey;
-use crate::pool::{Account, Policy};
+use crate::pool::{Account, Blame, Policy};
 use crate::route::Route;
 use crate::upstream::events::{Event, Usage};
 use crate::upstream::Failure;
@@ -232,7 +232,7 @@ impl Ledger {
     pub(super) fn fail(&mut self, failure: &Failure) {
         if let Some(s) = &self.served {
             s.account.set_last_error(failure.kind());
-            let blame = failure.blame(|| s.request);
+            let blame = Blame::of(failure.blames_account(), || s.request);
             s.account
                 .failed(failure.setback().as_ref(), blame, s.policy);
         }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::body::{self, Body};
 use super::error::{ApiError, Code, Style};
 use crate::app::App;
-use crate::models::Catalog;
+use crate::catalog::Catalog;
 use crate::translate::alias::BUILTIN_ALIASES;
 
 /// Anthropic's shape for a client that says it speaks Anthropic's API.

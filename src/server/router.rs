@@ -11,7 +11,7 @@ use super::body::{self, Body};
 use super::ctx::{admit, authorize, style_of};
 use super::error::ApiError;
 use super::{
-    admin, chat, console, guard, health, images, messages, models, native, request, responses,
+    admin, chat, console, guard, images, messages, models, native, readiness, request, responses,
     usage, ws, Shared, Surface,
 };
 use crate::route::Route;
@@ -133,11 +133,11 @@ async fn table(
             _ => not_allowed(),
         },
         "/healthz" => match method {
-            Method::GET => health::healthz(),
+            Method::GET => readiness::healthz(),
             _ => not_allowed(),
         },
         "/readyz" => match method {
-            Method::GET => health::readyz(&shared.app, shared.loopback),
+            Method::GET => readiness::readyz(&shared.app, shared.loopback),
             _ => not_allowed(),
         },
         p if p.starts_with("/admin/") || p == "/admin" => admin::handle(&shared.app, req).await,

@@ -17,7 +17,7 @@
 //! as down (and the caller falls back to what this replica knows), never
 //! waited on by a request.
 
-mod affinity;
+mod conversations;
 mod lock;
 mod rate;
 mod scripts;

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::pool::health::LONGEST_COOLDOWN;
-use crate::pool::{Blame, Setback};
+use crate::pool::breaker::LONGEST_COOLDOWN;
+use crate::pool::Setback;
 use parse::{error_message, is_cloudflare, resets_at, retry_after, snippet, try_again_in};
 
 mod parse;
@@ -140,17 +140,6 @@ impl Failure {
             Failure::NotEntitled { .. } => "not_entitled",
             Failure::Blocked { .. } => "blocked",
             Failure::ToolNotInPlan { .. } => "not_in_plan",
-        }
-    }
-
-    /// Whose fault the failure is to the account's health
-    /// (`pool/outcome.rs`): its own, or maybe upstream's for the request
-    /// whose body digest `request` gives.
-    pub fn blame(&self, request: impl FnOnce() -> u64) -> Blame {
-        if self.blames_account() {
-            Blame::Account
-        } else {
-            Blame::Suspect { request: request() }
         }
     }
 

@@ -3,7 +3,7 @@
 //! With `[upstream] client_version = "auto"` (the default) the version sent
 //! is the newest of `VERSION_FLOOR`, built into the binary, and the highest
 //! version learned since start: the catalog's `minimal_client_version`s (it
-//! is fetched ungated, `models::UNGATED_CLIENT_VERSION`), the `version` of
+//! is fetched ungated, `catalog::UNGATED_CLIENT_VERSION`), the `version` of
 //! Codex CLIs passing through the native route, and the version a
 //! "requires a newer version of Codex" refusal's model needs. A version
 //! written in the config is sent as it is and never moves.

@@ -36,7 +36,7 @@ pub(super) async fn check(
     let url = format!(
         "{}/models?client_version={}",
         cfg.upstream.base_url,
-        crate::models::UNGATED_CLIENT_VERSION
+        crate::catalog::UNGATED_CLIENT_VERSION
     );
     let started = Instant::now();
     let (headers, body) = match client.get_json(&url, &login.creds, TIMEOUT).await {
@@ -107,7 +107,7 @@ fn clock(headers: &http::HeaderMap, r: &mut Report) {
 }
 
 fn catalog(cfg: &Config, body: &serde_json::Value, r: &mut Report) {
-    let Ok(c) = crate::models::Catalog::from_upstream(body.clone(), 0) else {
+    let Ok(c) = crate::catalog::Catalog::from_upstream(body.clone(), 0) else {
         return r.push(Check::bad(
             "catalog",
             "upstream's /models answer is not a catalog",

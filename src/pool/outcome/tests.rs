@@ -126,3 +126,14 @@ async fn a_setback_ends_the_probe_with_its_verdict() {
         Availability::Cooling { .. }
     ));
 }
+
+#[test]
+fn blame_asks_for_the_request_only_when_it_is_a_suspect() {
+    assert_eq!(
+        Blame::of(true, || unreachable!(
+            "an account's own failure needs no request"
+        )),
+        Blame::Account
+    );
+    assert_eq!(Blame::of(false, || 7), Blame::Suspect { request: 7 });
+}

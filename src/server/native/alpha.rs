@@ -23,7 +23,6 @@ use super::super::ctx::authorize;
 use super::super::error::{ApiError, Code};
 use super::super::Shared;
 use super::forward;
-use crate::config::Strategy;
 use crate::pool::Account;
 
 /// The largest body forwarded (notes and history pages are small JSON).
@@ -115,14 +114,8 @@ fn account_for(
                 .cloned()
         })
         .filter(|a| a.availability(now).usable());
-    known.or_else(|| {
-        let strategy = match snap.config.pool.strategy {
-            // Planning must not move the rotation for a side request.
-            Strategy::RoundRobin => Strategy::PrimaryFirst,
-            s => s,
-        };
-        snap.pool.plan(strategy, None).ok()?.into_iter().next()
-    })
+    // A side request does not move the rotation on.
+    known.or_else(|| snap.pool.peek(snap.config.pool.strategy, None).ok()?)
 }
 
 fn answer(

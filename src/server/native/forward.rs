@@ -35,7 +35,7 @@ const MAX_VALUE_BYTES: usize = 8 * 1024;
 /// The identity headers to send upstream. Not among them, on purpose:
 /// `x-codex-turn-state` (a sticky-routing token valid only on the account
 /// that issued it: the pool walk adds it back for that account alone,
-/// `proxy/affinity.rs`) and
+/// `src/affinity.rs`) and
 /// `x-openai-account-routing-override` (the caller's own workspace routing).
 pub(super) fn identity(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     IDENTITY

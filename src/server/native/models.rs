@@ -1,8 +1,8 @@
 //! `GET /backend-api/codex/models?client_version=…`: the Codex catalog in the
 //! backend's own shape (`{"models": [ModelInfo…]}`, with an `ETag`), as the
-//! background refresh fetched it from upstream (`models::Catalog::native`,
+//! background refresh fetched it from upstream (`catalog::Catalog::native`,
 //! merged across the accounts' plans). The list is fetched ungated
-//! (`models::UNGATED_CLIENT_VERSION`); the caller's `client_version` then
+//! (`catalog::UNGATED_CLIENT_VERSION`); the caller's `client_version` then
 //! leaves out the models that need a newer Codex, as the backend would (the
 //! CLI's requests carry its own version, which the backend would refuse).
 //!

@@ -26,12 +26,9 @@ use super::super::body::{self, Body};
 use super::super::request;
 use super::super::Shared;
 use super::{forward, lock};
-use crate::app::Snapshot;
 use crate::clock::unix_now;
-use crate::config::Strategy;
 use crate::keys;
-use crate::pool::health::Availability;
-use crate::pool::quota::{self, Quota, Window};
+use crate::pool::quota::{Quota, Window};
 use crate::pool::{Account, Exhausted};
 
 /// A quota reading younger than this is shown as it is.
@@ -50,24 +47,18 @@ pub(super) async fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Respons
     };
     let key_cfg = key.as_ref().map(|k| &k.config);
     let scope = key_cfg.and_then(|k| k.accounts.as_deref());
-    let strategy = match key_cfg
+    let strategy = key_cfg
         .and_then(|k| k.strategy)
-        .unwrap_or(snap.config.pool.strategy)
-    {
-        // `plan` moves the rotation on; showing usage must not.
-        Strategy::RoundRobin => Strategy::PrimaryFirst,
-        s => s,
-    };
-    let (account, limited_until) = match snap.pool.plan(strategy, scope) {
-        Ok(list) => match list.into_iter().next() {
-            Some(a) => (a, None),
-            None => return answer(&not_available(None), None),
-        },
+        .unwrap_or(snap.config.pool.strategy);
+    // Showing usage does not move the rotation on.
+    let (account, limited_until) = match snap.pool.peek(strategy, scope) {
+        Ok(Some(a)) => (a, None),
+        Ok(None) => return answer(&not_available(None), None),
         Err(Exhausted::UsageLimited { earliest_reset }) => {
             let reset = earliest_reset
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            match first_to_reset(&snap, scope) {
+            match snap.pool.first_to_reset(scope) {
                 Some(a) => (a, Some(reset)),
                 None => return answer(&not_available(None), None),
             }
@@ -75,7 +66,7 @@ pub(super) async fn handle(shared: &Arc<Shared>, headers: &HeaderMap) -> Respons
         Err(Exhausted::Unavailable { .. }) => return answer(&not_available(None), None),
     };
     let plan = account.credentials().and_then(|c| c.plan.clone());
-    let quota = fresh_quota(shared, &snap, &account).await;
+    let quota = fresh_quota(shared, &account).await;
     let body = match quota {
         Some(q) => render(&q, plan.as_deref(), limited_until, unix_now()),
         None => not_available(plan.as_deref()),
@@ -96,28 +87,9 @@ fn not_available(plan: Option<&str>) -> Value {
     json!({"plan_type": plan.unwrap_or("unknown")})
 }
 
-/// Of the usage-limited accounts in scope, the one whose cooldown ends first.
-fn first_to_reset(snap: &Snapshot, scope: Option<&[String]>) -> Option<Arc<Account>> {
-    let now = Instant::now();
-    snap.pool
-        .accounts()
-        .iter()
-        .filter(|a| scope.is_none_or(|s| s.iter().any(|n| n == &a.name)))
-        .filter_map(|a| match a.availability(now) {
-            Availability::Cooling {
-                until,
-                usage_limited: true,
-                ..
-            } => Some((until, a)),
-            _ => None,
-        })
-        .min_by_key(|(until, _)| *until)
-        .map(|(_, a)| Arc::clone(a))
-}
-
 /// The account's reading if fresh, else (at most every `PROBE_EVERY`) what
 /// its `/wham/usage` says now, else the last reading there is.
-async fn fresh_quota(shared: &Shared, snap: &Snapshot, account: &Arc<Account>) -> Option<Quota> {
+async fn fresh_quota(shared: &Shared, account: &Arc<Account>) -> Option<Quota> {
     let known = account.quota();
     if known
         .as_ref()
@@ -136,24 +108,14 @@ async fn fresh_quota(shared: &Shared, snap: &Snapshot, account: &Arc<Account>) -
         }
         due
     };
-    let creds = account.credentials();
-    let (true, Some(creds)) = (due, creds) else {
+    if !due {
         return known;
-    };
-    let url = crate::upstream::usage_url(&snap.config.upstream.base_url);
-    match snap.upstream.get_json(&url, &creds, PROBE_TIMEOUT).await {
-        Ok((_, body)) => match quota::from_usage_body(&body) {
-            Some(q) => {
-                account.set_quota(q);
-                account.quota()
-            }
-            None => known,
-        },
-        Err(e) => {
-            tracing::debug!(account = %account.name, error = %e, "usage probe for /wham/usage failed");
-            known
-        }
     }
+    shared
+        .app
+        .probe_usage(account, PROBE_TIMEOUT)
+        .await
+        .or(known)
 }
 
 /// A reading in the backend's shape, every number an integer.
@@ -251,7 +213,7 @@ mod tests {
     #[test]
     fn credits_are_shown_as_the_cli_reads_them() {
         let mut q = quota(100.0, 10.0);
-        q.credits = Some(quota::Credits {
+        q.credits = Some(crate::pool::quota::Credits {
             has_credits: true,
             unlimited: false,
             balance: Some("12.5".into()),

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::clock;
-use crate::pool::health::LONGEST_COOLDOWN;
+use crate::pool::breaker::LONGEST_COOLDOWN;
 
 pub(super) fn error_message(j: &Value) -> Option<String> {
     let candidates = [

@@ -148,6 +148,8 @@ impl Redis {
                 .await
                 .unwrap();
             let mut cmd = redis::cmd(match kind.as_str() {
+                // Expired since `KEYS` listed it (a lock, a rate window).
+                "none" => continue,
                 "string" => "GET",
                 "hash" => "HGETALL",
                 "zset" => "ZRANGE",

@@ -214,7 +214,7 @@ impl Health {
     /// Takes the account for one attempt: `None` when it may not serve now,
     /// `Some(None)` when ready, `Some(Some(probe))` when this request is the one
     /// probe a cooled-down account gets (probation).
-    pub fn claim(&mut self, now: Instant) -> Option<Option<u64>> {
+    pub(super) fn claim(&mut self, now: Instant) -> Option<Option<u64>> {
         match self.availability(now) {
             Availability::Ready => Some(None),
             Availability::Probation => {
@@ -227,13 +227,13 @@ impl Health {
     }
 
     /// The probe ended without a verdict (its request went away): another may probe.
-    pub fn release(&mut self, probe: u64) {
+    pub(super) fn release(&mut self, probe: u64) {
         if self.probing == Some(probe) {
             self.probing = None;
         }
     }
 
-    pub fn on_success(&mut self) {
+    pub(super) fn on_success(&mut self) {
         self.probing = None;
         self.failures_in_row = 0;
         self.suspects_in_row = 0;
@@ -363,7 +363,7 @@ impl Health {
     /// Takes on a verdict another replica made (through the shared store):
     /// a cooldown until `until`, or a lasting state. Not counted as a change
     /// of ours; an operator's disable stays.
-    pub fn adopt(
+    pub(super) fn adopt(
         &mut self,
         state: State,
         until: Option<Instant>,
@@ -382,7 +382,7 @@ impl Health {
     }
 
     /// Back to ready because the replica whose verdict was adopted lifted it.
-    pub fn adopt_ready(&mut self) {
+    pub(super) fn adopt_ready(&mut self) {
         if self.admin_disabled {
             return;
         }
@@ -395,13 +395,13 @@ impl Health {
     }
 
     /// An operator's `disable`: stays until `enable`.
-    pub fn disable_by_admin(&mut self) {
+    pub(super) fn disable_by_admin(&mut self) {
         self.admin_disabled = true;
         self.set(State::Disabled, "disabled by an operator");
     }
 
     /// An operator's `enable`, or a fresh login: back to ready.
-    pub fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         *self = Health {
             generation: self.generation + 1,
             ..Health::default()

@@ -1,8 +1,8 @@
 //! Conversation affinity across replicas: `conv:<id>` names the account a
 //! conversation was last served by, expiring `affinity.ttl` after it was
-//! last shared. The id is the table key of `pool::affinity` (a digest of
+//! last shared. The id is the table key of `pool::pins` (a digest of
 //! the client key's name and the session id, never the client's text).
-//! Each replica keeps its own table in front of it (`proxy::affinity`):
+//! Each replica keeps its own table in front of it (`affinity::Affinity`):
 //! the store is asked on a miss, and told when a conversation is new, moved,
 //! or was last told a quarter of its ttl ago. Turn-state tokens and blob
 //! owners stay per replica.

@@ -1,4 +1,4 @@
-//! Unit tests of `pool/health`.
+//! Unit tests of `pool/breaker`.
 
 use super::*;
 
