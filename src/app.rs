@@ -55,6 +55,8 @@ pub struct App {
     pub usage: crate::usage::Recorder,
     /// Device-code logins started from the console.
     pub logins: crate::auth::login::Pending,
+    /// Upstream sockets kept for HTTP conversations (`proxy::bridge`).
+    pub bridge: upstream::ws::kept::Kept,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ impl App {
         let accounts = Registry::default();
         let activity = Activity::new(config.pool.activity_size);
         let affinity = Affinity::new(&config, store.clone());
+        let bridge = upstream::ws::kept::Kept::new(metrics.bridge.open.clone());
         let snapshot = build(&accounts, config, &[], upstream);
         metrics.touch(snapshot.pool.accounts(), &key_names(&snapshot));
         Ok(Arc::new(App {
@@ -97,6 +100,7 @@ impl App {
             identity,
             usage: crate::usage::Recorder::default(),
             logins: Default::default(),
+            bridge,
         }))
     }
 

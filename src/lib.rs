@@ -40,8 +40,10 @@
 //!    (`server::error`: `Code`, `ApiError`).
 //! 3. `proxy`, `reload`, `background`: the pool walk, built from the route's
 //!    request (`proxy::Call::new`), and one account's attempt
-//!    (`proxy::socket`: a turn on an upstream WebSocket); live reload; proactive refresh, the usage probe, the models
-//!    refresh and (with `[store]`) the replica sync.
+//!    (`proxy::socket`: a turn on an upstream WebSocket; `proxy::bridge`: an
+//!    HTTP conversation's turn on its kept upstream socket, kept in
+//!    `upstream::ws::kept`); live reload; proactive refresh, the usage probe,
+//!    the models refresh and (with `[store]`) the replica sync.
 //! 4. `app`: the `ArcSwap` snapshot and what outlives it (accounts, metrics,
 //!    activity, affinity, the models catalog, the store, the usage queue), and
 //!    the usage probe (`App::probe_usage`).

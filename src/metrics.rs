@@ -7,6 +7,7 @@
 //! refreshed from the live accounts at scrape time.
 
 mod accounts;
+mod bridge;
 mod socket;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Metrics {
     usage_write_failures: IntCounterVec,
     /// The Responses WebSocket's metrics.
     pub socket: socket::Sockets,
+    /// HTTP conversations on kept upstream sockets.
+    pub bridge: bridge::Bridge,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -147,6 +150,7 @@ impl Metrics {
         registry.register(Box::new(store_up.clone()))?;
         Ok(Metrics {
             socket: socket::Sockets::new(&registry)?,
+            bridge: bridge::Bridge::new(&registry)?,
             store_up,
             usage_write_failures: counter(
                 "codex_pool_usage_write_failures_total",

@@ -10,6 +10,7 @@
 //! the whole answer is in, so even a mid-stream failure moves to the next account.
 
 mod attempt;
+mod bridge;
 mod call;
 pub(crate) mod socket;
 
@@ -157,7 +158,7 @@ pub(crate) async fn serve(
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let result = attempt::attempt(app, snap, account, call, mode).await;
+        let result = bridge::attempt(app, snap, account, call, mode).await;
         let took = started.elapsed();
         upstream_wait += took;
         let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);

@@ -144,6 +144,20 @@ pub struct UpstreamConfig {
     pub models_refresh: Duration,
     /// Whether WebSocket clients are served over an upstream WebSocket.
     pub websocket: UpstreamWebSocket,
+    /// HTTP conversations carried on kept upstream sockets (`proxy::bridge`).
+    pub bridge: Bridge,
+}
+
+/// `[upstream] bridge_*`: HTTP conversations on kept upstream sockets
+/// (docs/websocket.md, "HTTP conversations on upstream sockets").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bridge {
+    /// `bridge_http`.
+    pub enabled: bool,
+    pub per_account: usize,
+    pub max_sockets: usize,
+    /// A kept socket no turn used for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// `[upstream] websocket`: how a WebSocket client's turns reach upstream.
@@ -375,6 +389,12 @@ fn defaults() -> Config {
             client_version: DEFAULT_CLIENT_VERSION.into(),
             models_refresh: Duration::from_secs(600),
             websocket: UpstreamWebSocket::Auto,
+            bridge: Bridge {
+                enabled: false,
+                per_account: 16,
+                max_sockets: 256,
+                idle_timeout: Duration::from_secs(5 * 60),
+            },
         },
         pool: PoolConfig {
             strategy: Strategy::PrimaryFirst,

@@ -33,6 +33,10 @@ pub(super) struct RawUpstream {
     pub client_version: Option<String>,
     pub models_refresh: Option<String>,
     pub websocket: Option<String>,
+    pub bridge_http: Option<bool>,
+    pub bridge_sockets_per_account: Option<u64>,
+    pub bridge_max_sockets: Option<u64>,
+    pub bridge_idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

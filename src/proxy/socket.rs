@@ -222,8 +222,19 @@ async fn try_account(
     let Some(socket) = pinned.as_mut().and_then(|p| p.socket.as_mut()) else {
         return Err(Tried::Failed(Failure::StreamTruncated));
     };
+    // A turn-state in a fresh socket's `101` reaches the client as the frame
+    // that carries it otherwise.
+    let greeting = if here {
+        None
+    } else {
+        socket.handshake_metadata()
+    };
     socket.send(frame.clone()).await.map_err(Tried::Failed)?;
-    let held = hold_back(app, snap, account, socket).await?;
+    let mut held = hold_back(app, snap, account, socket).await?;
+    if let Some(g) = greeting {
+        app.affinity.observe_frame(&g, &account.name);
+        held.held.insert(0, g);
+    }
     if !(held.ended && is_age_limit(&held.held) && !continuation) {
         return Ok(held);
     }

@@ -21,21 +21,20 @@
 //!    when the answer ends (or the client goes away).
 
 use http::Response;
-use serde_json::Value;
 
 use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
 use super::relay::Relay;
 use crate::proxy::{self, Call, Delivery, Mode};
-use crate::translate::{Collector, Convert, Upstream};
+use crate::translate::{Answer, Collector, Convert, Upstream};
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
 pub(super) async fn dispatch<C: Convert>(
     ctx: Ctx,
     up: Upstream,
-    collected: impl FnOnce(&Collector, &str) -> Value,
+    collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
     dispatch_with(ctx, up, Vec::new(), collected, converter).await
@@ -47,7 +46,7 @@ pub(super) async fn dispatch_with<C: Convert>(
     mut ctx: Ctx,
     up: Upstream,
     forward: Vec<(http::HeaderName, http::HeaderValue)>,
-    collected: impl FnOnce(&Collector, &str) -> Value,
+    collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
     let mut up = up;
@@ -100,11 +99,13 @@ pub(super) async fn dispatch_with<C: Convert>(
     let turn_state = served.turn_state();
     let mut resp = match served.delivery {
         Delivery::Collected(collector) => {
-            let answer = collected(&collector, &model);
-            let reported = answer["model"].as_str().map(str::to_owned);
+            let Answer {
+                body: answer,
+                model: reported,
+            } = collected(&collector, &model);
             ledger.set_model(reported.as_deref().unwrap_or(&model));
             ledger.complete(collector.usage().as_ref());
-            let mut resp = body::json(http::StatusCode::OK, &answer);
+            let mut resp = body::json_bytes(http::StatusCode::OK, answer);
             let shown = upstream_model.as_deref().or(reported.as_deref());
             proxied_headers(&mut resp, &served.account.name, shown);
             resp

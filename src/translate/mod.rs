@@ -31,7 +31,7 @@ mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};
-pub use collect::Collector;
+pub use collect::{Answer, Collector};
 pub use convert::{Convert, Step};
 pub use input::Input;
 

@@ -4,8 +4,8 @@
 //! `response.create` text frames out and event text frames in.
 //!
 //! A `Socket` knows nothing of client sockets: the server's WebSocket session
-//! (`server/ws/`) holds one per client socket today, and a later pool of kept
-//! sockets for HTTP clients can hold them the same way.
+//! (`server/ws/`) holds one per client socket, and `kept` holds them between
+//! the turns of HTTP conversations (`proxy::bridge`).
 
 use std::time::Duration;
 
@@ -21,6 +21,11 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::{is_credential, Client, Failure};
 use crate::auth::file::Credentials;
+
+pub mod kept;
+
+/// The per-turn routing token (docs/upstream.md §8).
+const TURN_STATE: &str = "x-codex-turn-state";
 
 /// The beta header that selects the Responses WebSocket protocol.
 pub const BETA: (&str, &str) = ("openai-beta", "responses_websockets=2026-02-06");
@@ -161,6 +166,18 @@ impl Socket {
         }
     }
 
+    /// Whether upstream has not closed the socket: reads what is already
+    /// there (a pong, a close) without waiting for more.
+    pub async fn still_open(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(1), self.stream.next()).await {
+                Err(_) => return true,
+                Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => return false,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// A keepalive ping.
     pub async fn ping(&mut self) -> Result<(), Failure> {
         self.stream
@@ -172,6 +189,15 @@ impl Socket {
     /// Closes the socket politely (best effort, bounded).
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.close(None)).await;
+    }
+
+    /// The turn-state token the handshake's `101` carried, as the
+    /// `response.metadata` frame a socket carries it in otherwise.
+    pub fn handshake_metadata(&self) -> Option<String> {
+        let token = self.headers.get(TURN_STATE)?.to_str().ok()?;
+        let frame =
+            serde_json::json!({"type": "response.metadata", "headers": {TURN_STATE: token}});
+        Some(frame.to_string())
     }
 
     /// How long the socket has been open.

@@ -12,6 +12,7 @@
 //! - `replicas/`: behaviours written once and run against one gateway and
 //!   against two replicas on Redis, and what only replicas do.
 //! - `ws`: the Responses API over WebSocket.
+//! - `bridge`: HTTP conversations on kept upstream sockets.
 //! - `cli`: the binary's one-shot commands.
 //! - `support/`: the gateway builder, the mock, logins, Redis, scrapes.
 
@@ -26,6 +27,7 @@
 mod support;
 
 mod accounts;
+mod bridge;
 mod cli;
 mod doctor;
 mod ops;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Bound, Validator};
 use crate::config::raw::{RawAccount, RawLog, RawPool, RawServer, RawUpstream};
 use crate::config::{
-    home_dir, valid_name, AccountConfig, LogConfig, LogFormat, PoolConfig, ServerConfig,
+    home_dir, valid_name, AccountConfig, Bridge, LogConfig, LogFormat, PoolConfig, ServerConfig,
     UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN, MAX_CONCURRENCY, NAME_RULE,
 };
 
@@ -37,6 +37,18 @@ const USAGE_PROBE: Bound = Bound {
     max: None,
     why: "every round sends each account's token to /wham/usage",
 };
+/// A kept socket waits for its conversation's next turn; the backend ends
+/// every socket at 60 minutes, so an idle time past that keeps nothing.
+const BRIDGE_IDLE: Bound = Bound {
+    min: Duration::from_secs(1),
+    max: Some(Duration::from_secs(55 * 60)),
+    why: "the backend closes every socket after 60 minutes",
+};
+
+/// `bridge_http`, `bridge_sockets_per_account`, `bridge_max_sockets`,
+/// `bridge_idle_timeout` as written.
+type RawBridge = (Option<bool>, Option<u64>, Option<u64>, Option<String>);
+
 const USAGE_PROBE_QUIET: Duration = Duration::from_secs(60);
 
 /// The first cooldown of a failing account: zero sends its token again at once.
@@ -124,6 +136,12 @@ impl Validator {
     }
 
     pub(super) fn upstream(&mut self, raw: RawUpstream, d: &UpstreamConfig) -> UpstreamConfig {
+        let raw_bridge: RawBridge = (
+            raw.bridge_http,
+            raw.bridge_sockets_per_account,
+            raw.bridge_max_sockets,
+            raw.bridge_idle_timeout.clone(),
+        );
         let idle_timeout = self.bounded(
             "upstream.idle_timeout",
             raw.idle_timeout,
@@ -178,7 +196,32 @@ impl Validator {
                 .websocket
                 .and_then(|w| self.choice("upstream.websocket", &w))
                 .unwrap_or(d.websocket),
+            bridge: self.bridge(&raw_bridge, &d.bridge),
         }
+    }
+
+    fn bridge(&mut self, raw: &RawBridge, d: &Bridge) -> Bridge {
+        let b = Bridge {
+            enabled: raw.0.unwrap_or(d.enabled),
+            per_account: self.positive("upstream.bridge_sockets_per_account", raw.1, d.per_account),
+            max_sockets: self.positive("upstream.bridge_max_sockets", raw.2, d.max_sockets),
+            idle_timeout: self.bounded(
+                "upstream.bridge_idle_timeout",
+                raw.3.clone(),
+                d.idle_timeout,
+                &BRIDGE_IDLE,
+            ),
+        };
+        if b.per_account > b.max_sockets {
+            self.problem(
+                "upstream.bridge_sockets_per_account",
+                format!(
+                    "{} is more than upstream.bridge_max_sockets ({})",
+                    b.per_account, b.max_sockets
+                ),
+            );
+        }
+        b
     }
 
     pub(super) fn pool(&mut self, raw: RawPool, d: &PoolConfig) -> PoolConfig {

@@ -5,6 +5,7 @@
 //! connects, sends a turn and reads its events to the terminal one.
 
 mod bench;
+mod handshake;
 mod life;
 mod turns;
 

@@ -60,6 +60,37 @@ pub fn default_answer(body: &Value, model: &str, deltas: usize) -> Vec<Value> {
     text_events(model, &refs)
 }
 
+/// A tool loop (`Mock::set_tool_loop`): while the input offers a function
+/// tool and holds fewer than `n` tool outputs, a call of that tool (its call
+/// id numbered by the outputs so far); `None` after that.
+pub fn loop_answer(body: &Value, model: &str, n: usize) -> Option<Vec<Value>> {
+    let input = body.get("input").and_then(Value::as_array)?;
+    let done = input
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .count();
+    if done >= n {
+        return None;
+    }
+    let name = body
+        .get("tools")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|t| {
+            (t["type"] == "function")
+                .then(|| t["name"].as_str())
+                .flatten()
+        })?;
+    let mut events = tool_call_events(model, name, r#"{"path":"README.md"}"#, true);
+    let id = format!("call_{done}");
+    for e in &mut events {
+        if e["item"]["call_id"] == "call_abc" {
+            e["item"]["call_id"] = json!(id);
+        }
+    }
+    Some(events)
+}
+
 /// The scripted agent turn (`Mock::set_bash_command`): a request offering a
 /// `Bash` tool gets a call running `command` until a tool output comes back,
 /// then text quoting that output. `None` for requests without the tool.

@@ -113,6 +113,8 @@ struct State {
     /// Scripted agent turn: with a `Bash` tool offered and no tool output
     /// yet, call it with this command (`bash_answer`).
     bash_command: Option<String>,
+    /// `set_tool_loop`: tool calls until this many tool outputs (`loop_answer`).
+    tool_loop: Option<usize>,
     /// Streams whose body was dropped before its last event was sent.
     cancelled: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversation mode: account-bound blobs and turn-states, a prompt cache.

@@ -14,7 +14,9 @@ use hyper::body::Frame;
 use hyper::Response;
 use serde_json::{json, Value};
 
-use super::answers::{bash_answer, default_answer, sse_bytes, usage_total, LEGACY_PROMPT};
+use super::answers::{
+    bash_answer, default_answer, loop_answer, sse_bytes, usage_total, LEGACY_PROMPT,
+};
 use super::{conversation, detail, full, images, Body, Script, State};
 
 /// Answers one `POST …/responses` (`auth_ok`: its bearer is one the mock accepts).
@@ -98,8 +100,10 @@ pub(super) async fn answer(
             stream_response(sse_bytes(&events), delay, &model, &extra, cancelled)
         }
         None => {
+            let tool_loop = st.lock().expect("mock state").tool_loop;
             let events = bash
                 .and_then(|cmd| bash_answer(&body, &model, &cmd))
+                .or_else(|| tool_loop.and_then(|n| loop_answer(&body, &model, n)))
                 .unwrap_or_else(|| default_answer(&body, &model, deltas));
             let served = Arc::clone(&st.lock().expect("mock state").served_tokens);
             let tokens = usage_total(&events);

@@ -60,6 +60,28 @@ pub struct WsState {
     pub delay: Duration,
     /// Text deltas in the default answer, and their size.
     pub big_deltas: Option<(usize, usize)>,
+    /// The whole input each turn stood for (a continuation's previous input
+    /// and output, then its new items), in order: what the model saw.
+    pub inputs: Vec<Value>,
+    /// `Mock::set_tool_loop`: tool calls until this many tool outputs.
+    pub tool_loop: Option<usize>,
+    /// The next frame on any socket is recorded, then its socket closed
+    /// without an answer (an upstream that goes away).
+    pub close_next: bool,
+    /// A turn-state token in every `101` (as the backend may send one).
+    pub handshake_turn_state: Option<String>,
+    /// This many upgrades are answered 401 (an access token upstream stopped taking).
+    pub unauthorized_upgrades: usize,
+}
+
+impl super::Mock {
+    /// Answer a request offering a function tool with a call of it until
+    /// its input holds `n` tool outputs, over HTTP and WebSocket (a
+    /// continuation counts the outputs of the whole conversation).
+    pub fn set_tool_loop(&self, n: usize) {
+        self.state.lock().expect("mock state").tool_loop = Some(n);
+        self.ws.lock().expect("mock ws").tool_loop = Some(n);
+    }
 }
 
 pub fn is_upgrade(req: &Request<Incoming>) -> bool {
@@ -111,7 +133,13 @@ pub fn upgrade(
     if ws.lock().unwrap().refuse {
         return super::full(426, "{\"detail\":\"Upgrade Required\"}", "application/json");
     }
-    if !auth_ok {
+    let unauthorized = {
+        let mut s = ws.lock().unwrap();
+        let n = s.unauthorized_upgrades;
+        s.unauthorized_upgrades = n.saturating_sub(1);
+        n > 0
+    };
+    if !auth_ok || unauthorized {
         return super::full(
             401,
             json!({"error": {"message": "token expired", "code": "token_expired"}}).to_string(),
@@ -127,6 +155,7 @@ pub fn upgrade(
         .get("sec-websocket-key")
         .cloned()
         .unwrap_or_default();
+    let handshake_state = ws.lock().unwrap().handshake_turn_state.clone();
     let on = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(up) = on.await else { return };
@@ -156,6 +185,9 @@ pub fn upgrade(
         "sec-websocket-accept",
         derive_accept_key(key.as_bytes()).parse().unwrap(),
     );
+    if let Some(t) = &handshake_state {
+        h.insert("x-codex-turn-state", t.parse().unwrap());
+    }
     r
 }
 
@@ -224,6 +256,7 @@ async fn serve(
         .to_string();
     let opened = Instant::now();
     let mut known: HashSet<String> = HashSet::new();
+    let mut contexts: HashMap<String, Vec<Value>> = HashMap::new();
     let mut turn = 0;
     while let Some(Ok(msg)) = stream.next().await {
         let Message::Text(text) = msg else { continue };
@@ -237,6 +270,10 @@ async fn serve(
                 headers: headers.clone(),
                 body: body.clone(),
             });
+        }
+        if std::mem::take(&mut ws.lock().unwrap().close_next) {
+            let _ = stream.close(None).await;
+            break;
         }
         if body["type"] == "response.interrupt" {
             let _ = stream
@@ -258,7 +295,7 @@ async fn serve(
             break;
         }
         turn += 1;
-        let (events, die) = answer(&ws, &account, &body, &mut known, id, turn);
+        let (events, die) = answer(&ws, &account, &body, (&mut known, &mut contexts), id, turn);
         let delay = ws.lock().unwrap().delay;
         let mut broke = false;
         for e in events {
@@ -287,7 +324,7 @@ fn answer(
     ws: &Arc<Mutex<WsState>>,
     account: &str,
     body: &Value,
-    known: &mut HashSet<String>,
+    known: (&mut HashSet<String>, &mut HashMap<String, Vec<Value>>),
     socket: usize,
     turn: usize,
 ) -> (Vec<Value>, bool) {
@@ -305,7 +342,7 @@ fn events_for(
     ws: &Arc<Mutex<WsState>>,
     account: &str,
     body: &Value,
-    known: &mut HashSet<String>,
+    (known, contexts): (&mut HashSet<String>, &mut HashMap<String, Vec<Value>>),
     socket: usize,
     turn: usize,
 ) -> Vec<Value> {
@@ -341,6 +378,14 @@ fn events_for(
             &msg,
         )];
     }
+    // What the model sees: a continuation's previous input and output first.
+    let mut whole = body.clone();
+    if let Some(prev) = body["previous_response_id"].as_str() {
+        let mut input = contexts.get(prev).cloned().unwrap_or_default();
+        input.extend(body["input"].as_array().cloned().unwrap_or_default());
+        whole["input"] = Value::Array(input);
+    }
+    let body = &whole;
     let model = body["model"].as_str().unwrap_or("gpt-5.4").to_string();
     let rid = format!("resp_ws{socket}_{turn}");
     let ts = format!("ts-{account}-{socket}-{turn}");
@@ -371,7 +416,12 @@ fn events_for(
                     let parts: Vec<&str> = (0..n).map(|_| part.as_str()).collect();
                     super::text_events(&model, &parts)
                 }
-                None => super::default_answer(body, &model, 2),
+                None => {
+                    let tool_loop = ws.lock().unwrap().tool_loop;
+                    tool_loop
+                        .and_then(|n| super::loop_answer(body, &model, n))
+                        .unwrap_or_else(|| super::default_answer(body, &model, 2))
+                }
             }
         }
     };
@@ -380,6 +430,15 @@ fn events_for(
             e["response"]["id"] = json!(rid);
         }
     }
+    let mut context = body["input"].as_array().cloned().unwrap_or_default();
+    context.extend(
+        events
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.done")
+            .map(|e| e["item"].clone()),
+    );
+    ws.lock().unwrap().inputs.push(body["input"].clone());
+    contexts.insert(rid.clone(), context);
     known.insert(rid);
     events.insert(0, metadata);
     events
