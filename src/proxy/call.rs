@@ -27,6 +27,31 @@ pub(crate) struct Caller<'a> {
     pub headers: &'a HeaderMap,
 }
 
+impl Caller<'_> {
+    /// The call this caller makes: its ids and key copied into what the pool
+    /// walk owns, beside the rest.
+    fn call(
+        &self,
+        model: String,
+        session_id: String,
+        body: Bytes,
+        conversation: Conversation,
+        forward: Vec<(HeaderName, HeaderValue)>,
+    ) -> Call {
+        Call {
+            route: self.route,
+            request_id: self.request_id.to_owned(),
+            gateway_request_id: self.gateway_request_id.to_owned(),
+            key: self.key.cloned(),
+            model,
+            session_id,
+            body,
+            conversation,
+            forward,
+        }
+    }
+}
+
 /// What the route asks of the pool.
 pub(crate) struct Call {
     pub route: Route,
@@ -65,17 +90,7 @@ impl Call {
             .affinity
             .conversation(key, &session_id, &body, turn_state);
         let bytes = Bytes::from(serde_json::to_vec(&body)?);
-        Ok(Call {
-            route: caller.route,
-            request_id: caller.request_id.to_owned(),
-            gateway_request_id: caller.gateway_request_id.to_owned(),
-            key: caller.key.cloned(),
-            model,
-            session_id,
-            body: bytes,
-            conversation,
-            forward,
-        })
+        Ok(caller.call(model, session_id, bytes, conversation, forward))
     }
 
     /// The call for a translated request whose conversation is already
@@ -97,17 +112,7 @@ impl Call {
         let model = up.model.clone();
         let session_id = up.session_id.clone();
         let bytes = Bytes::from(up.into_bytes()?);
-        Ok(Call {
-            route: caller.route,
-            request_id: caller.request_id.to_owned(),
-            gateway_request_id: caller.gateway_request_id.to_owned(),
-            key: caller.key.cloned(),
-            model,
-            session_id,
-            body: bytes,
-            conversation,
-            forward,
-        })
+        Ok(caller.call(model, session_id, bytes, conversation, forward))
     }
 
     /// A call outside any conversation (an image): no affinity, no blobs, no
@@ -118,17 +123,7 @@ impl Call {
         session_id: String,
         body: Bytes,
     ) -> Call {
-        Call {
-            route: caller.route,
-            request_id: caller.request_id.to_owned(),
-            gateway_request_id: caller.gateway_request_id.to_owned(),
-            key: caller.key.cloned(),
-            model,
-            session_id,
-            body,
-            conversation: Conversation::default(),
-            forward: Vec::new(),
-        }
+        caller.call(model, session_id, body, Conversation::default(), Vec::new())
     }
 
     /// The same call with another body (a WebSocket turn rebuilt as a full
