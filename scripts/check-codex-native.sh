@@ -141,6 +141,11 @@ PY
       > "$dir/complaints"; then
     echo "FAIL [$mode] the CLI complained:"; cat "$dir/complaints"; fail=1
   fi
+  # Nothing the CLI asked of the backend surface went unanswered: the gateway
+  # logs each path it does not serve (404) once.
+  if grep -F "does not serve (404" "$dir/gateway.log" > "$dir/unserved"; then
+    echo "FAIL [$mode] the CLI asked for backend paths the gateway does not serve:"; cat "$dir/unserved"; fail=1
+  fi
   if [ "$fail" -ne 0 ]; then
     echo "--- [$mode] codex config"; cat "$dir/codex-home/config.toml"
     echo "--- [$mode] codex stdout"; cat "$dir/cli.out"; echo "--- [$mode] codex stderr"; tail -40 "$dir/cli.err"

@@ -3,6 +3,7 @@
 //! One bench binary (one link) with a module per path:
 //! - `translate`: Chat Completions request → codex-responses body (parse + translate);
 //! - `chat_stream`: Responses stream events → `chat.completion.chunk` frames (events/s);
+//! - `answers`: a whole stream collected and rendered as each dialect's JSON answer;
 //! - `sse`: decoding upstream's SSE bytes into events, split at awkward boundaries (MB/s);
 //! - `pool`: `Pool::plan` for 1/16/128 accounts and each strategy.
 //!
@@ -15,6 +16,7 @@
 #[path = "../../tests/it/support/mock/mod.rs"]
 mod mock;
 
+mod answers;
 mod chat_stream;
 mod pool;
 mod sse;
@@ -35,6 +37,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = hot_paths;
     config = config();
-    targets = translate::bench, chat_stream::bench, sse::bench, pool::bench
+    targets = translate::bench, chat_stream::bench, answers::bench, sse::bench, pool::bench
 }
 criterion_main!(hot_paths);

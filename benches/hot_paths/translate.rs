@@ -1,5 +1,5 @@
 //! Chat Completions request → codex-responses body, as `server::chat::handle`
-//! does it: `ChatRequest::parse`, `into_responses`, `serde_json::to_vec`.
+//! does it: `ChatRequest::parse`, `into_responses`, `Upstream::into_bytes`.
 
 use std::hint::black_box;
 
@@ -71,9 +71,7 @@ fn translate(body: &[u8]) -> usize {
     let t = chat
         .into_responses(None, "bench-seed")
         .expect("translatable request");
-    serde_json::to_vec(&t.body)
-        .expect("serializable body")
-        .len()
+    t.into_bytes().expect("serializable body").len()
 }
 
 pub fn bench(c: &mut Criterion) {

@@ -206,7 +206,7 @@ pub(super) async fn attempt(
                     return Err(Failure::StreamTruncated.into());
                 };
                 // Each event parsed once, for the blob and the collector.
-                let Ok(event) = Event::parse(sse.data.as_deref().unwrap_or("")) else {
+                let Ok(event) = Event::parse(sse.data.unwrap_or("")) else {
                     continue;
                 };
                 app.affinity.observe(&event, &account.name);

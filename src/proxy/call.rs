@@ -13,7 +13,9 @@ use super::TURN_STATE;
 use crate::affinity::Conversation;
 use crate::app::App;
 use crate::keys::ClientKey;
+use crate::pool::pins::digest;
 use crate::route::Route;
+use crate::translate::Upstream;
 
 /// Who asks: the same for every pool walk one request makes.
 pub(crate) struct Caller<'a> {
@@ -23,6 +25,31 @@ pub(crate) struct Caller<'a> {
     pub key: Option<&'a Arc<ClientKey>>,
     /// The client's request headers (the turn-state token on HTTP).
     pub headers: &'a HeaderMap,
+}
+
+impl Caller<'_> {
+    /// The call this caller makes: its ids and key copied into what the pool
+    /// walk owns, beside the rest.
+    fn call(
+        &self,
+        model: String,
+        session_id: String,
+        body: Bytes,
+        conversation: Conversation,
+        forward: Vec<(HeaderName, HeaderValue)>,
+    ) -> Call {
+        Call {
+            route: self.route,
+            request_id: self.request_id.to_owned(),
+            gateway_request_id: self.gateway_request_id.to_owned(),
+            key: self.key.cloned(),
+            model,
+            session_id,
+            body,
+            conversation,
+            forward,
+        }
+    }
 }
 
 /// What the route asks of the pool.
@@ -57,34 +84,35 @@ impl Call {
         body: Value,
         forward: Vec<(HeaderName, HeaderValue)>,
     ) -> serde_json::Result<Call> {
-        let turn_state = match caller.route {
-            Route::ResponsesWs | Route::CodexWs => body
-                .get("client_metadata")
-                .and_then(|m| m.get(TURN_STATE))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            _ => caller
-                .headers
-                .get(TURN_STATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        };
+        let turn_state = turn_state(&caller, &body);
         let key = caller.key.map(|k| k.name());
         let conversation = app
             .affinity
             .conversation(key, &session_id, &body, turn_state);
         let bytes = Bytes::from(serde_json::to_vec(&body)?);
-        Ok(Call {
-            route: caller.route,
-            request_id: caller.request_id.to_owned(),
-            gateway_request_id: caller.gateway_request_id.to_owned(),
-            key: caller.key.cloned(),
-            model,
-            session_id,
-            body: bytes,
-            conversation,
-            forward,
-        })
+        Ok(caller.call(model, session_id, bytes, conversation, forward))
+    }
+
+    /// The call for a translated request whose conversation is already
+    /// serialized (`translate::Upstream`, `translate::input`): as `new`, but
+    /// the body is finished in the buffer the conversation was written into
+    /// and the blob digests are those taken while it was written.
+    pub(crate) fn translated(
+        app: &App,
+        caller: Caller<'_>,
+        up: Upstream,
+        forward: Vec<(HeaderName, HeaderValue)>,
+    ) -> serde_json::Result<Call> {
+        let turn_state = turn_state(&caller, &up.body);
+        let key = caller.key.map(|k| k.name());
+        let mut conversation = app
+            .affinity
+            .conversation(key, &up.session_id, &up.body, turn_state);
+        conversation.blobs = up.blobs(digest);
+        let model = up.model.clone();
+        let session_id = up.session_id.clone();
+        let bytes = Bytes::from(up.into_bytes()?);
+        Ok(caller.call(model, session_id, bytes, conversation, forward))
     }
 
     /// A call outside any conversation (an image): no affinity, no blobs, no
@@ -95,17 +123,7 @@ impl Call {
         session_id: String,
         body: Bytes,
     ) -> Call {
-        Call {
-            route: caller.route,
-            request_id: caller.request_id.to_owned(),
-            gateway_request_id: caller.gateway_request_id.to_owned(),
-            key: caller.key.cloned(),
-            model,
-            session_id,
-            body,
-            conversation: Conversation::default(),
-            forward: Vec::new(),
-        }
+        caller.call(model, session_id, body, Conversation::default(), Vec::new())
     }
 
     /// The same call with another body (a WebSocket turn rebuilt as a full
@@ -128,5 +146,22 @@ impl Call {
     /// The body's digest for outlier detection (`body_digest`).
     pub(crate) fn digest(&self) -> u64 {
         super::body_digest(&self.body)
+    }
+}
+
+/// The client's turn-state token: an entry of the body's `client_metadata`
+/// on a WebSocket turn, a header on HTTP.
+fn turn_state(caller: &Caller<'_>, body: &Value) -> Option<String> {
+    match caller.route {
+        Route::ResponsesWs | Route::CodexWs => body
+            .get("client_metadata")
+            .and_then(|m| m.get(TURN_STATE))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => caller
+            .headers
+            .get(TURN_STATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }

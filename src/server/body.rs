@@ -23,7 +23,11 @@ where
 }
 
 pub(crate) fn json(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A JSON answer already serialized.
+pub(crate) fn json_bytes(status: http::StatusCode, bytes: Vec<u8>) -> http::Response<Body> {
     let mut r = http::Response::new(full(Bytes::from(bytes)));
     *r.status_mut() = status;
     r.headers_mut().insert(

@@ -16,8 +16,6 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(c) => c,
         Err(e) => return ctx.fail(e.into()),
     };
-    // The parsed request owns its strings: the bytes are not held through translation.
-    drop(bytes);
     let resolved = ctx.resolve_model(&chat.model);
     if let Err(e) = ctx.admit_model(&resolved.model) {
         return ctx.fail(e);
@@ -28,6 +26,9 @@ pub(super) async fn handle(mut ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(up) => up,
         Err(e) => return ctx.fail(e.into()),
     };
+    // The translation borrowed from the bytes and copied what it kept into
+    // the upstream body's buffer: the bytes are not held past it.
+    drop(bytes);
     resolved.apply(&mut up);
     let created = crate::clock::unix_now() as u64;
     dispatch(

@@ -21,21 +21,20 @@
 //!    when the answer ends (or the client goes away).
 
 use http::Response;
-use serde_json::Value;
 
 use super::body::{self, proxied_headers, sse_response, Body};
 use super::ctx::Ctx;
 use super::error::ApiError;
 use super::relay::Relay;
 use crate::proxy::{self, Call, Delivery, Mode};
-use crate::translate::{Collector, Convert, Upstream};
+use crate::translate::{Answer, Collector, Convert, Upstream};
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
 pub(super) async fn dispatch<C: Convert>(
     ctx: Ctx,
     up: Upstream,
-    collected: impl FnOnce(&Collector, &str) -> Value,
+    collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
     dispatch_with(ctx, up, Vec::new(), collected, converter).await
@@ -47,30 +46,21 @@ pub(super) async fn dispatch_with<C: Convert>(
     mut ctx: Ctx,
     up: Upstream,
     forward: Vec<(http::HeaderName, http::HeaderValue)>,
-    collected: impl FnOnce(&Collector, &str) -> Value,
+    collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
 ) -> Response<Body> {
-    let Upstream {
-        model,
-        session_id,
-        mut body,
-        stream,
-    } = up;
-    if ctx.app().models.load().uses_responses_lite(&model) {
-        let dropped = crate::translate::lite::keep_lite_tools(&mut body);
+    let mut up = up;
+    if ctx.app().models.load().uses_responses_lite(&up.model) {
+        let dropped = crate::translate::lite::keep_lite_tools(&mut up.body);
         if dropped > 0 {
-            tracing::debug!(request_id = %ctx.request_id, %model, dropped,
+            tracing::debug!(request_id = %ctx.request_id, model = %up.model, dropped,
                 "a Responses-Lite model takes only function and custom tools; the others are not sent");
         }
     }
-    let call = match Call::new(
-        ctx.app(),
-        ctx.caller(),
-        model.clone(),
-        session_id,
-        body,
-        forward,
-    ) {
+    let (model, stream) = (up.model.clone(), up.stream);
+    // The translated request (its body finished into one buffer) is gone
+    // before upstream is called.
+    let call = match Call::translated(ctx.app(), ctx.caller(), up, forward) {
         Ok(c) => c,
         Err(e) => return ctx.fail(ApiError::internal(e.to_string())),
     };
@@ -109,11 +99,13 @@ pub(super) async fn dispatch_with<C: Convert>(
     let turn_state = served.turn_state();
     let mut resp = match served.delivery {
         Delivery::Collected(collector) => {
-            let answer = collected(&collector, &model);
-            let reported = answer["model"].as_str().map(str::to_owned);
+            let Answer {
+                body: answer,
+                model: reported,
+            } = collected(&collector, &model);
             ledger.set_model(reported.as_deref().unwrap_or(&model));
             ledger.complete(collector.usage().as_ref());
-            let mut resp = body::json(http::StatusCode::OK, &answer);
+            let mut resp = body::json_bytes(http::StatusCode::OK, answer);
             let shown = upstream_model.as_deref().or(reported.as_deref());
             proxied_headers(&mut resp, &served.account.name, shown);
             resp

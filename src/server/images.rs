@@ -112,7 +112,7 @@ async fn serve(mut ctx: Ctx, job: Job) -> Response<Body> {
         return dispatch(
             ctx,
             up,
-            |_, _| serde_json::Value::Null,
+            |_, _| crate::translate::Answer::default(),
             move |_| ImageStream::new(&request, kind, created),
         )
         .await;

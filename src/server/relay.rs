@@ -29,8 +29,15 @@ pub(super) struct Relay<C> {
     events: EventStream,
     idle: Duration,
     ledger: Ledger,
+    /// What the client gets: each frame split off it, the rest of its
+    /// allocation kept for the next ones.
+    out: BytesMut,
     done: bool,
 }
+
+/// The room made in `out` when it runs short: enough for the frames of
+/// about ten events per allocation (a held stream keeps the rest of it).
+const OUT_BLOCK: usize = 2048;
 
 impl<C: Convert> Relay<C> {
     pub(super) fn new(
@@ -46,6 +53,7 @@ impl<C: Convert> Relay<C> {
             events,
             idle,
             ledger,
+            out: BytesMut::new(),
             done: false,
         }
     }
@@ -77,28 +85,40 @@ impl<C: Convert> Relay<C> {
             return None;
         }
         loop {
-            let mut out = BytesMut::new();
-            let step = match self.buffered.pop_front() {
+            if self.out.capacity() < OUT_BLOCK / 4 {
+                self.out.reserve(OUT_BLOCK);
+            }
+            let Relay {
+                conv,
+                buffered,
+                events,
+                idle,
+                ledger,
+                out,
+                ..
+            } = &mut self;
+            let step = match buffered.pop_front() {
                 // Parsed in the hold-back: handed on with its parse.
-                Some(held) => self.convert(held.relayed(), &mut out),
+                Some(held) => convert(conv, ledger, held.relayed(), out),
                 None => {
-                    let sse = match self.events.next(self.idle).await {
+                    // Borrowed from the decoder's buffer, parsed once, borrowed.
+                    let sse = match events.next(*idle).await {
                         Ok(Some(sse)) => sse,
                         Ok(None) => return Some(self.fail(cut(Failure::StreamTruncated))),
                         Err(f) => return Some(self.fail(cut(f))),
                     };
-                    let data = sse.data.as_deref().unwrap_or("");
+                    let data = sse.data.unwrap_or("");
                     let event = Event::parse(data).ok();
                     let relayed = Relayed {
-                        name: sse.event.as_deref(),
+                        name: sse.event,
                         data,
                         event: event.as_ref(),
                     };
-                    self.convert(relayed, &mut out)
+                    convert(conv, ledger, relayed, out)
                 }
             };
             match step {
-                Step::Continue if out.is_empty() => continue,
+                Step::Continue if self.out.is_empty() => continue,
                 Step::Continue => {}
                 Step::Done => {
                     self.done = true;
@@ -113,26 +133,32 @@ impl<C: Convert> Relay<C> {
                     self.ledger.fail(&f);
                 }
             }
-            return Some((out.freeze(), self));
+            let frame = self.out.split().freeze();
+            return Some((frame, self));
         }
-    }
-
-    /// One event, parsed once: to the ledger (a blob it carries), then
-    /// through the converter.
-    fn convert(&mut self, relayed: Relayed<'_>, out: &mut BytesMut) -> Step {
-        if let Some(e) = relayed.event {
-            self.ledger.observe(e);
-        }
-        self.conv.convert(relayed, out)
     }
 
     fn fail(mut self, f: Failure) -> (Bytes, Relay<C>) {
         self.done = true;
-        let mut out = BytesMut::new();
-        self.conv.error_frame(&f, &mut out);
+        self.conv.error_frame(&f, &mut self.out);
         self.ledger.fail(&f);
-        (out.freeze(), self)
+        let frame = self.out.split().freeze();
+        (frame, self)
     }
+}
+
+/// One event, parsed once: to the ledger (a blob it carries), then
+/// through the converter.
+fn convert<C: Convert>(
+    conv: &mut C,
+    ledger: &Ledger,
+    relayed: Relayed<'_>,
+    out: &mut BytesMut,
+) -> Step {
+    if let Some(e) = relayed.event {
+        ledger.observe(e);
+    }
+    conv.convert(relayed, out)
 }
 
 /// The relay runs after output began: a connection that breaks or ends
@@ -159,7 +185,7 @@ mod tests {
     use crate::app::App;
     use crate::route::Route;
     use crate::upstream::events::{Kind, Usage};
-    use sse_stream::Sse;
+    use crate::upstream::sse::Sse;
 
     /// A converter with a bug: it panics on the second event.
     struct Buggy(u32);
@@ -245,9 +271,8 @@ mod tests {
         let app = App::new(config).unwrap();
         let held = |name: Option<&str>, data: &str| {
             Held::new(Sse {
-                event: name.map(str::to_owned),
-                data: Some(data.to_owned()),
-                ..Sse::default()
+                event: name,
+                data: Some(data),
             })
         };
         let buffered = VecDeque::from([

@@ -76,11 +76,14 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    // What a declared length reserves (and allocates) before a byte arrives
-    // is small: a client that declares much and sends nothing holds little.
+    // What a declared length holds before a byte arrives is small: a client
+    // that declares much and sends nothing holds little.
     let upfront = declared.map_or(0, |n| n.min(UPFRONT_BYTES) as usize);
     let mut held = hold(budget, upfront)?;
-    let mut buf = BytesMut::with_capacity(upfront);
+    // The frames as they come (no copy), joined once at the end: a buffer
+    // grown by doubling would copy a large body about twice over.
+    let mut frames: Vec<Bytes> = Vec::new();
+    let mut len = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::new(
@@ -91,15 +94,16 @@ pub(crate) async fn read_body(
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if buf.len() + data.len() > limit {
+        if len + data.len() > limit {
             return Err(ApiError::too_large(limit));
         }
-        buf.extend_from_slice(&data);
-        if buf.len() > held.num_permits() {
-            held.merge(hold(budget, buf.len() - held.num_permits())?);
+        len += data.len();
+        frames.push(data);
+        if len > held.num_permits() {
+            held.merge(hold(budget, len - held.num_permits())?);
         }
     }
-    let bytes = buf.freeze();
+    let bytes = joined(frames, len);
     match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
@@ -124,7 +128,20 @@ pub(crate) async fn read_body(
     }
 }
 
-/// The most of a declared length reserved before the bytes arrive.
+/// `frames` (`len` bytes in all) as one buffer: the frame itself when there
+/// is one.
+fn joined(mut frames: Vec<Bytes>, len: usize) -> Bytes {
+    if frames.len() <= 1 {
+        return frames.pop().unwrap_or_default();
+    }
+    let mut buf = BytesMut::with_capacity(len);
+    for f in &frames {
+        buf.extend_from_slice(f);
+    }
+    buf.freeze()
+}
+
+/// The most of a declared length held before the bytes arrive.
 const UPFRONT_BYTES: u64 = 64 << 10;
 
 /// `n` more bytes against the in-flight body budget, or a fast 503.

@@ -313,6 +313,7 @@ mod tests {
         let k = resolve_model("odd-fast", &[], true, &roles(), known);
         assert_eq!((k.model.as_str(), k.fast), ("odd-fast", false));
         let mut up = Upstream {
+            input: crate::translate::Input::default(),
             body: json!({"model": "x"}),
             model: "x".into(),
             stream: true,
@@ -325,6 +326,7 @@ mod tests {
     #[test]
     fn apply_sets_the_model_and_an_effort_only_where_none_was_asked() {
         let mut up = Upstream {
+            input: crate::translate::Input::default(),
             body: json!({"model": "claude-opus-4", "reasoning": {"summary": "auto"}}),
             model: "claude-opus-4".into(),
             stream: true,

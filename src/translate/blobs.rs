@@ -34,6 +34,21 @@ pub fn in_request(body: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The blob an input item carries, read from its JSON text as
+/// `carries_blob` reads it from a parsed item. Cheap for items without one:
+/// the text is searched before anything of it is parsed.
+pub(crate) fn in_raw_item(item: &str) -> Option<Cow<'_, str>> {
+    if !item.contains("encrypted_content") {
+        return None;
+    }
+    let fields = super::parse::raw::Fields::parse(item);
+    let kind = fields.str("type")?;
+    if !matches!(&*kind, "reasoning" | "compaction" | "compaction_summary") {
+        return None;
+    }
+    fields.str("encrypted_content").filter(|s| !s.is_empty())
+}
+
 /// The blob an upstream event's output item carries, if any (only
 /// `response.output_item.done`, whose item is final). Cheap for other events:
 /// the raw item is searched before anything of it is parsed, and then only

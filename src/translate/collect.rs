@@ -5,14 +5,17 @@
 //! each dialect renders its one JSON answer from it at the end
 //! (`chat::answer`, `anthropic::answer`, `responses::answer`).
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::upstream::events::{Event, Kind, ResponseInfo, Usage};
 use crate::upstream::Failure;
 
-/// Items and the final response are kept as raw JSON and parsed once, into
-/// what the route renders (typed items for chat, values for Responses).
+/// Items and the final response are kept as raw JSON and read once, borrowed,
+/// by the route that renders them (`OutputItem`s for chat and Messages, raw
+/// members and items for Responses).
 #[derive(Debug)]
 pub struct Collector {
     items: Vec<Box<RawValue>>,
@@ -36,6 +39,80 @@ impl Default for Collector {
 struct OutputOnly<T> {
     #[serde(default = "Vec::new")]
     output: Vec<T>,
+}
+
+/// A rendered answer: the JSON body, and the model it names (for the
+/// ledger and the `openai-model` header; `None` when the answer names none
+/// as a string).
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub model: Option<String>,
+}
+
+impl Answer {
+    /// `value` serialized once, straight into a body of about `capacity`
+    /// bytes. Serializing the answer structs cannot fail (string keys,
+    /// no maps of other keys); if it did, the body is empty and the route
+    /// answers what an empty body means to its client.
+    pub fn of(value: &impl Serialize, capacity: usize, model: Option<String>) -> Answer {
+        let mut body = Vec::with_capacity(capacity);
+        if serde_json::to_writer(&mut body, value).is_err() {
+            body.clear();
+        }
+        Answer { body, model }
+    }
+}
+
+/// The fields of an output item the answers read, borrowed from the kept
+/// raw JSON (a string with escapes is the one copy).
+#[derive(Debug, Default, Deserialize)]
+pub struct OutputItem<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub call_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub arguments: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub input: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub content: Vec<OutputPart<'a>>,
+    #[serde(default, borrow)]
+    pub summary: Vec<OutputPart<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub encrypted_content: Option<Cow<'a, str>>,
+}
+
+/// One part of an output item's `content` or `summary`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OutputPart<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub refusal: Option<Cow<'a, str>>,
+}
+
+/// `Option<Cow<str>>` that borrows when the JSON string has no escapes.
+fn opt_cow<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap<'a>(#[serde(borrow)] Cow<'a, str>);
+    Option::<Wrap<'de>>::deserialize(d).map(|o| o.map(|w| w.0))
+}
+
+/// `text` appended to `to`, borrowing while there is only one piece.
+pub(crate) fn append<'a>(to: &mut Cow<'a, str>, text: Cow<'a, str>) {
+    if to.is_empty() {
+        *to = text;
+    } else {
+        to.to_mut().push_str(&text);
+    }
 }
 
 impl Collector {
@@ -110,7 +187,7 @@ impl Collector {
 
     /// The output items, parsed into what the dialect renders: the
     /// `output_item.done` ones, else the final response's.
-    pub fn output_items<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+    pub fn output_items<'a, T: Deserialize<'a>>(&'a self) -> Vec<T> {
         if !self.items.is_empty() {
             return self
                 .items

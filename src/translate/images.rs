@@ -208,6 +208,7 @@ impl ImageRequest {
         });
         Upstream {
             body,
+            input: crate::translate::Input::default(),
             model: model.to_string(),
             stream: self.stream,
             session_id,

@@ -69,6 +69,18 @@ pub const MESSAGES: Shape = Shape {
 
 /// Refuses a body holding more than the limits allow, naming the field.
 pub fn check(bytes: &[u8], shape: &Shape) -> Result<(), Invalid> {
+    walk(bytes, shape).map(|_| ())
+}
+
+/// `check`, also saying whether the bytes are one valid JSON value as far
+/// as the walk went: it reads every string, number and nesting level as a
+/// parse into a tree does, so `true` means no such parse of the bytes can
+/// fail on their syntax (trailing bytes aside, which it does not look at).
+pub fn check_clean(bytes: &[u8], shape: &Shape) -> Result<bool, Invalid> {
+    walk(bytes, shape)
+}
+
+fn walk(bytes: &[u8], shape: &Shape) -> Result<bool, Invalid> {
     let mut walk = Walk {
         shape,
         values: 0,
@@ -80,12 +92,13 @@ pub fn check(bytes: &[u8], shape: &Shape) -> Result<(), Invalid> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // An error here is either a refusal (kept in `walk`) or a syntax error,
     // which the real parse reports.
-    let _ = Node {
+    let clean = Node {
         walk: &mut walk,
         at: At::Root,
     }
-    .deserialize(&mut de);
-    walk.refused.map_or(Ok(()), Err)
+    .deserialize(&mut de)
+    .is_ok();
+    walk.refused.map_or(Ok(clean), Err)
 }
 
 /// What the value being walked is, for the counts.

@@ -24,28 +24,82 @@ pub mod chat;
 pub mod collect;
 pub mod convert;
 pub mod images;
+pub mod input;
 pub mod limits;
 pub mod lite;
 mod parse;
 pub mod responses;
 
 pub use alias::{resolve_model, Resolved};
-pub use collect::Collector;
+pub use collect::{Answer, Collector};
 pub use convert::{Convert, Step};
+pub use input::Input;
 
 use serde_json::{Map, Value};
 
 /// A request translated for the backend: what every route hands the pool.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// The codex-responses body (before serialization).
+    /// The codex-responses body's top-level fields (before serialization),
+    /// but for `input` when `input` holds the conversation.
     pub body: Value,
+    /// The conversation, already serialized (`translate::input`); empty when
+    /// `body` carries its own `input` (or none).
+    pub input: Input,
     /// The model the client asked for.
     pub model: String,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// The conversation id sent as `session-id` (header-safe).
     pub session_id: String,
+}
+
+impl Upstream {
+    /// The upstream body's bytes (a copy; `into_bytes` reuses the buffer).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.input.clone().finish_with(&self.body)
+    }
+
+    /// The upstream body's bytes, the conversation's buffer reused.
+    pub fn into_bytes(self) -> Result<Vec<u8>, serde_json::Error> {
+        let Upstream { body, input, .. } = self;
+        input.finish_with(&body)
+    }
+
+    /// The whole body as one `Value`, the conversation parsed back into it
+    /// (for code that edits a body as a tree, and tests).
+    pub fn full_body(&self) -> Value {
+        let mut body = self.body.clone();
+        if !self.input.is_empty() {
+            if let Some(o) = body.as_object_mut() {
+                o.insert("input".into(), self.input.to_value());
+            }
+        }
+        body
+    }
+
+    /// The digests of the encrypted blobs the conversation carries
+    /// (`translate::blobs`), by `digest`.
+    pub fn blobs(&self, digest: impl Fn(&[u8]) -> u64) -> Vec<u64> {
+        if self.input.is_empty() {
+            return blobs::in_request(&self.body)
+                .into_iter()
+                .map(|b| digest(b.as_bytes()))
+                .collect();
+        }
+        self.input.blobs().to_vec()
+    }
+}
+
+impl Input {
+    /// `finish`, or the whole `body` serialized when the conversation is
+    /// empty (then it is in `body`, or there is none).
+    fn finish_with(self, body: &Value) -> Result<Vec<u8>, serde_json::Error> {
+        match body {
+            Value::Object(head) if !self.is_empty() => self.finish(head),
+            _ => serde_json::to_vec(body),
+        }
+    }
 }
 
 /// A request the gateway will not send upstream, with the field to blame.
@@ -180,6 +234,7 @@ pub fn session_id(
     explicit: Option<&str>,
     hint: Option<&str>,
     seed: &str,
+    input: &Input,
 ) -> String {
     let given = [explicit, hint]
         .into_iter()
@@ -189,11 +244,14 @@ pub fn session_id(
         Some(s) => s.to_string(),
         None => {
             // The same bytes as `Value::to_string`, without `fmt`'s machinery.
-            let first = body
-                .get("input")
-                .and_then(|i| i.get(0))
-                .and_then(|v| serde_json::to_vec(v).ok())
-                .unwrap_or_default();
+            let first = if input.is_empty() {
+                body.get("input")
+                    .and_then(|i| i.get(0))
+                    .and_then(|v| serde_json::to_vec(v).ok())
+            } else {
+                input.first_canonical()
+            }
+            .unwrap_or_default();
             let instructions = body
                 .get("instructions")
                 .and_then(Value::as_str)
@@ -251,13 +309,28 @@ mod tests {
     #[test]
     fn explicit_key_then_hint_then_derived_and_blank_is_absent() {
         let mut b = body();
-        assert_eq!(session_id(&mut b, Some("k"), Some("h"), "s"), "k");
+        assert_eq!(
+            session_id(&mut b, Some("k"), Some("h"), "s", &Input::default()),
+            "k"
+        );
         assert_eq!(b["prompt_cache_key"], "k");
-        assert_eq!(session_id(&mut body(), Some(" "), Some("h"), "s"), "h");
-        assert_eq!(session_id(&mut body(), None, Some("h"), "s"), "h");
-        let derived = session_id(&mut body(), Some(""), Some("  "), "s");
-        assert_eq!(derived, session_id(&mut body(), None, None, "s"));
-        assert_ne!(derived, session_id(&mut body(), None, None, "other seed"));
+        assert_eq!(
+            session_id(&mut body(), Some(" "), Some("h"), "s", &Input::default()),
+            "h"
+        );
+        assert_eq!(
+            session_id(&mut body(), None, Some("h"), "s", &Input::default()),
+            "h"
+        );
+        let derived = session_id(&mut body(), Some(""), Some("  "), "s", &Input::default());
+        assert_eq!(
+            derived,
+            session_id(&mut body(), None, None, "s", &Input::default())
+        );
+        assert_ne!(
+            derived,
+            session_id(&mut body(), None, None, "other seed", &Input::default())
+        );
         assert!(uuid::Uuid::parse_str(&derived).is_ok(), "{derived}");
     }
 
@@ -265,7 +338,7 @@ mod tests {
     fn a_key_that_cannot_be_a_header_keeps_the_body_and_gets_a_stable_header_id() {
         for key in ["line\nbreak", "nul\u{0}", "del\u{7f}"] {
             let mut b = body();
-            let id = session_id(&mut b, Some(key), None, "s");
+            let id = session_id(&mut b, Some(key), None, "s", &Input::default());
             assert_eq!(
                 b["prompt_cache_key"], key,
                 "the body keeps the client's key"
@@ -274,11 +347,14 @@ mod tests {
             assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id:?}");
             assert_eq!(
                 id,
-                session_id(&mut body(), Some(key), None, "other"),
+                session_id(&mut body(), Some(key), None, "other", &Input::default()),
                 "stable"
             );
         }
         // What a header can carry is kept as is, non-ASCII included.
-        assert_eq!(session_id(&mut body(), Some("café"), None, "s"), "café");
+        assert_eq!(
+            session_id(&mut body(), Some("café"), None, "s", &Input::default()),
+            "café"
+        );
     }
 }

@@ -11,6 +11,27 @@ use serde::Deserialize;
 
 use super::{bounded, Invalid};
 
+pub(crate) mod raw;
+
+/// Parses `bytes` into `Fast`, a type that keeps parts of the body as their
+/// JSON text (`&RawValue`) where `Exact`, the type the route parsed into
+/// before, had a tree (`Value`). `clean` is what the limits walk said of the
+/// bytes (`limits::check_clean`): keeping a part as text checks its syntax
+/// but not what only decoding it finds (a lone surrogate, invalid UTF-8, a
+/// number out of range), so a body the walk found unclean is parsed as
+/// `Exact` first, for the error that gives; on a clean body both types fail
+/// alike, at the same place with the same message.
+pub(crate) fn parse_lazy<'de, Fast, Exact>(bytes: &'de [u8], clean: bool) -> Result<Fast, Invalid>
+where
+    Fast: Deserialize<'de>,
+    Exact: Deserialize<'de>,
+{
+    if !clean {
+        parse_body::<Exact>(bytes)?;
+    }
+    parse_body(bytes)
+}
+
 /// Parses `bytes` into `T`: `invalid_json` for bytes that are not one JSON
 /// value (trailing bytes included), `invalid_request_error` naming the path
 /// for a value of the wrong shape.

@@ -7,11 +7,10 @@
 
 use std::borrow::Cow;
 
+use super::sse::Sse;
+use super::Failure;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sse_stream::Sse;
-
-use super::Failure;
 
 /// The event types this gateway acts on; everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,19 +174,22 @@ pub struct Relayed<'a> {
 /// parsing it again.
 #[derive(Debug)]
 pub struct Held {
-    sse: Sse,
+    name: Option<Box<str>>,
+    data: Box<str>,
     event: Option<Event<'static>>,
 }
 
 impl Held {
-    /// Parses `sse`'s payload, once.
-    pub fn new(sse: Sse) -> Held {
-        let event = sse
-            .data
-            .as_deref()
-            .and_then(|d| Event::parse(d).ok())
-            .map(Event::into_owned);
-        Held { sse, event }
+    /// Copies `sse` (borrowed from the decoder's buffer) and parses its
+    /// payload, once.
+    pub fn new(sse: Sse<'_>) -> Held {
+        let data = sse.data.unwrap_or("");
+        let event = Event::parse(data).ok().map(Event::into_owned);
+        Held {
+            name: sse.event.map(Box::from),
+            data: Box::from(data),
+            event,
+        }
     }
 
     /// The parse; `None` when the payload is not an event.
@@ -198,14 +200,14 @@ impl Held {
     /// The payload's size in bytes (its owned parse holds at most about as
     /// much again: the copied strings and raw item or response).
     pub fn bytes(&self) -> usize {
-        self.sse.data.as_ref().map_or(0, String::len)
+        self.data.len()
     }
 
     /// The event as a converter gets it.
     pub fn relayed(&self) -> Relayed<'_> {
         Relayed {
-            name: self.sse.event.as_deref(),
-            data: self.sse.data.as_deref().unwrap_or(""),
+            name: self.name.as_deref(),
+            data: &self.data,
             event: self.event.as_ref(),
         }
     }

@@ -1,22 +1,25 @@
 //! Server-sent events: decoding upstream's stream and encoding ours.
 //!
-//! Decoding is `sse-stream`'s spec-following parser (chunk boundaries, CR/LF,
-//! comments); this module adds what bounds it (an idle timeout, an optional
-//! overall deadline, a maximum event size) and the few encoders we need.
+//! Decoding is `sse/decode.rs`: each event's `data` (and `event` name) is
+//! handed out as a slice of the receive buffer, valid until the next event
+//! is asked for. This module adds what bounds it: an idle timeout (one
+//! timer per stream, moved on only when it fires early), an optional
+//! overall deadline, a maximum event size; and the few encoders we need.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use sse_stream::{Sse, SseByteStream};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::Failure;
 
-mod size;
+mod decode;
 
-use size::{EventSize, TooLarge};
+use decode::Decoder;
 
 /// The largest one upstream event may grow to. Upstream's largest real events
 /// (a final `response.completed` repeating every output item) stay far below
@@ -34,13 +37,26 @@ pub const HOLD_BACK_BYTES: usize = 8 * 1024 * 1024;
 /// a connection busy without ever finishing.
 pub const COLLECT_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// One upstream event, borrowed from the decoder's buffer: its `event:` name
+/// when upstream sent one, and its data (always there: events without data
+/// are skipped).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sse<'a> {
+    pub event: Option<&'a str>,
+    pub data: Option<&'a str>,
+}
 
 /// Upstream's events, one `Sse` (event name + data) at a time.
 pub struct EventStream {
-    inner: SseByteStream<ByteStream>,
+    body: ByteStream,
+    decoder: Decoder,
     /// When the whole stream must be over, and the span that was allowed.
     deadline: Option<(Instant, Duration)>,
+    /// The stream's one timer, made at the first wait.
+    timer: Option<Pin<Box<Sleep>>>,
+    ended: bool,
 }
 
 impl EventStream {
@@ -57,17 +73,13 @@ impl EventStream {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: std::fmt::Display,
     {
-        let mut size = EventSize::new(limit);
-        let mapped = bytes.map(move |r| match r {
-            Ok(chunk) => match size.feed(&chunk) {
-                Ok(()) => Ok(chunk),
-                Err(too_large) => Err(std::io::Error::other(too_large)),
-            },
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        });
+        let body = bytes.map(|r| r.map_err(|e| e.to_string()));
         EventStream {
-            inner: SseByteStream::new(Box::pin(mapped) as ByteStream),
+            body: Box::pin(body),
+            decoder: Decoder::new(limit),
             deadline: None,
+            timer: None,
+            ended: false,
         }
     }
 
@@ -81,43 +93,100 @@ impl EventStream {
         self.deadline = Some((Instant::now() + total, total));
     }
 
-    /// The next event with data; `Ok(None)` at the end of the stream.
-    pub async fn next(&mut self, idle: Duration) -> Result<Option<Sse>, Failure> {
-        loop {
-            let idle_end = Instant::now() + idle;
-            let (until, phase, after) = match self.deadline {
-                Some((end, total)) if end < idle_end => (end, "for the whole answer", total),
-                _ => (idle_end, "between stream events", idle),
-            };
-            match tokio::time::timeout_at(until, self.inner.next()).await {
-                Err(_) => return Err(Failure::Timeout { phase, after }),
-                Ok(None) => return Ok(None),
-                Ok(Some(Err(e))) => return Err(broken(&e)),
-                Ok(Some(Ok(sse))) if sse.data.is_some() => return Ok(Some(sse)),
-                Ok(Some(Ok(_))) => continue,
+    /// The next event with data; `Ok(None)` at the end of the stream (and
+    /// after a failure). What it borrows is valid until the next call.
+    ///
+    /// The idle timeout runs from the call, and again from each block without
+    /// data (an `event:` alone, say) that upstream finishes; bytes that finish
+    /// nothing (a comment, a piece of an event) do not move it.
+    pub async fn next(&mut self, idle: Duration) -> Result<Option<Sse<'_>>, Failure> {
+        let mut idle_end: Option<Instant> = None;
+        let mut blocks = self.decoder.blocks();
+        let found = loop {
+            if self.ended || self.decoder.failed() {
+                self.end();
+                return Ok(None);
             }
+            if let Some(found) = self.decoder.scan() {
+                break found;
+            }
+            if let Err(too_large) = self.decoder.check_size() {
+                self.end();
+                return Err(Failure::StreamFailed {
+                    code: None,
+                    message: too_large.to_string(),
+                });
+            }
+            if self.decoder.blocks() != blocks {
+                blocks = self.decoder.blocks();
+                idle_end = None;
+            }
+            let idle_end = *idle_end.get_or_insert_with(|| Instant::now() + idle);
+            match self.chunk(idle_end, idle).await {
+                Ok(Some(bytes)) => self.decoder.feed(&bytes),
+                Ok(None) => {
+                    self.end();
+                    return Ok(None);
+                }
+                Err(f) => {
+                    self.end();
+                    return Err(f);
+                }
+            }
+        };
+        match self.decoder.event(found) {
+            Ok((event, data)) => Ok(Some(Sse {
+                event,
+                data: Some(data),
+            })),
+            Err(e) => Err(Failure::Connect {
+                message: format!("stream broke: utf8 parse error: {e}"),
+            }),
         }
     }
-}
 
-/// A decoding error as a failure: an oversized event is upstream's stream
-/// failing (and says so); anything else is the connection breaking.
-fn broken(e: &sse_stream::Error) -> Failure {
-    let too_large = match e {
-        sse_stream::Error::Body(inner) => inner
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            .and_then(|i| i.downcast_ref::<TooLarge>()),
-        _ => None,
-    };
-    match too_large {
-        Some(t) => Failure::StreamFailed {
-            code: None,
-            message: t.to_string(),
-        },
-        None => Failure::Connect {
-            message: format!("stream broke: {e}"),
-        },
+    fn end(&mut self) {
+        self.ended = true;
+        self.decoder.clear();
+        self.timer = None;
+    }
+
+    /// The next chunk of the body, within the idle timeout and the deadline.
+    async fn chunk(&mut self, idle_end: Instant, idle: Duration) -> Result<Option<Bytes>, Failure> {
+        let (until, phase, after) = match self.deadline {
+            Some((end, total)) if end < idle_end => (end, "for the whole answer", total),
+            _ => (idle_end, "between stream events", idle),
+        };
+        let timer = match &mut self.timer {
+            Some(t) => {
+                // Usually later than the timer's: it moves on when it fires.
+                if until < t.deadline() {
+                    t.as_mut().reset(until);
+                }
+                t
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(until))),
+        };
+        let body = &mut self.body;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(item) = body.as_mut().poll_next(cx) {
+                return Poll::Ready(match item {
+                    None => Ok(None),
+                    Some(Ok(bytes)) => Ok(Some(bytes)),
+                    Some(Err(e)) => Err(Failure::Connect {
+                        message: format!("stream broke: body error: {e}"),
+                    }),
+                });
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                if Instant::now() >= until {
+                    return Poll::Ready(Err(Failure::Timeout { phase, after }));
+                }
+                timer.as_mut().reset(until);
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -151,7 +220,10 @@ mod tests {
         let mut es = EventStream::new(s);
         let mut out = Vec::new();
         while let Ok(Some(e)) = es.next(Duration::from_secs(5)).await {
-            out.push((e.event, e.data.unwrap_or_default()));
+            out.push((
+                e.event.map(str::to_owned),
+                e.data.unwrap_or_default().to_owned(),
+            ));
         }
         out
     }
@@ -243,6 +315,7 @@ mod tests {
             assert!(e.data.is_some());
             n += 1;
         }
+        assert!(es.decoder.held() <= 2 * 64 * 1024);
         assert_eq!(n, 5);
     }
 
@@ -281,5 +354,62 @@ mod tests {
         let mut out = BytesMut::new();
         encode(Some("response.created"), "a\nb", &mut out);
         assert_eq!(&out[..], b"event: response.created\ndata: a\ndata: b\n\n");
+    }
+}
+
+#[cfg(test)]
+mod timer_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn comments_and_pieces_of_an_event_do_not_keep_the_stream_alive() {
+        // A comment every second, then an event that never ends, a byte a second.
+        let trickle = futures_util::stream::unfold(0u32, |n| async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let block: &'static [u8] = if n < 3 { b": keep-alive\n\n" } else { b"x" };
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(block)), n + 1))
+        });
+        let mut es = EventStream::new(trickle);
+        let started = Instant::now();
+        let r = es.next(Duration::from_secs(10)).await;
+        assert!(
+            matches!(
+                r,
+                Err(Failure::Timeout {
+                    phase: "between stream events",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        assert_eq!(started.elapsed().as_secs(), 10);
+        assert!(matches!(es.next(Duration::from_secs(10)).await, Ok(None)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_wait_gets_the_whole_idle_time() {
+        // Events 4 s apart under a 5 s idle timeout: none times out, though
+        // the one timer was first set for 5 s after the start.
+        let slow = futures_util::stream::unfold(0u32, |n| async move {
+            if n == 5 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from_static(b"data: {}\n\n")),
+                n + 1,
+            ))
+        });
+        let mut es = EventStream::new(slow);
+        let mut n = 0;
+        while let Some(e) = es
+            .next(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|f| panic!("{f}"))
+        {
+            assert_eq!(e.data, Some("{}"));
+            n += 1;
+        }
+        assert_eq!(n, 5);
     }
 }

@@ -217,9 +217,9 @@ impl Session {
                 }
             };
             let Some(text) = sse.data else { continue };
-            let end = turn::terminal(&text);
+            let end = turn::terminal(text);
             if let Some(t) = self.fallback.as_mut() {
-                t.observe(&text);
+                t.observe(text);
             }
             session::send(client, Message::text(text), &self.shared).await?;
             if let Some(e) = end {

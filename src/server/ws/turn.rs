@@ -155,7 +155,7 @@ impl Session {
             }
         }
         resolved.apply(&mut up);
-        let Value::Object(mut body) = up.body else {
+        let Value::Object(mut body) = up.full_body() else {
             return Err(ApiError::internal("normalized body is not an object"));
         };
         body.insert("type".into(), Value::from("response.create"));

@@ -7,10 +7,15 @@
 //! text a `text` block, a function call a `tool_use` block with the parsed
 //! arguments as `input`.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::Shape;
+use crate::translate::collect::{append, Answer, OutputItem};
 use crate::translate::Collector;
 use crate::upstream::events::Usage;
 
@@ -59,107 +64,181 @@ pub(super) fn message_id(response_id: Option<&str>) -> String {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct OutItem {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    call_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
-    #[serde(default)]
-    content: Vec<Part>,
-    #[serde(default)]
-    summary: Vec<Part>,
-    #[serde(default)]
-    encrypted_content: Option<String>,
+// The `message` object's shape. Fields are declared in alphabetical order:
+// the answer was a `serde_json::Value` tree before (sorted keys), and stays
+// what it was byte for byte, but for a tool call's `input`, which is now the
+// arguments as the model wrote them (the same JSON object).
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    content: &'a [BlockOut<'a>],
+    id: MessageId<'a>,
+    model: &'a str,
+    role: &'static str,
+    stop_reason: &'static str,
+    stop_sequence: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    usage: SortedUsage,
 }
 
-#[derive(Deserialize, Default)]
-struct Part {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BlockOut<'a> {
+    Thinking {
+        signature: Cow<'a, str>,
+        thinking: Cow<'a, str>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Text {
+        text: Cow<'a, str>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    ToolUse {
+        id: Cow<'a, str>,
+        input: ToolInput<'a>,
+        name: Cow<'a, str>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
 }
 
-/// A tool call's arguments as the `input` object; arguments that are not a
-/// JSON object are kept under `"arguments"` rather than lost.
-pub(super) fn tool_input(arguments: &str) -> Value {
-    if arguments.trim().is_empty() {
-        return Value::Object(Map::new());
+/// `AnthropicUsage` with its keys in alphabetical order (see above; the
+/// stream's frames use it too).
+#[derive(Serialize)]
+pub(super) struct SortedUsage {
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl From<AnthropicUsage> for SortedUsage {
+    fn from(u: AnthropicUsage) -> SortedUsage {
+        SortedUsage {
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+        }
     }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({"arguments": arguments}),
+}
+
+/// `msg_<upstream's response id without resp_>`, else a fresh one; written
+/// as it is serialized.
+struct MessageId<'a>(Option<&'a str>);
+
+impl Serialize for MessageId<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for MessageId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "msg_{}", id.strip_prefix("resp_").unwrap_or(id)),
+            None => write!(f, "msg_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// A tool call's arguments as the `input` object, written as the model wrote
+/// them when they are one (checked as they are written: one pass);
+/// arguments that are not a JSON object are kept under `"arguments"` rather
+/// than lost.
+struct ToolInput<'a>(Cow<'a, str>);
+
+impl Serialize for ToolInput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let arguments = self.0.as_ref();
+        if arguments.trim().is_empty() {
+            return s.serialize_map(Some(0))?.end();
+        }
+        match serde_json::from_str::<&RawValue>(arguments) {
+            Ok(raw) if raw.get().starts_with('{') => raw.serialize(s),
+            _ => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("arguments", arguments)?;
+                map.end()
+            }
+        }
     }
 }
 
 /// The `message` object for a whole answer; `model` is the model shown.
-pub fn answer(c: &Collector, model: &str, shape: &Shape) -> Value {
+pub fn answer(c: &Collector, model: &str, shape: &Shape) -> Answer {
     let info = c.info();
-    let mut content: Vec<Value> = Vec::new();
+    let mut content: Vec<BlockOut<'_>> = Vec::new();
     let (mut tool_used, mut refused) = (false, false);
-    let mut stopped: Option<String> = None;
-    let items = c.output_items::<OutItem>();
+    let mut stopped: Option<&str> = None;
+    let items = c.output_items::<OutputItem<'_>>();
     let has_text = items.iter().any(|i| i.kind == "message");
-    for item in &items {
+    let mut size = 256;
+    for item in items {
         if stopped.is_some() {
             break;
         }
-        match item.kind.as_str() {
+        match item.kind.as_ref() {
             "reasoning" => {
-                let text: Vec<&str> = item
-                    .summary
-                    .iter()
-                    .filter_map(|s| s.text.as_deref())
-                    .collect();
                 let text = if shape.omit_thinking {
-                    String::new()
+                    Cow::Borrowed("")
                 } else {
-                    text.join("\n\n")
+                    let mut parts = item.summary.into_iter().filter_map(|s| s.text);
+                    let mut text = parts.next().unwrap_or_default();
+                    for part in parts {
+                        let t = text.to_mut();
+                        t.push_str("\n\n");
+                        t.push_str(&part);
+                    }
+                    text
                 };
-                let signature = item.encrypted_content.clone().unwrap_or_default();
+                let signature = item.encrypted_content.unwrap_or_default();
                 if !text.is_empty() || !signature.is_empty() {
-                    content.push(
-                        json!({"type": "thinking", "thinking": text, "signature": signature}),
-                    );
+                    size += text.len() + signature.len() + 64;
+                    content.push(BlockOut::Thinking {
+                        signature,
+                        thinking: text,
+                        kind: "thinking",
+                    });
                 }
             }
             "message" => {
-                let mut text = String::new();
-                for p in &item.content {
-                    match (p.kind.as_str(), &p.text, &p.refusal) {
-                        ("output_text", Some(t), _) => text.push_str(t),
+                let mut text = Cow::Borrowed("");
+                for p in item.content {
+                    match (p.kind.as_ref(), p.text, p.refusal) {
+                        ("output_text", Some(t), _) => append(&mut text, t),
                         ("refusal", _, Some(r)) => {
                             refused = true;
-                            text.push_str(r);
+                            append(&mut text, r);
                         }
                         _ => {}
                     }
                 }
+                size += text.len() + 32;
                 push_text(&mut content, text, shape, &mut stopped);
             }
             "function_call" => {
                 tool_used = true;
-                content.push(json!({"type": "tool_use",
-                    "id": item.call_id.clone().or_else(|| item.id.clone()).unwrap_or_default(),
-                    "name": item.name.clone().unwrap_or_default(),
-                    "input": tool_input(item.arguments.as_deref().unwrap_or(""))}));
+                let arguments = item.arguments.unwrap_or_default();
+                size += arguments.len() + 96;
+                content.push(BlockOut::ToolUse {
+                    id: item.call_id.or(item.id).unwrap_or_default(),
+                    input: ToolInput(arguments),
+                    name: item.name.unwrap_or_default(),
+                    kind: "tool_use",
+                });
             }
             _ => {}
         }
     }
     if !has_text && !tool_used && !c.streamed_text().is_empty() && stopped.is_none() {
+        size += c.streamed_text().len() + 32;
         push_text(
             &mut content,
-            c.streamed_text().to_string(),
+            Cow::Borrowed(c.streamed_text()),
             shape,
             &mut stopped,
         );
@@ -181,37 +260,82 @@ pub fn answer(c: &Collector, model: &str, shape: &Shape) -> Value {
         .as_ref()
         .map(AnthropicUsage::from)
         .unwrap_or_default();
-    json!({
-        "id": message_id(info.id.as_deref()),
-        "type": "message",
-        "role": "assistant",
-        "model": info.model.as_deref().unwrap_or(model),
-        "content": content,
-        "stop_reason": reason,
-        "stop_sequence": stopped,
-        "usage": usage,
-    })
+    let shown = info.model.as_deref().unwrap_or(model);
+    let message = MessageOut {
+        content: &content,
+        id: MessageId(info.id.as_deref()),
+        model: shown,
+        role: "assistant",
+        stop_reason: reason,
+        stop_sequence: stopped,
+        kind: "message",
+        usage: usage.into(),
+    };
+    Answer::of(&message, size, Some(shown.to_owned()))
 }
 
-fn push_text(
-    content: &mut Vec<Value>,
-    mut text: String,
-    shape: &Shape,
-    stopped: &mut Option<String>,
+fn push_text<'a>(
+    content: &mut Vec<BlockOut<'a>>,
+    mut text: Cow<'a, str>,
+    shape: &'a Shape,
+    stopped: &mut Option<&'a str>,
 ) {
     if let Some((at, seq)) = shape.stop_sequences.find(&text) {
-        text.truncate(at);
-        *stopped = Some(seq.to_string());
+        text = match text {
+            Cow::Borrowed(t) => Cow::Borrowed(t.get(..at).unwrap_or(t)),
+            Cow::Owned(mut t) => {
+                t.truncate(at);
+                Cow::Owned(t)
+            }
+        };
+        *stopped = Some(seq);
     }
     if !text.is_empty() {
-        content.push(json!({"type": "text", "text": text}));
+        content.push(BlockOut::Text { text, kind: "text" });
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
     use crate::translate::collect::collected;
+
+    /// The answer's body, parsed.
+    fn render(c: &Collector, model: &str, shape: &Shape) -> Value {
+        serde_json::from_slice(&answer(c, model, shape).body).unwrap()
+    }
+
+    fn tool_input(arguments: &str) -> String {
+        serde_json::to_string(&ToolInput(Cow::Borrowed(arguments))).unwrap()
+    }
+
+    #[test]
+    fn the_body_is_byte_for_byte_the_sorted_json_it_was() {
+        let c = collected(&[
+            json!({"type": "response.output_item.done", "item": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "a"}, {"type": "summary_text", "text": "b"}], "encrypted_content": "enc"}}),
+            json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "x\"y"}]}}),
+            json!({"type": "response.output_item.done", "item": {"type": "function_call", "call_id": "call_1", "name": "ls", "arguments": "{\"a\":1,\"b\":[true]}"}}),
+            json!({"type": "response.completed", "response": {"id": "resp_7", "usage": {"input_tokens": 5, "output_tokens": 2}}}),
+        ]);
+        let a = answer(&c, "asked", &Shape::default());
+        let was = json!({
+            "id": "msg_7", "type": "message", "role": "assistant", "model": "asked",
+            "content": [
+                {"type": "thinking", "thinking": "a\n\nb", "signature": "enc"},
+                {"type": "text", "text": "x\"y"},
+                {"type": "tool_use", "id": "call_1", "name": "ls", "input": {"a": 1, "b": [true]}}
+            ],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 5, "output_tokens": 2, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        });
+        assert_eq!(
+            String::from_utf8(a.body).unwrap(),
+            serde_json::to_string(&was).unwrap()
+        );
+        assert_eq!(a.model.as_deref(), Some("asked"));
+    }
 
     #[test]
     fn a_collected_answer_is_a_message_with_thinking_text_and_tool_use() {
@@ -221,7 +345,7 @@ mod tests {
             json!({"type": "response.output_item.done", "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "Bash", "arguments": "{\"command\":\"ls\"}"}}),
             json!({"type": "response.completed", "response": {"id": "resp_abc", "model": "gpt-5.4", "usage": {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 60}, "output_tokens": 7, "total_tokens": 107}}}),
         ]);
-        let m = answer(&c, "asked", &Shape::default());
+        let m = render(&c, "asked", &Shape::default());
         assert_eq!(
             m,
             json!({
@@ -244,7 +368,7 @@ mod tests {
             text("partial"),
             json!({"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}),
         ]);
-        let m = answer(&c, "asked", &Shape::default());
+        let m = render(&c, "asked", &Shape::default());
         assert_eq!(
             (m["stop_reason"].as_str(), m["model"].as_str()),
             (Some("max_tokens"), Some("asked"))
@@ -253,7 +377,7 @@ mod tests {
             json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "refusal", "refusal": "No."}]}}),
             json!({"type": "response.completed", "response": {}}),
         ]);
-        let m = answer(&c, "m", &Shape::default());
+        let m = render(&c, "m", &Shape::default());
         assert_eq!(m["stop_reason"], "refusal");
         assert_eq!(m["content"], json!([{"type": "text", "text": "No."}]));
         let c = collected(&[
@@ -268,13 +392,13 @@ mod tests {
             .unwrap(),
             omit_thinking: false,
         };
-        let m = answer(&c, "m", &shape);
+        let m = render(&c, "m", &shape);
         assert_eq!(m["content"], json!([{"type": "text", "text": "one "}]));
         assert_eq!(
             (m["stop_reason"].as_str(), m["stop_sequence"].as_str()),
             (Some("stop_sequence"), Some("two END"))
         );
-        let m = answer(&c, "m", &Shape::default());
+        let m = render(&c, "m", &Shape::default());
         assert_eq!(
             m["usage"],
             json!({"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
@@ -283,8 +407,10 @@ mod tests {
 
     #[test]
     fn tool_arguments_that_are_not_an_object_are_kept() {
-        assert_eq!(tool_input(""), json!({}));
-        assert_eq!(tool_input("[1]"), json!({"arguments": "[1]"}));
-        assert_eq!(tool_input("{bad"), json!({"arguments": "{bad"}));
+        assert_eq!(tool_input(""), "{}");
+        assert_eq!(tool_input("[1]"), r#"{"arguments":"[1]"}"#);
+        assert_eq!(tool_input("{bad"), r#"{"arguments":"{bad"}"#);
+        // An object is written as the model wrote it.
+        assert_eq!(tool_input(" {\"b\": 1, \"a\": 2} "), r#"{"b": 1, "a": 2}"#);
     }
 }

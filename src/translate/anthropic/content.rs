@@ -8,11 +8,28 @@
 //! `reasoning` item the signature carries (`encrypted_content`). A `system`
 //! message inside `messages` (Claude Code sends them) is a developer message.
 //! `cache_control` is ignored everywhere.
+//!
+//! The items are written straight into the upstream body's buffer
+//! (`translate::input`): the client's strings (text, tool results, image
+//! data, signatures) are copied as its JSON text, escapes and all, and a
+//! string made of several (an image's data URL, a tool result's joined
+//! text) is joined without decoding them. The checks and errors are those
+//! of a translation over parsed trees (`parse::raw::Fields` answers as
+//! `Value`'s accessors do).
 
-use serde_json::{json, Value};
+use std::ops::Range;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::request::{wrong_type, Message};
-use crate::translate::Invalid;
+use crate::translate::input::{put_as_string, put_joined, put_key};
+use crate::translate::parse::raw::{self, inside, Fields};
+use crate::translate::{Input, Invalid};
+
+mod media;
+
+use media::{document, image};
 
 /// `system`: a string, or text blocks joined by blank lines.
 pub(super) fn system_text(system: Option<&Value>) -> Result<String, Invalid> {
@@ -44,26 +61,35 @@ fn text_of<'a>(block: &'a Value, param: &str) -> Result<&'a str, Invalid> {
     }
 }
 
-pub(super) fn convert_messages(messages: &[Message]) -> Result<Vec<Value>, Invalid> {
-    let mut input = Vec::with_capacity(messages.len());
+pub(super) fn convert_messages(
+    messages: &[Message<&RawValue>],
+    size: usize,
+) -> Result<Input, Invalid> {
+    let mut input = Input::with_capacity(size);
     for (i, m) in messages.iter().enumerate() {
         let at = format!("messages[{i}].content");
-        let blocks: Vec<Value> = match &m.content {
-            Value::String(s) => vec![json!({"type": "text", "text": s})],
-            Value::Array(b) => b.clone(),
-            other => return Err(wrong_type(&at, "a string or an array of blocks", other)),
+        let json = m.content.get();
+        let blocks: Vec<Fields<'_>> = if json.starts_with('"') {
+            vec![Fields::text_block(m.content)]
+        } else if raw::is_array(m.content) {
+            raw::elements_fields(m.content)
+        } else {
+            return Err(wrong_type_raw(&at, "a string or an array of blocks", json));
         };
         match m.role.as_str() {
             "user" => user_turn(&blocks, &at, &mut input)?,
             "assistant" => assistant_turn(&blocks, &at, &mut input)?,
             "system" => {
-                let mut parts = Vec::with_capacity(blocks.len());
+                let mut turn = Turn::new("developer");
                 for (k, b) in blocks.iter().enumerate() {
-                    parts.push(
-                        json!({"type": "input_text", "text": text_of(b, &format!("{at}[{k}]"))?}),
-                    );
+                    let text = text_literal(b, &format!("{at}[{k}]"))?;
+                    let buf = turn.part(&mut input);
+                    buf.extend_from_slice(br#"{"type":"input_text","text":"#);
+                    buf.extend_from_slice(text.as_bytes());
+                    buf.push(b'}');
                 }
-                input.push(json!({"type": "message", "role": "developer", "content": parts}));
+                turn.open_empty(&mut input);
+                turn.close(&mut input);
             }
             other => {
                 return Err(Invalid::field(
@@ -76,54 +102,129 @@ pub(super) fn convert_messages(messages: &[Message]) -> Result<Vec<Value>, Inval
     Ok(input)
 }
 
-fn flush(role: &str, parts: &mut Vec<Value>, input: &mut Vec<Value>) {
-    if !parts.is_empty() {
-        input.push(json!({"type": "message", "role": role, "content": std::mem::take(parts)}));
+/// The error for a value of the wrong JSON type, from its text.
+fn wrong_type_raw(param: &str, expected: &str, json: &str) -> Invalid {
+    Invalid::field(
+        param,
+        format!("'{param}' must be {expected}, not {}", raw::type_name(json)),
+    )
+}
+
+/// A `{"type":"text","text":…}` block's text, as the client's literal.
+fn text_literal<'a>(block: &Fields<'a>, param: &str) -> Result<&'a str, Invalid> {
+    match (block.str("type").as_deref(), block.literal("text")) {
+        (Some("text"), Some(t)) => Ok(t),
+        _ => Err(Invalid::field(
+            param,
+            format!("'{param}' must be a text block ({{\"type\":\"text\",\"text\":…}})"),
+        )),
     }
 }
 
-fn user_turn(blocks: &[Value], at: &str, input: &mut Vec<Value>) -> Result<(), Invalid> {
-    let mut parts = Vec::new();
+/// A message item of one role, opened at its first part and closed before
+/// the next item (a turn's parts around its tool results and calls).
+struct Turn {
+    role: &'static str,
+    open: bool,
+}
+
+impl Turn {
+    fn new(role: &'static str) -> Turn {
+        Turn { role, open: false }
+    }
+
+    /// The buffer to write one more part into.
+    fn part<'i>(&mut self, input: &'i mut Input) -> &'i mut Vec<u8> {
+        if self.open {
+            let buf = input.buf();
+            buf.push(b',');
+            return buf;
+        }
+        self.open = true;
+        let buf = input.begin_item();
+        buf.extend_from_slice(br#"{"type":"message","role":""#);
+        buf.extend_from_slice(self.role.as_bytes());
+        buf.extend_from_slice(br#"","content":["#);
+        buf
+    }
+
+    /// A message even without parts (a `system` message's).
+    fn open_empty(&mut self, input: &mut Input) {
+        if !self.open {
+            self.part(input);
+        }
+    }
+
+    fn close(&mut self, input: &mut Input) {
+        if std::mem::take(&mut self.open) {
+            input.buf().extend_from_slice(b"]}");
+            input.end_item();
+        }
+    }
+}
+
+fn user_turn(blocks: &[Fields<'_>], at: &str, input: &mut Input) -> Result<(), Invalid> {
+    let mut turn = Turn::new("user");
     for (k, b) in blocks.iter().enumerate() {
         let param = format!("{at}[{k}]");
-        match kind(b) {
+        match kind(b).as_deref().unwrap_or("") {
             "tool_result" => {
-                flush("user", &mut parts, input);
-                input.push(tool_result(b, &param)?);
+                turn.close(input);
+                tool_result(b, &param, input)?;
             }
             _ => {
-                if let Some(part) = user_part(b, &param)? {
-                    parts.push(part);
-                }
+                let buf = turn.part(input);
+                user_part(b, &param, buf)?;
             }
         }
     }
-    flush("user", &mut parts, input);
+    turn.close(input);
     Ok(())
 }
 
-fn kind(b: &Value) -> &str {
-    b.get("type").and_then(Value::as_str).unwrap_or("")
+fn kind<'a>(b: &Fields<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    b.str("type")
 }
 
-/// One user block as a Responses content part; `None` for blocks that carry
-/// nothing the backend can read.
-fn user_part(b: &Value, param: &str) -> Result<Option<Value>, Invalid> {
-    match kind(b) {
-        "text" => Ok(Some(
-            json!({"type": "input_text", "text": text_of(b, param)?}),
-        )),
-        "image" => image(b, param).map(Some),
-        "document" => document(b, param).map(Some),
+/// One user block as a Responses content part, written into `buf`; for an
+/// `input_text` part, where its text literal is in `buf`.
+fn user_part(
+    b: &Fields<'_>,
+    param: &str,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Range<usize>>, Invalid> {
+    let text_part = |buf: &mut Vec<u8>| {
+        buf.extend_from_slice(br#"{"type":"input_text","text":"#);
+        buf.len()
+    };
+    match kind(b).as_deref().unwrap_or("") {
+        "text" => {
+            let text = text_literal(b, param)?;
+            let start = text_part(buf);
+            buf.extend_from_slice(text.as_bytes());
+            let end = buf.len();
+            buf.push(b'}');
+            Ok(Some(start..end))
+        }
+        "image" => image(b, param, buf).map(|()| None),
+        "document" => document(b, param, buf),
         "search_result" => {
-            let title = b.get("title").and_then(Value::as_str).unwrap_or("");
-            let source = b.get("source").and_then(Value::as_str).unwrap_or("");
-            let mut text = format!("{title} ({source})\n");
-            for c in b.get("content").and_then(Value::as_array).into_iter().flatten() {
-                text.push_str(c.get("text").and_then(Value::as_str).unwrap_or(""));
-                text.push('\n');
+            let title = b.literal("title").map_or("", inside);
+            let source = b.literal("source").map_or("", inside);
+            let start = text_part(buf);
+            buf.push(b'"');
+            buf.extend_from_slice(title.as_bytes());
+            buf.extend_from_slice(b" (");
+            buf.extend_from_slice(source.as_bytes());
+            buf.extend_from_slice(b")\\n");
+            for c in b.get("content").filter(|c| raw::is_array(c)).map(raw::elements_fields).unwrap_or_default() {
+                buf.extend_from_slice(c.literal("text").map_or("", inside).as_bytes());
+                buf.extend_from_slice(b"\\n");
             }
-            Ok(Some(json!({"type": "input_text", "text": text})))
+            buf.push(b'"');
+            let end = buf.len();
+            buf.push(b'}');
+            Ok(Some(start..end))
         }
         other => Err(Invalid::field(
             format!("{param}.type"),
@@ -132,162 +233,118 @@ fn user_part(b: &Value, param: &str) -> Result<Option<Value>, Invalid> {
     }
 }
 
-fn source<'a>(b: &'a Value, param: &str) -> Result<(&'a str, &'a Value), Invalid> {
-    let src = b.get("source").unwrap_or(&Value::Null);
-    match src.get("type").and_then(Value::as_str) {
-        Some(t) => Ok((t, src)),
-        None => Err(Invalid::field(
-            format!("{param}.source.type"),
-            format!("'{param}.source.type' must be a string"),
-        )),
-    }
-}
-
-fn str_at<'a>(v: &'a Value, key: &str, param: &str) -> Result<&'a str, Invalid> {
-    v.get(key).and_then(Value::as_str).ok_or_else(|| {
-        Invalid::field(
-            format!("{param}.source.{key}"),
-            format!("'{param}.source.{key}' must be a string"),
-        )
-    })
-}
-
-/// An image: base64 → a data URL, or its URL.
-fn image(b: &Value, param: &str) -> Result<Value, Invalid> {
-    let (t, src) = source(b, param)?;
-    let url = match t {
-        "base64" => format!(
-            "data:{};base64,{}",
-            str_at(src, "media_type", param)?,
-            str_at(src, "data", param)?
-        ),
-        "url" => str_at(src, "url", param)?.to_string(),
-        other => return Err(no_source(param, other, "base64 or url")),
-    };
-    Ok(json!({"type": "input_image", "image_url": url, "detail": "auto"}))
-}
-
-/// A document: PDF (base64 or URL) → `input_file`; plain text → text.
-fn document(b: &Value, param: &str) -> Result<Value, Invalid> {
-    let (t, src) = source(b, param)?;
-    let title = b.get("title").and_then(Value::as_str);
-    match t {
-        "base64" => {
-            let media = str_at(src, "media_type", param)?;
-            let data = str_at(src, "data", param)?;
-            let filename = title.map_or_else(|| "document.pdf".to_string(), str::to_owned);
-            Ok(json!({"type": "input_file", "filename": filename,
-                "file_data": format!("data:{media};base64,{data}")}))
-        }
-        "url" => Ok(json!({"type": "input_file", "file_url": str_at(src, "url", param)?})),
-        "text" => {
-            let data = str_at(src, "data", param)?;
-            let text = match title {
-                Some(t) => format!("{t}\n\n{data}"),
-                None => data.to_string(),
-            };
-            Ok(json!({"type": "input_text", "text": text}))
-        }
-        "content" => {
-            let mut text = String::new();
-            for c in src
-                .get("content")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                text.push_str(c.get("text").and_then(Value::as_str).unwrap_or(""));
-            }
-            Ok(json!({"type": "input_text", "text": text}))
-        }
-        other => Err(no_source(param, other, "base64, url, text or content")),
-    }
-}
-
-fn no_source(param: &str, got: &str, expected: &str) -> Invalid {
-    Invalid::field(
-        format!("{param}.source.type"),
-        format!("'{param}.source.type' {got:?} is not supported here (the Files API is not available); expected {expected}"),
-    )
-}
-
 /// `tool_result` → `function_call_output`: a string when the result is
 /// text only, else content parts. `is_error` is said in the text, as the
 /// Responses item has no such field.
-fn tool_result(b: &Value, param: &str) -> Result<Value, Invalid> {
-    let Some(id) = b.get("tool_use_id").and_then(Value::as_str) else {
+fn tool_result(b: &Fields<'_>, param: &str, input: &mut Input) -> Result<(), Invalid> {
+    let Some(id) = b.literal("tool_use_id") else {
         return Err(Invalid::field(
             format!("{param}.tool_use_id"),
             format!("'{param}.tool_use_id' must be a string"),
         ));
     };
-    let error = b.get("is_error").and_then(Value::as_bool) == Some(true);
+    let error = b.bool("is_error") == Some(true);
     let prefix = if error { "Error: " } else { "" };
-    let output = match b.get("content") {
-        None | Some(Value::Null) => Value::String(prefix.trim_end().to_string()),
-        Some(Value::String(s)) => Value::String(format!("{prefix}{s}")),
-        Some(Value::Array(blocks)) => {
-            let mut parts = Vec::with_capacity(blocks.len());
-            for (k, c) in blocks.iter().enumerate() {
-                if let Some(p) = user_part(c, &format!("{param}.content[{k}]"))? {
-                    parts.push(p);
+    // The parts of a result made of blocks, rendered before the item starts.
+    let mut parts = Vec::new();
+    let mut texts: Vec<Option<Range<usize>>> = Vec::new();
+    let content = b.get("content").filter(|c| !raw::is_null(c));
+    if let Some(c) = content {
+        if raw::is_array(c) {
+            for (k, f) in raw::elements_fields(c).iter().enumerate() {
+                if k > 0 {
+                    parts.push(b',');
                 }
+                texts.push(user_part(f, &format!("{param}.content[{k}]"), &mut parts)?);
             }
-            if parts.iter().all(|p| p["type"] == "input_text") {
-                let text: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-                Value::String(format!("{prefix}{}", text.join("\n")))
-            } else {
-                if error {
-                    parts.insert(0, json!({"type": "input_text", "text": "Error:"}));
-                }
-                Value::Array(parts)
-            }
-        }
-        Some(other) => {
-            return Err(wrong_type(
+        } else if !c.get().starts_with('"') {
+            return Err(wrong_type_raw(
                 &format!("{param}.content"),
                 "a string or blocks",
-                other,
-            ))
+                c.get(),
+            ));
         }
-    };
-    Ok(json!({"type": "function_call_output", "call_id": id, "output": output}))
+    }
+    let buf = input.begin_item();
+    buf.extend_from_slice(br#"{"type":"function_call_output","call_id":"#);
+    buf.extend_from_slice(id.as_bytes());
+    put_key(buf, false, "output");
+    match content {
+        None => {
+            buf.push(b'"');
+            buf.extend_from_slice(prefix.trim_end().as_bytes());
+            buf.push(b'"');
+        }
+        Some(c) if c.get().starts_with('"') => put_joined(buf, prefix, [c.get()], ""),
+        Some(_) if texts.iter().all(Option::is_some) => {
+            let literals = texts
+                .iter()
+                .flatten()
+                .map(|r| std::str::from_utf8(&parts[r.clone()]).unwrap_or("\"\""));
+            put_joined(buf, prefix, literals, "\\n");
+        }
+        Some(_) => {
+            buf.push(b'[');
+            if error {
+                buf.extend_from_slice(br#"{"type":"input_text","text":"Error:"},"#);
+            }
+            buf.extend_from_slice(&parts);
+            buf.push(b']');
+        }
+    }
+    buf.push(b'}');
+    input.end_item();
+    Ok(())
 }
 
-fn assistant_turn(blocks: &[Value], at: &str, input: &mut Vec<Value>) -> Result<(), Invalid> {
-    let mut parts = Vec::new();
+fn assistant_turn(blocks: &[Fields<'_>], at: &str, input: &mut Input) -> Result<(), Invalid> {
+    let mut turn = Turn::new("assistant");
     for (k, b) in blocks.iter().enumerate() {
         let param = format!("{at}[{k}]");
-        match kind(b) {
+        match kind(b).as_deref().unwrap_or("") {
             "text" => {
-                let text = text_of(b, &param)?;
-                if !text.is_empty() {
-                    parts.push(json!({"type": "output_text", "text": text}));
+                let text = text_literal(b, &param)?;
+                if text != "\"\"" {
+                    let buf = turn.part(input);
+                    buf.extend_from_slice(br#"{"type":"output_text","text":"#);
+                    buf.extend_from_slice(text.as_bytes());
+                    buf.push(b'}');
                 }
             }
             "thinking" => {
-                flush("assistant", &mut parts, input);
-                let signature = b.get("signature").and_then(Value::as_str).unwrap_or("");
+                turn.close(input);
+                let signature = b.literal("signature").unwrap_or("\"\"");
                 // Without a signature there is no reasoning item to give back.
-                if !signature.is_empty() {
-                    let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
-                    let summary: Vec<Value> = if text.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![json!({"type": "summary_text", "text": text})]
-                    };
-                    input.push(json!({"type": "reasoning", "summary": summary, "encrypted_content": signature}));
+                if signature != "\"\"" {
+                    let text = b.literal("thinking").unwrap_or("\"\"");
+                    let buf = input.begin_item();
+                    buf.extend_from_slice(br#"{"type":"reasoning","summary":["#);
+                    if text != "\"\"" {
+                        buf.extend_from_slice(br#"{"type":"summary_text","text":"#);
+                        buf.extend_from_slice(text.as_bytes());
+                        buf.push(b'}');
+                    }
+                    buf.extend_from_slice(br#"],"encrypted_content":"#);
+                    buf.extend_from_slice(signature.as_bytes());
+                    buf.push(b'}');
+                    input.end_item();
+                    input.blob(signature);
                 }
             }
             "redacted_thinking" => {
-                flush("assistant", &mut parts, input);
-                if let Some(data) = b.get("data").and_then(Value::as_str).filter(|d| !d.is_empty()) {
-                    input.push(json!({"type": "reasoning", "summary": [], "encrypted_content": data}));
+                turn.close(input);
+                if let Some(data) = b.literal("data").filter(|d| *d != "\"\"") {
+                    let buf = input.begin_item();
+                    buf.extend_from_slice(br#"{"type":"reasoning","summary":[],"encrypted_content":"#);
+                    buf.extend_from_slice(data.as_bytes());
+                    buf.push(b'}');
+                    input.end_item();
+                    input.blob(data);
                 }
             }
             "tool_use" => {
-                flush("assistant", &mut parts, input);
-                input.push(tool_use(b, &param)?);
+                turn.close(input);
+                tool_use(b, &param, input)?;
             }
             // Server tools ran upstream in an earlier turn; the text that
             // used their results is in the conversation already.
@@ -300,13 +357,15 @@ fn assistant_turn(blocks: &[Value], at: &str, input: &mut Vec<Value>) -> Result<
             }
         }
     }
-    flush("assistant", &mut parts, input);
+    turn.close(input);
     Ok(())
 }
 
-fn tool_use(b: &Value, param: &str) -> Result<Value, Invalid> {
+/// `tool_use` → `function_call`: the arguments are the input's JSON text
+/// (as the client wrote it, whitespace between tokens left out).
+fn tool_use(b: &Fields<'_>, param: &str, input: &mut Input) -> Result<(), Invalid> {
     let field = |key: &str| {
-        b.get(key).and_then(Value::as_str).ok_or_else(|| {
+        b.literal(key).ok_or_else(|| {
             Invalid::field(
                 format!("{param}.{key}"),
                 format!("'{param}.{key}' must be a string"),
@@ -315,9 +374,17 @@ fn tool_use(b: &Value, param: &str) -> Result<Value, Invalid> {
     };
     let id = field("id")?;
     let name = field("name")?;
-    let arguments = match b.get("input") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(v) => v.to_string(),
-    };
-    Ok(json!({"type": "function_call", "call_id": id, "name": name, "arguments": arguments}))
+    let buf = input.begin_item();
+    buf.extend_from_slice(br#"{"type":"function_call","call_id":"#);
+    buf.extend_from_slice(id.as_bytes());
+    put_key(buf, false, "name");
+    buf.extend_from_slice(name.as_bytes());
+    put_key(buf, false, "arguments");
+    match b.get("input").filter(|v| !raw::is_null(v)) {
+        None => buf.extend_from_slice(br#""{}""#),
+        Some(v) => put_as_string(buf, v.get()),
+    }
+    buf.push(b'}');
+    input.end_item();
+    Ok(())
 }

@@ -21,17 +21,27 @@
 //! `anthropic/answer.rs`).
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::{content, stops, tools};
-use crate::translate::parse::parse_body;
+use crate::translate::parse::parse_lazy;
 use crate::translate::{limits, session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
 
+/// A Messages request, its messages' content kept as the client's JSON text
+/// (borrowed from the body): copied into the upstream body, not parsed into
+/// trees (`content.rs`).
+pub type MessagesRequest<'a> = MessagesRequestOf<&'a RawValue>;
+
 /// The fields of a Messages request this gateway reads; the rest is dropped.
+/// `C` is how a message's content is held: as text (`MessagesRequest`), or a
+/// tree (`Value`: the parse whose errors a body the limits walk found
+/// unclean gets, `parse::parse_lazy`).
 #[derive(Debug, Deserialize)]
-pub struct MessagesRequest {
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct MessagesRequestOf<C> {
     pub model: String,
-    pub messages: Vec<Message>,
+    pub messages: Vec<Message<C>>,
     #[serde(default)]
     pub system: Option<Value>,
     #[serde(default)]
@@ -52,12 +62,16 @@ pub struct MessagesRequest {
     pub mcp_servers: Option<Value>,
     #[serde(flatten)]
     pub dropped: Map<String, Value>,
+    /// The body's size, for the upstream body's buffer.
+    #[serde(skip)]
+    pub size: usize,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Message {
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct Message<C> {
     pub role: String,
-    pub content: Value,
+    pub content: C,
 }
 
 /// How the answer is shaped for the client (what the request asked of it).
@@ -69,10 +83,12 @@ pub struct Shape {
     pub omit_thinking: bool,
 }
 
-impl MessagesRequest {
-    pub fn parse(bytes: &[u8]) -> Result<MessagesRequest, Invalid> {
-        limits::check(bytes, &limits::MESSAGES)?;
-        parse_body(bytes)
+impl<'a> MessagesRequestOf<&'a RawValue> {
+    pub fn parse(bytes: &'a [u8]) -> Result<MessagesRequest<'a>, Invalid> {
+        let clean = limits::check_clean(bytes, &limits::MESSAGES)?;
+        let mut req = parse_lazy::<MessagesRequest<'a>, MessagesRequestOf<Value>>(bytes, clean)?;
+        req.size = bytes.len();
+        Ok(req)
     }
 
     /// Translates into a codex-responses request. `session_hint` is the
@@ -98,11 +114,10 @@ impl MessagesRequest {
             ));
         }
         let instructions = content::system_text(self.system.as_ref())?;
-        let input = content::convert_messages(&self.messages)?;
+        let input = content::convert_messages(&self.messages, self.size)?;
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("instructions".into(), Value::String(instructions));
-        body.insert("input".into(), Value::Array(input));
         if let Some(list) = &self.tools {
             let converted = tools::convert_tools(list)?;
             if !converted.is_empty() {
@@ -122,7 +137,7 @@ impl MessagesRequest {
         body.insert("stream".into(), json!(true));
         body.insert("include".into(), json!(["reasoning.encrypted_content"]));
         let explicit = self.conversation_id();
-        let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed);
+        let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed, &input);
         if !self.dropped.is_empty() {
             tracing::debug!(params = ?self.dropped.keys().collect::<Vec<_>>(), "dropped Messages parameters the backend refuses");
         }
@@ -137,6 +152,7 @@ impl MessagesRequest {
         };
         let up = Upstream {
             body: Value::Object(body),
+            input,
             model: self.model,
             stream: self.stream.unwrap_or(false),
             session_id,

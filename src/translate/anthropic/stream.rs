@@ -18,16 +18,19 @@
 
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
-use serde_json::json;
 
 mod items;
 mod wire;
 
-use wire::{Delta, DeltaFrame, StreamItem};
+use wire::{
+    Bare, BlockStart, BlockStop, Delta, DeltaFrame, MessageDelta, MessageStart, Opened,
+    StartMessage, StopDelta,
+};
 
 use super::answer::{message_id, stop_reason, AnthropicUsage};
 use super::error::error_frame;
 use super::Shape;
+use crate::translate::collect::OutputItem;
 use crate::translate::{Convert, Step};
 use crate::upstream::events::{Event, Kind, Relayed, Usage};
 use crate::upstream::Failure;
@@ -95,12 +98,7 @@ impl MessagesStream {
         if serde_json::to_writer(&mut self.scratch, data).is_err() {
             return;
         }
-        out.reserve(event.len() + self.scratch.len() + 16);
-        out.put_slice(b"event: ");
-        out.put_slice(event.as_bytes());
-        out.put_slice(b"\ndata: ");
-        out.put_slice(&self.scratch);
-        out.put_slice(b"\n\n");
+        put_frame(out, event, &self.scratch);
     }
 
     fn delta(&mut self, out: &mut BytesMut, index: u32, delta: Delta<'_>) {
@@ -117,22 +115,41 @@ impl MessagesStream {
             return;
         }
         self.started = true;
-        let start = json!({"type": "message_start", "message": {
-            "id": self.id, "type": "message", "role": "assistant", "model": self.model,
-            "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": AnthropicUsage::default()}});
-        self.write(out, "message_start", &start);
-        self.write(out, "ping", &json!({"type": "ping"}));
+        let start = MessageStart {
+            message: StartMessage {
+                content: [],
+                id: &self.id,
+                model: &self.model,
+                role: "assistant",
+                stop_reason: None,
+                stop_sequence: None,
+                kind: "message",
+                usage: AnthropicUsage::default().into(),
+            },
+            kind: "message_start",
+        };
+        // The frame borrows `self`'s id and model: the scratch buffer is taken
+        // out meanwhile.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        if serde_json::to_writer(&mut scratch, &start).is_ok() {
+            put_frame(out, "message_start", &scratch);
+        }
+        self.scratch = scratch;
+        self.write(out, "ping", &Bare { kind: "ping" });
     }
 
     /// Opens a block (closing the open one) and returns its index.
-    fn open(&mut self, out: &mut BytesMut, block: Block, content_block: serde_json::Value) -> u32 {
+    fn open(&mut self, out: &mut BytesMut, block: Block, content_block: Opened<'_>) -> u32 {
         self.close(out);
         self.start(out);
         let index = self.next_index;
         self.next_index += 1;
-        let frame =
-            json!({"type": "content_block_start", "index": index, "content_block": content_block});
+        let frame = BlockStart {
+            content_block,
+            index,
+            kind: "content_block_start",
+        };
         self.write(out, "content_block_start", &frame);
         self.open = Some((index, block));
         index
@@ -149,7 +166,10 @@ impl MessagesStream {
         self.write(
             out,
             "content_block_stop",
-            &json!({"type": "content_block_stop", "index": index}),
+            &BlockStop {
+                index,
+                kind: "content_block_stop",
+            },
         );
     }
 
@@ -242,7 +262,7 @@ impl MessagesStream {
         }
         let index = match &self.open {
             Some((i, Block::Text)) => *i,
-            _ => self.open(out, Block::Text, json!({"type": "text", "text": ""})),
+            _ => self.open(out, Block::Text, Opened::Text),
         };
         if self.shape.stop_sequences.is_empty() {
             self.delta(out, index, Delta::Text { text: d });
@@ -285,11 +305,7 @@ impl MessagesStream {
     /// upstream (the relay then drops the upstream stream, which cancels the
     /// generation). Upstream's usage is not known yet: it is left out (zero).
     fn stop_here(&mut self, out: &mut BytesMut) {
-        let delta = json!({"type": "message_delta",
-            "delta": {"stop_reason": "stop_sequence", "stop_sequence": self.stopped},
-            "usage": AnthropicUsage::default()});
-        self.write(out, "message_delta", &delta);
-        self.write(out, "message_stop", &json!({"type": "message_stop"}));
+        self.end(out, "stop_sequence", AnthropicUsage::default());
     }
 
     fn thinking(&mut self, out: &mut BytesMut, item_id: &str, d: &str) {
@@ -306,11 +322,7 @@ impl MessagesStream {
                     item_id: item_id.to_string(),
                     text_sent: true,
                 };
-                self.open(
-                    out,
-                    block,
-                    json!({"type": "thinking", "thinking": "", "signature": ""}),
-                )
+                self.open(out, block, Opened::Thinking)
             }
         };
         if !self.shape.omit_thinking {
@@ -343,16 +355,45 @@ impl MessagesStream {
             .as_ref()
             .map(AnthropicUsage::from)
             .unwrap_or_default();
-        let delta = json!({"type": "message_delta",
-            "delta": {"stop_reason": reason, "stop_sequence": self.stopped},
-            "usage": usage});
-        self.write(out, "message_delta", &delta);
-        self.write(out, "message_stop", &json!({"type": "message_stop"}));
+        self.end(out, reason, usage);
         Step::Done
+    }
+
+    /// `message_delta` (the stop reason, the usage) and `message_stop`.
+    fn end(&mut self, out: &mut BytesMut, reason: &str, usage: AnthropicUsage) {
+        let stopped = self.stopped.take();
+        let delta = MessageDelta {
+            delta: StopDelta {
+                stop_reason: reason,
+                stop_sequence: stopped.as_deref(),
+            },
+            kind: "message_delta",
+            usage: usage.into(),
+        };
+        self.write(out, "message_delta", &delta);
+        self.stopped = stopped;
+        self.write(
+            out,
+            "message_stop",
+            &Bare {
+                kind: "message_stop",
+            },
+        );
     }
 }
 
-fn item_of(event: &Event<'_>) -> Option<StreamItem> {
+/// One frame whose data is `json`.
+fn put_frame(out: &mut BytesMut, event: &str, json: &[u8]) {
+    out.reserve(event.len() + json.len() + 16);
+    out.put_slice(b"event: ");
+    out.put_slice(event.as_bytes());
+    out.put_slice(b"\ndata: ");
+    out.put_slice(json);
+    out.put_slice(b"\n\n");
+}
+
+/// The event's item, borrowed from it.
+fn item_of<'e>(event: &'e Event<'_>) -> Option<OutputItem<'e>> {
     event
         .item
         .as_deref()

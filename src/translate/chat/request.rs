@@ -9,20 +9,29 @@ use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::messages::convert_messages;
 use super::tools::{convert_response_format, convert_tool, convert_tool_choice};
-use crate::translate::parse::parse_body;
+use crate::translate::parse::parse_lazy;
 use crate::translate::{limits, quoted, session_id, Invalid, Upstream, REASONING_EFFORTS};
+
+/// A Chat Completions request, its messages' content and tool calls kept as
+/// the client's JSON text (borrowed from the body): they are copied into the
+/// upstream body, not parsed into trees (`messages.rs`).
+pub type ChatRequest<'a> = ChatRequestOf<&'a RawValue>;
 
 /// The fields of a Chat Completions request this gateway reads; anything else
 /// the client sends is named in `dropped` (its value skipped, never kept) and
-/// is not forwarded.
+/// is not forwarded. `C` is how a message's content and tool calls are held:
+/// as text (`ChatRequest`), or as trees (`Value`: the parse whose errors a
+/// body the limits walk found unclean gets, `parse::parse_lazy`).
 #[derive(Debug, Deserialize)]
-pub struct ChatRequest {
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct ChatRequestOf<C> {
     pub model: String,
-    pub messages: Vec<Message>,
+    pub messages: Vec<Message<C>>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
@@ -57,6 +66,9 @@ pub struct ChatRequest {
     pub functions: Option<Value>,
     #[serde(flatten)]
     pub dropped: BTreeMap<String, IgnoredAny>,
+    /// The body's size, for the upstream body's buffer.
+    #[serde(skip)]
+    pub size: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,19 +86,20 @@ pub struct ReasoningParam {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Message {
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct Message<C> {
     pub role: String,
     #[serde(default)]
-    pub content: Option<Value>,
+    pub content: Option<C>,
     #[serde(default)]
-    pub tool_calls: Option<Vec<Value>>,
+    pub tool_calls: Option<Vec<C>>,
     #[serde(default)]
     pub tool_call_id: Option<String>,
     #[serde(default)]
     pub refusal: Option<String>,
 }
 
-impl ChatRequest {
+impl<C> ChatRequestOf<C> {
     /// Whether a streamed answer ends with a usage chunk (`stream_options`).
     pub fn include_usage(&self) -> bool {
         self.stream_options
@@ -94,12 +107,16 @@ impl ChatRequest {
             .and_then(|o| o.include_usage)
             .unwrap_or(false)
     }
+}
 
+impl<'a> ChatRequestOf<&'a RawValue> {
     /// Parses JSON, naming the field that is wrong. A body past the count
     /// limits (`translate::limits`) is refused before anything is parsed.
-    pub fn parse(bytes: &[u8]) -> Result<ChatRequest, Invalid> {
-        limits::check(bytes, &limits::CHAT)?;
-        parse_body(bytes)
+    pub fn parse(bytes: &'a [u8]) -> Result<ChatRequest<'a>, Invalid> {
+        let clean = limits::check_clean(bytes, &limits::CHAT)?;
+        let mut req = parse_lazy::<ChatRequest<'a>, ChatRequestOf<Value>>(bytes, clean)?;
+        req.size = bytes.len();
+        Ok(req)
     }
 
     /// Translates into a codex-responses request. `session_hint` is the client's
@@ -120,12 +137,12 @@ impl ChatRequest {
             ));
         }
         // Moved out, not borrowed: what is translated is freed as it goes.
-        let (instructions, input) = convert_messages(std::mem::take(&mut self.messages))?;
+        let (instructions, input) =
+            convert_messages(std::mem::take(&mut self.messages), self.size)?;
 
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
         body.insert("instructions".into(), Value::String(instructions));
-        body.insert("input".into(), Value::Array(input));
         if let Some(tools) = self.tools.take() {
             let tools = tools
                 .into_iter()
@@ -175,12 +192,14 @@ impl ChatRequest {
             self.prompt_cache_key.as_deref(),
             session_hint,
             seed,
+            &input,
         );
         if !self.dropped.is_empty() {
             tracing::debug!(params = ?self.dropped.keys().collect::<Vec<_>>(), "dropped parameters the backend refuses");
         }
         Ok(Upstream {
             body: Value::Object(body),
+            input,
             model: self.model,
             stream: self.stream.unwrap_or(false),
             session_id,

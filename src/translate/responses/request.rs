@@ -8,26 +8,34 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::translate::parse::parse_body;
-use crate::translate::{limits, object, session_id, type_name, Invalid, Upstream, REFUSED_PARAMS};
+mod top;
+
+use crate::translate::input::put_str;
+use crate::translate::parse::{parse_lazy, raw};
+use crate::translate::{limits, session_id, type_name, Input, Invalid, Upstream, REFUSED_PARAMS};
+use top::{Items, Top};
 
 /// The backend's body for a client's Responses request. A body past the
 /// count limits (`translate::limits`) is refused before anything is parsed.
+///
+/// The conversation (`input`) is not parsed into a tree: each item is kept
+/// as the client's text and copied into the upstream body as it is (the
+/// gateway reads only an item's type and encrypted blob); the other fields
+/// are parsed and checked as before.
 pub fn normalize(
     bytes: &[u8],
     session_hint: Option<&str>,
     seed: &str,
 ) -> Result<Upstream, Invalid> {
-    limits::check(bytes, &limits::RESPONSES)?;
-    let value: Value = parse_body(bytes)?;
-    let Value::Object(mut body) = value else {
-        return Err(Invalid::field(
-            "body",
-            format!(
-                "the request body must be a JSON object, not {}",
-                type_name(&value)
-            ),
-        ));
+    let clean = limits::check_clean(bytes, &limits::RESPONSES)?;
+    let (input_raw, mut body) = match parse_lazy::<Top, Value>(bytes, clean)? {
+        Top::Object { input, rest } => (input, rest),
+        Top::Other(kind) => {
+            return Err(Invalid::field(
+                "body",
+                format!("the request body must be a JSON object, not {kind}"),
+            ))
+        }
     };
     let model = match body.get("model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
@@ -61,39 +69,7 @@ pub fn normalize(
             ))
         }
     };
-    match body.get("input") {
-        None | Some(Value::Null) => {
-            return Err(Invalid::field("input", "'input' is required"));
-        }
-        Some(Value::String(_)) => {
-            // Moved, not copied: the text can be most of the body.
-            let text = body.remove("input").unwrap_or_default();
-            let part = object([("type", json!("input_text")), ("text", text)]);
-            let message = object([
-                ("type", json!("message")),
-                ("role", json!("user")),
-                ("content", Value::Array(vec![part])),
-            ]);
-            body.insert("input".into(), Value::Array(vec![message]));
-        }
-        Some(Value::Array(items)) => {
-            if let Some(i) = items.iter().position(|it| !it.is_object()) {
-                return Err(Invalid::field(
-                    format!("input[{i}]"),
-                    format!("'input[{i}]' must be an object"),
-                ));
-            }
-        }
-        Some(other) => {
-            return Err(Invalid::field(
-                "input",
-                format!(
-                    "'input' must be a string or an array, not {}",
-                    type_name(other)
-                ),
-            ))
-        }
-    }
+    let input = conversation(input_raw, bytes.len())?;
     match body.get("instructions") {
         None | Some(Value::Null) => {
             body.insert("instructions".into(), json!(""));
@@ -125,13 +101,51 @@ pub fn normalize(
         .get("prompt_cache_key")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed);
+    let session_id = session_id(&mut body, explicit.as_deref(), session_hint, seed, &input);
     Ok(Upstream {
         body: Value::Object(body),
+        input,
         model,
         stream,
         session_id,
     })
+}
+
+/// `input`: a string is one user message; an array's items (each an
+/// object) are copied as the client wrote them.
+fn conversation(input: Option<Items<'_>>, size: usize) -> Result<Input, Invalid> {
+    match input {
+        None | Some(Items::Null) => Err(Invalid::field("input", "'input' is required")),
+        Some(Items::Text(text)) => {
+            let mut input = Input::with_capacity(text.len() + 128);
+            let buf = input.begin_item();
+            buf.extend_from_slice(
+                br#"{"type":"message","role":"user","content":[{"type":"input_text","text":"#,
+            );
+            put_str(buf, &text);
+            buf.extend_from_slice(b"}]}");
+            input.end_item();
+            Ok(input)
+        }
+        Some(Items::List(items)) => {
+            if let Some(i) = items.iter().position(|it| !raw::is_object(it)) {
+                return Err(Invalid::field(
+                    format!("input[{i}]"),
+                    format!("'input[{i}]' must be an object"),
+                ));
+            }
+            let mut input = Input::with_capacity(size);
+            for item in items {
+                input.push_raw(item);
+                input.blob_of_item(item);
+            }
+            Ok(input)
+        }
+        Some(Items::Other(kind)) => Err(Invalid::field(
+            "input",
+            format!("'input' must be a string or an array, not {kind}"),
+        )),
+    }
 }
 
 /// A translated body with `instructions` set to the model's own prompt and the
@@ -181,8 +195,16 @@ fn merge_include(body: &mut Map<String, Value>) -> Result<(), Invalid> {
 mod tests {
     use super::*;
 
+    /// The normalized body with its conversation parsed back in (and the
+    /// bytes checked to be that same JSON).
     fn norm(v: Value) -> Result<Upstream, Invalid> {
-        normalize(v.to_string().as_bytes(), None, "seed")
+        normalize(v.to_string().as_bytes(), None, "seed").map(|mut n| {
+            let bytes = n.to_bytes().unwrap_or_default();
+            n.body = serde_json::from_slice(&bytes).unwrap_or_default();
+            assert_eq!(n.body, n.full_body());
+            n.input = Input::default();
+            n
+        })
     }
 
     #[test]

@@ -92,12 +92,7 @@ fn an_owned_event_keeps_every_field_of_its_parse() {
 
 #[test]
 fn a_held_event_carries_its_parse_and_relays_as_received() {
-    let sse = |event: Option<&str>, data: Option<&str>| Sse {
-        event: event.map(str::to_owned),
-        data: data.map(str::to_owned),
-        id: None,
-        retry: None,
-    };
+    let sse = |event, data| Sse { event, data };
     let data = r#"{"type":"response.created","response":{"id":"r"}}"#;
     let held = Held::new(sse(Some("response.created"), Some(data)));
     assert_eq!(held.event().map(Event::kind), Some(Kind::Created));

@@ -7,6 +7,7 @@ mod console;
 mod edge;
 mod images;
 mod input;
+mod large_bodies;
 mod limits;
 mod messages;
 mod models;

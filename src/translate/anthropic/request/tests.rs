@@ -6,7 +6,19 @@ use super::*;
 use crate::translate::anthropic::estimate_input_tokens;
 
 fn translate(body: Value) -> Result<(Upstream, Shape), Invalid> {
-    MessagesRequest::parse(body.to_string().as_bytes())?.into_responses(None, "seed")
+    MessagesRequest::parse(body.to_string().as_bytes())?
+        .into_responses(None, "seed")
+        .map(|(up, shape)| (flat(up), shape))
+}
+
+/// The translation with its conversation parsed back into `body` (and the
+/// bytes checked to be that same JSON).
+fn flat(mut up: Upstream) -> Upstream {
+    let bytes = up.to_bytes().unwrap();
+    up.body = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(up.body, up.full_body());
+    up.input = crate::translate::Input::default();
+    up
 }
 
 fn ok(body: Value) -> (Upstream, Shape) {

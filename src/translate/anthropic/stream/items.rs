@@ -3,30 +3,26 @@
 //! a reasoning item, text or arguments that came only whole).
 
 use bytes::BytesMut;
-use serde_json::json;
 
-use super::wire::{Delta, StreamItem};
+use super::wire::{Delta, Opened};
 use super::{Block, MessagesStream};
+use crate::translate::collect::OutputItem;
 
 impl MessagesStream {
-    pub(super) fn tool_open(&mut self, out: &mut BytesMut, item: &StreamItem) {
+    pub(super) fn tool_open(&mut self, out: &mut BytesMut, item: &OutputItem<'_>) {
         self.tool_used = true;
         let block = Block::Tool {
-            item_id: item.id.clone().unwrap_or_default(),
+            item_id: item.id.as_deref().unwrap_or_default().to_owned(),
             args_sent: false,
         };
         let id = item.call_id.as_deref().or(item.id.as_deref()).unwrap_or("");
         let name = item.name.as_deref().unwrap_or("");
-        self.open(
-            out,
-            block,
-            json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-        );
+        self.open(out, block, Opened::ToolUse { id, name });
     }
 
-    pub(super) fn item_done(&mut self, out: &mut BytesMut, item: &StreamItem) {
+    pub(super) fn item_done(&mut self, out: &mut BytesMut, item: &OutputItem<'_>) {
         let same = |open_id: &str| item.id.as_deref().is_none_or(|i| i == open_id);
-        match item.kind.as_str() {
+        match item.kind.as_ref() {
             "reasoning" => {
                 let signature = item.encrypted_content.as_deref().unwrap_or("");
                 let summary: Vec<&str> = item
@@ -51,14 +47,10 @@ impl MessagesStream {
                     _ if signature.is_empty() && summary.is_empty() => return,
                     _ => {
                         let block = Block::Thinking {
-                            item_id: item.id.clone().unwrap_or_default(),
+                            item_id: item.id.as_deref().unwrap_or_default().to_owned(),
                             text_sent: true,
                         };
-                        let i = self.open(
-                            out,
-                            block,
-                            json!({"type": "thinking", "thinking": "", "signature": ""}),
-                        );
+                        let i = self.open(out, block, Opened::Thinking);
                         if !summary.is_empty() && !self.shape.omit_thinking {
                             self.delta(
                                 out,

@@ -53,6 +53,8 @@ pub struct Seen {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// The body's bytes as they arrived.
+    pub raw: Bytes,
 }
 
 impl Seen {
@@ -380,6 +382,7 @@ async fn handle(
         path: path.clone(),
         headers: headers.clone(),
         body: body.clone(),
+        raw: bytes.clone(),
     };
     {
         let mut s = st.lock().expect("mock state");

@@ -18,6 +18,7 @@ const USER: &str = r#"{"role":"user","content":"hi"}"#;
 fn messages_parts_and_tools_at_the_limit_translate_and_one_more_is_refused() {
     let t = ChatRequest::parse(body(&many(USER, MAX_ITEMS), "").as_bytes())
         .and_then(|c| c.into_responses(None, "seed"))
+        .map(flat)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(input(&t).len(), MAX_ITEMS);
     let e = parse_err(body(&many(USER, MAX_ITEMS + 1), "").as_bytes());
@@ -32,6 +33,7 @@ fn messages_parts_and_tools_at_the_limit_translate_and_one_more_is_refused() {
     };
     let t = ChatRequest::parse(parts(MAX_PARTS_PER_ITEM).as_bytes())
         .and_then(|c| c.into_responses(None, "seed"))
+        .map(flat)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
         t.body["input"][1]["content"].as_array().map(Vec::len),
@@ -100,12 +102,8 @@ fn a_type_error_quoting_a_long_string_is_elided_keeping_what_was_expected() {
 
 #[test]
 fn dropped_parameters_are_named_without_being_kept() {
-    let c = ChatRequest::parse(
-        with(json!({"temperature": 0.2, "metadata": {"a": [1, 2]}}))
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    let body = with(json!({"temperature": 0.2, "metadata": {"a": [1, 2]}})).to_string();
+    let c = ChatRequest::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
         c.dropped.keys().collect::<Vec<_>>(),
         ["metadata", "temperature"]

@@ -7,6 +7,7 @@ fn golden_full_request_translates_to_the_expected_body() {
     let t = ChatRequest::parse(GOLDEN_REQUEST.as_bytes())
         .unwrap()
         .into_responses(Some("hint-ignored"), "seed")
+        .map(flat)
         .unwrap();
     let expected: Value = serde_json::from_str(GOLDEN_BODY).unwrap();
     assert_eq!(

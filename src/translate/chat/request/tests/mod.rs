@@ -10,7 +10,19 @@ const GOLDEN_BODY: &str =
     include_str!("../../../../../tests/fixtures/translate/responses_body_full.json");
 
 fn translate(v: Value) -> Result<Upstream, Invalid> {
-    ChatRequest::parse(v.to_string().as_bytes())?.into_responses(None, "seed")
+    ChatRequest::parse(v.to_string().as_bytes())?
+        .into_responses(None, "seed")
+        .map(flat)
+}
+
+/// The translation with its conversation parsed back into `body`, so a test
+/// reads the whole upstream body as one tree (and checks it is valid JSON).
+fn flat(mut t: Upstream) -> Upstream {
+    let bytes = t.to_bytes().unwrap();
+    t.body = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(t.body, t.full_body());
+    t.input = crate::translate::Input::default();
+    t
 }
 
 fn ok(v: Value) -> Upstream {

@@ -42,6 +42,7 @@ fn session(body: Value, hint: Option<&str>, seed: &str) -> Upstream {
     ChatRequest::parse(body.to_string().as_bytes())
         .unwrap()
         .into_responses(hint, seed)
+        .map(flat)
         .unwrap()
 }
 
