@@ -179,21 +179,7 @@ async fn open(
     call: &Call,
     account: &Arc<Account>,
 ) -> Result<crate::upstream::ws::Socket, Miss> {
-    let creds = attempt::fresh_credentials(app, account)
-        .await
-        .map_err(|e| Miss::Resend(e.failure))?;
-    let timeout = snap.config.upstream.first_byte_timeout;
-    let client = &snap.upstream;
-    let mut opened = client
-        .websocket(&creds, &call.session_id, &call.forward, timeout)
-        .await;
-    if let Err(ConnectError::Failed(Failure::Unauthorized { status: 401, .. })) = &opened {
-        if let Ok(fresh) = app.refresh_login(account, &creds).await {
-            opened = client
-                .websocket(&fresh, &call.session_id, &call.forward, timeout)
-                .await;
-        }
-    }
+    let opened = super::socket::connect(app, snap, call, account).await;
     match opened {
         Ok(s) => Ok(s),
         Err(ConnectError::Refused(status)) => {

@@ -259,23 +259,7 @@ async fn open(
     call: &Call,
     account: &Arc<Account>,
 ) -> Result<Socket, Tried> {
-    let creds = attempt::fresh_credentials(app, account)
-        .await
-        .map_err(|e| Tried::Failed(e.failure))?;
-    let timeout = snap.config.upstream.first_byte_timeout;
-    let client = &snap.upstream;
-    let mut opened = client
-        .websocket(&creds, &call.session_id, &call.forward, timeout)
-        .await;
-    // A 401 may be an access token upstream stopped taking: refresh, once.
-    if let Err(ConnectError::Failed(Failure::Unauthorized { status: 401, .. })) = &opened {
-        if let Ok(fresh) = app.refresh_login(account, &creds).await {
-            opened = client
-                .websocket(&fresh, &call.session_id, &call.forward, timeout)
-                .await;
-        }
-    }
-    match opened {
+    match connect(app, snap, call, account).await {
         Ok(socket) => {
             app.metrics.socket.open("upstream", 1);
             Ok(socket)
@@ -289,6 +273,33 @@ async fn open(
         }
         Err(ConnectError::Failed(f)) => Err(Tried::Failed(f)),
     }
+}
+
+/// Opens an upstream socket with `account`'s token: a fresh one, and on a
+/// 401 (an access token upstream stopped taking) the login refreshed once.
+/// WebSocket clients' turns and the HTTP bridge both open theirs here.
+pub(super) async fn connect(
+    app: &App,
+    snap: &Snapshot,
+    call: &Call,
+    account: &Arc<Account>,
+) -> Result<Socket, ConnectError> {
+    let creds = attempt::fresh_credentials(app, account)
+        .await
+        .map_err(|e| ConnectError::Failed(e.failure))?;
+    let timeout = snap.config.upstream.first_byte_timeout;
+    let client = &snap.upstream;
+    let opened = client
+        .websocket(&creds, &call.session_id, &call.forward, timeout)
+        .await;
+    if let Err(ConnectError::Failed(Failure::Unauthorized { status: 401, .. })) = &opened {
+        if let Ok(fresh) = app.refresh_login(account, &creds).await {
+            return client
+                .websocket(&fresh, &call.session_id, &call.forward, timeout)
+                .await;
+        }
+    }
+    opened
 }
 
 /// Reads until the first output (or the turn's end); a failure before it is
