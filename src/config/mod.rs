@@ -8,10 +8,12 @@
 pub mod edit;
 mod paths;
 mod raw;
+mod transport;
 mod validate;
 
 use paths::home_dir;
 pub use paths::{codex_home, default_path, folder_of};
+pub use transport::{Bridge, UpstreamWebSocket};
 pub(crate) use validate::loopback_host;
 
 use std::fmt;
@@ -146,30 +148,6 @@ pub struct UpstreamConfig {
     pub websocket: UpstreamWebSocket,
     /// HTTP conversations carried on kept upstream sockets (`proxy::bridge`).
     pub bridge: Bridge,
-}
-
-/// `[upstream] bridge_*`: HTTP conversations on kept upstream sockets
-/// (docs/websocket.md, "HTTP conversations on upstream sockets").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bridge {
-    /// `bridge_http`.
-    pub enabled: bool,
-    pub per_account: usize,
-    pub max_sockets: usize,
-    /// A kept socket no turn used for this long is closed.
-    pub idle_timeout: Duration,
-}
-
-/// `[upstream] websocket`: how a WebSocket client's turns reach upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpstreamWebSocket {
-    /// An upstream WebSocket; HTTP once upstream refuses the upgrade (426/404).
-    Auto,
-    /// Always an upstream WebSocket; a refused upgrade fails the turn.
-    Always,
-    /// Always HTTP upstream, each turn rebuilt as a full request.
-    Never,
 }
 
 /// How a request orders the accounts it may use (`pool::order` does the ordering).
@@ -389,12 +367,7 @@ fn defaults() -> Config {
             client_version: DEFAULT_CLIENT_VERSION.into(),
             models_refresh: Duration::from_secs(600),
             websocket: UpstreamWebSocket::Auto,
-            bridge: Bridge {
-                enabled: false,
-                per_account: 16,
-                max_sockets: 256,
-                idle_timeout: Duration::from_secs(5 * 60),
-            },
+            bridge: Bridge::default(),
         },
         pool: PoolConfig {
             strategy: Strategy::PrimaryFirst,

@@ -11,7 +11,6 @@ use serde_json::Value;
 use crate::pool::breaker::LONGEST_COOLDOWN;
 use crate::pool::Setback;
 use parse::{error_message, is_cloudflare, resets_at, retry_after, snippet, try_again_in};
-
 mod parse;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
