@@ -136,8 +136,9 @@ PY
   fi
   grep -q "codex-pool-tool-ran" "$dir/cli.out" || { echo "FAIL [$mode] the shell tool's output is not in the answer"; fail=1; }
   # The CLI's own complaints about the surface (missing endpoints, catalog,
-  # discovery, the WebSocket: it must keep it for the whole session).
-  if grep -E " ERROR |workspace routing|[Mm]etadata|Unknown model|404|missing field|unexpected status|[Ff]alling back|[Ww]eb[Ss]ocket" "$dir/cli.err" \
+  # discovery, the WebSocket: it must keep it for the whole session). A 404
+  # counts as a word, not the digits inside a log line's timestamp.
+  if grep -E " ERROR |workspace routing|[Mm]etadata|Unknown model|(^|[^0-9A-Za-z.])404([^0-9]|$)|missing field|unexpected status|[Ff]alling back|[Ww]eb[Ss]ocket" "$dir/cli.err" \
       > "$dir/complaints"; then
     echo "FAIL [$mode] the CLI complained:"; cat "$dir/complaints"; fail=1
   fi
