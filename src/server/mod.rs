@@ -239,7 +239,7 @@ async fn answer(
     shared: Arc<Shared>,
     req: http::Request<hyper::body::Incoming>,
 ) -> http::Response<body::Body> {
-    guarded(router::route(shared, req)).await
+    guarded(router::route(shared, request::detached(req))).await
 }
 
 /// `routed`, with a panic turned into a 500 answer.

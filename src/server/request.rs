@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use http::{header, HeaderMap};
+use http::{header, HeaderMap, HeaderValue};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -132,13 +132,65 @@ pub(crate) async fn read_body(
 /// is one.
 fn joined(mut frames: Vec<Bytes>, len: usize) -> Bytes {
     if frames.len() <= 1 {
-        return frames.pop().unwrap_or_default();
+        let frame = frames.pop().unwrap_or_default();
+        // A small body is a slice of the connection's read buffer: copied,
+        // so that buffer is free for the connection's next read instead of
+        // held (and a new one allocated) while the request lives.
+        if frame.len() <= COPIED_BYTES {
+            return Bytes::copy_from_slice(&frame);
+        }
+        return frame;
     }
     let mut buf = BytesMut::with_capacity(len);
     for f in &frames {
         buf.extend_from_slice(f);
     }
     buf.freeze()
+}
+
+/// A body up to this size is copied out of the connection's read buffer.
+const COPIED_BYTES: usize = 16 << 10;
+
+/// A request whose path and header values no longer borrow the connection's
+/// read buffer (hyper hands them out as slices of it): one copy of those
+/// bytes, so the buffer is free for the connection's next read while the
+/// request lives on in its answer.
+pub(crate) fn detached<B>(req: http::Request<B>) -> http::Request<B> {
+    let (mut parts, body) = req.into_parts();
+    let path = parts
+        .uri
+        .scheme()
+        .is_none()
+        .then(|| parts.uri.path_and_query().map(|p| p.as_str().len()))
+        .flatten();
+    let len = path.unwrap_or(0) + parts.headers.values().map(|v| v.len()).sum::<usize>();
+    let mut copy = BytesMut::with_capacity(len);
+    if let Some(pq) = path.and(parts.uri.path_and_query()) {
+        copy.extend_from_slice(pq.as_str().as_bytes());
+    }
+    for v in parts.headers.values() {
+        copy.extend_from_slice(v.as_bytes());
+    }
+    let mut copy = copy.freeze();
+    if let Some(n) = path {
+        if let Ok(uri) = http::Uri::from_maybe_shared(copy.split_to(n)) {
+            parts.uri = uri;
+        }
+    }
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    let mut name = None;
+    for (n, v) in std::mem::take(&mut parts.headers) {
+        if n.is_some() {
+            name = n;
+        }
+        let Some(name) = name.clone() else { continue };
+        let sensitive = v.is_sensitive();
+        let mut value = HeaderValue::from_maybe_shared(copy.split_to(v.len())).unwrap_or(v);
+        value.set_sensitive(sensitive);
+        headers.append(name, value);
+    }
+    parts.headers = headers;
+    http::Request::from_parts(parts, body)
 }
 
 /// The most of a declared length held before the bytes arrive.
@@ -279,6 +331,42 @@ pub(crate) fn client_key(headers: &HeaderMap) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_detached_request_keeps_its_head_and_holds_none_of_the_read_buffer() {
+        let read = Bytes::from(b"/v1/chat/completions?x=1Bearer sk-1application/jsonab".to_vec());
+        let slice = |a: usize, b: usize| HeaderValue::from_maybe_shared(read.slice(a..b)).unwrap();
+        let mut req = http::Request::new(());
+        *req.uri_mut() = http::Uri::from_maybe_shared(read.slice(..24)).unwrap();
+        let mut auth = slice(24, 35);
+        auth.set_sensitive(true);
+        req.headers_mut().insert(header::AUTHORIZATION, auth);
+        req.headers_mut()
+            .insert(header::CONTENT_TYPE, slice(35, 51));
+        req.headers_mut().append("x-two", slice(51, 52));
+        req.headers_mut().append("x-two", slice(52, 53));
+        assert!(!read.is_unique());
+        let req = super::detached(req);
+        assert!(read.is_unique(), "something still borrows the read buffer");
+        assert_eq!(req.uri(), "/v1/chat/completions?x=1");
+        assert_eq!(req.headers()[header::AUTHORIZATION], "Bearer sk-1");
+        assert!(req.headers()[header::AUTHORIZATION].is_sensitive());
+        assert_eq!(req.headers()[header::CONTENT_TYPE], "application/json");
+        let two: Vec<_> = req.headers().get_all("x-two").iter().collect();
+        assert_eq!(two, ["a", "b"]);
+        assert_eq!(req.headers().len(), 4);
+    }
+
+    #[test]
+    fn a_small_body_in_one_frame_is_copied_out_of_the_read_buffer() {
+        let read = Bytes::from(vec![b'x'; 100]);
+        let body = super::joined(vec![read.slice(10..60)], 50);
+        assert_eq!(&body[..], &read[10..60]);
+        assert!(read.is_unique());
+        let big = Bytes::from(vec![b'y'; super::COPIED_BYTES + 1]);
+        let kept = super::joined(vec![big.clone()], big.len());
+        assert_eq!(kept.as_ptr(), big.as_ptr(), "a large body is not copied");
+    }
+
     use super::*;
 
     #[test]
