@@ -31,13 +31,15 @@ use crate::translate::{Answer, Collector, Convert, Upstream};
 
 /// Phases 4–6 for a translated request: `collected` renders a whole answer
 /// (model shown), `converter` makes the stream converter for the model shown.
-pub(super) async fn dispatch<C: Convert>(
+/// Not an `async fn`: that would keep a second copy of its arguments in its
+/// state beside the future they are moved into.
+pub(super) fn dispatch<C: Convert>(
     ctx: Ctx,
     up: Upstream,
     collected: impl FnOnce(&Collector, &str) -> Answer,
     converter: impl FnOnce(&str) -> C,
-) -> Response<Body> {
-    dispatch_with(ctx, up, Vec::new(), collected, converter).await
+) -> impl std::future::Future<Output = Response<Body>> {
+    dispatch_with(ctx, up, Vec::new(), collected, converter)
 }
 
 /// `dispatch`, with client headers `forward`ed upstream as they are

@@ -242,22 +242,26 @@ async fn answer(
     guarded(router::route(shared, request::detached(req))).await
 }
 
-/// `routed`, with a panic turned into a 500 answer.
-async fn guarded(
+/// `routed`, with a panic turned into a 500 answer. Not an `async fn`: that
+/// would hold `routed` twice in its state (the argument, and the copy moved
+/// into `catch_unwind`).
+fn guarded(
     routed: impl Future<Output = http::Response<body::Body>>,
-) -> http::Response<body::Body> {
+) -> impl Future<Output = http::Response<body::Body>> {
     use futures_util::FutureExt;
-    match std::panic::AssertUnwindSafe(routed).catch_unwind().await {
-        Ok(resp) => resp,
-        Err(panic) => {
-            tracing::error!(
-                panic = panic_text(&panic),
-                "bug: a request handler panicked"
-            );
-            error::ApiError::internal("the gateway hit an internal error; it was logged")
-                .into_response()
-        }
-    }
+    std::panic::AssertUnwindSafe(routed)
+        .catch_unwind()
+        .map(|answered| match answered {
+            Ok(resp) => resp,
+            Err(panic) => {
+                tracing::error!(
+                    panic = panic_text(&panic),
+                    "bug: a request handler panicked"
+                );
+                error::ApiError::internal("the gateway hit an internal error; it was logged")
+                    .into_response()
+            }
+        })
 }
 
 /// The message of a caught panic, for the log.
