@@ -9,24 +9,28 @@
 
 use serde::Deserialize;
 
+use super::limits::Checked;
 use super::{bounded, Invalid};
 
 pub(crate) mod raw;
 
 /// Parses `bytes` into `Fast`, a type that keeps parts of the body as their
 /// JSON text (`&RawValue`) where `Exact`, the type the route parsed into
-/// before, had a tree (`Value`). `clean` is what the limits walk said of the
-/// bytes (`limits::check_clean`): keeping a part as text checks its syntax
+/// before, had a tree (`Value`). `checked` is what the limits pass said of
+/// the bytes (`limits::check_clean`): keeping a part as text checks its syntax
 /// but not what only decoding it finds (a lone surrogate, invalid UTF-8, a
-/// number out of range), so a body the walk found unclean is parsed as
+/// number out of range), so a body the pass found unclean is parsed as
 /// `Exact` first, for the error that gives; on a clean body both types fail
 /// alike, at the same place with the same message.
-pub(crate) fn parse_lazy<'de, Fast, Exact>(bytes: &'de [u8], clean: bool) -> Result<Fast, Invalid>
+pub(crate) fn parse_lazy<'de, Fast, Exact>(
+    bytes: &'de [u8],
+    checked: Checked<'de>,
+) -> Result<Fast, Invalid>
 where
     Fast: Deserialize<'de>,
     Exact: Deserialize<'de>,
 {
-    if !clean {
+    if !checked.clean {
         parse_body::<Exact>(bytes)?;
     }
     parse_body(bytes)
