@@ -180,8 +180,11 @@ impl<'s> Counts<'s> {
                 format!("'tools' holds more than {MAX_TOOLS} tools; one request may hold at most {MAX_TOOLS}"),
             )),
             At::Parts { item, field } => {
-                let param = format!("{items}[{item}].{field}");
+                // Named only when refused: formatting it for every entry
+                // cost more than the rest of the count.
+                let param = || format!("{items}[{item}].{field}");
                 if n > MAX_PARTS_PER_ITEM {
+                    let param = param();
                     return Err(Invalid::field(
                         param.clone(),
                         format!("'{param}' holds more than {MAX_PARTS_PER_ITEM} entries; one {noun} may hold at most {MAX_PARTS_PER_ITEM}"),
@@ -189,6 +192,7 @@ impl<'s> Counts<'s> {
                 }
                 self.parts += 1;
                 if self.parts > MAX_PARTS {
+                    let param = param();
                     let fields = self.shape.parts.join(" and ");
                     return Err(Invalid::field(
                         param.clone(),

@@ -2,13 +2,13 @@
 //! and checks their syntax as a parse into a tree would, decoding nothing.
 //!
 //! A string is skipped eight bytes at a time to its next quote, backslash or
-//! control byte; an escape is checked where it stands (`\uD800` must be
-//! followed by a `\uDC00`–`\uDFFF`, a `\uDC00` may not come first); UTF-8 is
-//! validated once for the whole body, and a string holding its first invalid
-//! byte fails, as the decoding of that string would. A number is checked for
-//! its form, and one that could pass the range of an `f64` (a fraction, an
-//! exponent, more than 18 digits) is read by serde_json itself. Nesting
-//! stops at serde_json's depth (128 levels refused).
+//! control byte (`plain`); an escape is checked where it stands (`\uD800`
+//! must be followed by a `\uDC00`–`\uDFFF`, a `\uDC00` may not come first);
+//! UTF-8 is validated once for the whole body, and the string holding its
+//! first invalid byte fails, as the decoding of that string would. A number
+//! is checked for its form, and one that could pass the range of an `f64` (a
+//! fraction, an exponent, more than 18 digits) is read by serde_json itself.
+//! Nesting stops at serde_json's depth (128 levels refused).
 //!
 //! The counts (`Counts`) are taken where the tree parse takes them, so a
 //! body that is both over a limit and broken gets the verdict it got from
@@ -188,7 +188,11 @@ impl Scan<'_, '_> {
             match b.get(i) {
                 Some(b'"') => break,
                 Some(b'\\') => {
-                    i = escape(b, i + 1).ok_or(Stop::Unclean)?;
+                    i = match b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i + 2,
+                        Some(b'u') => unicode(b, i + 2).ok_or(Stop::Unclean)?,
+                        _ => return Err(Stop::Unclean),
+                    };
                     escaped = true;
                 }
                 // A control byte, or the end.
@@ -231,56 +235,49 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, Stop> {
 
 /// The index of the first quote, backslash or control byte from `i` on (the
 /// length when there is none), eight bytes at a time.
-fn plain(b: &[u8], i: usize) -> usize {
+#[inline]
+fn plain(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
-    let rest = b.get(i..).unwrap_or_default();
-    let mut chunks = rest.chunks_exact(8);
-    let mut at = i;
-    for chunk in &mut chunks {
-        let v = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
-        // A byte's high bit is set in each mask where that byte is below
-        // 0x20, a quote, or a backslash; borrows only ever mark bytes after
-        // a true one, so the lowest mark is the first such byte.
-        let control = v.wrapping_sub(ONES * 0x20) & !v;
-        let q = v ^ (ONES * u64::from(b'"'));
-        let quote = q.wrapping_sub(ONES) & !q;
-        let s = v ^ (ONES * u64::from(b'\\'));
-        let backslash = s.wrapping_sub(ONES) & !s;
-        let marks = (control | quote | backslash) & HIGH;
+    while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let v = u64::from_le_bytes(*word);
+        // A byte's high bit is set in `marks` where that byte is below 0x20,
+        // a quote or a backslash (each test is Mycroft's zero-byte test;
+        // borrows only ever mark bytes after a true one, so the lowest mark
+        // is the first such byte; `!v` stands for each `!x`, as the three
+        // bytes sought have their high bit clear).
+        let control = v.wrapping_sub(ONES * 0x20);
+        let quote = (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let backslash = (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        let marks = (control | quote | backslash) & !v & HIGH;
         if marks != 0 {
-            return at + (marks.trailing_zeros() / 8) as usize;
+            return i + (marks.trailing_zeros() / 8) as usize;
         }
-        at += 8;
+        i += 8;
     }
-    let tail = chunks.remainder();
-    at + tail
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .unwrap_or(tail.len())
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
-/// Checks the escape whose letter is at `i` (after the backslash): the
-/// index after it, or `None` where decoding it fails.
-fn escape(b: &[u8], i: usize) -> Option<usize> {
-    match b.get(i)? {
-        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 1),
-        b'u' => {
-            let n = hex4(b, i + 1)?;
-            let after = i + 5;
-            match n {
-                0xDC00..=0xDFFF => None,
-                0xD800..=0xDBFF => {
-                    if b.get(after..after + 2)? != b"\\u" {
-                        return None;
-                    }
-                    let low = hex4(b, after + 2)?;
-                    (0xDC00..=0xDFFF).contains(&low).then_some(after + 6)
-                }
-                _ => Some(after),
+/// Checks the `\u` escape whose hex digits start at `i`: the index after
+/// it, or `None` where decoding it fails (a surrogate not in a pair).
+fn unicode(b: &[u8], i: usize) -> Option<usize> {
+    let after = i + 4;
+    match hex4(b, i)? {
+        0xDC00..=0xDFFF => None,
+        0xD800..=0xDBFF => {
+            if b.get(after..after + 2)? != b"\\u" {
+                return None;
             }
+            let low = hex4(b, after + 2)?;
+            (0xDC00..=0xDFFF).contains(&low).then_some(after + 6)
         }
-        _ => None,
+        _ => Some(after),
     }
 }
 
