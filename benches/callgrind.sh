@@ -49,8 +49,9 @@ name = "bench"
 auth_file = "bench.json"
 EOF
 # The usage rollups' SQLite writes run in batches whose count in a window depends on
-# timing (about a quarter of the instructions, and most of the run-to-run spread):
-# off unless USAGE=1, so that a change's counts compare.
+# timing (about a quarter of the instructions until the cached statement and the
+# writer's 250 ms batches, ≈ 1% since; BENCHMARKS.md): off unless USAGE=1, so that a
+# change's counts compare.
 if [[ ${USAGE:-0} != 1 ]]; then
   printf '\n[usage]\nenabled = false\n' >>"$dir/config.toml"
 fi

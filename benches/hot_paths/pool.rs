@@ -24,6 +24,7 @@ fn account(i: usize) -> Arc<Account> {
         expires_at: None,
         last_refresh: None,
         issued_at: None,
+        header_cache: Default::default(),
     });
     Arc::new(a)
 }

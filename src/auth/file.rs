@@ -23,9 +23,11 @@ use super::jwt::{self, Claims};
 use crate::secret::Secret;
 
 mod debug;
+mod headers;
 mod replace;
 mod swap;
 
+pub use headers::{HeaderCache, LoginHeaders};
 pub(crate) use replace::canonical_target;
 pub use swap::{save_if_unchanged, save_if_unchanged_async, Saved};
 
@@ -136,6 +138,8 @@ pub struct Credentials {
     /// access and id tokens' `iat` and `last_refresh`. A login issued later
     /// is newer (`auth::newer`).
     pub issued_at: Option<i64>,
+    /// The header values requests send for this login (`Credentials::headers`).
+    pub header_cache: HeaderCache,
 }
 
 impl Credentials {
@@ -161,6 +165,7 @@ impl Credentials {
                 .flatten()
                 .max(),
             last_refresh: refreshed,
+            header_cache: HeaderCache::default(),
         }
     }
 }

@@ -136,6 +136,7 @@ mod tests {
             expires_at: None,
             last_refresh: None,
             issued_at: issued,
+            header_cache: Default::default(),
         }
     }
 

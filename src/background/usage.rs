@@ -1,14 +1,14 @@
 //! The usage writer's loop: takes finished requests off the recorder's queue
-//! in batches (whatever has arrived), hands each batch to the blocking
-//! `usage::Writer` (SQLite, access log), then adds its rollups to the shared
-//! store when `[store]` is set. A failed write is counted, logged once (and
+//! in batches (what arrives within `LINGER` of the first), hands each batch
+//! to the blocking `usage::Writer` (SQLite, access log), then adds its
+//! rollups to the shared store when `[store]` is set. A failed write is counted, logged once (and
 //! once more when it recovers) and retried with the next batch or tick.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::app::App;
 use crate::usage::db::Db;
@@ -20,6 +20,13 @@ const BATCH: usize = 1024;
 
 /// How often pending rollups are retried when no request arrives.
 const RETRY: Duration = Duration::from_secs(5);
+
+/// How long the writer gathers records after the first of a batch: the
+/// requests of that while become one SQLite transaction (the rollups they
+/// share, one row's upsert), one access-log write and one wake of the writer,
+/// instead of one of each per request (BENCHMARKS.md, "Usage rollups"). A
+/// stop, a full batch or a half-full queue (`Recorder::filling`) ends it.
+const LINGER: Duration = Duration::from_millis(250);
 
 /// Whether a sink is failing now, so its failure is logged once.
 #[derive(Default)]
@@ -42,7 +49,7 @@ pub(crate) async fn usage_loop(app: Arc<App>, db: Option<Db>, mut stop: watch::R
     let mut tick = tokio::time::interval(RETRY);
     loop {
         let mut batch: Vec<Arc<Record>> = Vec::new();
-        let stopping = tokio::select! {
+        let mut stopping = tokio::select! {
             r = rx.recv() => {
                 batch.extend(r.map(Arc::new));
                 false
@@ -50,11 +57,14 @@ pub(crate) async fn usage_loop(app: Arc<App>, db: Option<Db>, mut stop: watch::R
             _ = tick.tick() => false,
             _ = stop.changed() => true,
         };
-        while batch.len() < BATCH || stopping {
-            match rx.try_recv() {
-                Ok(r) => batch.push(Arc::new(r)),
-                Err(_) => break,
-            }
+        take(&mut rx, &mut batch, stopping);
+        if !stopping && !batch.is_empty() && batch.len() < BATCH {
+            stopping = tokio::select! {
+                () = tokio::time::sleep(LINGER) => false,
+                () = app.usage.filling() => false,
+                _ = stop.changed() => true,
+            };
+            take(&mut rx, &mut batch, stopping);
         }
         app.usage.remember(&batch);
         if app.store.is_some() {
@@ -88,6 +98,17 @@ pub(crate) async fn usage_loop(app: Arc<App>, db: Option<Db>, mut stop: watch::R
         }
         if stopping {
             return;
+        }
+    }
+}
+
+/// Moves what the queue holds into `batch`: up to `BATCH` records, or all of
+/// them when stopping (nothing is left behind at shutdown).
+fn take(rx: &mut mpsc::Receiver<Record>, batch: &mut Vec<Arc<Record>>, all: bool) {
+    while batch.len() < BATCH || all {
+        match rx.try_recv() {
+            Ok(r) => batch.push(Arc::new(r)),
+            Err(_) => break,
         }
     }
 }

@@ -42,6 +42,8 @@ pub use strategy::{order, priority_index};
 /// One ChatGPT login and everything the gateway knows about it at run time.
 pub struct Account {
     pub name: String,
+    /// `name` as a header value, made once (`name_header`).
+    name_value: Option<http::HeaderValue>,
     settings: ArcSwap<AccountConfig>,
     /// The login's tokens and its refresh flight (shared with a flight's task).
     pub tokens: Arc<TokenSlot>,
@@ -66,6 +68,7 @@ impl Account {
     pub fn new(settings: AccountConfig) -> Account {
         Account {
             name: settings.name.clone(),
+            name_value: http::HeaderValue::from_str(&settings.name).ok(),
             settings: ArcSwap::from_pointee(settings),
             tokens: Arc::default(),
             health: Mutex::new(Health::default()),
@@ -85,6 +88,12 @@ impl Account {
             priority: 0,
             enabled: true,
         })
+    }
+
+    /// The account's name as a header value (`x-codex-pool-account`); a
+    /// clone is a reference count. `None` when the name cannot be one.
+    pub fn name_header(&self) -> Option<http::HeaderValue> {
+        self.name_value.clone()
     }
 
     pub fn settings(&self) -> Arc<AccountConfig> {

@@ -37,14 +37,35 @@ pub(crate) fn json_bytes(status: http::StatusCode, bytes: Vec<u8>) -> http::Resp
     r
 }
 
-/// Headers every proxied answer carries.
-pub(crate) fn proxied_headers(resp: &mut http::Response<Body>, account: &str, model: Option<&str>) {
-    if let Ok(v) = http::HeaderValue::from_str(account) {
-        resp.headers_mut().insert("x-codex-pool-account", v);
+// Names built at compile time: a string name is parsed on every insert.
+const ACCOUNT: http::HeaderName = http::HeaderName::from_static("x-codex-pool-account");
+const MODEL: http::HeaderName = http::HeaderName::from_static("openai-model");
+
+/// Headers every proxied answer carries: the account that served it and the
+/// model. The values come made: the account's once per account
+/// (`pool::Account::name_header`), upstream's `openai-model` shared with its
+/// answer (`upstream_model`); a clone of either is a reference count.
+pub(crate) fn proxied_headers(
+    resp: &mut http::Response<Body>,
+    account: Option<http::HeaderValue>,
+    model: Option<http::HeaderValue>,
+) {
+    if let Some(v) = account {
+        resp.headers_mut().insert(ACCOUNT, v);
     }
-    if let Some(v) = model.and_then(|m| http::HeaderValue::from_str(m).ok()) {
-        resp.headers_mut().insert("openai-model", v);
+    if let Some(v) = model {
+        resp.headers_mut().insert(MODEL, v);
     }
+}
+
+/// Upstream's `openai-model` value as it came, when it is text.
+pub(crate) fn upstream_model(upstream: &http::HeaderMap) -> Option<http::HeaderValue> {
+    upstream.get(MODEL).filter(|v| v.to_str().is_ok()).cloned()
+}
+
+/// `text` as a header value, when it can be one.
+pub(crate) fn value(text: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(text).ok()
 }
 
 /// A `text/event-stream` response around a body stream.

@@ -83,8 +83,7 @@ pub(super) async fn dispatch_with<C: Convert>(
             return ctx.fail(ApiError::from(&e));
         }
     };
-    let upstream_model = served.upstream_model().map(str::to_owned);
-    let model = upstream_model.clone().unwrap_or(model);
+    let model = served.upstream_model().map_or(model, str::to_owned);
     let ledger = &mut ctx.ledger;
     let pool_cfg = &ctx.snap.config.pool;
     ledger.served(
@@ -106,15 +105,17 @@ pub(super) async fn dispatch_with<C: Convert>(
             ledger.set_model(reported.as_deref().unwrap_or(&model));
             ledger.complete(collector.usage().as_ref());
             let mut resp = body::json_bytes(http::StatusCode::OK, answer);
-            let shown = upstream_model.as_deref().or(reported.as_deref());
-            proxied_headers(&mut resp, &served.account.name, shown);
+            let shown = body::upstream_model(&served.headers)
+                .or_else(|| reported.as_deref().and_then(body::value));
+            proxied_headers(&mut resp, served.account.name_header(), shown);
             resp
         }
         Delivery::Stream { buffered, events } => {
             let idle = ctx.snap.config.upstream.idle_timeout;
             let relay = Relay::new(converter(&model), buffered, events, idle, ctx.ledger);
             let mut resp = sse_response(relay.into_body());
-            proxied_headers(&mut resp, &served.account.name, upstream_model.as_deref());
+            let shown = body::upstream_model(&served.headers);
+            proxied_headers(&mut resp, served.account.name_header(), shown);
             resp
         }
     };

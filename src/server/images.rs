@@ -221,7 +221,8 @@ async fn collect(
     let answer = answer::render(request, &made, created);
     ctx.ledger.end(200, "ok");
     let mut resp = body::json(http::StatusCode::OK, &answer);
-    proxied_headers(&mut resp, &accounts.join(", "), shown_model.as_deref());
+    let shown = shown_model.as_deref().and_then(body::value);
+    proxied_headers(&mut resp, body::value(&accounts.join(", ")), shown);
     resp
 }
 

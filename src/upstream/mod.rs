@@ -107,18 +107,22 @@ impl Client {
         &self.http
     }
 
+    /// The login's headers and the gateway's identity. The login's values
+    /// are built once per login (`Credentials::headers`): here they are
+    /// reference counts, not a copy of the token.
     fn auth_headers(&self, creds: &Credentials) -> Result<HeaderMap, Failure> {
         let mut h = HeaderMap::with_capacity(16);
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", creds.access_token.expose()))
-            .map_err(|_| Failure::Unauthorized {
+        let login = creds.headers();
+        let bearer = login
+            .authorization
+            .clone()
+            .ok_or_else(|| Failure::Unauthorized {
                 status: 0,
                 message: "the stored access token is not a valid header value".into(),
             })?;
-        h.insert(http::header::AUTHORIZATION, sensitive(bearer));
-        if let Some(id) = creds.account_id.as_deref() {
-            if let Ok(v) = HeaderValue::from_str(id) {
-                h.insert(CHATGPT_ACCOUNT_ID, v);
-            }
+        h.insert(http::header::AUTHORIZATION, bearer);
+        if let Some(id) = &login.account_id {
+            h.insert(CHATGPT_ACCOUNT_ID, id.clone());
         }
         h.insert(ORIGINATOR_HEADER, HeaderValue::from_static(ORIGINATOR));
         let sent = self.sent();
@@ -250,11 +254,6 @@ pub fn is_credential(name: &HeaderName) -> bool {
         "x-api-key",
     ];
     CREDENTIALS.contains(&name.as_str())
-}
-
-fn sensitive(mut v: HeaderValue) -> HeaderValue {
-    v.set_sensitive(true);
-    v
 }
 
 fn transport_failure(e: &reqwest::Error, after: Duration) -> Failure {

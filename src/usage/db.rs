@@ -68,10 +68,12 @@ impl Db {
     }
 
     /// Adds `batch` to the rollups in one transaction: all of it or none.
+    /// The upsert is prepared once per connection (its parse was most of a
+    /// batch's cost) and kept in the connection's statement cache.
     pub fn add(&mut self, batch: &HashMap<Slot, Counts>) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut st = tx.prepare(
+            let mut st = tx.prepare_cached(
                 "INSERT INTO usage_hourly
                    (hour, key, account, model, route, code, requests, input, cached, output, reasoning, failovers)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)

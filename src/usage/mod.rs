@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Records waiting for the writer; past this the newest are dropped (counted).
 const QUEUE: usize = 8192;
@@ -123,6 +123,8 @@ pub struct Recorder {
     tx: mpsc::Sender<Record>,
     rx: Mutex<Option<mpsc::Receiver<Record>>>,
     recent: Arc<Mutex<VecDeque<Arc<Record>>>>,
+    /// Told when the queue is half full: the writer stops waiting for more.
+    filling: Notify,
 }
 
 impl Default for Recorder {
@@ -132,15 +134,26 @@ impl Default for Recorder {
             tx,
             rx: Mutex::new(Some(rx)),
             recent: Arc::default(),
+            filling: Notify::new(),
         }
     }
 }
 
 impl Recorder {
     /// Hands `record` to the writer; false when its queue is full (or no
-    /// writer runs), and the record is lost.
+    /// writer runs), and the record is lost. A writer gathering a batch is
+    /// told when the queue is half full, so that it never fills waiting.
     pub fn record(&self, record: Record) -> bool {
-        self.tx.try_send(record).is_ok()
+        let sent = self.tx.try_send(record).is_ok();
+        if self.tx.capacity() <= QUEUE / 2 {
+            self.filling.notify_one();
+        }
+        sent
+    }
+
+    /// Resolves once the queue has been half full since the last call.
+    pub(crate) async fn filling(&self) {
+        self.filling.notified().await;
     }
 
     /// The writer's end of the queue: the first caller gets it.

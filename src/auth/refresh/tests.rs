@@ -64,6 +64,7 @@ fn due_by_exp_or_by_age() {
         expires_at: Some(clock::unix_now() + 60),
         last_refresh: None,
         issued_at: None,
+        header_cache: Default::default(),
     };
     assert!(due(&c, Duration::from_secs(300)));
     c.expires_at = Some(clock::unix_now() + 3600);

@@ -2,7 +2,8 @@
 //! through a restart, with and without `[store]` (two replicas adding to one
 //! total); budgets that survive a restart; the CSV; `/v1/usage` telling a key
 //! only its own; the access log's lines; a failed write counted and retried;
-//! `codex-pool usage` reading the file.
+//! a stop writing what the writer was still gathering; `codex-pool usage`
+//! reading the file.
 
 use std::path::Path;
 
@@ -162,6 +163,30 @@ async fn rollups_are_exact_and_survive_a_restart() {
     assert_eq!(alice["input"], 84);
     let by_day = admin_usage(&gw, "by=day&since=1d").await;
     assert_eq!(by_day["rows"][0]["requests"], 6, "{by_day}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_stop_writes_the_batch_still_gathering() {
+    let mock = Mock::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let gw = team(&mock, data.path()).start().await;
+    for _ in 0..3 {
+        assert_eq!(ask(&gw, "alice", "hi").await, 200);
+    }
+    // At once: the writer is still gathering these rows into a batch.
+    gw.stop().await;
+    let log = std::fs::read_to_string(data.path().join("access.log")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    let gw = team(&mock, data.path()).start().await;
+    let by_key = admin_usage(&gw, "by=key").await;
+    let rows = by_key["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{by_key}");
+    assert_eq!(
+        [&rows[0]["key"], &rows[0]["requests"]],
+        [Value::from("alice"), Value::from(3)].each_ref(),
+        "{by_key}"
+    );
     gw.stop().await;
 }
 
