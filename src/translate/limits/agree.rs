@@ -168,7 +168,7 @@ fn parts_counted_across_items_as_in_a_parse() {
     let parts = vec!["{}"; MAX_PARTS_PER_ITEM].join(",");
     for tail in ["", ",{}", ",01", ",\"\\uDC00\""] {
         let item = format!(r#"{{"content":[{parts}{tail}],"tool_calls":[1]}}"#);
-        let ten = vec![item.as_str(); 10].join(",");
+        let ten = [item.as_str(); 10].join(",");
         agree(format!(r#"{{"messages":[{ten},{{"content":[{{}}]}}]}}"#).as_bytes());
         agree(format!(r#"{{"input":[{item}]}}"#).as_bytes());
     }
