@@ -1,14 +1,15 @@
 //! The limits pass: one read of the body's bytes that counts its values
 //! and checks their syntax as a parse into a tree would, decoding nothing.
 //!
-//! A string is skipped eight bytes at a time to its next quote, backslash or
-//! control byte (`plain`); an escape is checked where it stands (`\uD800`
-//! must be followed by a `\uDC00`–`\uDFFF`, a `\uDC00` may not come first);
-//! UTF-8 is validated once for the whole body, and the string holding its
-//! first invalid byte fails, as the decoding of that string would. A number
-//! is checked for its form, and one that could pass the range of an `f64` (a
-//! fraction, an exponent, more than 18 digits) is read by serde_json itself.
-//! Nesting stops at serde_json's depth (128 levels refused).
+//! A string is skipped sixteen bytes at a time to its next quote, backslash
+//! or control byte (`plain`); an escape is checked where it stands
+//! (`\uD800` must be followed by a `\uDC00`–`\uDFFF`, a `\uDC00` may not
+//! come first); UTF-8 is validated once for the whole body, and the string
+//! holding its first invalid byte fails, as the decoding of that string
+//! would. A number is checked for its form, and one that could pass the
+//! range of an `f64` (a fraction, an exponent, more than 18 digits) is read
+//! by serde_json itself. Nesting stops at serde_json's depth (128 levels
+//! refused).
 //!
 //! The counts (`Counts`) are taken where the tree parse takes them, so a
 //! body that is both over a limit and broken gets the verdict it got from
@@ -234,24 +235,43 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, Stop> {
 }
 
 /// The index of the first quote, backslash or control byte from `i` on (the
-/// length when there is none), eight bytes at a time.
+/// length when there is none), sixteen bytes at a time, then eight.
 #[inline]
 fn plain(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
-    while let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+    // A byte's high bit is set in `marks` where that byte is below 0x20, a
+    // quote or a backslash (each test is Mycroft's zero-byte test; borrows
+    // only ever mark bytes after a true one, so the lowest mark is the first
+    // such byte; `!v` stands for each `!x`, as the three bytes sought have
+    // their high bit clear).
+    let marks = |word: &[u8; 8]| {
         let v = u64::from_le_bytes(*word);
-        // A byte's high bit is set in `marks` where that byte is below 0x20,
-        // a quote or a backslash (each test is Mycroft's zero-byte test;
-        // borrows only ever mark bytes after a true one, so the lowest mark
-        // is the first such byte; `!v` stands for each `!x`, as the three
-        // bytes sought have their high bit clear).
         let control = v.wrapping_sub(ONES * 0x20);
         let quote = (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
         let backslash = (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-        let marks = (control | quote | backslash) & !v & HIGH;
-        if marks != 0 {
-            return i + (marks.trailing_zeros() / 8) as usize;
+        (control | quote | backslash) & !v & HIGH
+    };
+    // Two words a turn: 11-13% fewer instructions than one on the bench's
+    // bodies (an escape every ~26 bytes); four cost more than two.
+    while let Some(pair) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let (lo, hi) = pair.split_at(8);
+        let lo = marks(lo.first_chunk::<8>().unwrap_or(&[0; 8]));
+        let hi = marks(hi.first_chunk::<8>().unwrap_or(&[0; 8]));
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros() / 8
+            } else {
+                8 + hi.trailing_zeros() / 8
+            };
+            return i + at as usize;
+        }
+        i += 16;
+    }
+    if let Some(word) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let m = marks(word);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
