@@ -4,20 +4,21 @@
 //! A parsed JSON object costs about 600 B whatever its size (serde_json's
 //! `Map` is a `BTreeMap`: one node of 11 slots for its first entries), and
 //! every value at least 32 B, so a body of tiny values costs up to ~90× its
-//! size once parsed. This pass walks the body with serde_json's tokenizer,
-//! keeps nothing, and stops at the first limit passed, naming the field: the
-//! parse that follows never materializes more than the limits allow. Syntax
-//! errors are left to that parse, which reports them as it always has.
+//! size once parsed. This pass (`scan`) reads the body's bytes, keeps
+//! nothing, and stops at the first limit passed, naming the field: the parse
+//! that follows never materializes more than the limits allow. Syntax errors
+//! are left to that parse, which reports them as it always has; the pass
+//! only says whether there is one (`Checked::clean`).
 //!
 //! The counts are generous for real clients: the Codex CLI sends long
 //! histories (thousands of items, each a few objects, with tool outputs as
 //! strings) and a few dozen tools.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
 use super::{bounded, Invalid};
+
+mod scan;
+#[cfg(test)]
+mod walk;
 
 /// Messages (Chat) or `input` items (Responses) in one request.
 pub const MAX_ITEMS: usize = 10_000;
@@ -69,40 +70,31 @@ pub const MESSAGES: Shape = Shape {
 
 /// Refuses a body holding more than the limits allow, naming the field.
 pub fn check(bytes: &[u8], shape: &Shape) -> Result<(), Invalid> {
-    walk(bytes, shape).map(|_| ())
+    scan::scan(bytes, shape).map(|_| ())
 }
 
 /// `check`, also saying whether the bytes are one valid JSON value as far
-/// as the walk went: it reads every string, number and nesting level as a
-/// parse into a tree does, so `true` means no such parse of the bytes can
-/// fail on their syntax (trailing bytes aside, which it does not look at).
-pub fn check_clean(bytes: &[u8], shape: &Shape) -> Result<bool, Invalid> {
-    walk(bytes, shape)
+/// as the pass went, and handing on the body as text when it is all UTF-8.
+pub fn check_clean<'a>(bytes: &'a [u8], shape: &Shape) -> Result<Checked<'a>, Invalid> {
+    scan::scan(bytes, shape)
 }
 
-fn walk(bytes: &[u8], shape: &Shape) -> Result<bool, Invalid> {
-    let mut walk = Walk {
-        shape,
-        values: 0,
-        objects: 0,
-        parts: 0,
-        top: None,
-        refused: None,
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    // An error here is either a refusal (kept in `walk`) or a syntax error,
-    // which the real parse reports.
-    let clean = Node {
-        walk: &mut walk,
-        at: At::Root,
-    }
-    .deserialize(&mut de)
-    .is_ok();
-    walk.refused.map_or(Ok(clean), Err)
+/// What the pass found of a body within the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked<'a> {
+    /// The pass reads every string, number and nesting level as a parse
+    /// into a tree does (escapes, surrogate pairs, UTF-8, control bytes, a
+    /// number's range, depth 128), so `true` means no such parse of the
+    /// bytes can fail on their syntax (trailing bytes aside, which it does
+    /// not look at).
+    pub clean: bool,
+    /// The whole body, when it is valid UTF-8: parsed as text, it is not
+    /// validated again part by part (`parse::parse_lazy`).
+    pub text: Option<&'a str>,
 }
 
-/// What the value being walked is, for the counts.
-#[derive(Clone, Copy)]
+/// What the value being read is, for the counts.
+#[derive(Clone, Copy, Debug)]
 enum At {
     Root,
     Items,
@@ -112,41 +104,58 @@ enum At {
     Other,
 }
 
-struct Walk<'s> {
+impl At {
+    /// What the entry after `n` entries of an array at `self` is.
+    fn element(self, n: usize) -> At {
+        match self {
+            At::Items => At::Item(n),
+            _ => At::Other,
+        }
+    }
+}
+
+/// The counts of one body, and the refusal each limit gives. The pass calls
+/// them in the order a parse meets the values: a container when it opens, a
+/// scalar once read whole, an array's entry once the entry is read whole.
+struct Counts<'s> {
     shape: &'s Shape,
     values: usize,
     objects: usize,
     parts: usize,
-    /// The top-level key being walked, to say where a body budget ran out.
+    /// The top-level key being read, to say where a body budget ran out.
     top: Option<String>,
-    refused: Option<Invalid>,
 }
 
-impl Walk<'_> {
-    fn refuse<E: de::Error>(&mut self, e: Invalid) -> Result<(), E> {
-        self.refused = Some(e);
-        Err(E::custom("over a request limit"))
+impl<'s> Counts<'s> {
+    fn new(shape: &'s Shape) -> Counts<'s> {
+        Counts {
+            shape,
+            values: 0,
+            objects: 0,
+            parts: 0,
+            top: None,
+        }
     }
 
-    fn value<E: de::Error>(&mut self) -> Result<(), E> {
+    fn value(&mut self) -> Result<(), Invalid> {
         self.values += 1;
         if self.values > MAX_VALUES {
-            return self.over_budget(MAX_VALUES, "values");
+            return Err(self.over_budget(MAX_VALUES, "values"));
         }
         Ok(())
     }
 
-    fn object<E: de::Error>(&mut self) -> Result<(), E> {
+    fn object(&mut self) -> Result<(), Invalid> {
         self.objects += 1;
         if self.objects > MAX_OBJECTS {
-            return self.over_budget(MAX_OBJECTS, "objects");
+            return Err(self.over_budget(MAX_OBJECTS, "objects"));
         }
         Ok(())
     }
 
-    fn over_budget<E: de::Error>(&mut self, max: usize, what: &str) -> Result<(), E> {
+    fn over_budget(&mut self, max: usize, what: &str) -> Invalid {
         let message = format!("the request body holds more than {max} JSON {what}");
-        let e = match self.top.take() {
+        match self.top.take() {
             Some(key) => {
                 Invalid::field(key.clone(), format!("{message}; '{key}' passes the limit"))
             }
@@ -155,34 +164,37 @@ impl Walk<'_> {
                 code: "invalid_request_error",
                 message,
             },
-        };
-        self.refuse(e)
+        }
     }
 
     /// Counts the `n`th entry (from 1) of the array at `at`.
-    fn entry<E: de::Error>(&mut self, at: At, n: usize) -> Result<(), E> {
+    fn entry(&mut self, at: At, n: usize) -> Result<(), Invalid> {
         let (items, noun) = (self.shape.items, self.shape.noun);
         match at {
-            At::Items if n > MAX_ITEMS => self.refuse(Invalid::field(
+            At::Items if n > MAX_ITEMS => Err(Invalid::field(
                 items,
                 format!("'{items}' holds more than {MAX_ITEMS} {noun}s; one request may hold at most {MAX_ITEMS}"),
             )),
-            At::Tools if n > MAX_TOOLS => self.refuse(Invalid::field(
+            At::Tools if n > MAX_TOOLS => Err(Invalid::field(
                 "tools",
                 format!("'tools' holds more than {MAX_TOOLS} tools; one request may hold at most {MAX_TOOLS}"),
             )),
             At::Parts { item, field } => {
-                let param = format!("{items}[{item}].{field}");
+                // Named only when refused: formatting it for every entry
+                // cost more than the rest of the count.
+                let param = || format!("{items}[{item}].{field}");
                 if n > MAX_PARTS_PER_ITEM {
-                    return self.refuse(Invalid::field(
+                    let param = param();
+                    return Err(Invalid::field(
                         param.clone(),
                         format!("'{param}' holds more than {MAX_PARTS_PER_ITEM} entries; one {noun} may hold at most {MAX_PARTS_PER_ITEM}"),
                     ));
                 }
                 self.parts += 1;
                 if self.parts > MAX_PARTS {
+                    let param = param();
                     let fields = self.shape.parts.join(" and ");
-                    return self.refuse(Invalid::field(
+                    return Err(Invalid::field(
                         param.clone(),
                         format!("the {noun}s' {fields} hold more than {MAX_PARTS} entries in all; '{param}' passes the limit"),
                     ));
@@ -191,6 +203,12 @@ impl Walk<'_> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether `child` needs the key's text: only keys of the root and of
+    /// an item say what their value is.
+    fn reads_keys(at: At) -> bool {
+        matches!(at, At::Root | At::Item(_))
     }
 
     /// What the value under `key` of the object at `at` is.
@@ -215,104 +233,7 @@ impl Walk<'_> {
     }
 }
 
-/// One value of the body, walked and counted.
-struct Node<'w, 's> {
-    walk: &'w mut Walk<'s>,
-    at: At,
-}
-
-impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Node<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.walk.value()
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Node { walk, at } = self;
-        walk.value()?;
-        let mut n = 0;
-        loop {
-            let child = match at {
-                At::Items => At::Item(n),
-                _ => At::Other,
-            };
-            if seq.next_element_seed(Node { walk, at: child })?.is_none() {
-                return Ok(());
-            }
-            n += 1;
-            walk.entry(at, n)?;
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Node { walk, at } = self;
-        walk.value()?;
-        walk.object()?;
-        while let Some(child) = map.next_key_seed(Key { walk, at })? {
-            map.next_value_seed(Node { walk, at: child })?;
-        }
-        Ok(())
-    }
-}
-
-/// An object's key: what its value is, without keeping the key.
-struct Key<'w, 's> {
-    walk: &'w mut Walk<'s>,
-    at: At,
-}
-
-impl<'de> DeserializeSeed<'de> for Key<'_, '_> {
-    type Value = At;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<At, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_, '_> {
-    type Value = At;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<At, E> {
-        Ok(self.walk.child(self.at, key))
-    }
-}
-
+#[cfg(test)]
+mod agree;
 #[cfg(test)]
 mod tests;

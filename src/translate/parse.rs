@@ -9,38 +9,58 @@
 
 use serde::Deserialize;
 
+use super::limits::Checked;
 use super::{bounded, Invalid};
 
 pub(crate) mod raw;
 
 /// Parses `bytes` into `Fast`, a type that keeps parts of the body as their
 /// JSON text (`&RawValue`) where `Exact`, the type the route parsed into
-/// before, had a tree (`Value`). `clean` is what the limits walk said of the
-/// bytes (`limits::check_clean`): keeping a part as text checks its syntax
-/// but not what only decoding it finds (a lone surrogate, invalid UTF-8, a
-/// number out of range), so a body the walk found unclean is parsed as
-/// `Exact` first, for the error that gives; on a clean body both types fail
-/// alike, at the same place with the same message.
-pub(crate) fn parse_lazy<'de, Fast, Exact>(bytes: &'de [u8], clean: bool) -> Result<Fast, Invalid>
+/// before, had a tree (`Value`). `checked` is what the limits pass said of
+/// the bytes (`limits::check_clean`): keeping a part as text checks its
+/// syntax but not what only decoding it finds (a lone surrogate, invalid
+/// UTF-8, a number out of range), so a body the pass found unclean is parsed
+/// as `Exact` first, for the error that gives; on a clean body both types
+/// fail alike, at the same place with the same message. A body that is all
+/// UTF-8 is parsed as the text the pass validated (`Checked::text`): its
+/// parts are not validated again one by one, and its errors are the same.
+pub(crate) fn parse_lazy<'de, Fast, Exact>(
+    bytes: &'de [u8],
+    checked: Checked<'de>,
+) -> Result<Fast, Invalid>
 where
     Fast: Deserialize<'de>,
     Exact: Deserialize<'de>,
 {
-    if !clean {
+    if !checked.clean {
         parse_body::<Exact>(bytes)?;
     }
-    parse_body(bytes)
+    match checked.text {
+        Some(text) => parse_with(|| serde_json::Deserializer::from_str(text)),
+        None => parse_body(bytes),
+    }
 }
 
 /// Parses `bytes` into `T`: `invalid_json` for bytes that are not one JSON
 /// value (trailing bytes included), `invalid_request_error` naming the path
 /// for a value of the wrong shape.
 pub(crate) fn parse_body<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Invalid> {
-    // `from_slice` also refuses trailing bytes.
-    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
+    parse_with(|| serde_json::Deserializer::from_slice(bytes))
+}
+
+/// `parse_body` over the deserializer `new` makes (of bytes or of text;
+/// over the same bytes, both fail alike).
+fn parse_with<'de, R, T>(new: impl Fn() -> serde_json::Deserializer<R>) -> Result<T, Invalid>
+where
+    R: serde_json::de::Read<'de>,
+    T: Deserialize<'de>,
+{
+    // As `from_slice`: one value, then nothing but whitespace.
+    let de = &mut new();
+    if let Ok(parsed) = T::deserialize(&mut *de).and_then(|t| de.end().map(|()| t)) {
         return Ok(parsed);
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let de = &mut new();
     let parsed: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -139,6 +159,53 @@ mod tests {
         assert!(e
             .message
             .starts_with("invalid request: missing field `model`"));
+    }
+
+    #[test]
+    fn a_body_parsed_as_its_text_gives_what_its_bytes_give() {
+        #[derive(Debug, Deserialize)]
+        struct Lazy<'a> {
+            model: String,
+            #[serde(borrow)]
+            input: &'a serde_json::value::RawValue,
+        }
+        #[derive(Debug, Deserialize)]
+        #[expect(dead_code, reason = "only its type is checked")]
+        struct Exact {
+            model: String,
+            input: Value,
+        }
+        let bodies: [&[u8]; 9] = [
+            br#"{"model":"m","input":["ok",{"a":[1.5,null]}]}"#,
+            br#"{"model":"m","stream":"yes","input":1}"#,
+            br#"{"model":7,"input":[]}"#,
+            br#"{"input":[]}"#,
+            br#"{"model":"m","input":[1,"\uD800"]}"#,
+            br#"{"model":"m","input":[1e400]}"#,
+            br#"{"model":"m","input":[1,2]} x"#,
+            br#"{"model":"m","input":[1,2"#,
+            b"{\"model\":\"m\",\"input\":[\"\xff\"]}",
+        ];
+        for body in bodies {
+            let checked =
+                crate::translate::limits::check_clean(body, &crate::translate::limits::RESPONSES)
+                    .unwrap();
+            assert_eq!(checked.text.is_some(), std::str::from_utf8(body).is_ok());
+            let parse = |checked| {
+                parse_lazy::<Lazy, Exact>(body, checked)
+                    .map(|l| (l.model, l.input.get().to_owned()))
+            };
+            let bytes = Checked {
+                text: None,
+                ..checked
+            };
+            assert_eq!(
+                parse(checked),
+                parse(bytes),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]
