@@ -19,7 +19,6 @@
 
 use std::ops::Range;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::request::{wrong_type, Message};
@@ -27,7 +26,11 @@ use crate::translate::input::{put_as_string, put_joined, put_key};
 use crate::translate::parse::raw::{self, inside, Fields};
 use crate::translate::{Input, Invalid};
 
+mod blocks;
 mod media;
+
+pub use blocks::Content;
+pub(crate) use blocks::Held;
 
 use media::{document, image};
 
@@ -62,23 +65,41 @@ fn text_of<'a>(block: &'a Value, param: &str) -> Result<&'a str, Invalid> {
 }
 
 pub(super) fn convert_messages(
-    messages: &[Message<&RawValue>],
+    messages: &[Message<Content<'_>>],
     size: usize,
 ) -> Result<Input, Invalid> {
     let mut input = Input::with_capacity(size);
     for (i, m) in messages.iter().enumerate() {
         let at = format!("messages[{i}].content");
-        let json = m.content.get();
-        let blocks: Vec<Fields<'_>> = if json.starts_with('"') {
-            vec![Fields::text_block(m.content)]
-        } else if raw::is_array(m.content) {
-            raw::elements_fields(m.content)
-        } else {
-            return Err(wrong_type_raw(&at, "a string or an array of blocks", json));
+        // A content given as one string: its literal, as a text block.
+        let plain;
+        let one;
+        let blocks: &[Fields<'_>] = match &m.content.0 {
+            Held::Blocks(blocks) => blocks,
+            Held::Plain(text) => {
+                // Without escapes, the text is also its literal's inside:
+                // written back as it came.
+                plain = serde_json::value::to_raw_value(text)
+                    .map_err(|e| Invalid::field(&at, format!("'{at}': {e}")))?;
+                one = [Fields::text_block(&plain)];
+                &one
+            }
+            Held::Literal(literal) => {
+                one = [Fields::text_block(literal)];
+                &one
+            }
+            // Read again as its literal by `MessagesRequest::parse`.
+            Held::Escaped => return Err(Invalid::field(&at, format!("'{at}' could not be read"))),
+            Held::Other(kind) => {
+                return Err(Invalid::field(
+                    &at,
+                    format!("'{at}' must be a string or an array of blocks, not {kind}"),
+                ))
+            }
         };
         match m.role.as_str() {
-            "user" => user_turn(&blocks, &at, &mut input)?,
-            "assistant" => assistant_turn(&blocks, &at, &mut input)?,
+            "user" => user_turn(blocks, &at, &mut input)?,
+            "assistant" => assistant_turn(blocks, &at, &mut input)?,
             "system" => {
                 let mut turn = Turn::new("developer");
                 for (k, b) in blocks.iter().enumerate() {

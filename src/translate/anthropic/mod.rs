@@ -20,6 +20,7 @@ mod stream;
 mod tools;
 
 pub use answer::answer;
+pub use content::Content;
 pub use count::estimate_input_tokens;
 pub use error::{error_frame, error_type};
 pub use request::{budget_effort, Message, MessagesRequest, Shape};

@@ -24,19 +24,22 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::{content, stops, tools};
+use super::content::{self, Content, Held};
+use super::{stops, tools};
 use crate::translate::parse::parse_lazy;
 use crate::translate::{limits, session_id, type_name, Invalid, Upstream, REASONING_EFFORTS};
 
-/// A Messages request, its messages' content kept as the client's JSON text
-/// (borrowed from the body): copied into the upstream body, not parsed into
-/// trees (`content.rs`).
-pub type MessagesRequest<'a> = MessagesRequestOf<&'a RawValue>;
+/// A Messages request, its messages' content read as blocks in the body's
+/// one parse, their values kept as the client's JSON text (borrowed from
+/// the body): copied into the upstream body, not parsed into trees
+/// (`content.rs`, `content/blocks.rs`).
+pub type MessagesRequest<'a> = MessagesRequestOf<Content<'a>>;
 
 /// The fields of a Messages request this gateway reads; the rest is dropped.
-/// `C` is how a message's content is held: as text (`MessagesRequest`), or a
-/// tree (`Value`: the parse whose errors a body the limits walk found
-/// unclean gets, `parse::parse_lazy`).
+/// `C` is how a message's content is held: as blocks of text
+/// (`MessagesRequest`), or a tree (`Value`: the parse whose errors a body
+/// the limits scanner (`limits/scan.rs`) found unclean gets,
+/// `parse::parse_lazy`).
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "C: Deserialize<'de>"))]
 pub struct MessagesRequestOf<C> {
@@ -83,11 +86,39 @@ pub struct Shape {
     pub omit_thinking: bool,
 }
 
-impl<'a> MessagesRequestOf<&'a RawValue> {
+/// Each message's `content` as the client's JSON text, for the contents
+/// given as strings with escapes (`MessagesRequestOf::parse`).
+#[derive(Deserialize)]
+struct Literals<'a> {
+    #[serde(borrow)]
+    messages: Vec<LiteralContent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LiteralContent<'a> {
+    #[serde(borrow)]
+    content: &'a RawValue,
+}
+
+impl<'a> MessagesRequestOf<Content<'a>> {
     pub fn parse(bytes: &'a [u8]) -> Result<MessagesRequest<'a>, Invalid> {
-        let clean = limits::check_clean(bytes, &limits::MESSAGES)?;
-        let mut req = parse_lazy::<MessagesRequest<'a>, MessagesRequestOf<Value>>(bytes, clean)?;
+        let checked = limits::check_clean(bytes, &limits::MESSAGES)?;
+        let mut req = parse_lazy::<MessagesRequest<'a>, MessagesRequestOf<Value>>(bytes, checked)?;
         req.size = bytes.len();
+        // A string with escapes reaches the parse decoded; its literal (what
+        // goes upstream) is taken from a second read, only when there is one.
+        if req
+            .messages
+            .iter()
+            .any(|m| matches!(m.content.0, Held::Escaped))
+        {
+            let literals = parse_lazy::<Literals<'a>, Literals<'a>>(bytes, checked)?;
+            for (m, l) in req.messages.iter_mut().zip(literals.messages) {
+                if matches!(m.content.0, Held::Escaped) {
+                    m.content = Content(Held::Literal(l.content));
+                }
+            }
+        }
         Ok(req)
     }
 

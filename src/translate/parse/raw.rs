@@ -147,8 +147,9 @@ pub(crate) fn elements_fields(array: &RawValue) -> Vec<Fields<'_>> {
         .unwrap_or_default()
 }
 
-/// `Fields` of any JSON value: an object's entries, or none.
-struct AnyFields<'a>(Fields<'a>);
+/// `Fields` of any JSON value: an object's entries, or none (an array's
+/// element as `elements_fields` reads it).
+pub(crate) struct AnyFields<'a>(pub(crate) Fields<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for AnyFields<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyFields<'a>, D::Error> {

@@ -306,3 +306,63 @@ fn count_tokens_is_four_bytes_a_token_plus_media() {
     assert_eq!(estimate_input_tokens(body.to_string().as_bytes()), Ok(1605));
     assert!(estimate_input_tokens(b"{}").is_err());
 }
+
+#[test]
+fn contents_as_strings_go_upstream_as_the_client_wrote_them_and_other_types_are_named() {
+    // Strings with and without escapes among block arrays: each string's
+    // literal is copied as written (`\/`, `\u00e9` kept), in its message.
+    let body = r#"{"model":"m","messages":[
+        {"role":"user","content":"plain café / x"},
+        {"role":"assistant","content":[{"type":"text","text":"a\/b"}]},
+        {"role":"user","content":"a\nb \u00e9 \/ \"q\""},
+        {"role":"system","content":"s\t"},
+        {"role":"user","content":[{"type":"text","text":"x"},{"type":"tool_result","tool_use_id":"t","content":"o\u0041"}]},
+        {"role":"assistant","content":"done"}]}"#;
+    let (up, _) = MessagesRequest::parse(body.as_bytes())
+        .unwrap()
+        .into_responses(None, "seed")
+        .unwrap();
+    let items: Vec<&str> = up
+        .input
+        .items()
+        .map(|i| std::str::from_utf8(i).unwrap())
+        .collect();
+    assert_eq!(
+        items,
+        [
+            r#"{"type":"message","role":"user","content":[{"type":"input_text","text":"plain café / x"}]}"#,
+            r#"{"type":"message","role":"assistant","content":[{"type":"output_text","text":"a\/b"}]}"#,
+            r#"{"type":"message","role":"user","content":[{"type":"input_text","text":"a\nb \u00e9 \/ \"q\""}]}"#,
+            r#"{"type":"message","role":"developer","content":[{"type":"input_text","text":"s\t"}]}"#,
+            r#"{"type":"message","role":"user","content":[{"type":"input_text","text":"x"}]}"#,
+            r#"{"type":"function_call_output","call_id":"t","output":"o\u0041"}"#,
+            r#"{"type":"message","role":"assistant","content":[{"type":"output_text","text":"done"}]}"#,
+        ]
+    );
+    // Only strings without escapes: read once.
+    let plain = r#"{"model":"m","messages":[{"role":"user","content":"café"},{"role":"assistant","content":""},{"role":"user","content":"ok"}]}"#;
+    let (up, _) = MessagesRequest::parse(plain.as_bytes())
+        .unwrap()
+        .into_responses(None, "seed")
+        .unwrap();
+    assert!(String::from_utf8(up.to_bytes().unwrap())
+        .unwrap()
+        .contains(r#""input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"café"}]},{"type":"message","role":"user","content":[{"type":"input_text","text":"ok"}]}]"#));
+    for (content, kind) in [
+        (json!(1), "a number"),
+        (json!(-1.5), "a number"),
+        (json!({"type": "text", "text": "x"}), "an object"),
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+    ] {
+        let e = err(json!({"model": "m", "messages": [
+            {"role": "user", "content": "a\nb"},
+            {"role": "user", "content": content}
+        ]}));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content"));
+        assert_eq!(
+            e.message,
+            format!("'messages[1].content' must be a string or an array of blocks, not {kind}")
+        );
+    }
+}
