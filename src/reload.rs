@@ -52,6 +52,10 @@ fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("server.max_inflight", o.max_inflight != n.max_inflight),
         (
+            "server.worker_threads",
+            o.worker_threads != n.worker_threads,
+        ),
+        (
             "server.max_inflight_body_bytes",
             o.max_inflight_body_bytes != n.max_inflight_body_bytes,
         ),

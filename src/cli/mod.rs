@@ -290,16 +290,18 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     warn_if_solo(&config);
     note_open_mode(&config);
     crate::server::fdlimit::raise();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.server.worker_threads {
+        builder.worker_threads(n);
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("codex-pool: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let workers = rt.metrics().num_workers();
     rt.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
             Ok(l) => l,
@@ -311,6 +313,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(
             accounts = config.accounts.len(),
+            workers,
             config = %config.path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in (solo)".into()),
             "codex-pool listening on http://{addr}"
         );

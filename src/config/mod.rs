@@ -132,6 +132,8 @@ pub struct ServerConfig {
     /// The largest client WebSocket message; advertised in
     /// `x-codex-websocket-max-message-bytes` and enforced.
     pub websocket_max_message_bytes: usize,
+    /// The runtime's worker threads; `None` is one per core. Read at start.
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -341,6 +343,8 @@ impl Config {
 
 /// The most connections or in-flight requests one process may be told to hold.
 const MAX_CONCURRENCY: usize = 1_000_000;
+/// The most runtime worker threads `server.worker_threads` may ask for.
+const MAX_WORKER_THREADS: usize = 1024;
 
 /// Every default, with no accounts and no keys.
 fn defaults() -> Config {
@@ -357,6 +361,7 @@ fn defaults() -> Config {
             max_inflight_body_bytes: 256 << 20,
             websocket_idle_timeout: Duration::from_secs(30 * 60),
             websocket_max_message_bytes: 16 << 20,
+            worker_threads: None,
         },
         upstream: UpstreamConfig {
             base_url: DEFAULT_BASE_URL.into(),

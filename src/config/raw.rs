@@ -20,6 +20,7 @@ pub(super) struct RawServer {
     pub max_inflight_body_bytes: Option<u64>,
     pub websocket_idle_timeout: Option<String>,
     pub websocket_max_message_bytes: Option<u64>,
+    pub worker_threads: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

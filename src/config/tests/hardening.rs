@@ -214,3 +214,21 @@ fn secrets_in_a_file_others_can_read_draw_a_warning() {
         "no secret in it"
     );
 }
+
+#[test]
+fn worker_threads_is_one_per_core_unless_set_and_refuses_zero_or_too_many() {
+    let unset = parse("").unwrap();
+    assert_eq!(unset.server.worker_threads, None);
+    let one = parse("[server]\nworker_threads = 1\n").unwrap();
+    assert_eq!(one.server.worker_threads, Some(1));
+    let zero = problems("[server]\nworker_threads = 0\n");
+    assert_eq!(
+        message_of(&zero, "server.worker_threads"),
+        "must be greater than 0"
+    );
+    let many = problems("[server]\nworker_threads = 5000\n");
+    assert_eq!(
+        message_of(&many, "server.worker_threads"),
+        "5000 is more than 1024"
+    );
+}

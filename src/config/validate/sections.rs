@@ -11,7 +11,8 @@ use super::{Bound, Validator};
 use crate::config::raw::{RawAccount, RawLog, RawPool, RawServer, RawUpstream};
 use crate::config::{
     home_dir, valid_name, AccountConfig, Bridge, LogConfig, LogFormat, PoolConfig, ServerConfig,
-    UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN, MAX_CONCURRENCY, NAME_RULE,
+    UpstreamConfig, DEFAULT_BASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN, MAX_CONCURRENCY,
+    MAX_WORKER_THREADS, NAME_RULE,
 };
 
 /// Timeouts a request waits on (headers in, connect, first byte, between
@@ -114,7 +115,16 @@ impl Validator {
                 raw.websocket_max_message_bytes,
                 d.websocket_max_message_bytes,
             ),
+            worker_threads: raw
+                .worker_threads
+                .map(|n| self.positive("server.worker_threads", Some(n), 1)),
         };
+        if let Some(n) = server.worker_threads.filter(|&n| n > MAX_WORKER_THREADS) {
+            self.problem(
+                "server.worker_threads",
+                format!("{n} is more than {MAX_WORKER_THREADS}"),
+            );
+        }
         if server.max_inflight_body_bytes < server.max_body_bytes {
             self.problem(
                 "server.max_inflight_body_bytes",

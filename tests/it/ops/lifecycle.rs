@@ -102,3 +102,44 @@ async fn metrics_can_have_their_own_listener() {
         .status();
     assert_eq!(api, 404, "the metrics listener serves only /metrics");
 }
+
+/// The runtime's worker threads, as the start line reports them.
+fn workers(gw: &Gateway) -> String {
+    let log = gw.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("listening on"))
+        .unwrap_or("");
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("workers="))
+        .unwrap_or_else(|| panic!("no workers= in the start line: {line}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn worker_threads_sets_the_runtimes_workers() {
+    let mock = Mock::start().await;
+    let one = Gateway::builder(&mock)
+        .account("a")
+        .toml("[server]\nworker_threads = 1")
+        .spawn()
+        .await;
+    let (status, _, _) = one
+        .post("/v1/chat/completions", &chat("gpt-5.4", "hi"))
+        .await;
+    assert_eq!(status, 200, "{}", one.log());
+    let sent = mock.seen();
+    let turns: Vec<_> = sent
+        .iter()
+        .filter(|s| s.path.ends_with("/responses"))
+        .collect();
+    assert_eq!(turns.len(), 1, "the request reached upstream once");
+    assert_eq!(turns[0].body["input"][0]["content"][0]["text"], "hi");
+    assert_eq!(workers(&one), "1");
+    let three = Gateway::builder(&mock)
+        .account("a")
+        .toml("[server]\nworker_threads = 3")
+        .spawn()
+        .await;
+    assert_eq!(workers(&three), "3");
+}
