@@ -70,7 +70,8 @@ pub(super) fn convert_messages(
 ) -> Result<Input, Invalid> {
     let mut input = Input::with_capacity(size);
     for (i, m) in messages.iter().enumerate() {
-        let at = format!("messages[{i}].content");
+        let mut at = indexed("messages", i);
+        at.push_str(".content");
         // A content given as one string: its literal, as a text block.
         let plain;
         let one;
@@ -103,7 +104,7 @@ pub(super) fn convert_messages(
             "system" => {
                 let mut turn = Turn::new("developer");
                 for (k, b) in blocks.iter().enumerate() {
-                    let text = text_literal(b, &format!("{at}[{k}]"))?;
+                    let text = text_literal(b, &indexed(&at, k))?;
                     let buf = turn.part(&mut input);
                     buf.extend_from_slice(br#"{"type":"input_text","text":"#);
                     buf.extend_from_slice(text.as_bytes());
@@ -121,6 +122,28 @@ pub(super) fn convert_messages(
         }
     }
     Ok(input)
+}
+
+/// `base[k]`, an error's parameter name, made for every block whether or
+/// not an error names it: written without the formatting machinery.
+fn indexed(base: &str, k: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = k;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(base.len() + digits.len() - at + 2);
+    s.push_str(base);
+    s.push('[');
+    s.extend(digits[at..].iter().map(|&d| char::from(d)));
+    s.push(']');
+    s
 }
 
 /// The error for a value of the wrong JSON type, from its text.
@@ -187,7 +210,7 @@ impl Turn {
 fn user_turn(blocks: &[Fields<'_>], at: &str, input: &mut Input) -> Result<(), Invalid> {
     let mut turn = Turn::new("user");
     for (k, b) in blocks.iter().enumerate() {
-        let param = format!("{at}[{k}]");
+        let param = indexed(at, k);
         match kind(b).as_deref().unwrap_or("") {
             "tool_result" => {
                 turn.close(input);
@@ -321,7 +344,7 @@ fn tool_result(b: &Fields<'_>, param: &str, input: &mut Input) -> Result<(), Inv
 fn assistant_turn(blocks: &[Fields<'_>], at: &str, input: &mut Input) -> Result<(), Invalid> {
     let mut turn = Turn::new("assistant");
     for (k, b) in blocks.iter().enumerate() {
-        let param = format!("{at}[{k}]");
+        let param = indexed(at, k);
         match kind(b).as_deref().unwrap_or("") {
             "text" => {
                 let text = text_literal(b, &param)?;
@@ -408,4 +431,14 @@ fn tool_use(b: &Fields<'_>, param: &str, input: &mut Input) -> Result<(), Invali
     buf.push(b'}');
     input.end_item();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_indexed_name_is_what_format_writes() {
+        for k in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
+            assert_eq!(super::indexed("messages", k), format!("messages[{k}]"));
+        }
+    }
 }
