@@ -26,7 +26,7 @@ pub type ChatRequest<'a> = ChatRequestOf<&'a RawValue>;
 /// the client sends is named in `dropped` (its value skipped, never kept) and
 /// is not forwarded. `C` is how a message's content and tool calls are held:
 /// as text (`ChatRequest`), or as trees (`Value`: the parse whose errors a
-/// body the limits walk found unclean gets, `parse::parse_lazy`).
+/// body the limits scan found unclean gets, `parse::parse_lazy`).
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "C: Deserialize<'de>"))]
 pub struct ChatRequestOf<C> {
