@@ -30,13 +30,18 @@ fn a_store_needs_a_redis_url_and_a_private_key_file() {
     let key = crate::seal::Key::generate().unwrap();
     let (_d, path) = with_key(0o600, &key);
     let ok = parse(&format!(
-        "[store]\nredis_url = \"rediss://:pw@redis.internal:6380/2\"\nencryption_key_file = \"{path}\"\n"
+        "[store]\nredis_url = \"rediss://:store-pw-7f3a@redis.internal:6380/2\"\nencryption_key_file = \"{path}\"\n"
     ))
     .unwrap();
     let store = ok.store.unwrap();
     assert_eq!(store.key_prefix, "codex-pool:");
     let shown = format!("{store:?}");
-    assert!(!shown.contains("pw") && !shown.contains(&key), "{shown}");
+    // A password distinct enough that the key file's random temp path cannot
+    // contain it (a bare "pw" once did).
+    assert!(
+        !shown.contains("store-pw-7f3a") && !shown.contains(&key),
+        "{shown}"
+    );
 
     let found = problems_of("[store]\nredis_url = \"redis://127.0.0.1:6379/0\"\n");
     assert_eq!(found[0].0, "store.encryption_key_file");
