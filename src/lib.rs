@@ -70,8 +70,8 @@
 //!     scripts only, nothing of the domain.
 //! 12. `config`, `catalog`: the TOML file → validated `Config`; the models
 //!     catalog (pure data).
-//! 13. `seal`, `version`: the store's encryption key and sealed values; Codex
-//!     release numbers.
+//! 13. `seal`, `version`, `buffers`: the store's encryption key and sealed
+//!     values; Codex release numbers; large byte buffers kept for reuse.
 //! 14. `clock`, `route`, `secret`, `sync`: leaves (wall clock, the route
 //!     families, `Secret<T>`, the poison-tolerant lock).
 
@@ -82,6 +82,7 @@ pub mod affinity;
 pub mod app;
 pub mod auth;
 mod background;
+mod buffers;
 pub mod catalog;
 pub mod cli;
 mod clock;

@@ -111,7 +111,7 @@ impl Call {
         conversation.blobs = up.blobs(digest);
         let model = up.model.clone();
         let session_id = up.session_id.clone();
-        let bytes = Bytes::from(up.into_bytes()?);
+        let bytes = crate::buffers::freeze(up.into_bytes()?);
         Ok(caller.call(model, session_id, bytes, conversation, forward))
     }
 

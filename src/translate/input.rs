@@ -41,7 +41,7 @@ impl Default for Input {
 impl Input {
     /// An empty conversation, with room for about `bytes` of it.
     pub fn with_capacity(bytes: usize) -> Input {
-        let mut buf = Vec::with_capacity(bytes + 1024);
+        let mut buf = crate::buffers::with_capacity(bytes + 1024);
         buf.extend_from_slice(OPEN);
         Input {
             buf,
