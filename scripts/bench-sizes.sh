@@ -246,8 +246,10 @@ EOF
 start_bg nginx nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log"
 NGINX_PID=$BG_PID
 NGINX=http://127.0.0.1:$NGINX_PORT
+# Ready once it proxies the smallest body of this run (SIZES may leave out 10000).
+SMALLEST_SIZE=$(tr ' ' '\n' <<<"$SIZES" | sort -n | head -1)
 wait_for nginx 20 "$NGINX_PID" curl -sf --max-time 5 -o /dev/null -H 'content-type: application/json' \
-  --data-binary "@$tmp/direct-10000.json" "$NGINX/backend-api/codex/responses"
+  --data-binary "@$tmp/direct-$SMALLEST_SIZE.json" "$NGINX/backend-api/codex/responses"
 
 # ------------------------------------------------------------------ runs
 # The gateway's CPU time so far (utime + stime, clock ticks).
