@@ -45,9 +45,14 @@ pub(crate) struct Served {
 impl Served {
     /// The model upstream says answered (`openai-model`), if it said.
     pub(crate) fn upstream_model(&self) -> Option<&str> {
+        self.upstream_model_header().and_then(|v| v.to_str().ok())
+    }
+
+    /// The same, as the header value to pass on (only when it is text).
+    pub(crate) fn upstream_model_header(&self) -> Option<&HeaderValue> {
         self.headers
             .get("openai-model")
-            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.to_str().is_ok())
     }
 
     /// The turn-state token the serving account minted, as the header the

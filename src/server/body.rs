@@ -58,11 +58,6 @@ pub(crate) fn proxied_headers(
     }
 }
 
-/// Upstream's `openai-model` value as it came, when it is text.
-pub(crate) fn upstream_model(upstream: &http::HeaderMap) -> Option<http::HeaderValue> {
-    upstream.get(MODEL).filter(|v| v.to_str().is_ok()).cloned()
-}
-
 /// `text` as a header value, when it can be one.
 pub(crate) fn value(text: &str) -> Option<http::HeaderValue> {
     http::HeaderValue::from_str(text).ok()

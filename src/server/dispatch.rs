@@ -98,6 +98,8 @@ pub(super) async fn dispatch_with<C: Convert>(
     ledger.walk(served.failovers, Some(served.affinity));
     ledger.first_byte(served.upstream_wait);
     let turn_state = served.turn_state();
+    // Upstream's model header, passed on as it came.
+    let upstream_model = served.upstream_model_header().cloned();
     let mut resp = match served.delivery {
         Delivery::Collected(collector) => {
             let Answer {
@@ -107,8 +109,7 @@ pub(super) async fn dispatch_with<C: Convert>(
             ledger.set_model(reported.as_deref().unwrap_or(&model));
             ledger.complete(collector.usage().as_ref());
             let mut resp = body::json_bytes(http::StatusCode::OK, answer);
-            let shown = body::upstream_model(&served.headers)
-                .or_else(|| reported.as_deref().and_then(body::value));
+            let shown = upstream_model.or_else(|| reported.as_deref().and_then(body::value));
             proxied_headers(&mut resp, served.account.name_header(), shown);
             resp
         }
@@ -116,8 +117,7 @@ pub(super) async fn dispatch_with<C: Convert>(
             let idle = ctx.snap.config.upstream.idle_timeout;
             let relay = Relay::new(converter(&model), buffered, events, idle, ctx.ledger);
             let mut resp = sse_response(relay.into_body());
-            let shown = body::upstream_model(&served.headers);
-            proxied_headers(&mut resp, served.account.name_header(), shown);
+            proxied_headers(&mut resp, served.account.name_header(), upstream_model);
             resp
         }
     };
